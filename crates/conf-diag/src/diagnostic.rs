@@ -37,11 +37,22 @@ pub struct Diagnostic {
     pub message: String,
     /// Why, or what to write instead: shown by the rich renderer only.
     pub help: Option<String>,
+    /// A machine-readable class, named after the original's own (for keepalived its
+    /// `config_err_t`, e.g. `CONFIG_UNKNOWN_KEYWORD`). `None` for what only ha-compat says:
+    /// drop-in mode prints those but does not let them change the exit status.
+    pub code: Option<&'static str>,
 }
 
 impl Diagnostic {
     pub fn new(severity: Severity, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { severity, stage: Stage::Read, span, message: message.into(), help: None }
+        Diagnostic {
+            severity,
+            stage: Stage::Read,
+            span,
+            message: message.into(),
+            help: None,
+            code: None,
+        }
     }
 
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
@@ -58,6 +69,11 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
         self
     }
 

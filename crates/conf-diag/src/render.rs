@@ -5,16 +5,12 @@ use std::fmt::Write as _;
 use crate::diagnostic::{Diagnostic, Severity, Stage};
 use crate::source::SourceMap;
 
-/// One line as keepalived 2.2.7 prints it with `-t`: `(Line N) message`, or
-/// `(FILE: Line N) message` once keepalived has started naming files (see
-/// [`crate::SourceFile::named_by_keepalived`]); checks made after reading carry no position.
+/// One line as keepalived 2.2.7's VRRP process prints it with `-t`:
+/// `(FILE: Line N) message`; checks made after reading carry no position.
 pub fn render_keepalived(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
     let position = match (diagnostic.stage, diagnostic.span) {
         (Stage::Read, Some(span)) => match sources.file(span.file) {
-            Some(file) if file.named_by_keepalived => {
-                format!("({}: Line {}) ", file.path.display(), span.line)
-            }
-            Some(_) => format!("(Line {}) ", span.line),
+            Some(file) => format!("({}: Line {}) ", file.display_name, span.line),
             None => String::new(),
         },
         _ => String::new(),
@@ -40,7 +36,10 @@ pub fn render_rich(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
     };
     let mut out = format!("{label}: {}\n", diagnostic.message);
     if let Some(span) = diagnostic.span {
-        let path = sources.path(span.file).map(|p| p.display().to_string()).unwrap_or_default();
+        let path = sources
+            .path(span.file)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         let gutter = span.line.to_string().len();
         let pad = " ".repeat(gutter);
         let _ = writeln!(out, "{pad}--> {path}:{}:{}", span.line, span.col);
@@ -77,23 +76,17 @@ mod tests {
 
     fn one_file() -> (SourceMap, crate::FileId) {
         let mut map = SourceMap::new();
-        let id = map.add("/etc/keepalived/keepalived.conf", "vrrp_instance VI_1 {\n    Priority 100\n}\n".into(), None);
+        let id = map.add(
+            "/etc/keepalived/keepalived.conf",
+            "vrrp_instance VI_1 {\n    Priority 100\n}\n".into(),
+            None,
+        );
         (map, id)
     }
 
     #[test]
-    fn keepalived_format_without_file_name_by_default() {
+    fn keepalived_format_names_file_and_line() {
         let (map, id) = one_file();
-        let d = Diagnostic::warning(Span::new(id, 2, 5, 8), "Unknown keyword 'Priority'");
-        assert_eq!(render_keepalived(&d, &map), "(Line 2) Unknown keyword 'Priority'");
-    }
-
-    #[test]
-    fn keepalived_format_names_the_file_once_keepalived_would() {
-        let (mut map, id) = one_file();
-        if let Some(f) = map.file_mut(id) {
-            f.named_by_keepalived = true;
-        }
         let d = Diagnostic::warning(Span::new(id, 2, 5, 8), "Unknown keyword 'Priority'");
         assert_eq!(
             render_keepalived(&d, &map),
@@ -127,7 +120,11 @@ mod tests {
     fn rich_format_shows_the_include_stack() {
         let mut map = SourceMap::new();
         let root = map.add("main.conf", "include extra.conf\n".into(), None);
-        let inc = map.add("extra.conf", "bogus\n".into(), Some(Span::new(root, 1, 1, 7)));
+        let inc = map.add(
+            "extra.conf",
+            "bogus\n".into(),
+            Some(Span::new(root, 1, 1, 7)),
+        );
         let d = Diagnostic::error(Span::new(inc, 1, 1, 5), "unknown keyword 'bogus'");
         let text = render_rich(&d, &map);
         assert!(text.contains("--> extra.conf:1:1"), "{text}");

@@ -19,10 +19,10 @@ pub struct SourceFile {
     /// The `include` line that pulled this file in; `None` for a file named on the
     /// command line. Following it gives the include stack.
     pub included_from: Option<Span>,
-    /// keepalived names the file in its messages only once a glob has matched several
-    /// files (then for every file read after that); otherwise it prints `(Line N)` alone,
-    /// even inside an included file. Drop-in rendering reproduces that.
-    pub named_by_keepalived: bool,
+    /// The name the original daemon prints for this file: the path as given on the
+    /// command line, or an include pattern's match as written (keepalived changes into
+    /// the including file's folder, so relative includes print relative).
+    pub display_name: String,
 }
 
 /// Every file read for one configuration, indexed by [`FileId`].
@@ -37,17 +37,31 @@ impl SourceMap {
     }
 
     /// Adds a file whose text is already in memory (tests, stdin, generated configs).
-    pub fn add(&mut self, path: impl Into<PathBuf>, text: String, included_from: Option<Span>) -> FileId {
+    pub fn add(
+        &mut self,
+        path: impl Into<PathBuf>,
+        text: String,
+        included_from: Option<Span>,
+    ) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { path: path.into(), text, included_from, named_by_keepalived: false });
+        let path = path.into();
+        let display_name = path.display().to_string();
+        self.files.push(SourceFile {
+            path,
+            text,
+            included_from,
+            display_name,
+        });
         id
     }
 
     /// Reads a file from disk. Invalid UTF-8 is replaced rather than refused: keepalived
     /// reads bytes, and a stray Latin-1 byte in a comment must not stop the parse.
     pub fn load(&mut self, path: &Path, included_from: Option<Span>) -> Result<FileId, DiagError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| DiagError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| DiagError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
@@ -64,7 +78,10 @@ impl SourceMap {
     }
 
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     pub fn path(&self, id: FileId) -> Option<&Path> {
@@ -111,9 +128,16 @@ mod tests {
     fn include_stack_walks_to_the_root() {
         let mut map = SourceMap::new();
         let root = map.add("main.conf", "include a.conf\n".into(), None);
-        let a = map.add("a.conf", "include b.conf\n".into(), Some(Span::line(root, 1)));
+        let a = map.add(
+            "a.conf",
+            "include b.conf\n".into(),
+            Some(Span::line(root, 1)),
+        );
         let b = map.add("b.conf", "x\n".into(), Some(Span::line(a, 1)));
-        assert_eq!(map.include_stack(b), vec![Span::line(a, 1), Span::line(root, 1)]);
+        assert_eq!(
+            map.include_stack(b),
+            vec![Span::line(a, 1), Span::line(root, 1)]
+        );
         assert!(map.include_stack(root).is_empty());
     }
 }

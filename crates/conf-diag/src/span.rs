@@ -16,11 +16,21 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, line: u32, col: u32, len: u32) -> Self {
-        Span { file, line, col, len }
+        Span {
+            file,
+            line,
+            col,
+            len,
+        }
     }
 
     /// A span covering a whole line (column 1, no caret length known).
     pub fn line(file: FileId, line: u32) -> Self {
-        Span { file, line, col: 1, len: 0 }
+        Span {
+            file,
+            line,
+            col: 1,
+            len: 0,
+        }
     }
 }

@@ -1,0 +1,156 @@
+//! The `ha-compat` personality.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::check::{self, Style};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ha-compat",
+    version,
+    about = "Replaces keepalived and haproxy: reads their configuration files unchanged"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Configuration files (keepalived.conf, haproxy.cfg), as for the daemons.
+    #[arg(short = 'f', value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Checks configuration files and explains every problem found.
+    Check {
+        #[arg(short = 'f', value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Prints the understood configuration as JSON.
+        #[arg(long = "dump-conf", short = 'd')]
+        dump: bool,
+        /// keepalived's `-i`: selects `@ID` lines (default: the host name).
+        #[arg(long = "config-id", short = 'i')]
+        config_id: Option<String>,
+    },
+    /// Lists every keepalived keyword and ha-compat's support for it.
+    Keywords {
+        /// As the Markdown table in docs/compatibility.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            if e.use_stderr() {
+                let _ = write!(err, "{e}");
+                return 2;
+            }
+            let _ = write!(out, "{e}");
+            return 0;
+        }
+    };
+    match cli.command {
+        Some(Command::Check {
+            files,
+            dump,
+            config_id,
+        }) => check_files(&files, dump, config_id, out, err),
+        Some(Command::Keywords { markdown }) => {
+            if markdown {
+                let _ = write!(
+                    out,
+                    "{}",
+                    keepalived_conf::keywords::compatibility_markdown()
+                );
+            } else {
+                for k in keepalived_conf::keywords::all() {
+                    let support = keepalived_conf::keywords::support(k.section, k.name);
+                    let _ = writeln!(out, "{}\t{}\t{:?}", k.section, k.name, support);
+                }
+            }
+            0
+        }
+        None if cli.files.is_empty() => {
+            let _ = writeln!(
+                err,
+                "ha-compat: nothing to do; try `ha-compat check -f FILE` or --help"
+            );
+            2
+        }
+        None => {
+            let _ = writeln!(
+                err,
+                "ha-compat: running the engines is not built yet; checking the files instead"
+            );
+            match check_files(&cli.files, false, None, out, err) {
+                0 => 1,
+                other => other,
+            }
+        }
+    }
+}
+
+/// `ha-compat check`: 0 when every file is usable (warnings allowed), 1 when not.
+fn check_files(
+    files: &[PathBuf],
+    dump: bool,
+    config_id: Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut status = 0;
+    for file in files {
+        if looks_like_haproxy(file) {
+            let _ = writeln!(err, "error: {}: haproxy.cfg checking is not built yet (keepalived.conf only in this version)", file.display());
+            status = 1;
+            continue;
+        }
+        let parsed = match check::load_keepalived(file, config_id.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e:#}");
+                status = 1;
+                continue;
+            }
+        };
+        let _ = check::report(&parsed, Style::Rich, err);
+        let errors = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity >= conf_diag::Severity::Error)
+            .count();
+        let warnings = parsed.diagnostics.len() - errors;
+        let _ = writeln!(
+            err,
+            "{}: {} VRRP instance(s), {} error(s), {} warning(s)",
+            file.display(),
+            parsed.config.instances.len(),
+            errors,
+            warnings
+        );
+        if errors > 0 {
+            status = 1;
+        }
+        if dump {
+            if let Err(e) = check::dump(&parsed, out) {
+                let _ = writeln!(err, "error: {e:#}");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+fn looks_like_haproxy(file: &std::path::Path) -> bool {
+    file.extension().is_some_and(|e| e == "cfg")
+        || file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains("haproxy"))
+}

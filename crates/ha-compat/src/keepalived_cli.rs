@@ -1,0 +1,171 @@
+//! The `keepalived` personality: keepalived 2.2.7's command line.
+//!
+//! Only the configuration test (`-t`) and dump (`-d`) act today; the VRRP engine that
+//! runs the configuration is a later piece of work, and saying so is better than
+//! pretending to run.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::check::{self, Style};
+
+/// Options of keepalived 2.2.7 that take a value (short and long forms).
+const WITH_VALUE: &[(&str, &str)] = &[
+    ("-f", "--use-file"),
+    ("-S", "--log-facility"),
+    ("-p", "--pid"),
+    ("-c", "--checkers_pid"),
+    ("-r", "--vrrp_pid"),
+    ("-b", "--bfd_pid"),
+    ("-s", "--namespace"),
+    ("-i", "--config-id"),
+    ("-A", "--snmp-agent-socket"),
+    ("-u", "--umask"),
+];
+
+#[derive(Debug, Default)]
+struct Options {
+    config_test: bool,
+    dump_conf: bool,
+    version: bool,
+    help: bool,
+    file: Option<PathBuf>,
+    config_id: Option<String>,
+}
+
+fn parse(args: &[OsString]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy().into_owned();
+        i += 1;
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ if arg.len() > 2 && arg.starts_with('-') && !arg.starts_with("--") => {
+                let (f, rest) = arg.split_at(2);
+                if WITH_VALUE.iter().any(|(s, _)| *s == f) {
+                    (f.to_owned(), Some(rest.to_owned()))
+                } else {
+                    // Clustered short flags: -nlD.
+                    for c in rest.chars() {
+                        apply_flag(&mut o, &format!("-{c}"));
+                    }
+                    (f.to_owned(), None)
+                }
+            }
+            _ => (arg.clone(), None),
+        };
+        if let Some((short, _)) = WITH_VALUE.iter().find(|(s, l)| *s == flag || *l == flag) {
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    let v = args.get(i).map(|a| a.to_string_lossy().into_owned());
+                    i += 1;
+                    v.ok_or_else(|| format!("option '{flag}' requires an argument"))?
+                }
+            };
+            match *short {
+                "-f" => o.file = Some(PathBuf::from(value)),
+                "-i" => o.config_id = Some(value),
+                _ => {}
+            }
+            continue;
+        }
+        apply_flag(&mut o, &flag);
+    }
+    Ok(o)
+}
+
+fn apply_flag(o: &mut Options, flag: &str) {
+    match flag {
+        "-t" | "--config-test" => o.config_test = true,
+        "-d" | "--dump-conf" => o.dump_conf = true,
+        "-v" | "--version" => o.version = true,
+        "-h" | "--help" => o.help = true,
+        // Everything else keepalived takes (-n -l -D -P -C -B -G -X -V -I -R ...) changes
+        // how the daemon runs, not what the configuration means.
+        _ => {}
+    }
+}
+
+pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let options = match parse(args) {
+        Ok(o) => o,
+        Err(message) => {
+            let _ = writeln!(err, "keepalived: {message}");
+            return 1;
+        }
+    };
+    if options.version {
+        let _ = writeln!(
+            err,
+            "Keepalived v2.2.7 (ha-compat {})",
+            env!("CARGO_PKG_VERSION")
+        );
+        return 0;
+    }
+    if options.help {
+        let _ = writeln!(out, "Usage: keepalived [OPTION...]\n  -f, --use-file=FILE   Use the specified configuration file\n  -t, --config-test     Check the configuration for obvious errors\n  -d, --dump-conf       Dump the configuration data\n  -i, --config-id ID    Skip any configuration lines beginning '@' that don't match ID\n  -v, --version         Display the version number\n  (ha-compat accepts and ignores keepalived's other options)");
+        return 0;
+    }
+    let file = options
+        .file
+        .unwrap_or_else(|| PathBuf::from("/etc/keepalived/keepalived.conf"));
+    if options.config_test || options.dump_conf {
+        if !file.exists() {
+            // keepalived 2.2.7 prints this and still exits 0 (measured).
+            let _ = writeln!(err, "Config files missing '{}'.", file.display());
+            return 0;
+        }
+        let parsed = match check::load_keepalived(&file, options.config_id) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = writeln!(err, "{e:#}");
+                return 4;
+            }
+        };
+        if options.config_test {
+            let _ = check::report(&parsed, Style::Keepalived, err);
+        }
+        if options.dump_conf {
+            if let Err(e) = check::dump(&parsed, out) {
+                let _ = writeln!(err, "{e:#}");
+                return 1;
+            }
+        }
+        return if options.config_test {
+            parsed.config_test_exit()
+        } else {
+            0
+        };
+    }
+    let _ = writeln!(
+        err,
+        "keepalived (ha-compat): running VRRP is not built yet; only -t (config test) and -d (dump) work in this version"
+    );
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn takes_keepalived_flag_forms() {
+        let o = parse(&os(&["-t", "-f", "/x.conf"])).unwrap();
+        assert!(o.config_test);
+        assert_eq!(o.file, Some(PathBuf::from("/x.conf")));
+        let o = parse(&os(&["--config-test", "--use-file=/y.conf"])).unwrap();
+        assert!(o.config_test);
+        assert_eq!(o.file, Some(PathBuf::from("/y.conf")));
+        let o = parse(&os(&["-nlD", "-P", "-f/z.conf", "-d"])).unwrap();
+        assert!(o.dump_conf && !o.config_test);
+        assert_eq!(o.file, Some(PathBuf::from("/z.conf")));
+        assert!(parse(&os(&["-f"])).is_err());
+    }
+}

@@ -1,0 +1,32 @@
+//! The ha-compat binary's command handling, as a library so tests can call it.
+//!
+//! - [`cli`]: `ha-compat check|keywords|...` (clap).
+//! - [`keepalived_cli`]: the drop-in `keepalived` command line (getopt-style flags as
+//!   keepalived 2.2.7 takes them): `-t`, `-f`, `-d`, `-i`, `-v`.
+//! - [`check`]: loading and reporting a configuration, shared by both.
+//!
+//! The name the binary is invoked under picks the personality: `keepalived` (a symlink
+//! installed by packaging) behaves like keepalived; anything else is `ha-compat`.
+
+pub mod check;
+pub mod cli;
+pub mod keepalived_cli;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+
+/// Runs the program with these arguments (the first is the invoked name); returns the
+/// exit status.
+pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let invoked = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("ha-compat")
+        .to_owned();
+    match invoked.as_str() {
+        "keepalived" => keepalived_cli::run(&args[1..], out, err),
+        _ => cli::run(args, out, err),
+    }
+}
