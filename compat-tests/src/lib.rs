@@ -1,1 +1,24 @@
-//! placeholder
+//! Lab support for the comparison tests that run the real programs (keepalived, later haproxy)
+//! and ha-compat side by side, inside throwaway network namespaces.
+//!
+//! This crate is test support: it is only used by the tests in `compat-tests/tests/`. Functions
+//! documented as *test-support* panic with a message that says what to do, instead of returning
+//! errors, because the only caller is a test that could do nothing better than panic itself.
+//!
+//! Module map:
+//! - [`netns`]: [`Netns`], a named network namespace with veth interfaces and addresses, that
+//!   runs commands inside it and is always deleted again (Drop). Later labs (bridges, several
+//!   nodes) grow from here.
+//! - [`bins`]: where the programs under comparison are: [`reference_keepalived`] (the real
+//!   one), [`ours`] / [`ours_as`] (the ha-compat binary, reached through a symlink whose name
+//!   selects its personality), [`workspace_root`] / [`target_dir`], and [`require_root`].
+//! - [`diag`]: reading keepalived-style diagnostics (`(PATH: Line N) MSG`) back into
+//!   message text and line number, so two programs' stderr can be compared.
+
+pub mod bins;
+pub mod diag;
+pub mod netns;
+
+pub use bins::{ours, ours_as, reference_keepalived, require_root, target_dir, workspace_root};
+pub use diag::Diag;
+pub use netns::{exit_code, Netns};

@@ -23,6 +23,8 @@ pub struct SourceFile {
     /// command line, or an include pattern's match as written (keepalived changes into
     /// the including file's folder, so relative includes print relative).
     pub display_name: String,
+    /// Byte offset where each line starts, so a line's text is found without a scan.
+    line_starts: Vec<usize>,
 }
 
 /// Every file read for one configuration, indexed by [`FileId`].
@@ -46,11 +48,15 @@ impl SourceMap {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
         let path = path.into();
         let display_name = path.display().to_string();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         self.files.push(SourceFile {
             path,
             text,
             included_from,
             display_name,
+            line_starts,
         });
         id
     }
@@ -90,8 +96,17 @@ impl SourceMap {
 
     /// The text of a 1-based line, without its line ending.
     pub fn line_text(&self, id: FileId, line: u32) -> Option<&str> {
-        let text = &self.file(id)?.text;
-        let raw = text.split('\n').nth(line.checked_sub(1)? as usize)?;
+        let file = self.file(id)?;
+        let index = line.checked_sub(1)? as usize;
+        let start = *file.line_starts.get(index)?;
+        if start > file.text.len() || (start == file.text.len() && index > 0) {
+            return None;
+        }
+        let end = file
+            .line_starts
+            .get(index + 1)
+            .map_or(file.text.len(), |next| next - 1);
+        let raw = &file.text[start..end];
         Some(raw.strip_suffix('\r').unwrap_or(raw))
     }
 

@@ -26,14 +26,19 @@ pub fn load_keepalived(path: &Path, config_id: Option<String>) -> anyhow::Result
         .with_context(|| format!("reading {}", path.display()))
 }
 
-/// Writes every diagnostic in the chosen style.
+/// Writes every diagnostic in the chosen style. In keepalived's style the output stops
+/// where keepalived stops: at a line missing its parameter (keepalived exits there).
 pub fn report(parsed: &Parsed, style: Style, err: &mut dyn Write) -> std::io::Result<()> {
     for d in &parsed.diagnostics {
+        let stops = d.code == Some(keepalived_conf::status::STOPPED_CODE);
         let text = match style {
             Style::Keepalived => render_keepalived(d, &parsed.sources) + "\n",
             Style::Rich => render_rich(d, &parsed.sources) + "\n",
         };
         err.write_all(text.as_bytes())?;
+        if stops && style == Style::Keepalived {
+            break;
+        }
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ const WITH_VALUE: &[(&str, &str)] = &[
 struct Options {
     config_test: bool,
     dump_conf: bool,
+    /// `-e` / `--all-config`: missing configuration files are errors.
+    all_config: bool,
     version: bool,
     help: bool,
     file: Option<PathBuf>,
@@ -81,6 +83,7 @@ fn apply_flag(o: &mut Options, flag: &str) {
     match flag {
         "-t" | "--config-test" => o.config_test = true,
         "-d" | "--dump-conf" => o.dump_conf = true,
+        "-e" | "--all-config" => o.all_config = true,
         "-v" | "--version" => o.version = true,
         "-h" | "--help" => o.help = true,
         // Everything else keepalived takes (-n -l -D -P -C -B -G -X -V -I -R ...) changes
@@ -114,8 +117,21 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         .unwrap_or_else(|| PathBuf::from("/etc/keepalived/keepalived.conf"));
     if options.config_test || options.dump_conf {
         if !file.exists() {
-            // keepalived 2.2.7 prints this and still exits 0 (measured).
+            // keepalived 2.2.7 prints this and still exits 0, or 4 with -e (measured).
             let _ = writeln!(err, "Config files missing '{}'.", file.display());
+            return if options.all_config {
+                keepalived_conf::status::exit::CONFIG
+            } else {
+                0
+            };
+        }
+        if !is_regular_non_executable(&file) {
+            // keepalived skips such a file (then has nothing to check) and exits 0.
+            let _ = writeln!(
+                err,
+                "Configuration file '{}' is not a regular non-executable file - skipping",
+                file.display()
+            );
             return 0;
         }
         let parsed = match check::load_keepalived(&file, options.config_id) {
@@ -134,17 +150,28 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 return 1;
             }
         }
-        return if options.config_test {
-            parsed.config_test_exit()
-        } else {
-            0
-        };
+        if !options.config_test {
+            return 0;
+        }
+        let include_missing = parsed
+            .diagnostics
+            .iter()
+            .any(|d| d.code == Some(keepalived_conf::status::INCLUDE_MISSING_CODE));
+        if options.all_config && include_missing {
+            return keepalived_conf::status::EXIT_NO_CONFIG;
+        }
+        return parsed.config_test_exit();
     }
     let _ = writeln!(
         err,
         "keepalived (ha-compat): running VRRP is not built yet; only -t (config test) and -d (dump) work in this version"
     );
     1
+}
+
+fn is_regular_non_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 == 0)
 }
 
 #[cfg(test)]

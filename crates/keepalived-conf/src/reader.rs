@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
                 Severity::Error,
                 span,
                 format!("There are {} missing '}}'s or extra '{{'s", self.block_depth),
-            ).with_help("a block opened with '{' is never closed; the rich check output points at the last line read").at_check());
+            ).with_help("a block opened with '{' is never closed; the rich check output points at the last line read").with_code(crate::status::ConfigErr::MissingEob.code()).at_check());
         }
     }
 
@@ -382,9 +382,10 @@ impl<'a> Reader<'a> {
         }
         let files: Vec<PathBuf> = matched.into_iter().filter(|p| !p.is_dir()).collect();
         if files.is_empty() {
-            // keepalived prints this but does not count it: `-t` still exits 0.
+            // keepalived prints this but does not count it: `-t` still exits 0 (6 with -e).
             self.diags.push(
                 Diagnostic::warning(words[1].span, format!("Config files missing '{pattern}'."))
+                    .with_code(crate::status::INCLUDE_MISSING_CODE)
                     .with_help("the include is skipped; nothing matched the pattern"),
             );
             return true;
@@ -453,7 +454,10 @@ impl<'a> Reader<'a> {
         } else if text == "}" {
             self.block_depth -= 1;
             if self.block_depth < 0 {
-                self.diags.error(span, "Extra '}' found");
+                self.diags.push(
+                    Diagnostic::error(span, "Extra '}' found")
+                        .with_code(crate::status::ConfigErr::UnexpectedEob.code()),
+                );
                 self.block_depth = 0;
             }
         }
@@ -652,8 +656,8 @@ impl<'a> Reader<'a> {
             );
             return;
         }
-        let count = (end - start) / step + 1;
-        if count > MAX_SEQ_LINES {
+        let count = (i128::from(end) - i128::from(start)) / i128::from(step) + 1;
+        if count > i128::from(MAX_SEQ_LINES) {
             self.diags.error(
                 span,
                 format!("ha-compat: ~SEQ would expand to {count} lines (limit {MAX_SEQ_LINES}) '{line}'"),
@@ -673,7 +677,10 @@ impl<'a> Reader<'a> {
                 span,
                 set: Some((var.to_owned(), shown)),
             });
-            value += step;
+            match value.checked_add(step) {
+                Some(next) => value = next,
+                None => break,
+            }
         }
         for (i, g) in generated.into_iter().enumerate() {
             pending.insert(i, g);

@@ -108,6 +108,13 @@ pub fn config_test_exit(diags: &Diagnostics) -> i32 {
     }
 }
 
+/// Code of an `include` that matched no file: printed, not counted, except that with `-e`
+/// (`--all-config`) keepalived exits 6 (`KEEPALIVED_EXIT_NO_CONFIG`).
+pub const INCLUDE_MISSING_CODE: &str = "INCLUDE_MISSING";
+
+/// keepalived's exit when `-e` is given and an include matched nothing.
+pub const EXIT_NO_CONFIG: i32 = 6;
+
 /// Code of a diagnostic after which keepalived stops reading (missing parameter).
 pub const STOPPED_CODE: &str = "CONFIG_MISSING_PARAMETER_STOP";
 

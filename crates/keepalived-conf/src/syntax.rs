@@ -56,6 +56,10 @@ pub fn build_tree(lines: Vec<LogicalLine>, diags: &mut Diagnostics) -> Vec<Node>
     nodes
 }
 
+/// Blocks nested deeper than this are flattened (with an error) instead of recursing: a
+/// file of `{` lines must not overflow the stack. keepalived's own nesting never exceeds 4.
+const MAX_DEPTH: usize = 64;
+
 fn build_level(
     iter: &mut std::iter::Peekable<std::vec::IntoIter<LogicalLine>>,
     diags: &mut Diagnostics,
@@ -67,13 +71,23 @@ fn build_level(
             if depth > 0 {
                 return (nodes, Some(line.span));
             }
-            continue; // "Extra '}' found" was reported while reading
+            // "Extra '}' found" was reported while reading; at the top level keepalived
+            // then looks the '}' up as a keyword.
+            diags.push(
+                conf_diag::Diagnostic::warning(line.span, "Unknown keyword '}'")
+                    .with_code(crate::status::ConfigErr::UnknownKeyword.code()),
+            );
+            continue;
         }
         if line.is_open_brace() {
             diags.warn(line.span, "Unexpected '{' - ignoring");
             continue;
         }
-        let block = if iter.peek().is_some_and(LogicalLine::is_open_brace) {
+        let block = if iter.peek().is_some_and(LogicalLine::is_open_brace) && depth >= MAX_DEPTH {
+            diags.error(line.span, format!("ha-compat: blocks nested deeper than {MAX_DEPTH} levels - reading the rest flat"));
+            iter.next();
+            None
+        } else if iter.peek().is_some_and(LogicalLine::is_open_brace) {
             let open = iter.next().map(|l| l.span).unwrap_or(line.span);
             let (children, close) = build_level(iter, diags, depth + 1);
             Some(Block {

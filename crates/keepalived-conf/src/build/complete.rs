@@ -4,35 +4,40 @@
 
 use std::time::Duration;
 
-use conf_diag::Severity;
+use conf_diag::{Diagnostics, Severity};
 
 use super::Ctx;
 use crate::model::{Authentication, InitialState, Priority, VrrpVersion};
 use crate::status::ConfigErr;
 
 pub(super) fn complete(ctx: &mut Ctx<'_>) {
+    // keepalived stops its after-reading checks at a missing interface: it reports that,
+    // and nothing more. The model is still completed (quietly) so `check` can show it.
+    let host = ctx.host;
+    let missing_interface = ctx.pending_instances.iter().any(|r| {
+        r.interface
+            .as_deref()
+            .is_some_and(|i| !host.interface_exists(i))
+    });
+    let mut quiet = Diagnostics::new();
+    if missing_interface {
+        ctx.check(
+            Severity::Error,
+            None,
+            ConfigErr::BadIf,
+            "Non-existent interface specified in configuration",
+        );
+        std::mem::swap(ctx.diags, &mut quiet);
+    }
     disable_missing_scripts(ctx);
+    check_script_security(ctx);
     let pending = std::mem::take(&mut ctx.pending_instances);
-    let mut missing_interface = false;
     for raw in pending {
         let name = raw.name.clone();
         let span = Some(raw.span);
         let mut inst = raw.instance;
 
-        let Some(interface) = raw.interface else {
-            ctx.check(
-                Severity::Error,
-                span,
-                ConfigErr::GeneralError,
-                format!("({name}) Unknown interface!"),
-            );
-            continue;
-        };
-        if !ctx.host.interface_exists(&interface) {
-            missing_interface = true;
-        }
-        inst.interface = interface;
-
+        // keepalived checks the VRID before the interface.
         let Some(vrid) = raw.vrid else {
             ctx.check(
                 Severity::Error,
@@ -43,6 +48,17 @@ pub(super) fn complete(ctx: &mut Ctx<'_>) {
             continue;
         };
         inst.vrid = vrid;
+
+        let Some(interface) = raw.interface else {
+            ctx.check(
+                Severity::Error,
+                span,
+                ConfigErr::GeneralError,
+                format!("({name}) Unknown interface!"),
+            );
+            continue;
+        };
+        inst.interface = interface;
 
         // keepalived: no priority -> 255 for state MASTER, else 100; no state -> MASTER
         // only for priority 255.
@@ -118,16 +134,43 @@ pub(super) fn complete(ctx: &mut Ctx<'_>) {
         }
         ctx.config.instances.push(inst);
     }
-    if missing_interface {
-        ctx.check(
-            Severity::Error,
-            None,
-            ConfigErr::BadIf,
-            "Non-existent interface specified in configuration",
-        );
-    }
+    check_duplicate_vrids(ctx);
     check_sync_groups(ctx);
-    check_script_security(ctx);
+    if missing_interface {
+        std::mem::swap(ctx.diags, &mut quiet);
+    }
+}
+
+/// Two instances with one VRID on one interface and address family would fight over the
+/// same virtual MAC: keepalived reports it.
+fn check_duplicate_vrids(ctx: &mut Ctx<'_>) {
+    let mut seen: Vec<(String, u8, bool, String)> = Vec::new();
+    let mut messages = Vec::new();
+    for inst in &ctx.config.instances {
+        let v6 = inst
+            .virtual_ipaddresses
+            .first()
+            .is_some_and(|v| v.addr.is_ipv6());
+        let key = (inst.interface.clone(), inst.vrid.get(), v6);
+        if let Some((_, _, _, first)) = seen
+            .iter()
+            .find(|(i, v, f, _)| (i, v, f) == (&key.0, &key.1, &key.2))
+        {
+            let family = if v6 { "IPv6" } else { "IPv4" };
+            messages.push((
+                inst.span,
+                format!(
+                    "{first} and {} both use VRID {} with {family} on interface {}",
+                    inst.name, key.1, key.0
+                ),
+            ));
+        } else {
+            seen.push((key.0, key.1, key.2, inst.name.clone()));
+        }
+    }
+    for (span, m) in messages {
+        ctx.check(Severity::Error, span, ConfigErr::GeneralError, m);
+    }
 }
 
 fn raw_had_unicast_keyword(inst: &crate::model::VrrpInstance) -> bool {
@@ -204,7 +247,8 @@ fn check_script_security(ctx: &mut Ctx<'_>) {
             .is_some_and(|p| host.find_executable(p).is_some())
     };
     let mut runs = !ctx.config.scripts.is_empty();
-    for inst in &ctx.config.instances {
+    let pending = ctx.pending_instances.iter().map(|r| &r.instance);
+    for inst in ctx.config.instances.iter().chain(pending) {
         let n = &inst.notify;
         for c in [
             &n.any,

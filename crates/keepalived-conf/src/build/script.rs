@@ -50,7 +50,16 @@ pub(super) fn vrrp_script(ctx: &mut Ctx<'_>, node: &Node) {
                         Some(v) if v > 0.0 && v <= MAX_SCRIPT_SECONDS as f64 => {
                             script.interval = Duration::from_secs_f64(v);
                         }
-                        _ => ctx.warn(span, ConfigErr::GeneralError, format!("({name}): vrrp script interval '{}' must be between 1 and {MAX_SCRIPT_SECONDS} - ignoring", w.text)),
+                        parsed => {
+                            if parsed.is_none() {
+                                ctx.warn(
+                                    w.span,
+                                    ConfigErr::InvalidNumber,
+                                    format!("invalid number '{}'", w.text),
+                                );
+                            }
+                            ctx.warn(span, ConfigErr::GeneralError, format!("({name}): vrrp script interval '{}' must be between 1 and {MAX_SCRIPT_SECONDS} - ignoring", w.text))
+                        }
                     }
                 }
             }
