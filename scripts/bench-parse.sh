@@ -6,7 +6,8 @@
 #   sudo scripts/bench-parse.sh
 #
 # Environment:
-#   RUNS=N            timed runs per tool (default 5; one untimed warm-up run each comes first)
+#   RUNS=N            timed runs per tool (default 5; one untimed warm-up run each comes first;
+#                     the runs of the two tools alternate)
 #   HA_COMPAT_BIN=P   use this ha-compat binary instead of building
 #                     (default: cargo build --release -p ha-compat -> target/release/ha-compat)
 #   KEEPALIVED_BIN=P  the real keepalived (default /usr/sbin/keepalived)
@@ -173,20 +174,23 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 echo "bench-parse.sh: config: $INSTANCES vrrp_instance, $total_vips VIPs, $nif interfaces, $conf_lines lines, $conf_bytes bytes" >&2
 echo "bench-parse.sh: keepalived: $kv" >&2
 echo "bench-parse.sh: ha-compat:  $bin (invoked as keepalived)" >&2
-echo "bench-parse.sh: $RUNS timed runs each, after one warm-up run" >&2
+echo "bench-parse.sh: $RUNS timed runs each, interleaved, after one warm-up run each" >&2
 
-# Baseline: the fixed cost of the wrapper (ip netns exec, env, time) around a no-op.
-for ((r = 0; r < RUNS; r++)); do
-	run_one /bin/true baseline
-	echo "$last_ms" >>"$tmp/baseline.ms"
-done
-
-for label in keepalived ha-compat; do
-	if [ "$label" = keepalived ]; then tool=$KEEPALIVED_BIN; else tool=$ours; fi
-	run_one "$tool" "$label" # warm-up: page cache, binary loading
-	for ((r = 1; r <= RUNS; r++)); do
+# Warm-up (page cache, binary loading), then RUNS rounds. Each round runs keepalived, ha-compat
+# and the baseline (the fixed cost of the wrapper: ip netns exec, env, time, around /bin/true)
+# one after the other, so a change in machine load affects all three alike.
+run_one "$KEEPALIVED_BIN" keepalived
+run_one "$ours" ha-compat
+for ((r = 1; r <= RUNS; r++)); do
+	for label in keepalived ha-compat baseline; do
+		case $label in
+		keepalived) tool=$KEEPALIVED_BIN ;;
+		ha-compat) tool=$ours ;;
+		baseline) tool=/bin/true ;;
+		esac
 		run_one "$tool" "$label"
 		echo "$last_ms" >>"$tmp/$label.ms"
+		[ "$label" = baseline ] && continue
 		echo "$last_rc" >>"$tmp/$label.rc"
 		if [ -n "$last_rss_kb" ]; then
 			echo "$last_rss_kb" >>"$tmp/$label.rsskb"

@@ -232,15 +232,7 @@ const REFUSED: &[(&str, &[&str])] = &[
             "unicast_fault_no_peer",
         ],
     ),
-    (
-        "global_defs",
-        &[
-            "vrrp_iptables",
-            "vrrp_ipsets",
-            "vrrp_nftables",
-            "net_namespace",
-        ],
-    ),
+    ("global_defs", &["vrrp_iptables", "vrrp_ipsets"]),
 ];
 
 /// ha-compat's support for a keyword keepalived knows.

@@ -245,6 +245,8 @@ pub enum InitialState {
 pub struct Vrid(u8);
 
 impl Vrid {
+    pub const MIN: Vrid = Vrid(1);
+
     pub fn new(value: i64) -> Option<Vrid> {
         u8::try_from(value).ok().filter(|v| *v >= 1).map(Vrid)
     }

@@ -868,7 +868,10 @@ fn parse_definition(line: &str) -> Option<(String, String, bool)> {
 
 /// A reference after `$`: `NAME` or `{NAME}` or `{_RANDOM 1 10}`. Returns the name,
 /// numeric parameters and how many bytes of `after` it used.
-fn parse_reference(after: &str) -> Option<(&str, Option<(i64, i64)>, usize)> {
+/// A parsed `$NAME` reference: name, `${_RANDOM min max}` parameters, bytes used.
+type Reference<'a> = (&'a str, Option<(i64, i64)>, usize);
+
+fn parse_reference(after: &str) -> Option<Reference<'_>> {
     let braced = after.starts_with('{');
     let body = if braced { &after[1..] } else { after };
     let first = body.chars().next()?;

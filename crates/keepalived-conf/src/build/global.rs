@@ -53,7 +53,7 @@ pub(super) fn global_defs(ctx: &mut Ctx<'_>, node: &Node) {
                 }
             }
             "smtp_alert" | "smtp_alert_vrrp" => {
-                if let Some(v) = ctx.boolean(item, &format!("{}", item.name())) {
+                if let Some(v) = ctx.boolean(item, item.name()) {
                     ctx.config.global.smtp_alert = Some(v);
                 }
             }

@@ -63,7 +63,7 @@ pub(super) fn vrrp_instance(ctx: &mut Ctx<'_>, node: &Node) {
             name: name.clone(),
             initial_state: InitialState::Backup,
             interface: String::new(),
-            vrid: Vrid::new(1).unwrap_or_else(|| unreachable_vrid()),
+            vrid: Vrid::MIN,
             priority: Priority::DEFAULT,
             advert_int: Duration::from_secs(1),
             version: VrrpVersion::V2,
@@ -97,12 +97,6 @@ pub(super) fn vrrp_instance(ctx: &mut Ctx<'_>, node: &Node) {
         instance_keyword(ctx, &mut raw, item);
     }
     ctx.pending_instances.push(raw);
-}
-
-fn unreachable_vrid() -> Vrid {
-    // Vrid::new(1) is always Some: 1 is in 1..=255. Kept as a function so the placeholder
-    // needs no unwrap; `complete` replaces it or drops the instance.
-    Vrid::new(255).unwrap_or_else(unreachable_vrid)
 }
 
 fn instance_keyword(ctx: &mut Ctx<'_>, raw: &mut RawInstance, item: &Node) {

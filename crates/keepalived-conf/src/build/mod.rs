@@ -2,12 +2,12 @@
 //! own messages, defaults, cross-references, and the checks keepalived makes once the
 //! whole file is read.
 //!
-//! - [`global`]: `global_defs`.
-//! - [`script`]: `vrrp_script`, `vrrp_track_process`, `track_file`.
-//! - [`instance`]: `vrrp_instance` and its blocks.
-//! - [`address`]: `virtual_ipaddress` and `virtual_routes` lines.
-//! - [`group`]: `vrrp_sync_group`.
-//! - [`complete`]: the after-reading checks (`vrrp_complete_instance()` and friends).
+//! - `global`: `global_defs`.
+//! - `script`: `vrrp_script`, `vrrp_track_process`, `track_file`.
+//! - `instance`: `vrrp_instance` and its blocks.
+//! - `address`: `virtual_ipaddress` and `virtual_routes` lines.
+//! - `group`: `vrrp_sync_group`.
+//! - `complete`: the after-reading checks (`vrrp_complete_instance()` and friends).
 
 mod address;
 mod complete;

@@ -43,7 +43,7 @@ pub(super) fn vrrp_script(ctx: &mut Ctx<'_>, node: &Node) {
             "interval" => {
                 if let Some(w) = ctx.arg(item, 1) {
                     match w.text.parse::<f64>().ok().filter(|v| v.is_finite()) {
-                        Some(v) if v == 0.0 => {
+                        Some(0.0) => {
                             ctx.warn(span, ConfigErr::GeneralError, format!("({name}): vrrp script interval must be greater than 0, setting to 1"));
                             script.interval = Duration::from_secs(1);
                         }
@@ -66,7 +66,7 @@ pub(super) fn vrrp_script(ctx: &mut Ctx<'_>, node: &Node) {
             "timeout" => {
                 if let Some(w) = ctx.arg(item, 1) {
                     match w.text.parse::<f64>().ok().filter(|v| v.is_finite()) {
-                        Some(v) if v == 0.0 => {
+                        Some(0.0) => {
                             ctx.warn(span, ConfigErr::GeneralError, format!("({name}): vrrp script timeout must be greater than 0, setting to 1"));
                             script.timeout = Some(Duration::from_secs(1));
                         }
