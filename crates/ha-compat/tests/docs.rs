@@ -3,9 +3,16 @@
 
 #[test]
 fn compatibility_doc_matches_the_keyword_table() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/compatibility.md"))
-        .expect("docs/compatibility.md");
-    let begin = doc.find("<!-- keywords:begin -->\n").expect("begin marker") + "<!-- keywords:begin -->\n".len();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/compatibility.md"
+    ))
+    .expect("docs/compatibility.md");
+    let begin = doc.find("<!-- keywords:begin -->\n").expect("begin marker")
+        + "<!-- keywords:begin -->\n".len();
     let end = doc.find("<!-- keywords:end -->").expect("end marker");
-    assert_eq!(&doc[begin..end], keepalived_conf::keywords::compatibility_markdown());
+    assert_eq!(
+        &doc[begin..end],
+        keepalived_conf::keywords::compatibility_markdown()
+    );
 }
