@@ -22,7 +22,7 @@ pub fn load_keepalived(path: &Path, config_id: Option<String>) -> anyhow::Result
     let options = ReadOptions {
         config_id: config_id.or_else(host_name),
     };
-    keepalived_conf::parse_file(path, &options, &SystemHost)
+    keepalived_conf::parse_file(path, &options, &SystemHost::new())
         .with_context(|| format!("reading {}", path.display()))
 }
 

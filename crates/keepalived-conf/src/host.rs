@@ -17,15 +17,33 @@ pub trait Host {
 }
 
 /// The machine we run on: `/sys/class/net`, `$PATH`, `/etc/passwd`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemHost;
+///
+/// The interface list is read once, when the host is made: a file with thousands of
+/// instances asks about the same few interfaces thousands of times.
+#[derive(Debug, Clone, Default)]
+pub struct SystemHost {
+    interfaces: Vec<String>,
+}
+
+impl SystemHost {
+    pub fn new() -> Self {
+        let interfaces = std::fs::read_dir("/sys/class/net")
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        SystemHost { interfaces }
+    }
+}
 
 /// keepalived's PATH for scripts when the environment has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Host for SystemHost {
     fn interface_exists(&self, name: &str) -> bool {
-        !name.is_empty() && !name.contains('/') && Path::new("/sys/class/net").join(name).exists()
+        self.interfaces.iter().any(|i| i == name)
     }
 
     fn find_executable(&self, program: &str) -> Option<PathBuf> {
