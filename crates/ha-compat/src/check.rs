@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use conf_diag::{render_keepalived, render_rich};
-use keepalived_conf::host::SystemHost;
+use keepalived_conf::host::{PermissiveHost, SystemHost};
 use keepalived_conf::{Parsed, ReadOptions};
 
 /// Which way diagnostics are shown.
@@ -17,12 +17,22 @@ pub enum Style {
     Rich,
 }
 
-/// Reads a keepalived.conf as `keepalived -t` would on this machine.
-pub fn load_keepalived(path: &Path, config_id: Option<String>) -> anyhow::Result<Parsed> {
+/// Reads a keepalived.conf as `keepalived -t` would on this machine; with `portable`,
+/// nothing is looked up on this machine (the file is meant for another).
+pub fn load_keepalived(
+    path: &Path,
+    config_id: Option<String>,
+    portable: bool,
+) -> anyhow::Result<Parsed> {
     let options = ReadOptions {
         config_id: config_id.or_else(host_name),
     };
-    keepalived_conf::parse_file(path, &options, &SystemHost::new())
+    let host: Box<dyn keepalived_conf::host::Host> = if portable {
+        Box::new(PermissiveHost)
+    } else {
+        Box::new(SystemHost::new())
+    };
+    keepalived_conf::parse_file(path, &options, host.as_ref())
         .with_context(|| format!("reading {}", path.display()))
 }
 

@@ -34,6 +34,10 @@ enum Command {
         /// keepalived's `-i`: selects `@ID` lines (default: the host name).
         #[arg(long = "config-id", short = 'i')]
         config_id: Option<String>,
+        /// Checks a file meant for another machine: assumes its interfaces, script
+        /// programs and users exist (keepalived -t always checks them on this machine).
+        #[arg(long = "no-host-checks")]
+        no_host_checks: bool,
     },
     /// Lists every keepalived keyword and ha-compat's support for it.
     Keywords {
@@ -60,7 +64,8 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             files,
             dump,
             config_id,
-        }) => check_files(&files, dump, config_id, out, err),
+            no_host_checks,
+        }) => check_files(&files, dump, config_id, no_host_checks, out, err),
         Some(Command::Keywords { markdown }) => {
             if markdown {
                 let _ = write!(
@@ -88,7 +93,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 err,
                 "ha-compat: running the engines is not built yet; checking the files instead"
             );
-            match check_files(&cli.files, false, None, out, err) {
+            match check_files(&cli.files, false, None, false, out, err) {
                 0 => 1,
                 other => other,
             }
@@ -101,6 +106,7 @@ fn check_files(
     files: &[PathBuf],
     dump: bool,
     config_id: Option<String>,
+    no_host_checks: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
@@ -111,7 +117,7 @@ fn check_files(
             status = 1;
             continue;
         }
-        let parsed = match check::load_keepalived(file, config_id.clone()) {
+        let parsed = match check::load_keepalived(file, config_id.clone(), no_host_checks) {
             Ok(p) => p,
             Err(e) => {
                 let _ = writeln!(err, "error: {e:#}");

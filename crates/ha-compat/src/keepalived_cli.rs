@@ -134,7 +134,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             );
             return 0;
         }
-        let parsed = match check::load_keepalived(&file, options.config_id) {
+        let parsed = match check::load_keepalived(&file, options.config_id, false) {
             Ok(p) => p,
             Err(e) => {
                 let _ = writeln!(err, "{e:#}");

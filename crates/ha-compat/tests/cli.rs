@@ -1,0 +1,72 @@
+//! The two personalities, called as the binary would be.
+
+use std::ffi::OsString;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = ha_compat::run(args, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+fn fixture(path: &str) -> String {
+    format!("{}/../../fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn check_explains_with_the_source_line_and_a_caret() {
+    let file = fixture("keepalived/invalid/keyword-wrong-case.conf");
+    let (code, _, err) = run(&["ha-compat", "check", "--no-host-checks", "-f", &file]);
+    assert_eq!(code, 0, "warnings only: {err}");
+    assert!(err.contains("warning: Unknown keyword 'Priority'"), "{err}");
+    assert!(err.contains("keyword-wrong-case.conf:7:"), "{err}");
+    assert!(err.contains("^^^^^^^^"), "{err}");
+    assert!(err.contains("did you mean 'priority'?"), "{err}");
+}
+
+#[test]
+fn check_fails_on_errors() {
+    let file = fixture("keepalived/invalid/interface-missing.conf");
+    let (code, _, err) = run(&["ha-compat", "check", "--no-host-checks", "-f", &file]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("error: (VI_1) Unknown interface!"), "{err}");
+}
+
+#[test]
+fn dump_shows_what_was_understood() {
+    let file = fixture("seeds/003/keepalived-node1.conf");
+    let (code, out, _) = run(&["ha-compat", "check", "--no-host-checks", "-d", "-f", &file]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON dump");
+    let inst = &json["instances"][0];
+    assert_eq!(inst["name"], "VI_1");
+    assert_eq!(inst["authentication"]["Ah"], "cuongqua");
+    assert_eq!(inst["mcast_src_ip"], "10.12.166.81");
+}
+
+#[test]
+fn keepalived_personality_prints_keepalived_lines_and_status() {
+    let file = fixture("keepalived/invalid/priority-0.conf");
+    let (code, _, err) = run(&["/usr/sbin/keepalived", "-t", "-f", &file]);
+    // The interface check depends on the machine, the priority messages do not.
+    assert!(
+        err.contains(&format!(
+            "({file}: Line 5) number '0' outside range [1, 255]"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("(VI_1) Priority not valid! must be between 1 & 255. Using default 100"),
+        "{err}"
+    );
+    assert_eq!(code, 5);
+    let (code, _, err) = run(&["keepalived", "-t", "-f", "/nonexistent/keepalived.conf"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (0, "Config files missing '/nonexistent/keepalived.conf'.\n")
+    );
+}
