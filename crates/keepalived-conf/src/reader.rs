@@ -848,13 +848,7 @@ fn find_unquoted_brace(text: &str) -> Option<usize> {
 /// ended in `\` (a multi-line definition follows).
 fn parse_definition(line: &str) -> Option<(String, String, bool)> {
     let body = line.strip_prefix('$')?;
-    let first = body.chars().next()?;
-    if !(first.is_ascii_alphabetic() || first == '_') {
-        return None;
-    }
-    let name_end = body
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(body.len());
+    let name_end = identifier_len(body)?;
     let name = &body[..name_end];
     let after = body[name_end..].trim_start_matches([' ', '\t']);
     let value = after.strip_prefix('=')?;
@@ -866,21 +860,27 @@ fn parse_definition(line: &str) -> Option<(String, String, bool)> {
     Some((name.to_owned(), value.to_owned(), continued))
 }
 
-/// A reference after `$`: `NAME` or `{NAME}` or `{_RANDOM 1 10}`. Returns the name,
-/// numeric parameters and how many bytes of `after` it used.
-/// A parsed `$NAME` reference: name, `${_RANDOM min max}` parameters, bytes used.
-type Reference<'a> = (&'a str, Option<(i64, i64)>, usize);
-
-fn parse_reference(after: &str) -> Option<Reference<'_>> {
-    let braced = after.starts_with('{');
-    let body = if braced { &after[1..] } else { after };
-    let first = body.chars().next()?;
+/// The length of the definition name at the start of `text` (a letter or `_`, then
+/// letters, digits and `_`), as keepalived's `find_definition()` scans it.
+fn identifier_len(text: &str) -> Option<usize> {
+    let first = text.chars().next()?;
     if !(first.is_ascii_alphabetic() || first == '_') {
         return None;
     }
-    let end = body
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(body.len());
+    Some(
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(text.len()),
+    )
+}
+
+/// A parsed `$NAME` reference: name, `${_RANDOM min max}` parameters, bytes used.
+type Reference<'a> = (&'a str, Option<(i64, i64)>, usize);
+
+/// A reference after `$`: `NAME` or `{NAME}` or `{_RANDOM 1 10}`.
+fn parse_reference(after: &str) -> Option<Reference<'_>> {
+    let braced = after.starts_with('{');
+    let body = if braced { &after[1..] } else { after };
+    let end = identifier_len(body)?;
     let name = &body[..end];
     if braced {
         let tail = &body[end..];

@@ -125,10 +125,7 @@ pub(super) fn complete(ctx: &mut Ctx<'_>) {
                 format!("({name}) No VIP specified; at least one is sensible"),
             );
         }
-        if inst.unicast_src_ip.is_some()
-            && inst.unicast_peers.is_empty()
-            && raw_had_unicast_keyword(&inst)
-        {
+        if inst.unicast_src_ip.is_some() && inst.unicast_peers.is_empty() {
             ctx.check(Severity::Warning, span, ConfigErr::GeneralError, format!("({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."));
             inst.unicast_src_ip = None;
         }
@@ -171,10 +168,6 @@ fn check_duplicate_vrids(ctx: &mut Ctx<'_>) {
     for (span, m) in messages {
         ctx.check(Severity::Error, span, ConfigErr::GeneralError, m);
     }
-}
-
-fn raw_had_unicast_keyword(inst: &crate::model::VrrpInstance) -> bool {
-    inst.unicast_src_ip.is_some()
 }
 
 /// A tracking script whose program cannot be found is disabled, and the instances run

@@ -134,26 +134,20 @@ pub(super) fn global_defs(ctx: &mut Ctx<'_>, node: &Node) {
             "vrrp_strict" => ctx.config.global.vrrp_strict = true,
             "vrrp_skip_check_adv_addr" => ctx.config.global.vrrp_skip_check_adv_addr = true,
             "vrrp_check_unicast_src" => ctx.config.global.vrrp_check_unicast_src = true,
-            "vrrp_mcast_group4" => {
+            "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
                 if let Some(w) = ctx.arg(item, 1) {
-                    match w.text.parse::<std::net::Ipv4Addr>() {
-                        Ok(a) if a.is_multicast() => ctx.config.global.vrrp_mcast_group4 = a,
+                    let global = &mut ctx.config.global;
+                    match (item.name(), w.text.parse::<IpAddr>()) {
+                        ("vrrp_mcast_group4", Ok(IpAddr::V4(a))) if a.is_multicast() => {
+                            global.vrrp_mcast_group4 = a
+                        }
+                        ("vrrp_mcast_group6", Ok(IpAddr::V6(a))) if a.is_multicast() => {
+                            global.vrrp_mcast_group6 = a
+                        }
                         _ => ctx.warn(
                             span,
                             ConfigErr::GeneralError,
-                            format!("vrrp_mcast_group4 '{}' is invalid - ignoring", w.text),
-                        ),
-                    }
-                }
-            }
-            "vrrp_mcast_group6" => {
-                if let Some(w) = ctx.arg(item, 1) {
-                    match w.text.parse::<std::net::Ipv6Addr>() {
-                        Ok(a) if a.is_multicast() => ctx.config.global.vrrp_mcast_group6 = a,
-                        _ => ctx.warn(
-                            span,
-                            ConfigErr::GeneralError,
-                            format!("vrrp_mcast_group6 '{}' is invalid - ignoring", w.text),
+                            format!("{} '{}' is invalid - ignoring", item.name(), w.text),
                         ),
                     }
                 }
