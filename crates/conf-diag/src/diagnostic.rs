@@ -6,10 +6,12 @@ use crate::span::Span;
 
 /// How bad a diagnostic is.
 ///
-/// The order matters: `Fatal > Error > Warning`.
+/// The order matters: `Fatal > Error > Warning > Notice`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Information only (HAProxy's `[NOTICE]`, from `.notice`); never changes the outcome.
+    Notice,
     /// The original accepts it and carries on, possibly with a default; so do we.
     Warning,
     /// The configuration cannot be used as written.

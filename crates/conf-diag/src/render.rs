@@ -30,6 +30,7 @@ pub fn render_keepalived(diagnostic: &Diagnostic, sources: &SourceMap) -> String
 /// ```
 pub fn render_rich(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
     let label = match diagnostic.severity {
+        Severity::Notice => "note",
         Severity::Warning => "warning",
         Severity::Error => "error",
         Severity::Fatal => "error",

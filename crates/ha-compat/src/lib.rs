@@ -3,6 +3,7 @@
 //! - [`cli`]: `ha-compat check|keywords|...` (clap).
 //! - [`keepalived_cli`]: the drop-in `keepalived` command line (getopt-style flags as
 //!   keepalived 2.2.7 takes them): `-t`, `-f`, `-d`, `-i`, `-v`.
+//! - [`haproxy_cli`]: the drop-in `haproxy` command line (`-c`, `-f`, `-cc`, `-vv`…).
 //! - [`check`]: loading and reporting a configuration, shared by both.
 //!
 //! The name the binary is invoked under picks the personality: `keepalived` (a symlink
@@ -10,6 +11,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod haproxy_cli;
 pub mod keepalived_cli;
 
 use std::ffi::OsString;
@@ -27,6 +29,7 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
         .to_owned();
     match invoked.as_str() {
         "keepalived" => keepalived_cli::run(&args[1..], out, err),
+        "haproxy" => haproxy_cli::run(&args[1..], out, err),
         _ => cli::run(args, out, err),
     }
 }

@@ -1,0 +1,285 @@
+//! `http-request`, `http-response`, `redirect`, `stats http-request` and `tcp-request`
+//! rules: the action words HAProxy 2.6 registers (src/http_act.c, src/http_rules.c…),
+//! typed for the actions ha-compat models, with their `if`/`unless` conditions.
+
+use super::{err, Current, Line, Parser};
+use crate::model::{Directive, HttpAction, HttpRule, Redirect};
+use crate::registry::registry;
+use crate::suggest::best_match;
+use crate::units;
+
+/// Where the action's own words end: at `if` / `unless`.
+fn condition_start(line: &Line, from: usize) -> Option<usize> {
+    (from..line.words.len()).find(|&i| matches!(line.arg(i), "if" | "unless"))
+}
+
+fn status_arg(words: &[String], key: &str) -> Option<u16> {
+    words
+        .iter()
+        .position(|w| w == key)
+        .and_then(|i| words.get(i + 1))
+        .map(|v| units::atoi(v) as u16)
+}
+
+/// The typed action for `rule` (`http-request`/`http-response`) and its words.
+fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, String> {
+    let a = |i: usize| args.get(i).cloned().unwrap_or_default();
+    let need = |n: usize, what: &str| -> Result<(), String> {
+        if args.len() < n || args[..n].iter().any(String::is_empty) {
+            Err(format!("expects {what}"))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(Some(match action {
+        "allow" => HttpAction::Allow,
+        "deny" => HttpAction::Deny {
+            status: status_arg(args, "deny_status").or_else(|| status_arg(args, "status")),
+            content: args.to_vec(),
+        },
+        "tarpit" => HttpAction::Tarpit {
+            status: status_arg(args, "deny_status").or_else(|| status_arg(args, "status")),
+        },
+        "auth" => HttpAction::Auth {
+            realm: args
+                .iter()
+                .position(|w| w == "realm")
+                .map(|i| a(i + 1)),
+        },
+        "redirect" => {
+            let kind = a(0);
+            if !matches!(kind.as_str(), "location" | "prefix" | "scheme") || args.len() < 2 {
+                return Err("expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash'".into());
+            }
+            HttpAction::Redirect(Redirect {
+                kind,
+                target: a(1),
+                code: status_arg(args, "code").unwrap_or(302),
+                options: args[2..].to_vec(),
+            })
+        }
+        "set-header" | "add-header" => {
+            need(2, "exactly 2 arguments")?;
+            let (name, value) = (a(0), a(1));
+            if action == "set-header" {
+                HttpAction::SetHeader { name, value }
+            } else {
+                HttpAction::AddHeader { name, value }
+            }
+        }
+        "del-header" => {
+            need(1, "at least 1 argument")?;
+            HttpAction::DelHeader {
+                name: a(0),
+                method: args.iter().position(|w| w == "-m").map(|i| a(i + 1)),
+            }
+        }
+        "replace-header" | "replace-value" => {
+            need(3, "exactly 3 arguments")?;
+            let (name, regex, replacement) = (a(0), a(1), a(2));
+            if action == "replace-header" {
+                HttpAction::ReplaceHeader { name, regex, replacement }
+            } else {
+                HttpAction::ReplaceValue { name, regex, replacement }
+            }
+        }
+        "set-path" => {
+            need(1, "exactly 1 argument")?;
+            HttpAction::SetPath(a(0))
+        }
+        "set-pathq" => {
+            need(1, "exactly 1 argument")?;
+            HttpAction::SetPathq(a(0))
+        }
+        "replace-path" | "replace-pathq" => {
+            need(2, "exactly 2 arguments")?;
+            HttpAction::ReplacePath { regex: a(0), replacement: a(1) }
+        }
+        "set-query" => {
+            need(1, "exactly 1 argument")?;
+            HttpAction::SetQuery(a(0))
+        }
+        "set-uri" => {
+            need(1, "exactly 1 argument")?;
+            HttpAction::SetUri(a(0))
+        }
+        "set-method" => {
+            need(1, "exactly 1 argument")?;
+            HttpAction::SetMethod(a(0))
+        }
+        "set-status" => {
+            let status = units::atoi(&a(0));
+            if !(100..=999).contains(&status) {
+                return Err("expects an HTTP status code between 100 and 999".into());
+            }
+            HttpAction::SetStatus {
+                status: status as u16,
+                reason: args.iter().position(|w| w == "reason").map(|i| a(i + 1)),
+            }
+        }
+        "return" => HttpAction::Return {
+            status: status_arg(args, "status").unwrap_or(200),
+            content: args.to_vec(),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+impl Parser<'_> {
+    pub(super) fn http_rule_line(&mut self, line: &Line) -> u32 {
+        let kw = line.kw().to_string();
+        if let Current::Defaults(i) = self.current {
+            let anonymous = self.defaults.get(i).is_none_or(|d| d.name.is_empty());
+            if kw == "redirect" {
+                self.alert(line.span, "'redirect' not allowed in 'defaults' section.");
+                return err::ALERT | err::FATAL;
+            }
+            if anonymous {
+                self.alert(line.span, format!("'{kw}' not allowed in anonymous 'defaults' section."));
+                return err::ALERT | err::FATAL;
+            }
+        }
+        let (action, first_arg) = if kw == "redirect" {
+            ("redirect".to_string(), 1)
+        } else {
+            (line.arg(1).to_string(), 2)
+        };
+        let cond_at = condition_start(line, first_arg);
+        let end = cond_at.unwrap_or(line.words.len());
+        let args: Vec<String> = line.words[first_arg.min(end)..end].to_vec();
+        let rule_kw = if kw == "redirect" { "http-request".to_string() } else { kw.clone() };
+        let reg = registry();
+        let known = reg.has_action(&rule_kw, &action) || matches!(action.as_str(), "allow" | "deny" | "tarpit" | "auth" | "redirect" | "return" | "set-header" | "add-header" | "del-header" | "replace-header" | "replace-value" | "set-status");
+        if !known {
+            let names = reg.action_names(&rule_kw);
+            let best = best_match(&action, names.iter().copied());
+            let list = names.join("', '");
+            let missing = if action.is_empty() { " (missing argument)" } else { "" };
+            let hint = best.map(|b| format!(" Did you mean '{b}' maybe ?")).unwrap_or_default();
+            self.alert_tight(line.span, format!("'{rule_kw}' expects '{list}', but got '{action}'{missing}.{hint}"));
+            return err::ALERT | err::FATAL;
+        }
+        let typed = match typed_action(&action, &args) {
+            Ok(t) => t,
+            Err(msg) => {
+                let text = format!(
+                    "error detected in {} '{}' while parsing '{rule_kw} {action}' rule : {msg}.",
+                    self.proxy_type(),
+                    self.proxy_name()
+                );
+                self.alert(line.span, text);
+                return err::ALERT | err::FATAL;
+            }
+        };
+        let condition = match cond_at {
+            Some(at) => match self.parse_condition(line, at) {
+                Ok(c) => Some(c),
+                Err(msg) => {
+                    let what = if kw == "redirect" {
+                        format!("error detected in {} '{}' while parsing redirect rule : {msg}.", self.proxy_type(), self.proxy_name())
+                    } else {
+                        format!("error detected while parsing an '{rule_kw} {action}' condition : {msg}.")
+                    };
+                    self.alert(line.span, what);
+                    return err::ALERT | err::FATAL;
+                }
+            },
+            None => None,
+        };
+        let mut code = 0;
+        let action_value = match typed {
+            Some(t) => t,
+            None => {
+                self.unmodelled(line, &format!("{rule_kw} {action}"));
+                code |= err::WARN;
+                HttpAction::Other { action: action.clone(), args }
+            }
+        };
+        let rule = HttpRule {
+            at: self.location(line.span),
+            action: action_value,
+            condition,
+        };
+        if let Some(s) = self.settings_mut() {
+            match kw.as_str() {
+                "http-response" => s.http_response.push(rule),
+                "redirect" => s.redirects.push(rule),
+                _ => s.http_request.push(rule),
+            }
+        }
+        code
+    }
+
+    pub(super) fn stats_http_request_line(&mut self, line: &Line) -> u32 {
+        let action = line.arg(2).to_string();
+        if !matches!(action.as_str(), "allow" | "deny" | "auth") {
+            self.alert(line.span, format!("'stats http-request' expects 'allow', 'deny', 'auth', but got '{action}'."));
+            return err::ALERT | err::FATAL;
+        }
+        let cond_at = condition_start(line, 3);
+        let end = cond_at.unwrap_or(line.words.len());
+        let args: Vec<String> = line.words[3.min(end)..end].to_vec();
+        let condition = match cond_at {
+            Some(at) => match self.parse_condition(line, at) {
+                Ok(c) => Some(c),
+                Err(msg) => {
+                    self.alert(line.span, format!("error detected while parsing a 'stats http-request' rule : {msg}."));
+                    return err::ALERT | err::FATAL;
+                }
+            },
+            None => None,
+        };
+        let Ok(Some(action_value)) = typed_action(&action, &args) else {
+            return err::ALERT | err::FATAL;
+        };
+        let rule = HttpRule {
+            at: self.location(line.span),
+            action: action_value,
+            condition,
+        };
+        if let Some(s) = self.settings_mut() {
+            s.stats.http_request.push(rule);
+        }
+        0
+    }
+
+    pub(super) fn tcp_request_line(&mut self, line: &Line) -> u32 {
+        let kind = line.arg(1).to_string();
+        match kind.as_str() {
+            "inspect-delay" => {
+                if !line.has(2) {
+                    self.alert(line.span, "tcp-request : 'tcp-request inspect-delay' expects a positive delay in milliseconds, in proxy");
+                    return err::ALERT | err::FATAL;
+                }
+            }
+            "connection" | "session" | "content" => {
+                let action = line.arg(2);
+                let rule = format!("tcp-request {kind}");
+                let reg = registry();
+                if !reg.has_action(&rule, action) && !matches!(action, "accept" | "reject" | "expect-proxy" | "expect-netscaler-cip" | "capture" | "track-sc0" | "track-sc1" | "track-sc2" | "set-var" | "unset-var" | "do-resolve" | "use-service" | "switch-mode" | "set-dst" | "set-src" | "close" | "send-spoe-group" | "sc-inc-gpc0" | "silent-drop") && !action.starts_with("track-sc") && !action.starts_with("set-var") {
+                    self.alert(line.span, format!("tcp-request : '{rule}' expects 'accept', 'reject', 'track-sc0', 'track-sc1', 'track-sc2' or a registered action, but got '{action}'"));
+                    return err::ALERT | err::FATAL;
+                }
+                if let Some(at) = condition_start(line, 3) {
+                    if let Err(msg) = self.parse_condition(line, at) {
+                        self.alert(line.span, format!("tcp-request : error detected in {} '{}' while parsing '{rule} {action}' rule : {msg}.", self.proxy_type(), self.proxy_name()));
+                        return err::ALERT | err::FATAL;
+                    }
+                }
+            }
+            _ => {
+                self.alert(line.span, format!("tcp-request : 'tcp-request' expects 'connection', 'session', 'content' or 'inspect-delay', but got '{kind}'"));
+                return err::ALERT | err::FATAL;
+            }
+        }
+        let at = self.location(line.span);
+        if let Some(s) = self.settings_mut() {
+            s.tcp_request.push(Directive {
+                at,
+                words: line.words.clone(),
+            });
+        }
+        self.unmodelled(line, &format!("tcp-request {kind}"));
+        err::WARN
+    }
+}
