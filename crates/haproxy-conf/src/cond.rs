@@ -195,9 +195,6 @@ impl Parser<'_> {
                     }
                 }
             }
-            if args.len() == 1 && args[0].is_empty() {
-                args.clear();
-            }
         }
         if args.len() < nargs {
             return self.err(
@@ -350,13 +347,40 @@ fn eval_term(t: &NegTerm, ctx: &CondContext<'_>) -> Result<bool, String> {
                 Pred::VersionAtLeast => version::compare_current(a(0)) <= 0,
                 Pred::VersionBefore => version::compare_current(a(0)) > 0,
                 Pred::OpensslAtLeast | Pred::OpensslBefore => {
-                    return Err("ha-compat: no OpenSSL library to compare with (TLS is rustls)".into())
+                    // ha-compat's TLS (rustls) offers what OpenSSL 3.0 offers to a config
+                    // (TLS 1.3, ciphersuites); compare against that.
+                    let Some(theirs) = openssl_version(a(0)) else {
+                        return Err(String::new());
+                    };
+                    let ours = (3u32, 0u32, 0u32, 0u32);
+                    if *p == Pred::OpensslAtLeast {
+                        theirs <= ours
+                    } else {
+                        theirs > ours
+                    }
                 }
                 Pred::SslLibStartsWith => false,
             }
         }
     };
     Ok(value != t.neg)
+}
+
+/// `openssl_version_parser()`: `MAJOR.MINOR.PATCH[letter]`.
+fn openssl_version(v: &str) -> Option<(u32, u32, u32, u32)> {
+    let mut parts = v.splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let last = parts.next()?;
+    let digits: String = last.chars().take_while(char::is_ascii_digit).collect();
+    let patch = digits.parse().ok()?;
+    let rest = &last[digits.len()..];
+    let letter = match rest.as_bytes() {
+        [] => 0,
+        [c] if c.is_ascii_lowercase() => u32::from(c - b'a') + 1,
+        _ => return None,
+    };
+    Some((major, minor, patch, letter))
 }
 
 /// HAProxy's feature lookup: the name must be a whole word preceded by `+` (enabled) or

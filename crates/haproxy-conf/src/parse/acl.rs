@@ -113,6 +113,52 @@ fn split_args(s: &str) -> Vec<String> {
     s.split(',').map(str::to_string).collect()
 }
 
+/// A sample expression as `balance hash`, `%[…]` and rule arguments use it.
+pub(crate) fn check_sample_expression(text: &str) -> Result<Fetch, String> {
+    let fetch = parse_fetch(text)?;
+    if !is_fetch(&fetch.name) {
+        return Err(format!("unknown fetch method '{}'", fetch.name));
+    }
+    Ok(fetch)
+}
+
+/// The output type of a sample fetch (`ipv4`, `str`, `sint`…), from HAProxy's list.
+fn fetch_output_type(name: &str) -> Option<&'static str> {
+    SAMPLE_FETCHES
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split('\t').next() == Some(name))
+        .and_then(|l| l.split('\t').nth(1))
+        .and_then(|sig| sig.rsplit(": ").next())
+}
+
+/// `%[fetch]` blocks in a log-format string must name known fetches.
+pub(crate) fn check_log_format(text: &str) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(at) = rest.find("%[") {
+        let inner = &rest[at + 2..];
+        let Some(close) = inner.find(']') else {
+            let name_end = inner.find(|c: char| c.is_whitespace()).unwrap_or(inner.len());
+            return Err(format!("missing ']' after '{}'", &inner[..name_end]));
+        };
+        let expr = &inner[..close];
+        if let Err(e) = check_sample_expression(expr) {
+            return Err(format!("failed to parse sample expression <{}> : {e}", &inner[..=close]));
+        }
+        rest = &inner[close + 1..];
+    }
+    Ok(())
+}
+
+fn is_ip_pattern(p: &str) -> bool {
+    let (addr, mask) = p.split_once('/').unwrap_or((p, ""));
+    let ok_addr = addr.parse::<std::net::IpAddr>().is_ok();
+    let ok_mask = mask.is_empty()
+        || mask.parse::<u8>().is_ok_and(|m| m <= 128)
+        || mask.parse::<std::net::Ipv4Addr>().is_ok();
+    ok_addr && ok_mask
+}
+
 /// `parse_acl_expr()` on words (criterion first).
 pub(crate) fn parse_acl_expression(words: &[String]) -> Result<AclExpression, String> {
     let Some(criterion) = words.first() else {
@@ -181,6 +227,13 @@ pub(crate) fn parse_acl_expression(words: &[String]) -> Result<AclExpression, St
         i += 1;
     }
     expr.patterns = words[i.min(words.len())..].to_vec();
+    let ip_typed = expr.match_method.as_deref() == Some("ip")
+        || (expr.match_method.is_none() && fetch_output_type(&expr.fetch.name).is_some_and(|t| t.starts_with("ipv")) && expr.fetch.converters.is_empty());
+    if ip_typed {
+        if let Some(bad) = expr.patterns.iter().find(|p| !is_ip_pattern(p)) {
+            return Err(format!("'{bad}' is not a valid IPv4 or IPv6 address"));
+        }
+    }
     Ok(expr)
 }
 

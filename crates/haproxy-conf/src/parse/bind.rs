@@ -114,6 +114,14 @@ fn parse_port_range(port: &str, whole: &str) -> Result<PortRange, String> {
     })
 }
 
+/// Whether a file holds a PEM certificate (HAProxy loads it at parse time).
+fn is_pem_certificate(path: &std::path::Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| {
+        let text = String::from_utf8_lossy(&b);
+        text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
+    })
+}
+
 impl Parser<'_> {
     pub(super) fn bind_line(&mut self, line: &Line) -> u32 {
         if matches!(self.current, super::Current::Defaults(_)) {
@@ -135,6 +143,14 @@ impl Parser<'_> {
                 return code | err::ALERT | err::FATAL;
             }
         };
+        for a in &addresses {
+            if let BindAddress::Fd(n) = a {
+                if !std::path::Path::new(&format!("/proc/self/fd/{n}")).exists() {
+                    self.alert(line.span, format!("'bind' : cannot use file descriptor '{n}' : Bad file descriptor."));
+                    return code | err::ALERT | err::FATAL;
+                }
+            }
+        }
         let section = self.current_section_word();
         let (options, status) = self.bind_options(line, 2, section);
         code |= status;
@@ -191,6 +207,10 @@ impl Parser<'_> {
                     let path = self.with_base(&value, true);
                     if !path.exists() {
                         self.alert(line.span, format!("{head} : unable to stat SSL certificate from file '{}' : No such file or directory.", path.display()));
+                        return (o, err::ALERT | err::FATAL);
+                    }
+                    if path.is_file() && !is_pem_certificate(&path) {
+                        self.alert(line.span, format!("{head} : unable to load certificate from file '{}'.", path.display()));
                         return (o, err::ALERT | err::FATAL);
                     }
                     o.crt.push(path);

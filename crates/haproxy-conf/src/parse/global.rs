@@ -126,6 +126,10 @@ impl Parser<'_> {
                 self.config.global.maxconn = Some(units::atol(line.arg(1)).max(0) as u32);
                 0
             }
+            "tune.chksize" => {
+                self.alert_tight(line.span, format!("option '{kw}' is not supported any more (tune.bufsize is used instead)."));
+                err::ALERT | err::FATAL
+            }
             k if INTEGER_ONCE.contains(&k) => {
                 if self.too_many_args(line, 1) {
                     return err::ALERT | err::FATAL;
@@ -135,6 +139,11 @@ impl Parser<'_> {
                 }
                 if !line.has(1) {
                     self.alert(line.span, format!("'{kw}' expects an integer argument."));
+                    return err::ALERT | err::FATAL;
+                }
+                if kw == "tune.bufsize" && units::atol(line.arg(1)) < 1024 {
+                    // HAProxy reads "16k" as 16 and then crashes (SIGSEGV) during the check.
+                    self.alert(line.span, format!("ha-compat: '{kw} {}' means {} bytes (a plain number of bytes is expected), too small to hold a request; HAProxy 2.6 crashes on it.", line.arg(1), units::atol(line.arg(1))));
                     return err::ALERT | err::FATAL;
                 }
                 self.config
@@ -298,6 +307,16 @@ impl Parser<'_> {
                     return 0;
                 }
                 match super::proxy::parse_log_target(self, line, true) {
+                    Ok(Some(target)) if !self.log_address_resolves(&target.address) => {
+                        let raw = line.arg(1).to_string();
+                        let host = match &target.address {
+                            crate::model::LogAddress::Udp { host, .. } | crate::model::LogAddress::Tcp { host, .. } => host.clone(),
+                            _ => raw.clone(),
+                        };
+                        let shown = if raw.contains(':') { raw.clone() } else { format!("{raw}:514") };
+                        self.alert(line.span, format!("{kw} : invalid address: '{host}' in '{shown}'\n"));
+                        err::ALERT | err::FATAL
+                    }
                     Ok(Some(target)) => {
                         self.config.global.logs.push(target);
                         0
@@ -488,6 +507,16 @@ impl Parser<'_> {
                 }
                 err::ALERT | err::FATAL
             }
+        }
+    }
+
+    /// A log server's host must be an address or a name that resolves now.
+    pub(super) fn log_address_resolves(&self, address: &crate::model::LogAddress) -> bool {
+        match address {
+            crate::model::LogAddress::Udp { host, .. } | crate::model::LogAddress::Tcp { host, .. } => {
+                host.parse::<std::net::IpAddr>().is_ok() || self.opts.resolver.resolve(host).is_some()
+            }
+            _ => true,
         }
     }
 

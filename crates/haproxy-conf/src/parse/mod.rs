@@ -2,7 +2,7 @@
 //! order, dispatching every line to the parser of the current section, then the checks
 //! `check_config_validity()` makes once everything is read.
 
-mod acl;
+pub(crate) mod acl;
 mod bind;
 mod checks;
 mod global;
@@ -30,7 +30,7 @@ pub(crate) mod err {
 }
 
 /// HAProxy's `MAXNESTEDCONDS`.
-const MAX_NESTED_CONDS: usize = 128;
+const MAX_NESTED_CONDS: usize = 100;
 
 /// `.if` block states, as `enum nested_cond_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,9 @@ pub(crate) struct Parser<'a> {
     /// "explicitly referenced by another proxy and implicitly used here" warning.
     pub explicit_refs: Vec<usize>,
     pub implicit_refs: Vec<usize>,
-    pub global_seen_keywords: Vec<String>,
+    /// A log-forward section has a `bind`/`dgram-bind` (HAProxy counts it as a listener).
+    pub log_forward_listens: bool,
+    pub in_log_forward: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -212,7 +214,8 @@ impl<'a> Parser<'a> {
             current_index: None,
             explicit_refs: Vec::new(),
             implicit_refs: Vec::new(),
-            global_seen_keywords: Vec::new(),
+            log_forward_listens: false,
+            in_log_forward: false,
         }
     }
 
@@ -747,12 +750,20 @@ pub fn load(files: &[PathBuf], opts: &LoadOptions<'_>) -> Loaded {
         p.push(diag::bare(Severity::Error, "Failed to initialize server(s) addr."));
         return p.finish(Outcome::Invalid);
     }
+    let local_peer = p
+        .config
+        .global
+        .unmodelled
+        .iter()
+        .rev()
+        .find(|d| d.words.first().is_some_and(|w| w == "localpeer"))
+        .and_then(|d| d.words.get(1).cloned());
     let listeners = p.config.proxies.iter().any(|px| !px.disabled && !px.binds.is_empty())
-        || p
-            .config
-            .other_sections
-            .iter()
-            .any(|s| s.kind == crate::model::OtherSectionKind::Peers && sections::peers_has_local_peer(s));
+        || p.log_forward_listens
+        || p.config.other_sections.iter().any(|s| {
+            s.kind == crate::model::OtherSectionKind::Peers
+                && sections::peers_has_local_peer(s, local_peer.as_deref())
+        });
     p.finish(Outcome::Valid { listeners })
 }
 

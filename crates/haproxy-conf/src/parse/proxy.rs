@@ -371,6 +371,13 @@ impl Parser<'_> {
                     return 0;
                 }
                 match parse_log_target(self, line, false) {
+                    Ok(Some(t)) if !self.log_address_resolves(&t.address) => {
+                        let raw = line.arg(1).to_string();
+                        let shown = if raw.contains(':') { raw.clone() } else { format!("{raw}:514") };
+                        let host = raw.split(':').next().unwrap_or("").to_string();
+                        self.alert(line.span, format!("{kw} : invalid address: '{host}' in '{shown}'\n"));
+                        err::ALERT | err::FATAL
+                    }
                     Ok(Some(t)) => {
                         if let Some(s) = self.settings_mut() {
                             s.logs.targets.push(t);
@@ -420,6 +427,47 @@ impl Parser<'_> {
                 0
             }
             "errorfile" => self.errorfile_line(line),
+            "errorloc" | "errorloc302" | "errorloc303" => {
+                if !line.has(2) {
+                    self.alert(line.span, format!("{kw} : expects <status_code> and <url> as arguments.\n"));
+                    return err::ALERT | err::FATAL;
+                }
+                let status = units::atoi(line.arg(1));
+                if !errorfile::HANDLED_STATUS_CODES.iter().any(|&c| i32::from(c) == status) {
+                    self.alert(line.span, format!("{kw} : status code '{status}' not handled."));
+                    return err::ALERT | err::FATAL;
+                }
+                self.keep_proxy(line);
+                self.unmodelled(line, &kw);
+                err::WARN
+            }
+            "capture" => {
+                let what = line.arg(1).to_string();
+                if self.is_defaults() && (what == "request" || what == "response" || what == "cookie") {
+                    self.alert(line.span, format!("'{kw} {what}' not allowed in 'defaults' section."));
+                    return err::ALERT | err::FATAL;
+                }
+                let ok = match what.as_str() {
+                    "cookie" => line.arg(3) == "len" && line.has(4),
+                    "request" | "response" => line.arg(2) == "header" && line.has(3) && line.arg(4) == "len" && line.has(5),
+                    _ => {
+                        self.alert(line.span, format!("'{kw}' expects 'cookie' or 'request header' or 'response header'."));
+                        return err::ALERT | err::FATAL;
+                    }
+                };
+                if !ok {
+                    let text = if what == "cookie" {
+                        format!("'{kw}' expects 'cookie' <cookie_name> 'len' <len>.")
+                    } else {
+                        format!("'{kw} {what}' expects 'header' <header_name> 'len' <len>.")
+                    };
+                    self.alert(line.span, text);
+                    return err::ALERT | err::FATAL;
+                }
+                self.keep_proxy(line);
+                self.unmodelled(line, &kw);
+                err::WARN
+            }
             "errorfiles" => {
                 if !line.has(1) {
                     self.alert(line.span, format!("{kw} : expects <name> as argument."));
@@ -674,6 +722,7 @@ impl Parser<'_> {
                 || !d.settings.tcp_request.is_empty();
             if has_rules {
                 let (file, dline) = (d.at.file.clone(), d.at.line);
+                let d_name = d.name.clone();
                 if is_defaults {
                     self.alert_tight(line.span, format!("a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at {file}:{dline})."));
                     return code | err::ALERT | err::ABORT;
@@ -681,6 +730,15 @@ impl Parser<'_> {
                 if kind == Some(ProxyKind::Listen) {
                     self.alert_tight(line.span, "a listen section cannot inherit from a defaults section defining TCP/HTTP rules.");
                     return code | err::ALERT | err::ABORT;
+                }
+                if let Some(k) = kind {
+                    let used_by_other_kind = self.config.proxies.iter().any(|px| {
+                        px.defaults_from.as_deref() == Some(d_name.as_str()) && px.kind != k
+                    });
+                    if used_by_other_kind {
+                        self.alert_tight(line.span, format!("frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at {file}:{dline})."));
+                        return code | err::ALERT | err::ABORT;
+                    }
                 }
             }
         }
@@ -1378,10 +1436,12 @@ impl Parser<'_> {
                 }
             }
             "auth" => {
-                let Some((user, password)) = line.arg(2).split_once(':') else {
+                if !line.has(2) {
                     self.alert(line.span, "'auth' needs a user:password account.");
                     return err::ALERT | err::FATAL;
-                };
+                }
+                // HAProxy 2.6 accepts a word without ':' (user with an empty password).
+                let (user, password) = line.arg(2).split_once(':').unwrap_or((line.arg(2), ""));
                 let auth = StatsAuth { user: user.to_string(), password: password.to_string() };
                 if let Some(s) = self.settings_mut() {
                     s.stats.enabled = true;

@@ -31,6 +31,27 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
             Ok(())
         }
     };
+    if matches!(action, "deny" | "tarpit") {
+        for key in ["deny_status", "status"] {
+            if let Some(i) = args.iter().position(|w| w == key) {
+                let code = units::atoi(&a(i + 1));
+                if !crate::errorfile::HANDLED_STATUS_CODES.iter().any(|&c| i32::from(c) == code) || code == 200 {
+                    return Err(format!("Unexpected status code '{}'", a(i + 1)));
+                }
+            }
+        }
+    }
+    if matches!(action, "set-header" | "add-header" | "set-path" | "set-pathq" | "set-query" | "set-uri" | "set-method" | "replace-header" | "replace-value" | "replace-path" | "replace-pathq") {
+        let format_at = match action {
+            "set-header" | "add-header" => 1,
+            "replace-header" | "replace-value" => 2,
+            "replace-path" | "replace-pathq" => 1,
+            _ => 0,
+        };
+        if let Some(fmt) = args.get(format_at) {
+            crate::parse::acl::check_log_format(fmt)?;
+        }
+    }
     Ok(Some(match action {
         "allow" => HttpAction::Allow,
         "deny" => HttpAction::Deny {

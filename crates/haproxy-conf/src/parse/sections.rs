@@ -184,6 +184,15 @@ impl Parser<'_> {
                 self.current_index = None;
                 return err::ALERT | err::ABORT;
             }
+            let name = line.arg(1).to_string();
+            if kind == OtherSectionKind::Peers {
+                if let Some(prev) = self.config.other_sections.iter().find(|o| o.kind == kind && o.name == name) {
+                    let text = format!("peers section '{name}' has the same name as another peers section declared at {}:{}.", prev.at.file, prev.at.line);
+                    self.push(crate::diag::at(conf_diag::Severity::Error, crate::diag::PARSING_CAPITAL, line.span, text));
+                    self.current_index = None;
+                    return err::ALERT | err::FATAL;
+                }
+            }
             let at = self.location(line.span);
             self.config.other_sections.push(OtherSection {
                 kind,
@@ -198,6 +207,10 @@ impl Parser<'_> {
             }
             return 0;
         }
+        let status = self.check_other_line(kind, section_word, line);
+        if status & err::FATAL != 0 {
+            return status;
+        }
         let at = self.location(line.span);
         if let Some(index) = self.current_index {
             if let Some(section) = self.config.other_sections.get_mut(index) {
@@ -211,7 +224,11 @@ impl Parser<'_> {
     }
 
     pub(super) fn unmodelled_section_line(&mut self, line: &Line) -> u32 {
+        if matches!(line.kw(), "bind" | "dgram-bind") && self.section_name_is_log_forward() {
+            self.log_forward_listens = true;
+        }
         if matches!(line.kw(), "log-forward" | "fcgi-app" | "namespace_list") {
+            self.in_log_forward = line.kw() == "log-forward";
             self.unmodelled(line, line.kw());
             return err::WARN;
         }
@@ -219,11 +236,97 @@ impl Parser<'_> {
     }
 }
 
+/// Keywords of the sections ha-compat keeps as lines, as HAProxy 2.6 accepts them.
+fn section_keywords(kind: OtherSectionKind) -> &'static [&'static str] {
+    match kind {
+        OtherSectionKind::Peers => &["peer", "bind", "default-bind", "default-server", "server", "table", "disabled", "enabled", "shards", "log"],
+        OtherSectionKind::Resolvers => &["nameserver", "parse-resolv-conf", "accepted_payload_size", "hold", "resolve_retries", "timeout", "resolution_pool_size"],
+        OtherSectionKind::Mailers => &["mailer", "timeout"],
+        OtherSectionKind::Ring => &["description", "format", "maxlen", "size", "timeout", "server"],
+        OtherSectionKind::Cache => &["total-max-size", "max-object-size", "max-age", "process-vary", "max-secondary-entries"],
+        OtherSectionKind::Program => &["command", "user", "group", "option", "no"],
+    }
+}
+
+impl Parser<'_> {
+    /// HAProxy's checks for a line of a section ha-compat keeps as words.
+    fn check_other_line(&mut self, kind: OtherSectionKind, section: &str, line: &Line) -> u32 {
+        let kw = line.kw();
+        if !section_keywords(kind).contains(&kw) {
+            if kind == OtherSectionKind::Ring {
+                self.alert(line.span, format!("unknown statement '{kw}'."));
+            } else {
+                self.alert(line.span, format!("unknown keyword '{kw}' in '{section}' section"));
+            }
+            return err::ALERT | err::FATAL;
+        }
+        match (kind, kw) {
+            (OtherSectionKind::Ring, "size") => {
+                if crate::units::atol(line.arg(1)) <= 0 {
+                    self.alert(line.span, format!("invalid size '{}' for new sink buffer.", line.arg(1)));
+                    return err::ALERT | err::FATAL;
+                }
+            }
+            (OtherSectionKind::Ring, "format") => {
+                if !matches!(line.arg(1), "local" | "rfc3164" | "rfc5424" | "priority" | "short" | "timed" | "iso" | "raw") {
+                    self.alert(line.span, format!("unknown format '{}'.", line.arg(1)));
+                    return err::ALERT | err::FATAL;
+                }
+            }
+            (OtherSectionKind::Cache, "total-max-size" | "max-object-size" | "max-age" | "max-secondary-entries") => {
+                if line.arg(1).parse::<u64>().is_err() {
+                    self.warn_tight(line.span, format!("{kw} wrong value '{}'", line.arg(1)));
+                    return err::WARN | err::FATAL;
+                }
+            }
+            (OtherSectionKind::Resolvers, "nameserver") | (OtherSectionKind::Mailers, "mailer") | (OtherSectionKind::Peers, "peer") => {
+                let addr = line.arg(2);
+                if addr.is_empty() && kind == OtherSectionKind::Peers {
+                    // A remote peer may be declared without an address.
+                    return 0;
+                }
+                let (host, port) = super::proxy::split_host_port(addr);
+                let head = format!("'{kw} {}'", line.arg(1));
+                match port {
+                    None => {
+                        self.alert(line.span, format!("{head} : missing port specification in '{addr}'"));
+                        return err::ALERT | err::FATAL;
+                    }
+                    Some(p) => {
+                        let v = crate::units::atoi(p);
+                        if !(1..=65535).contains(&v) {
+                            if kind == OtherSectionKind::Peers {
+                                let text = format!("'server {}/{}' : invalid port '{p}'", self.config.other_sections.last().map(|s| s.name.clone()).unwrap_or_default(), line.arg(1));
+                                let text = text.replace(&format!("'server {}/", self.config.other_sections.last().map(|s| s.name.clone()).unwrap_or_default()), &format!("'server {}/", line.arg(1)));
+                                self.push(crate::diag::at(conf_diag::Severity::Error, crate::diag::CONTEXT, line.span, text));
+                            }
+                            self.alert(line.span, format!("{head} : invalid port '{p}'"));
+                            return err::ALERT | err::FATAL;
+                        }
+                    }
+                }
+                if host.parse::<std::net::IpAddr>().is_err() && self.opts.resolver.resolve(host).is_none() {
+                    self.alert(line.span, format!("{head} : invalid address: '{host}' in '{addr}'\n"));
+                    return err::ALERT | err::FATAL;
+                }
+            }
+            _ => {}
+        }
+        0
+    }
+
+    fn section_name_is_log_forward(&self) -> bool {
+        self.in_log_forward
+    }
+}
+
 /// Whether a peers section declares the local peer (which makes HAProxy listen).
-pub(crate) fn peers_has_local_peer(section: &OtherSection) -> bool {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
+pub(crate) fn peers_has_local_peer(section: &OtherSection, local: Option<&str>) -> bool {
+    let host = local.map(str::to_string).unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    });
     section
         .lines
         .iter()

@@ -116,6 +116,18 @@ impl Parser<'_> {
         let Some(address) = address else {
             return code;
         };
+        if let Some(id) = options.id {
+            let clash = self.proxy_mut().and_then(|p| {
+                p.servers
+                    .iter()
+                    .find(|s| s.options.id == Some(id))
+                    .map(|s| (s.name.clone(), s.at.clone()))
+            });
+            if let Some((other, at)) = clash {
+                self.ctx_alert(line, format!("{prefix}'id' : custom id {id} already used at {}:{} ('server {other}').", at.file, at.line));
+                return code | err::ALERT | err::FATAL;
+            }
+        }
         if let Some(p) = self.proxy_mut() {
             if let Some(existing) = p.servers.iter().find(|s| s.name == name) {
                 let text = format!(

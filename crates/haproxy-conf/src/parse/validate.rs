@@ -5,7 +5,7 @@ use conf_diag::Severity;
 
 use super::{err, Parser};
 use crate::diag::{self, CONTEXT};
-use crate::model::{AclRef, Condition, Mode, ProxyKind, ServerHost};
+use crate::model::{AclRef, Condition, Mode, OtherSectionKind, ProxyKind, ServerHost};
 
 fn kind_str(kind: ProxyKind) -> &'static str {
     match kind {
@@ -56,16 +56,16 @@ impl Parser<'_> {
                 // HAProxy only notices this when traffic arrives ("has no server available").
             }
             if let Some(name) = s.default_backend.clone() {
-                match self.config.proxies.iter().find(|p| p.name == name && p.kind.has_backend()) {
+                match self.config.proxies.iter().enumerate().find(|(_, p)| p.name == name && p.kind.has_backend()).map(|(i, p)| (i, p)) {
                     None => {
                         self.check_alert(format!("Proxy '{}': unable to find required default_backend: '{name}'.", px.name));
                         cfgerr += 1;
                     }
-                    Some(t) if t.name == px.name => {
+                    Some((i, _)) if i == index => {
                         self.check_alert(format!("Proxy '{}': loop detected for default_backend: '{name}'.", px.name));
                         cfgerr += 1;
                     }
-                    Some(t) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
+                    Some((_, t)) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
                         let text = format!(
                             "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) as its default backend (see 'mode').",
                             mode_str(s.mode), px.name, px.at.file, px.at.line,
@@ -87,16 +87,16 @@ impl Parser<'_> {
                     continue;
                 }
                 let name = &rule.backend;
-                match self.config.proxies.iter().find(|p| &p.name == name && p.kind.has_backend()) {
+                match self.config.proxies.iter().enumerate().find(|(_, p)| &p.name == name && p.kind.has_backend()) {
                     None => {
                         self.check_alert(format!("Proxy '{}': unable to find required use_backend: '{name}'.", px.name));
                         cfgerr += 1;
                     }
-                    Some(t) if t.name == px.name => {
+                    Some((i, _)) if i == index => {
                         self.check_alert(format!("Proxy '{}': loop detected for use_backend: '{name}'.", px.name));
                         cfgerr += 1;
                     }
-                    Some(t) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
+                    Some((_, t)) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
                         let text = format!(
                             "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) in a 'use_backend' rule (see 'mode').",
                             mode_str(s.mode), px.name, px.at.file, px.at.line,
@@ -116,6 +116,106 @@ impl Parser<'_> {
                         srv.at.file, srv.at.line, me_kind, px.name, srv.name, prev.at.line
                     ));
                     cfgerr += 1;
+                }
+            }
+            if !s.stats.http_request.is_empty() && (!s.stats.auth.is_empty() || s.stats.realm.is_some()) {
+                self.check_alert(format!("proxy '{}': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", px.name));
+                cfgerr += 1;
+            }
+            for bind in &px.binds {
+                if bind.options.ssl && bind.options.crt.is_empty() && bind.options.crt_list.is_empty() {
+                    let spec = self.bind_spec(bind);
+                    self.check_alert(format!("Proxy '{}': no SSL certificate specified for bind '{spec}' at [{}:{}] (use 'crt').", px.name, bind.at.file, bind.at.line));
+                    cfgerr += 1;
+                }
+            }
+            if let Some(crate::model::Balance::Hash { expression }) = &s.balance {
+                if let Err(e) = super::acl::check_sample_expression(expression) {
+                    self.check_alert(format!("{me_kind} '{}' [{}:{}]: failed to parse 'balance hash' expression '{expression}' in : {e}.", px.name, px.at.file, px.at.line));
+                    cfgerr += 1;
+                }
+            }
+            for srv in &px.servers {
+                let has_port = matches!(srv.address.port, crate::model::ServerPort::Fixed(p) if p > 0);
+                let tcp_check_port = s.tcp_check.iter().any(|r| matches!(r.action, crate::model::TcpCheckAction::Connect { port: Some(_), .. }));
+                if srv.options.check == Some(true) && !has_port && srv.options.check_port.is_none() && !tcp_check_port
+                    && matches!(srv.address.host, ServerHost::Ip(_) | ServerHost::Name(_))
+                {
+                    self.check_alert(format!("config: {me_kind} '{}': server '{}' has neither service port nor check port.", px.name, srv.name));
+                    cfgerr += 1;
+                }
+                if srv.options.ssl == Some(true)
+                    && srv.options.verify.as_deref() != Some("none")
+                    && srv.options.ca_file.is_none()
+                    && !self.server_verify_none()
+                {
+                    let span = self.span_of(&srv.at);
+                    let text = format!("'server {}/{}' : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.", px.name, srv.name);
+                    self.push(diag::at(Severity::Error, CONTEXT, span, text));
+                    cfgerr += 1;
+                }
+                if let Some(track) = srv.options.other.iter().find(|o| o.first().is_some_and(|w| w == "track")) {
+                    let target = track.get(1).cloned().unwrap_or_default();
+                    let (be_name, srv_name) = target.split_once('/').map_or((px.name.clone(), target.clone()), |(b, s)| (b.to_string(), s.to_string()));
+                    let span = self.span_of(&srv.at);
+                    let prefix = format!("'server {}/{}' : ", px.name, srv.name);
+                    match self.config.proxies.iter().find(|p| p.name == be_name && p.kind.has_backend()) {
+                        None => {
+                            self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to find required proxy '{be_name}' for tracking.")));
+                            cfgerr += 1;
+                        }
+                        Some(b) => match b.servers.iter().find(|x| x.name == srv_name) {
+                            None => {
+                                self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to find required server '{srv_name}' for tracking.")));
+                                cfgerr += 1;
+                            }
+                            Some(t) if t.options.check != Some(true) && t.options.agent_check != Some(true) && !t.options.other.iter().any(|o| o.first().is_some_and(|w| w == "track")) => {
+                                self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to use {be_name}/{srv_name} for tracking as it does not have any check nor agent enabled.")));
+                                cfgerr += 1;
+                            }
+                            Some(_) => {}
+                        },
+                    }
+                }
+            }
+            for srv in &px.servers {
+                if let Some(r) = &srv.options.resolvers {
+                    if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Resolvers && &o.name == r) {
+                        self.check_alert(format!("{me_kind} '{}', server '{}': unable to find required resolvers '{r}'", px.name, srv.name));
+                        cfgerr += 1;
+                    }
+                }
+            }
+            if s.options.check_protocol.as_deref() == Some("external-check") {
+                let global_ok = self.config.global.unmodelled.iter().any(|d| d.words.first().is_some_and(|w| w == "external-check"));
+                if !global_ok {
+                    self.check_alert(format!("Proxy '{}' : 'option external-check' unable to find required 'global.external-check'.", px.name));
+                    cfgerr += 1;
+                }
+                let fork_ok = self.config.global.unmodelled.iter().any(|d| d.words.first().is_some_and(|w| w == "insecure-fork-wanted"));
+                if !fork_ok {
+                    self.check_warn(format!("Proxy '{}' : 'insecure-fork-wanted' not enabled in the global section, 'option external-check' will likely fail.", px.name));
+                    code |= err::WARN;
+                }
+            }
+            for d in &s.unmodelled {
+                if d.words.first().is_some_and(|w| w == "email-alert") && d.words.get(1).is_some_and(|w| w == "mailers") {
+                    let name = d.words.get(2).cloned().unwrap_or_default();
+                    if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Mailers && o.name == name) {
+                        self.check_alert(format!("Proxy '{}': unable to find mailers '{name}'.", px.name));
+                        cfgerr += 1;
+                    }
+                }
+            }
+            for rule in s.http_request.iter().chain(s.http_response.iter()) {
+                if let crate::model::HttpAction::Other { action, args } = &rule.action {
+                    if action == "cache-use" || action == "cache-store" {
+                        let name = args.first().cloned().unwrap_or_default();
+                        if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Cache && o.name == name) {
+                            self.check_alert(format!("config: {me_kind} '{}': unable to find the cache '{name}' referenced by the filter 'cache'.", px.name));
+                            cfgerr += 1;
+                        }
+                    }
                 }
             }
             let t = &s.timeouts;
@@ -181,10 +281,67 @@ impl Parser<'_> {
                 }
             }
         }
+        let master_worker = self.config.global.master_worker;
+        for section in self.config.other_sections.clone() {
+            if section.kind != OtherSectionKind::Program {
+                continue;
+            }
+            if !master_worker {
+                self.check_alert("Can't use a 'program' section without master worker mode.".into());
+                cfgerr += 1;
+            } else if !section.lines.iter().any(|d| d.words.first().is_some_and(|w| w == "command")) {
+                self.check_alert(format!("The program section '{}' lacks a command to launch.", section.name));
+                cfgerr += 1;
+            }
+        }
+        for ul in self.config.userlists.clone() {
+            for user in &ul.users {
+                for g in &user.groups {
+                    if !ul.groups.iter().any(|(name, _)| name == g) {
+                        self.check_alert(format!("userlist '{}': no such group '{g}' specified in user '{}'", ul.name, user.name));
+                        cfgerr += 1;
+                    }
+                }
+            }
+            for (g, members) in &ul.groups {
+                for m in members {
+                    if !ul.users.iter().any(|u| &u.name == m) {
+                        self.check_alert(format!("userlist '{}': no such user '{m}' specified in group '{g}'", ul.name));
+                        cfgerr += 1;
+                    }
+                }
+            }
+        }
         if cfgerr > 0 {
             code |= err::ALERT | err::FATAL;
         }
         code
+    }
+
+    fn server_verify_none(&self) -> bool {
+        self.config
+            .global
+            .unmodelled
+            .iter()
+            .any(|d| d.words.first().is_some_and(|w| w == "ssl-server-verify") && d.words.get(1).is_some_and(|v| v == "none"))
+    }
+
+    /// A bind address as written (`:8443`, `1.2.3.4:80`), for messages.
+    fn bind_spec(&self, bind: &crate::model::Bind) -> String {
+        match &bind.address {
+            crate::model::BindAddress::Inet { host, ports } => {
+                let h = host.map(|h| if h.is_ipv6() { format!("[{h}]") } else { h.to_string() }).unwrap_or_default();
+                if ports.first == ports.last {
+                    format!("{h}:{}", ports.first)
+                } else {
+                    format!("{h}:{}-{}", ports.first, ports.last)
+                }
+            }
+            crate::model::BindAddress::Unix(p) => p.display().to_string(),
+            crate::model::BindAddress::Abstract(n) => format!("abns@{n}"),
+            crate::model::BindAddress::Fd(n) => format!("fd@{n}"),
+            crate::model::BindAddress::Sockpair(n) => format!("sockpair@{n}"),
+        }
     }
 
     /// `srv_init_addr()`: names are resolved now. HAProxy 2.6 refuses the configuration
