@@ -99,6 +99,21 @@ pub fn reference_keepalived() -> PathBuf {
         })
 }
 
+/// *Test-support.* The real haproxy: `$HAPROXY_BIN` if set, else `haproxy` in /usr/sbin,
+/// /usr/local/sbin or /sbin. Panics if there is none.
+pub fn reference_haproxy() -> PathBuf {
+    if let Some(p) = std::env::var_os("HAPROXY_BIN").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "HAPROXY_BIN={} does not exist", p.display());
+        return p;
+    }
+    ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join("haproxy"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("haproxy not installed: run scripts/test.sh which installs it"))
+}
+
 /// *Test-support.* Panics unless the process runs as root (effective uid 0), which network
 /// namespaces need. The comparison tests must not skip silently: CI runs them as root.
 pub fn require_root() {

@@ -112,9 +112,9 @@ fn check_files(
 ) -> i32 {
     let mut status = 0;
     for file in files {
-        if looks_like_haproxy(file) {
-            let _ = writeln!(err, "error: {}: haproxy.cfg checking is not built yet (keepalived.conf only in this version)", file.display());
-            status = 1;
+        if check::kind_of(file) == check::ConfigKind::Haproxy {
+            let code = check::check_haproxy(file, dump, no_host_checks, out, err);
+            status = status.max(u8::from(code == 1).into());
             continue;
         }
         let parsed = match check::load_keepalived(file, config_id.clone(), no_host_checks) {
@@ -151,12 +151,4 @@ fn check_files(
         }
     }
     status
-}
-
-fn looks_like_haproxy(file: &std::path::Path) -> bool {
-    file.extension().is_some_and(|e| e == "cfg")
-        || file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.contains("haproxy"))
 }

@@ -135,15 +135,7 @@ fn parse_flags(args: &[OsString]) -> Result<Flags, ()> {
             "-v" => f.version = f.version.max(1),
             "-vv" => f.version = 2,
             "-c" => f.check = true,
-            "-cc" => {
-                // The condition is the rest of the words, joined by spaces.
-                let rest = &words[i + 1..];
-                if rest.is_empty() {
-                    return Err(());
-                }
-                f.check_condition = Some(rest.join(" "));
-                break;
-            }
+            "-cc" => f.check_condition = Some(value(&mut i)?),
             "-q" => f.quiet = true,
             "-V" => f.verbose = true,
             "-dW" => f.zero_warning = true,

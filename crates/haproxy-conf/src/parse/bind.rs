@@ -182,6 +182,7 @@ impl Parser<'_> {
     /// Bind options from word `start`; returns them and the error code.
     pub(super) fn bind_options(&mut self, line: &Line, start: usize, section: &str) -> (BindOptions, u32) {
         let mut o = BindOptions::default();
+        let mut status = 0;
         let reg = registry();
         let mut i = start;
         let head = format!("'{} {}' in section '{section}'", line.arg(0), line.arg(1));
@@ -271,6 +272,10 @@ impl Parser<'_> {
                     }
                     o.verify = Some(value.clone());
                 }
+                "process" => {
+                    self.warn(line.span, format!("{head} : 'process {value}' on 'bind' lines is deprecated and will be removed in 2.7."));
+                    status |= err::WARN;
+                }
                 _ => {
                     let end = (i + 1 + nargs).min(line.words.len());
                     o.other.push(line.words[i..end].to_vec());
@@ -278,10 +283,7 @@ impl Parser<'_> {
             }
             i += 1 + nargs;
         }
-        if !o.crt.is_empty() && !o.ssl {
-            // HAProxy accepts crt without ssl (the certificate is loaded, TLS stays off).
-        }
-        (o, 0)
+        (o, status)
     }
 
     /// `crt-base` / `ca-base` applied to a relative path.

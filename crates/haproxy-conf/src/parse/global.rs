@@ -489,7 +489,7 @@ impl Parser<'_> {
                     self.keep_global(line);
                     if !kw.starts_with("tune.") && !HARMLESS_GLOBAL.contains(&kw.as_str()) {
                         self.unmodelled(line, &kw);
-                        return err::WARN;
+                        return 0;
                     }
                     return 0;
                 }

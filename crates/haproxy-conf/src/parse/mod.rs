@@ -260,14 +260,18 @@ impl<'a> Parser<'a> {
         self.diags.push(d);
     }
 
-    /// An ha-compat warning about a keyword HAProxy accepts that we only keep as words.
+    /// An ha-compat note about a keyword HAProxy accepts that we only keep as words. A
+    /// NOTICE, not a WARNING: HAProxy accepts the line silently, so `haproxy -c`'s stdout
+    /// and `-dW` / `zero-warning` must not change because of it.
     pub fn unmodelled(&mut self, line: &Line, what: &str) {
-        self.warn(
+        self.push(diag::at(
+            Severity::Notice,
+            PARSING,
             line.span,
             format!(
                 "ha-compat: '{what}' is accepted as HAProxy 2.6 accepts it, but ha-compat does not act on it yet (see docs/compatibility.md)."
             ),
-        );
+        ));
     }
 
     /// Reads one file, as `readcfgfile()`. Returns HAProxy's `err_code`.

@@ -439,7 +439,7 @@ impl Parser<'_> {
                 }
                 self.keep_proxy(line);
                 self.unmodelled(line, &kw);
-                err::WARN
+                0
             }
             "capture" => {
                 let what = line.arg(1).to_string();
@@ -466,7 +466,7 @@ impl Parser<'_> {
                 }
                 self.keep_proxy(line);
                 self.unmodelled(line, &kw);
-                err::WARN
+                0
             }
             "errorfiles" => {
                 if !line.has(1) {
@@ -563,7 +563,7 @@ impl Parser<'_> {
                     }
                     self.keep_proxy(line);
                     self.unmodelled(line, other);
-                    return err::WARN;
+                    return 0;
                 }
                 let candidates = reg
                     .listen
@@ -635,12 +635,13 @@ impl Parser<'_> {
                 code |= err::ALERT | err::FATAL;
             }
             let extra_bad = line.has(2) && (!line.has(3) || line.arg(2) != "from");
+            let address_on_line = extra_bad && !line.has(3) && line.arg(2) != "from";
             if extra_bad || line.has(4) {
                 if !extra_bad {
                     self.alert(line.span, format!("'{kw}' cannot handle unexpected argument '{}'.", line.arg(4)));
                     code |= err::ALERT | err::FATAL;
                 }
-                if kind.has_frontend() && extra_bad && !line.has(3) {
+                if kind.has_frontend() && address_on_line {
                     // `listen NAME ADDR:PORT`: removed in HAProxy 1.5's successors, refused
                     // by 2.6. ha-compat accepts it as `bind ADDR:PORT` (seed 002, 004).
                     bind_on_line = Some(line.arg(2).to_string());
@@ -690,6 +691,12 @@ impl Parser<'_> {
                 let (a, b) = (&self.defaults[found[0]].at, &self.defaults[found[1]].at);
                 let what = kind.map_or("defaults", cap_str);
                 let text = format!("ambiguous defaults section name '{wanted}' referenced by {what} '{name}' exists at least at {}:{} and {}:{}.", a.file, a.line, b.file, b.line);
+                self.alert(line.span, text);
+                code |= err::ALERT | err::FATAL;
+            }
+            if let Some(c) = super::invalid_char(&wanted) {
+                let d = &self.defaults[first];
+                let text = format!("character '{c}' is not permitted in defaults section name '{wanted}' when designated by its name (section found at {}:{}).", d.at.file, d.at.line);
                 self.alert(line.span, text);
                 code |= err::ALERT | err::FATAL;
             }
@@ -1154,7 +1161,6 @@ impl Parser<'_> {
                 }
                 self.keep_proxy(line);
                 self.unmodelled(line, "option http-restrict-req-hdr-names");
-                code |= err::WARN;
             }
             _ => {}
         }
@@ -1354,10 +1360,7 @@ impl Parser<'_> {
 
     fn stats_line(&mut self, line: &Line) -> u32 {
         let sub = line.arg(1).to_string();
-        let mut code = 0;
-        if !matches!(sub.as_str(), "") && self.warn_if_not_cap(line, false, true, "stats") {
-            code |= err::WARN;
-        }
+        let code = 0;
         match sub.as_str() {
             "admin" | "http-request" => {
                 if self.is_defaults() {

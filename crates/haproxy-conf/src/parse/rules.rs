@@ -8,6 +8,11 @@ use crate::registry::registry;
 use crate::suggest::best_match;
 use crate::units;
 
+/// `action_build_list()` for http-request / http-response: HAProxy 2.6.12's actions in
+/// registration order, as its "expects ..." message lists them.
+const HTTP_REQUEST_ACTIONS: &str = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset'";
+const HTTP_RESPONSE_ACTIONS: &str = "'ot-group', 'set-log-level', 'set-nice', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'cache-store', 'add-acl(*)', 'add-header', 'allow', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'redirect', 'replace-header', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-status', 'strict-mode', 'track-sc(*)', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-mark', 'set-tos', 'silent-drop'";
+
 /// Where the action's own words end: at `if` / `unless`.
 fn condition_start(line: &Line, from: usize) -> Option<usize> {
     (from..line.words.len()).find(|&i| matches!(line.arg(i), "if" | "unless"))
@@ -172,13 +177,13 @@ impl Parser<'_> {
         let reg = registry();
         let known = reg.has_action(&rule_kw, &action) || matches!(action.as_str(), "allow" | "deny" | "tarpit" | "auth" | "redirect" | "return" | "set-header" | "add-header" | "del-header" | "replace-header" | "replace-value" | "set-status");
         if !known {
-            let names = reg.action_names(&rule_kw);
+            let list = if rule_kw == "http-response" { HTTP_RESPONSE_ACTIONS } else { HTTP_REQUEST_ACTIONS };
+            let names: Vec<&str> = list.split(", ").map(|n| n.trim_matches('\'').trim_end_matches("(*)")).collect();
             let best = best_match(&action, names.iter().copied());
-            let list = names.join("', '");
             let missing = if action.is_empty() { " (missing argument)" } else { "" };
             let hint = best.map(|b| format!(" Did you mean '{b}' maybe ?")).unwrap_or_default();
-            self.alert_tight(line.span, format!("'{rule_kw}' expects '{list}', but got '{action}'{missing}.{hint}"));
-            return err::ALERT | err::FATAL;
+            self.alert_tight(line.span, format!("'{rule_kw}' expects {list}, but got '{action}'{missing}.{hint}"));
+            return err::ALERT | err::ABORT;
         }
         let typed = match typed_action(&action, &args) {
             Ok(t) => t,
@@ -189,7 +194,7 @@ impl Parser<'_> {
                     self.proxy_name()
                 );
                 self.alert(line.span, text);
-                return err::ALERT | err::FATAL;
+                return err::ALERT | err::ABORT;
             }
         };
         let condition = match cond_at {
@@ -202,7 +207,7 @@ impl Parser<'_> {
                         format!("error detected while parsing an '{rule_kw} {action}' condition : {msg}.")
                     };
                     self.alert(line.span, what);
-                    return err::ALERT | err::FATAL;
+                    return err::ALERT | err::ABORT;
                 }
             },
             None => None,
@@ -212,10 +217,28 @@ impl Parser<'_> {
             Some(t) => t,
             None => {
                 self.unmodelled(line, &format!("{rule_kw} {action}"));
-                code |= err::WARN;
                 HttpAction::Other { action: action.clone(), args }
             }
         };
+        // warnif_misplaced_http_req() / warnif_misplaced_redirect(): rules are evaluated
+        // by kind, not in file order.
+        if kw == "http-request" || kw == "redirect" {
+            let (has_redirect, has_use_backend) = match self.proxy_mut() {
+                Some(p) => (!p.settings.redirects.is_empty(), !p.use_backends.is_empty()),
+                None => (false, false),
+            };
+            let after = if kw == "http-request" && has_redirect {
+                Some("a 'redirect'")
+            } else if has_use_backend {
+                Some("a 'use_backend'")
+            } else {
+                None
+            };
+            if let Some(after) = after {
+                self.warn(line.span, format!("a '{kw}' rule placed after {after} rule will still be processed before."));
+                code |= err::WARN;
+            }
+        }
         let rule = HttpRule {
             at: self.location(line.span),
             action: action_value,
@@ -301,6 +324,6 @@ impl Parser<'_> {
             });
         }
         self.unmodelled(line, &format!("tcp-request {kind}"));
-        err::WARN
+        0
     }
 }

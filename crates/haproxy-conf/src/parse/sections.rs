@@ -203,7 +203,7 @@ impl Parser<'_> {
             self.current_index = Some(self.config.other_sections.len() - 1);
             if kind != OtherSectionKind::Resolvers {
                 self.unmodelled(line, section_word);
-                return err::WARN;
+                return 0;
             }
             return 0;
         }
@@ -230,7 +230,7 @@ impl Parser<'_> {
         if matches!(line.kw(), "log-forward" | "fcgi-app" | "namespace_list") {
             self.in_log_forward = line.kw() == "log-forward";
             self.unmodelled(line, line.kw());
-            return err::WARN;
+            return 0;
         }
         0
     }

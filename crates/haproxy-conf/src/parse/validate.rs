@@ -218,6 +218,24 @@ impl Parser<'_> {
                     }
                 }
             }
+            if s.mode != Mode::Http {
+                for (list, what) in [(&s.http_request, "http-request"), (&s.http_response, "http-response")] {
+                    if !list.is_empty() {
+                        self.check_warn(format!("'{what}' rules ignored for {me_kind} '{}' as they require HTTP mode.", px.name));
+                        code |= err::WARN;
+                    }
+                }
+            }
+            let retry_on = s.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "retry-on")).map(|d| d.words[1..].join(" ")).unwrap_or_default();
+            for srv in &px.servers {
+                let tfo = srv.options.other.iter().any(|o| o.first().is_some_and(|w| w == "tfo"));
+                let retries_ok = ["conn-failure", "empty-response", "response-timeout"].iter().all(|w| retry_on.split_whitespace().any(|r| r == *w || r == "all-retryable-errors"));
+                if tfo && !retries_ok {
+                    let span = self.span_of(&srv.at);
+                    self.push(diag::at(Severity::Warning, CONTEXT, span, format!("'server {}/{}' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure.", px.name, srv.name)));
+                    code |= err::WARN;
+                }
+            }
             let t = &s.timeouts;
             let needs_warning = matches!(s.mode, Mode::Tcp | Mode::Http)
                 && ((px.kind.has_frontend() && t.client.is_none())
@@ -279,6 +297,33 @@ impl Parser<'_> {
                     self.check_alert(text);
                     cfgerr += 1;
                 }
+            }
+        }
+        let local_peer = self
+            .config
+            .global
+            .unmodelled
+            .iter()
+            .rev()
+            .find(|d| d.words.first().is_some_and(|w| w == "localpeer"))
+            .and_then(|d| d.words.get(1).cloned());
+        for section in self.config.other_sections.clone() {
+            if section.kind == OtherSectionKind::Peers && !super::sections::peers_has_local_peer(&section, local_peer.as_deref()) {
+                let me = local_peer.clone().unwrap_or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default());
+                self.check_warn(format!("Removing incomplete section 'peers {}' (no peer named '{me}').", section.name));
+                code |= err::WARN;
+            }
+        }
+        if let Some(d) = self.config.global.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "server-state-file")).cloned() {
+            let file = d.words.get(1).cloned().unwrap_or_default();
+            let base = self.config.global.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "server-state-base")).and_then(|d| d.words.get(1).cloned());
+            let path = match base {
+                Some(b) if !file.starts_with('/') => format!("{}/{file}", b.trim_end_matches('/')),
+                _ => file,
+            };
+            if std::fs::metadata(&path).is_err() {
+                self.check_warn(format!("config: Can't open global server state file '{path}': No such file or directory"));
+                code |= err::WARN;
             }
         }
         let master_worker = self.config.global.master_worker;
