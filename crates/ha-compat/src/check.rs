@@ -64,9 +64,25 @@ pub enum ConfigKind {
 /// and either may have any name); falls back to the file name.
 pub fn kind_of(path: &Path) -> ConfigKind {
     const HAPROXY_FIRST: &[&str] = &[
-        "global", "defaults", "frontend", "backend", "listen", "userlist", "peers",
-        "resolvers", "mailers", "http-errors", "ring", "cache", "program", "log-forward",
-        "fcgi-app", ".if", ".notice", ".warning", ".alert",
+        "global",
+        "defaults",
+        "frontend",
+        "backend",
+        "listen",
+        "userlist",
+        "peers",
+        "resolvers",
+        "mailers",
+        "http-errors",
+        "ring",
+        "cache",
+        "program",
+        "log-forward",
+        "fcgi-app",
+        ".if",
+        ".notice",
+        ".warning",
+        ".alert",
     ];
     if let Ok(text) = std::fs::read(path) {
         let text = String::from_utf8_lossy(&text);
@@ -105,8 +121,16 @@ pub fn check_haproxy(
     let options = haproxy_conf::LoadOptions {
         env: &ProcessEnv,
         features: haproxy_conf::version::FEATURES,
-        resolver: if portable { &NoResolver } else { &SystemResolver },
-        accounts: if portable { &AnyAccounts } else { &SystemAccounts },
+        resolver: if portable {
+            &NoResolver
+        } else {
+            &SystemResolver
+        },
+        accounts: if portable {
+            &AnyAccounts
+        } else {
+            &SystemAccounts
+        },
     };
     let files = match haproxy_conf::files::expand(&[path.to_path_buf()]) {
         Ok(f) => f,

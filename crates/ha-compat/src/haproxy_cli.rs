@@ -17,7 +17,10 @@ use haproxy_conf::{LoadOptions, Outcome, SystemResolver};
 
 /// What `haproxy version is …` says: the HAProxy release we follow, and ours.
 pub fn version_string() -> String {
-    format!("{HAPROXY_COMPAT_VERSION}-ha-compat-{}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "{HAPROXY_COMPAT_VERSION}-ha-compat-{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 fn banner() -> String {
@@ -58,7 +61,8 @@ fn build_options() -> String {
     )
 }
 
-const USAGE: &str = "Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
+const USAGE: &str =
+    "Usage : haproxy [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
         [ -p <pidfile> ] [ -m <max megs> ] [ -C <dir> ] [-- <cfgfile>*]
         -v displays version ; -vv shows known build options.
         -d enters debug mode ; -db only disables background mode.
@@ -113,7 +117,10 @@ fn usage(out: &mut dyn Write, err: &mut dyn Write) -> i32 {
 /// Parses HAProxy's flags; `Err` means "print usage".
 fn parse_flags(args: &[OsString]) -> Result<Flags, ()> {
     let mut f = Flags::default();
-    let words: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let mut i = 0;
     let value = |i: &mut usize| -> Result<String, ()> {
         *i += 1;
@@ -195,7 +202,11 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if let Some(dir) = &flags.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
             preamble(err);
-            let _ = writeln!(err, "[ALERT]    ({pid}) : config : Cannot chdir to '{}' : {e}", dir.display());
+            let _ = writeln!(
+                err,
+                "[ALERT]    ({pid}) : config : Cannot chdir to '{}' : {e}",
+                dir.display()
+            );
             return 1;
         }
     }
@@ -307,7 +318,9 @@ fn check_condition(
         Err(e) => {
             let what = match e {
                 lexer::LexError::UnmatchedQuote(_) => "Unmatched quote",
-                lexer::LexError::UnmatchedBrace(_) => "Unmatched brace in environment variable name",
+                lexer::LexError::UnmatchedBrace(_) => {
+                    "Unmatched brace in environment variable name"
+                }
                 lexer::LexError::VarName(_) => "Forbidden first char in environment variable name",
                 lexer::LexError::Hex(_) => "Truncated or invalid hexadecimal sequence",
                 lexer::LexError::WrongExpand(_) => "Truncated or invalid word expansion sequence",
@@ -315,7 +328,10 @@ fn check_condition(
             };
             if !silent {
                 preamble(err);
-                let _ = writeln!(err, "[ALERT]    ({pid}) : config : Syntax Error in condition: {what}.");
+                let _ = writeln!(
+                    err,
+                    "[ALERT]    ({pid}) : config : Syntax Error in condition: {what}."
+                );
             }
             return 2;
         }
@@ -335,7 +351,11 @@ fn check_condition(
         Err(e) => {
             if !silent {
                 preamble(err);
-                let _ = writeln!(err, "[ALERT]    ({pid}) : config : Failed to evaluate condition: {}", e.message);
+                let _ = writeln!(
+                    err,
+                    "[ALERT]    ({pid}) : config : Failed to evaluate condition: {}",
+                    e.message
+                );
             }
             2
         }

@@ -27,7 +27,9 @@ pub struct CondContext<'a> {
 
 impl std::fmt::Debug for CondContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CondContext").field("features", &self.features).finish()
+        f.debug_struct("CondContext")
+            .field("features", &self.features)
+            .finish()
     }
 }
 
@@ -107,7 +109,10 @@ impl Parser<'_> {
             return Ok(None);
         }
         if depth <= 0 {
-            return self.err(format!("unparsable conditional expression '{}'", self.rest(start)), start);
+            return self.err(
+                format!("unparsable conditional expression '{}'", self.rest(start)),
+                start,
+            );
         }
         let mut neg = false;
         while self.at(self.pos) == b'!' {
@@ -128,14 +133,19 @@ impl Parser<'_> {
             let inner = match self.expr(depth - 1)? {
                 Some(e) => e,
                 None => {
-                    return self
-                        .err(format!("unparsable conditional expression '{}'", self.rest(start)), start)
+                    return self.err(
+                        format!("unparsable conditional expression '{}'", self.rest(start)),
+                        start,
+                    )
                 }
             };
             self.skip_blanks();
             if self.at(self.pos) != b')' {
                 return self.err(
-                    format!("expected ')' after conditional expression '{}'", self.rest(start)),
+                    format!(
+                        "expected ')' after conditional expression '{}'",
+                        self.rest(start)
+                    ),
                     start,
                 );
             }
@@ -151,7 +161,8 @@ impl Parser<'_> {
             .position(|&c| c == b' ' || c == b'(')
             .unwrap_or(self.text.len() - self.pos);
         let word = &self.text[self.pos..self.pos + word_len];
-        if let Some(&(name, pred, nargs)) = PREDICATES.iter().find(|(n, _, _)| n.as_bytes() == word) {
+        if let Some(&(name, pred, nargs)) = PREDICATES.iter().find(|(n, _, _)| n.as_bytes() == word)
+        {
             self.pos += word_len;
             let args = self.arg_list(name, nargs)?;
             return Ok(Some(NegTerm {
@@ -159,7 +170,10 @@ impl Parser<'_> {
                 term: Term::Pred(pred, args),
             }));
         }
-        self.err(format!("unparsable conditional expression '{}'", self.rest(start)), start)
+        self.err(
+            format!("unparsable conditional expression '{}'", self.rest(start)),
+            start,
+        )
     }
 
     /// `make_arg_list()` for string arguments: `(a,b)`; quotes and backslashes are taken
@@ -229,13 +243,22 @@ impl Parser<'_> {
         loop {
             let start = self.pos;
             if depth <= 0 {
-                return self.err(format!("unparsable conditional sub-expression '{}'", self.rest(start)), start);
+                return self.err(
+                    format!(
+                        "unparsable conditional sub-expression '{}'",
+                        self.rest(start)
+                    ),
+                    start,
+                );
             }
             match self.term(depth - 1)? {
                 Some(t) => terms.push(t),
                 None => {
                     return self.err(
-                        format!("unparsable conditional sub-expression '{}'", self.rest(self.pos)),
+                        format!(
+                            "unparsable conditional sub-expression '{}'",
+                            self.rest(self.pos)
+                        ),
                         self.pos,
                     )
                 }
@@ -260,13 +283,19 @@ impl Parser<'_> {
         loop {
             let start = self.pos;
             if depth <= 0 {
-                return self.err(format!("unparsable conditional expression '{}'", self.rest(start)), start);
+                return self.err(
+                    format!("unparsable conditional expression '{}'", self.rest(start)),
+                    start,
+                );
             }
             match self.and(depth - 1)? {
                 Some(a) => ors.push(a),
                 None => {
                     return self.err(
-                        format!("unparsable conditional expression '{}'", self.rest(self.pos)),
+                        format!(
+                            "unparsable conditional expression '{}'",
+                            self.rest(self.pos)
+                        ),
                         self.pos,
                     )
                 }
@@ -308,7 +337,9 @@ fn strtol(s: &[u8]) -> Option<(i64, usize)> {
     let mut j = digits_at;
     let mut value: i64 = 0;
     while let Some(d) = s.get(j).and_then(|&c| (c as char).to_digit(radix)) {
-        value = value.saturating_mul(i64::from(radix)).saturating_add(i64::from(d));
+        value = value
+            .saturating_mul(i64::from(radix))
+            .saturating_add(i64::from(d));
         j += 1;
     }
     if j == digits_at {

@@ -21,7 +21,12 @@ pub const CONTEXT: &str = "ctx";
 pub const PARSING_BARE: &str = "parsing-bare";
 
 /// A diagnostic in one of HAProxy's location forms.
-pub fn at(severity: Severity, form: &'static str, span: Span, text: impl Into<String>) -> Diagnostic {
+pub fn at(
+    severity: Severity,
+    form: &'static str,
+    span: Span,
+    text: impl Into<String>,
+) -> Diagnostic {
     Diagnostic::new(severity, Some(span), text).with_code(form)
 }
 

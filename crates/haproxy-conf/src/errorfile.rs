@@ -20,7 +20,10 @@ pub fn check_response(raw: &[u8]) -> Result<(), String> {
     let mut lines: Vec<&[u8]> = Vec::new();
     let header_end = loop {
         let Some(nl) = raw[pos..].iter().position(|&b| b == b'\n') else {
-            return Err(format!("unable to parse headers (error offset: {})", raw.len()));
+            return Err(format!(
+                "unable to parse headers (error offset: {})",
+                raw.len()
+            ));
         };
         let line = &raw[pos..pos + nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -47,11 +50,16 @@ pub fn check_response(raw: &[u8]) -> Result<(), String> {
         ));
     }
     if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-        return Err(format!("unable to parse headers (error offset: {})", version.len() + 1));
+        return Err(format!(
+            "unable to parse headers (error offset: {})",
+            version.len() + 1
+        ));
     }
     let status: u32 = String::from_utf8_lossy(code).parse().unwrap_or(0);
     if status < 200 && (status == 100 || status >= 102) {
-        return Err(format!("invalid http status code for an error message ({status})"));
+        return Err(format!(
+            "invalid http status code for an error message ({status})"
+        ));
     }
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -60,7 +68,9 @@ pub fn check_response(raw: &[u8]) -> Result<(), String> {
             return Err("unable to parse headers (error offset: 0)".into());
         };
         let name = String::from_utf8_lossy(&header[..colon]).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&header[colon + 1..]).trim().to_string();
+        let value = String::from_utf8_lossy(&header[colon + 1..])
+            .trim()
+            .to_string();
         match name.as_str() {
             "content-length" => content_length = value.parse().ok(),
             "transfer-encoding" if value.to_ascii_lowercase().contains("chunked") => chunked = true,
@@ -74,7 +84,11 @@ pub fn check_response(raw: &[u8]) -> Result<(), String> {
     }
     let known_length = bodyless_status || content_length.is_some();
     if known_length {
-        let expected = if bodyless_status { 0 } else { content_length.unwrap_or(0) };
+        let expected = if bodyless_status {
+            0
+        } else {
+            content_length.unwrap_or(0)
+        };
         if expected == 0 && payload > 0 {
             return Err("message payload not expected".into());
         }
@@ -99,9 +113,12 @@ mod tests {
 
     #[test]
     fn length_mismatch_and_bad_version() {
-        assert!(check_response(b"HTTP/1.0 503 x\r\ncontent-length: 3\r\n\r\nab")
-            .is_err_and(|e| e.contains("(2 != 3)")));
-        assert!(check_response(b"HTTP/1 503 x\r\n\r\n").is_err_and(|e| e.contains("invalid http version")));
+        assert!(
+            check_response(b"HTTP/1.0 503 x\r\ncontent-length: 3\r\n\r\nab")
+                .is_err_and(|e| e.contains("(2 != 3)"))
+        );
+        assert!(check_response(b"HTTP/1 503 x\r\n\r\n")
+            .is_err_and(|e| e.contains("invalid http version")));
         assert!(check_response(b"HTTP/1.1 100 x\r\n\r\n").is_err());
         assert!(check_response(b"garbage").is_err());
     }

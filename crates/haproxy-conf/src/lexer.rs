@@ -383,8 +383,14 @@ mod tests {
 
     #[test]
     fn env_only_inside_double_quotes() {
-        assert_eq!(words(r#"x $HOST "$HOST" "${HOST}:80""#), ["x", "$HOST", "10.0.0.1", "10.0.0.1:80"]);
-        assert_eq!(words(r#"x "${NOPE-def ault}" "${NOPE}""#), ["x", "def ault"]);
+        assert_eq!(
+            words(r#"x $HOST "$HOST" "${HOST}:80""#),
+            ["x", "$HOST", "10.0.0.1", "10.0.0.1:80"]
+        );
+        assert_eq!(
+            words(r#"x "${NOPE-def ault}" "${NOPE}""#),
+            ["x", "def ault"]
+        );
         assert_eq!(words(r#"x "${LIST[*]}" y"#), ["x", "a", "b", "c", "y"]);
         assert_eq!(words(r#"x "${.LINE}" "$.FILE""#), ["x", "7", "f.cfg"]);
         assert_eq!(words(r#"x "\$HOST""#), ["x", "$HOST"]);
@@ -392,7 +398,10 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(words(r"x a\ b c\\d \x41 \q"), ["x", "a b", r"c\d", "A", r"\q"]);
+        assert_eq!(
+            words(r"x a\ b c\\d \x41 \q"),
+            ["x", "a b", r"c\d", "A", r"\q"]
+        );
         assert_eq!(words(r"x \#y"), ["x", "#y"]);
         assert_eq!(words(r"x '\x41'"), ["x", r"\x41"]);
     }
@@ -429,7 +438,10 @@ mod tests {
 
     #[test]
     fn too_many_words() {
-        let line = (0..70).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let line = (0..70)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let p = Pseudo {
             file: "f",
             line: 1,

@@ -12,7 +12,7 @@
 //! - [`errorfile`]: errorfile contents checked as HAProxy checks them.
 //! - [`diag`]: HAProxy's message shapes over conf-diag diagnostics.
 //! - [`files`]: `-f FILE|DIR` expansion; [`host`]: user/group lookups behind a trait.
-//! - [`error`]: [`HaproxyConfError`].
+//! - [`error`]: the crate error type, `HaproxyConfError`.
 
 pub mod cond;
 pub mod diag;

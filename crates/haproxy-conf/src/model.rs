@@ -282,12 +282,29 @@ pub enum Balance {
     Leastconn,
     First,
     Source,
-    Random { draws: u32 },
-    Uri { whole: bool, len: Option<u32>, depth: Option<u32>, path_only: bool },
-    UrlParam { param: String, check_post: Option<u32> },
-    Hdr { name: String, use_domain_only: bool },
-    RdpCookie { name: String },
-    Hash { expression: String },
+    Random {
+        draws: u32,
+    },
+    Uri {
+        whole: bool,
+        len: Option<u32>,
+        depth: Option<u32>,
+        path_only: bool,
+    },
+    UrlParam {
+        param: String,
+        check_post: Option<u32>,
+    },
+    Hdr {
+        name: String,
+        use_domain_only: bool,
+    },
+    RdpCookie {
+        name: String,
+    },
+    Hash {
+        expression: String,
+    },
 }
 
 /// `hash-type`.
@@ -418,7 +435,10 @@ pub struct Cookie {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum BindAddress {
     /// IPv4/IPv6, `None` host = every address (`*`, `:::`, empty); a port range.
-    Inet { host: Option<IpAddr>, ports: PortRange },
+    Inet {
+        host: Option<IpAddr>,
+        ports: PortRange,
+    },
     Unix(PathBuf),
     /// `abns@NAME`.
     Abstract(String),
@@ -568,9 +588,31 @@ impl ServerOptions {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = defaults.$f.clone(); } )* };
         }
         take!(
-            check, inter, fastinter, downinter, rise, fall, weight, maxconn, minconn, maxqueue,
-            backup, disabled, check_port, check_addr, slowstart, send_proxy, send_proxy_v2, ssl,
-            check_ssl, verify, sni, ca_file, init_addr, resolvers, agent_check
+            check,
+            inter,
+            fastinter,
+            downinter,
+            rise,
+            fall,
+            weight,
+            maxconn,
+            minconn,
+            maxqueue,
+            backup,
+            disabled,
+            check_port,
+            check_addr,
+            slowstart,
+            send_proxy,
+            send_proxy_v2,
+            ssl,
+            check_ssl,
+            verify,
+            sni,
+            ca_file,
+            init_addr,
+            resolvers,
+            agent_check
         );
         let mut other = defaults.other.clone();
         other.append(&mut self.other);
@@ -590,10 +632,24 @@ pub struct TcpCheckRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TcpCheckAction {
-    Connect { port: Option<u16>, options: Vec<String> },
-    Send { data: String, binary: bool },
-    SendLf { format: String, binary: bool },
-    Expect { negate: bool, kind: String, pattern: String, options: Vec<String> },
+    Connect {
+        port: Option<u16>,
+        options: Vec<String>,
+    },
+    Send {
+        data: String,
+        binary: bool,
+    },
+    SendLf {
+        format: String,
+        binary: bool,
+    },
+    Expect {
+        negate: bool,
+        kind: String,
+        pattern: String,
+        options: Vec<String>,
+    },
     Comment(String),
     SetVar(Vec<String>),
     UnsetVar(Vec<String>),
@@ -609,9 +665,22 @@ pub struct HttpCheckRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HttpCheckAction {
-    Connect { options: Vec<String> },
-    Send { method: Option<String>, uri: Option<String>, version: Option<String>, headers: Vec<(String, String)>, body: Option<String> },
-    Expect { negate: bool, kind: String, pattern: String, options: Vec<String> },
+    Connect {
+        options: Vec<String>,
+    },
+    Send {
+        method: Option<String>,
+        uri: Option<String>,
+        version: Option<String>,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    },
+    Expect {
+        negate: bool,
+        kind: String,
+        pattern: String,
+        options: Vec<String>,
+    },
     DisableOn404,
     SendState,
     Comment(String),
@@ -692,24 +761,60 @@ pub struct HttpRule {
 #[serde(rename_all = "kebab-case")]
 pub enum HttpAction {
     Allow,
-    Deny { status: Option<u16>, content: Vec<String> },
-    Tarpit { status: Option<u16> },
-    Auth { realm: Option<String> },
+    Deny {
+        status: Option<u16>,
+        content: Vec<String>,
+    },
+    Tarpit {
+        status: Option<u16>,
+    },
+    Auth {
+        realm: Option<String>,
+    },
     Redirect(Redirect),
-    SetHeader { name: String, value: String },
-    AddHeader { name: String, value: String },
-    DelHeader { name: String, method: Option<String> },
-    ReplaceHeader { name: String, regex: String, replacement: String },
-    ReplaceValue { name: String, regex: String, replacement: String },
+    SetHeader {
+        name: String,
+        value: String,
+    },
+    AddHeader {
+        name: String,
+        value: String,
+    },
+    DelHeader {
+        name: String,
+        method: Option<String>,
+    },
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        replacement: String,
+    },
+    ReplaceValue {
+        name: String,
+        regex: String,
+        replacement: String,
+    },
     SetPath(String),
     SetPathq(String),
-    ReplacePath { regex: String, replacement: String },
+    ReplacePath {
+        regex: String,
+        replacement: String,
+    },
     SetQuery(String),
     SetUri(String),
     SetMethod(String),
-    SetStatus { status: u16, reason: Option<String> },
-    Return { status: u16, content: Vec<String> },
-    Other { action: String, args: Vec<String> },
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    Return {
+        status: u16,
+        content: Vec<String>,
+    },
+    Other {
+        action: String,
+        args: Vec<String>,
+    },
 }
 
 /// `redirect location|prefix|scheme TARGET [code N] [options]`.

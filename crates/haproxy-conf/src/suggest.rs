@@ -34,7 +34,10 @@ fn distance(a: &Fingerprint, b: &Fingerprint) -> usize {
 
 /// The closest candidate to `word`, in candidate order (ties keep the first), or `None`
 /// when even the best is too far.
-pub fn best_match<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn best_match<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let target = fingerprint(word);
     let mut best: Option<(&'a str, usize)> = None;
     for candidate in candidates {

@@ -101,7 +101,7 @@ pub fn parse_time(text: &str, unit: TimeUnit) -> Result<ParsedTime, TimeError> {
         odiv /= imult;
         imult = 1;
     }
-    let result = (value * (imult * omult) + (idiv * odiv - 1)) / (idiv * odiv);
+    let result = (value * (imult * omult)).div_ceil(idiv * odiv);
     if result >= 0x8000_0000 {
         return Err(TimeError::Overflow);
     }

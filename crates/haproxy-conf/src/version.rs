@@ -25,7 +25,7 @@ pub fn split_version(version: &str) -> Option<[u64; ELTS]> {
         v[slot] = n;
         match s.get(end) {
             None => return Some(v),
-            Some(b'-') if slot < 3 || slot == 3 => {
+            Some(b'-') => {
                 tag_at = Some(end + 1);
                 break;
             }
@@ -110,8 +110,14 @@ mod tests {
         assert_eq!(split_version("1.2.1-pre2"), Some([1, 2, 1, 0, 2, 2, 0]));
         assert_eq!(split_version("1.2.10.1"), Some([1, 2, 10, 1, 3, 0, 0]));
         assert_eq!(split_version("1.5-dev18-43"), Some([1, 5, 0, 0, 1, 18, 43]));
-        assert_eq!(split_version("2.4-dev18-f6818d-20"), Some([2, 4, 0, 0, 1, 18, 20]));
-        assert_eq!(split_version("2.6.12-1+deb12u4"), Some([2, 6, 12, 0, 3, 0, 0]));
+        assert_eq!(
+            split_version("2.4-dev18-f6818d-20"),
+            Some([2, 4, 0, 0, 1, 18, 20])
+        );
+        assert_eq!(
+            split_version("2.6.12-1+deb12u4"),
+            Some([2, 6, 12, 0, 3, 0, 0])
+        );
         assert_eq!(split_version("x"), None);
     }
 

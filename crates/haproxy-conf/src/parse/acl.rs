@@ -13,10 +13,28 @@ const CONVERTERS: &str = include_str!("../../data/converters.tsv");
 
 /// HAProxy's built-in ACL names (`default_acl_list`).
 pub(crate) const DEFAULT_ACLS: &[&str] = &[
-    "TRUE", "FALSE", "LOCALHOST", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "METH_CONNECT",
-    "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT",
-    "METH_TRACE", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "HTTP_CONTENT",
-    "RDP_COOKIE", "REQ_CONTENT", "WAIT_END",
+    "TRUE",
+    "FALSE",
+    "LOCALHOST",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "HTTP_CONTENT",
+    "RDP_COOKIE",
+    "REQ_CONTENT",
+    "WAIT_END",
 ];
 
 const MATCH_METHODS: &[&str] = &[
@@ -50,8 +68,14 @@ fn known() -> &'static Known {
                     (r[0].to_string(), method)
                 })
                 .collect(),
-            fetches: rows(SAMPLE_FETCHES).into_iter().map(|r| r[0].to_string()).collect(),
-            converters: rows(CONVERTERS).into_iter().map(|r| r[0].to_string()).collect(),
+            fetches: rows(SAMPLE_FETCHES)
+                .into_iter()
+                .map(|r| r[0].to_string())
+                .collect(),
+            converters: rows(CONVERTERS)
+                .into_iter()
+                .map(|r| r[0].to_string())
+                .collect(),
         }
     })
 }
@@ -75,7 +99,9 @@ pub(crate) fn parse_fetch(text: &str) -> Result<Fetch, String> {
     let mut rest = &text[end..];
     let mut args = Vec::new();
     if let Some(r) = rest.strip_prefix('(') {
-        let close = r.find(')').ok_or_else(|| format!("fetch method '{name}' : expected ')' before ''"))?;
+        let close = r
+            .find(')')
+            .ok_or_else(|| format!("fetch method '{name}' : expected ')' before ''"))?;
         args = split_args(&r[..close]);
         rest = &r[close + 1..];
     }
@@ -92,7 +118,9 @@ pub(crate) fn parse_fetch(text: &str) -> Result<Fetch, String> {
         let mut cr = &r[cend..];
         let mut cargs = Vec::new();
         if let Some(inner) = cr.strip_prefix('(') {
-            let close = inner.find(')').ok_or_else(|| format!("invalid args in converter '{conv}' : expected ')'"))?;
+            let close = inner
+                .find(')')
+                .ok_or_else(|| format!("invalid args in converter '{conv}' : expected ')'"))?;
             cargs = split_args(&inner[..close]);
             cr = &inner[close + 1..];
         }
@@ -138,12 +166,17 @@ pub(crate) fn check_log_format(text: &str) -> Result<(), String> {
     while let Some(at) = rest.find("%[") {
         let inner = &rest[at + 2..];
         let Some(close) = inner.find(']') else {
-            let name_end = inner.find(|c: char| c.is_whitespace()).unwrap_or(inner.len());
+            let name_end = inner
+                .find(|c: char| c.is_whitespace())
+                .unwrap_or(inner.len());
             return Err(format!("missing ']' after '{}'", &inner[..name_end]));
         };
         let expr = &inner[..close];
         if let Err(e) = check_sample_expression(expr) {
-            return Err(format!("failed to parse sample expression <{}> : {e}", &inner[..=close]));
+            return Err(format!(
+                "failed to parse sample expression <{}> : {e}",
+                &inner[..=close]
+            ));
         }
         rest = &inner[close + 1..];
     }
@@ -165,10 +198,18 @@ pub(crate) fn parse_acl_expression(words: &[String]) -> Result<AclExpression, St
         return Err("missing fetch method in ACL expression ''".into());
     };
     let k = known();
-    let fetch = parse_fetch(criterion).map_err(|e| format!("{e} in ACL expression '{criterion}'"))?;
-    let implied = k.acl.iter().find(|(n, _)| *n == fetch.name).map(|(_, m)| m.clone());
+    let fetch =
+        parse_fetch(criterion).map_err(|e| format!("{e} in ACL expression '{criterion}'"))?;
+    let implied = k
+        .acl
+        .iter()
+        .find(|(n, _)| *n == fetch.name)
+        .map(|(_, m)| m.clone());
     if implied.is_none() && !is_fetch(&fetch.name) {
-        return Err(format!("unknown fetch method '{}' in ACL expression '{criterion}'", fetch.name));
+        return Err(format!(
+            "unknown fetch method '{}' in ACL expression '{criterion}'",
+            fetch.name
+        ));
     }
     let mut expr = AclExpression {
         fetch,
@@ -215,7 +256,9 @@ pub(crate) fn parse_acl_expression(words: &[String]) -> Result<AclExpression, St
                 }
                 let m = words.get(i + 1).cloned().unwrap_or_default();
                 if !MATCH_METHODS.contains(&m.as_str()) {
-                    return Err(format!("unknown matching method '{m}' when parsing ACL expression"));
+                    return Err(format!(
+                        "unknown matching method '{m}' when parsing ACL expression"
+                    ));
                 }
                 expr.match_method = Some(m);
                 i += 1;
@@ -228,7 +271,9 @@ pub(crate) fn parse_acl_expression(words: &[String]) -> Result<AclExpression, St
     }
     expr.patterns = words[i.min(words.len())..].to_vec();
     let ip_typed = expr.match_method.as_deref() == Some("ip")
-        || (expr.match_method.is_none() && fetch_output_type(&expr.fetch.name).is_some_and(|t| t.starts_with("ipv")) && expr.fetch.converters.is_empty());
+        || (expr.match_method.is_none()
+            && fetch_output_type(&expr.fetch.name).is_some_and(|t| t.starts_with("ipv"))
+            && expr.fetch.converters.is_empty());
     if ip_typed {
         if let Some(bad) = expr.patterns.iter().find(|p| !is_ip_pattern(p)) {
             return Err(format!("'{bad}' is not a valid IPv4 or IPv6 address"));
@@ -241,13 +286,19 @@ impl Parser<'_> {
     pub(super) fn acl_line(&mut self, line: &Line) -> u32 {
         if let Current::Defaults(i) = self.current {
             if self.defaults.get(i).is_none_or(|d| d.name.is_empty()) {
-                self.alert(line.span, "'acl' not allowed in anonymous 'defaults' section.");
+                self.alert(
+                    line.span,
+                    "'acl' not allowed in anonymous 'defaults' section.",
+                );
                 return err::ALERT | err::FATAL;
             }
         }
         let name = line.arg(1).to_string();
         if let Some(c) = name.chars().find(|&c| !is_idchar(c)) {
-            self.alert(line.span, format!("character '{c}' is not permitted in acl name '{name}'."));
+            self.alert(
+                line.span,
+                format!("character '{c}' is not permitted in acl name '{name}'."),
+            );
             return err::ALERT | err::FATAL;
         }
         if name.eq_ignore_ascii_case("or") {
@@ -258,12 +309,19 @@ impl Parser<'_> {
             Ok(expression) => {
                 let at = self.location(line.span);
                 if let Some(p) = self.proxy_mut() {
-                    p.acls.push(Acl { at, name, expression });
+                    p.acls.push(Acl {
+                        at,
+                        name,
+                        expression,
+                    });
                 }
                 0
             }
             Err(msg) => {
-                self.alert(line.span, format!("error detected while parsing ACL '{name}' : {msg}."));
+                self.alert(
+                    line.span,
+                    format!("error detected while parsing ACL '{name}' : {msg}."),
+                );
                 err::ALERT | err::FATAL
             }
         }
@@ -310,7 +368,7 @@ impl Parser<'_> {
                     return Err("missing closing '}' in condition".into());
                 };
                 let inner = &words[i + 1..i + 1 + close];
-                let expr = parse_acl_expression(inner).map_err(|e| format!("{e}"))?;
+                let expr = parse_acl_expression(inner)?;
                 i += close + 1;
                 AclRef::Anonymous(Box::new(expr))
             } else {
@@ -331,7 +389,10 @@ impl Parser<'_> {
 
     pub(super) fn use_backend_line(&mut self, line: &Line) -> u32 {
         if matches!(self.current, Current::Defaults(_)) {
-            self.alert(line.span, "'use_backend' not allowed in 'defaults' section.");
+            self.alert(
+                line.span,
+                "'use_backend' not allowed in 'defaults' section.",
+            );
             return err::ALERT | err::FATAL;
         }
         let mut code = 0;
@@ -350,7 +411,10 @@ impl Parser<'_> {
             match self.parse_condition(line, 2) {
                 Ok(c) => Some(c),
                 Err(msg) => {
-                    self.alert(line.span, format!("error detected while parsing switching rule : {msg}."));
+                    self.alert(
+                        line.span,
+                        format!("error detected while parsing switching rule : {msg}."),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
             }
@@ -401,6 +465,7 @@ mod tests {
     fn unknown_fetch_and_flag() {
         assert!(parse_acl_expression(&words("path_bgn /x"))
             .is_err_and(|e| e == "unknown fetch method 'path_bgn' in ACL expression 'path_bgn'"));
-        assert!(parse_acl_expression(&words("path -z /x")).is_err_and(|e| e.contains("not a valid ACL option")));
+        assert!(parse_acl_expression(&words("path -z /x"))
+            .is_err_and(|e| e.contains("not a valid ACL option")));
     }
 }

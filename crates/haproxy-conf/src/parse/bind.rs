@@ -22,7 +22,9 @@ pub(crate) fn parse_bind_address(spec: &str) -> Result<Vec<BindAddress>, String>
 
 fn parse_one(s: &str) -> Result<BindAddress, String> {
     if s.is_empty() {
-        return Err(format!("'{s}' resolves to an empty address (environment variable missing?)"));
+        return Err(format!(
+            "'{s}' resolves to an empty address (environment variable missing?)"
+        ));
     }
     if let Some(n) = s.strip_prefix("fd@") {
         return n
@@ -46,10 +48,12 @@ fn parse_one(s: &str) -> Result<BindAddress, String> {
         }
         return Ok(BindAddress::Unix(PathBuf::from(path)));
     }
-    let rest = ["ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@", "quic4@", "quic6@", "udp@", "udp4@", "udp6@"]
-        .iter()
-        .find_map(|p| s.strip_prefix(p))
-        .unwrap_or(s);
+    let rest = [
+        "ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@", "quic4@", "quic6@", "udp@", "udp4@", "udp6@",
+    ]
+    .iter()
+    .find_map(|p| s.strip_prefix(p))
+    .unwrap_or(s);
     // The port starts after the last ':' that comes after any ']'.
     let bytes = rest.as_bytes();
     let mut cut = None;
@@ -71,7 +75,10 @@ fn parse_one(s: &str) -> Result<BindAddress, String> {
     let host = &rest[..cut];
     let port = &rest[cut + 1..];
     let ports = parse_port_range(port, s)?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let host = match host {
         "" | "*" => None,
         h => Some(
@@ -118,7 +125,8 @@ fn parse_port_range(port: &str, whole: &str) -> Result<PortRange, String> {
 fn is_pem_certificate(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| {
         let text = String::from_utf8_lossy(&b);
-        text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
+        text.contains("-----BEGIN CERTIFICATE-----")
+            || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
     })
 }
 
@@ -133,7 +141,10 @@ impl Parser<'_> {
             code |= err::WARN;
         }
         if !line.has(1) {
-            self.alert(line.span, "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.");
+            self.alert(
+                line.span,
+                "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.",
+            );
             return code | err::ALERT | err::FATAL;
         }
         let addresses = match parse_bind_address(line.arg(1)) {
@@ -146,7 +157,10 @@ impl Parser<'_> {
         for a in &addresses {
             if let BindAddress::Fd(n) = a {
                 if !std::path::Path::new(&format!("/proc/self/fd/{n}")).exists() {
-                    self.alert(line.span, format!("'bind' : cannot use file descriptor '{n}' : Bad file descriptor."));
+                    self.alert(
+                        line.span,
+                        format!("'bind' : cannot use file descriptor '{n}' : Bad file descriptor."),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
             }
@@ -180,7 +194,12 @@ impl Parser<'_> {
     }
 
     /// Bind options from word `start`; returns them and the error code.
-    pub(super) fn bind_options(&mut self, line: &Line, start: usize, section: &str) -> (BindOptions, u32) {
+    pub(super) fn bind_options(
+        &mut self,
+        line: &Line,
+        start: usize,
+        section: &str,
+    ) -> (BindOptions, u32) {
         let mut o = BindOptions::default();
         let mut status = 0;
         let reg = registry();
@@ -188,10 +207,17 @@ impl Parser<'_> {
         let head = format!("'{} {}' in section '{section}'", line.arg(0), line.arg(1));
         while line.has(i) {
             let kw = line.arg(i).to_string();
-            let Some(arity) = reg.bind.get(&kw).copied().or(if kw == "expose-fd" { Some(crate::registry::OptionArity(Some(1))) } else { None }) else {
+            let Some(arity) = reg.bind.get(&kw).copied().or(if kw == "expose-fd" {
+                Some(crate::registry::OptionArity(Some(1)))
+            } else {
+                None
+            }) else {
                 let candidates = reg.bind.keys().map(String::as_str);
                 match best_match(&kw, candidates) {
-                    Some(best) => self.alert(line.span, format!("{head}: unknown keyword '{kw}'; did you mean '{best}' maybe ?")),
+                    Some(best) => self.alert(
+                        line.span,
+                        format!("{head}: unknown keyword '{kw}'; did you mean '{best}' maybe ?"),
+                    ),
                     None => self.alert(line.span, format!("{head}: unknown keyword '{kw}'.")),
                 }
                 return (o, err::ALERT | err::FATAL);
@@ -211,7 +237,13 @@ impl Parser<'_> {
                         return (o, err::ALERT | err::FATAL);
                     }
                     if path.is_file() && !is_pem_certificate(&path) {
-                        self.alert(line.span, format!("{head} : unable to load certificate from file '{}'.", path.display()));
+                        self.alert(
+                            line.span,
+                            format!(
+                                "{head} : unable to load certificate from file '{}'.",
+                                path.display()
+                            ),
+                        );
                         return (o, err::ALERT | err::FATAL);
                     }
                     o.crt.push(path);
@@ -247,14 +279,23 @@ impl Parser<'_> {
                 }
                 "expose-fd" => {
                     if value != "listeners" {
-                        self.alert(line.span, format!("{head} : '{kw}' only supports 'listeners' (got '{value}')"));
+                        self.alert(
+                            line.span,
+                            format!("{head} : '{kw}' only supports 'listeners' (got '{value}')"),
+                        );
                         return (o, err::ALERT | err::FATAL);
                     }
                     o.expose_fd_listeners = true;
                 }
                 "ssl-min-ver" | "ssl-max-ver" => {
-                    if !matches!(value.as_str(), "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3") {
-                        self.alert(line.span, format!("{head} : '{kw}' : unknown ssl/tls version string '{value}'"));
+                    if !matches!(
+                        value.as_str(),
+                        "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
+                    ) {
+                        self.alert(
+                            line.span,
+                            format!("{head} : '{kw}' : unknown ssl/tls version string '{value}'"),
+                        );
                         return (o, err::ALERT | err::FATAL);
                     }
                     if kw == "ssl-min-ver" {
@@ -306,14 +347,32 @@ mod tests {
 
     #[test]
     fn address_forms() {
-        let any80 = BindAddress::Inet { host: None, ports: PortRange { first: 80, last: 80 } };
+        let any80 = BindAddress::Inet {
+            host: None,
+            ports: PortRange {
+                first: 80,
+                last: 80,
+            },
+        };
         assert_eq!(parse_bind_address("*:80"), Ok(vec![any80.clone()]));
         assert_eq!(parse_bind_address(":80"), Ok(vec![any80]));
-        assert!(matches!(parse_bind_address("[::]:443").as_deref(), Ok([BindAddress::Inet { host: Some(_), .. }])));
-        assert!(matches!(parse_bind_address(":::443").as_deref(), Ok([BindAddress::Inet { host: Some(_), .. }])));
+        assert!(matches!(
+            parse_bind_address("[::]:443").as_deref(),
+            Ok([BindAddress::Inet { host: Some(_), .. }])
+        ));
+        assert!(matches!(
+            parse_bind_address(":::443").as_deref(),
+            Ok([BindAddress::Inet { host: Some(_), .. }])
+        ));
         assert_eq!(
             parse_bind_address("10.0.0.1:8000-8010"),
-            Ok(vec![BindAddress::Inet { host: Some("10.0.0.1".parse().unwrap()), ports: PortRange { first: 8000, last: 8010 } }])
+            Ok(vec![BindAddress::Inet {
+                host: Some("10.0.0.1".parse().unwrap()),
+                ports: PortRange {
+                    first: 8000,
+                    last: 8010
+                }
+            }])
         );
         assert_eq!(parse_bind_address("fd@3"), Ok(vec![BindAddress::Fd(3)]));
         assert_eq!(parse_bind_address(":80,:81").map(|v| v.len()), Ok(2));

@@ -4,10 +4,30 @@ use super::{err, Line, Parser};
 use crate::model::{HttpCheckAction, HttpCheckRule, TcpCheckAction, TcpCheckRule};
 use crate::units;
 
-const EXPECT_KINDS_TCP: &[&str] = &["string", "rstring", "binary", "rbinary", "string-lf", "binary-lf"];
-const EXPECT_KINDS_HTTP: &[&str] = &["status", "rstatus", "hdr", "fhdr", "string", "rstring", "string-lf", "status-lf"];
+const EXPECT_KINDS_TCP: &[&str] = &[
+    "string",
+    "rstring",
+    "binary",
+    "rbinary",
+    "string-lf",
+    "binary-lf",
+];
+const EXPECT_KINDS_HTTP: &[&str] = &[
+    "status",
+    "rstatus",
+    "hdr",
+    "fhdr",
+    "string",
+    "rstring",
+    "string-lf",
+    "status-lf",
+];
 
-fn parse_expect(words: &[String], kinds: &[&str], rule: &str) -> Result<(bool, String, String, Vec<String>), String> {
+fn parse_expect(
+    words: &[String],
+    kinds: &[&str],
+    rule: &str,
+) -> Result<(bool, String, String, Vec<String>), String> {
     let mut i = 0;
     let mut options = Vec::new();
     let mut negate = false;
@@ -34,7 +54,10 @@ fn parse_expect(words: &[String], kinds: &[&str], rule: &str) -> Result<(bool, S
             }
         }
     }
-    let kind = words.get(i).cloned().ok_or_else(|| format!("'{rule} expect' expects a match type."))?;
+    let kind = words
+        .get(i)
+        .cloned()
+        .ok_or_else(|| format!("'{rule} expect' expects a match type."))?;
     let pattern = words
         .get(i + 1)
         .cloned()
@@ -50,7 +73,11 @@ impl Parser<'_> {
             return err::WARN;
         }
         let sub = line.arg(1).to_string();
-        let rest: Vec<String> = line.words.get(2..).map(<[String]>::to_vec).unwrap_or_default();
+        let rest: Vec<String> = line
+            .words
+            .get(2..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         let action = match sub.as_str() {
             "connect" => {
                 let port = rest
@@ -60,30 +87,62 @@ impl Parser<'_> {
                     .map(|p| units::atoi(p));
                 if let Some(p) = port {
                     if !(1..=65535).contains(&p) {
-                        self.alert(line.span, "'tcp-check connect' : expects a valid port number (got '{p}')".replace("{p}", &p.to_string()));
+                        self.alert(
+                            line.span,
+                            "'tcp-check connect' : expects a valid port number (got '{p}')"
+                                .replace("{p}", &p.to_string()),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                 }
-                TcpCheckAction::Connect { port: port.map(|p| p as u16), options: rest }
+                TcpCheckAction::Connect {
+                    port: port.map(|p| p as u16),
+                    options: rest,
+                }
             }
             "send" | "send-binary" | "send-lf" | "send-binary-lf" => {
                 let Some(data) = rest.first().filter(|d| !d.is_empty()).cloned() else {
-                    self.alert(line.span, format!("'tcp-check {sub}' expects a {} as argument.", if sub.contains("binary") { "binary string" } else { "string" }));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "'tcp-check {sub}' expects a {} as argument.",
+                            if sub.contains("binary") {
+                                "binary string"
+                            } else {
+                                "string"
+                            }
+                        ),
+                    );
                     return err::ALERT | err::FATAL;
                 };
                 let binary = sub.contains("binary");
                 if sub.ends_with("-lf") {
-                    TcpCheckAction::SendLf { format: data, binary }
+                    TcpCheckAction::SendLf {
+                        format: data,
+                        binary,
+                    }
                 } else {
-                    if binary && (data.len() % 2 != 0 || !data.bytes().all(|b| b.is_ascii_hexdigit())) {
-                        self.alert(line.span, format!("'tcp-check {sub}' : '{data}' is not a valid hexadecimal string."));
+                    if binary
+                        && (data.len() % 2 != 0 || !data.bytes().all(|b| b.is_ascii_hexdigit()))
+                    {
+                        self.alert(
+                            line.span,
+                            format!(
+                                "'tcp-check {sub}' : '{data}' is not a valid hexadecimal string."
+                            ),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                     TcpCheckAction::Send { data, binary }
                 }
             }
             "expect" => match parse_expect(&rest, EXPECT_KINDS_TCP, "tcp-check") {
-                Ok((negate, kind, pattern, options)) => TcpCheckAction::Expect { negate, kind, pattern, options },
+                Ok((negate, kind, pattern, options)) => TcpCheckAction::Expect {
+                    negate,
+                    kind,
+                    pattern,
+                    options,
+                },
                 Err(msg) => {
                     self.alert(line.span, msg);
                     return err::ALERT | err::FATAL;
@@ -109,7 +168,11 @@ impl Parser<'_> {
             return err::WARN;
         }
         let sub = line.arg(1).to_string();
-        let rest: Vec<String> = line.words.get(2..).map(<[String]>::to_vec).unwrap_or_default();
+        let rest: Vec<String> = line
+            .words
+            .get(2..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         let action = match sub.as_str() {
             "connect" => HttpCheckAction::Connect { options: rest },
             "send" => {
@@ -126,7 +189,10 @@ impl Parser<'_> {
                         "uri" | "uri-lf" => uri = v,
                         "ver" => version = v,
                         "hdr" => {
-                            headers.push((v.unwrap_or_default(), rest.get(i + 2).cloned().unwrap_or_default()));
+                            headers.push((
+                                v.unwrap_or_default(),
+                                rest.get(i + 2).cloned().unwrap_or_default(),
+                            ));
                             i += 1;
                         }
                         "body" | "body-lf" => body = v,
@@ -138,10 +204,21 @@ impl Parser<'_> {
                     }
                     i += 2;
                 }
-                HttpCheckAction::Send { method, uri, version, headers, body }
+                HttpCheckAction::Send {
+                    method,
+                    uri,
+                    version,
+                    headers,
+                    body,
+                }
             }
             "expect" => match parse_expect(&rest, EXPECT_KINDS_HTTP, "http-check") {
-                Ok((negate, kind, pattern, options)) => HttpCheckAction::Expect { negate, kind, pattern, options },
+                Ok((negate, kind, pattern, options)) => HttpCheckAction::Expect {
+                    negate,
+                    kind,
+                    pattern,
+                    options,
+                },
                 Err(msg) => {
                     self.alert(line.span, msg);
                     return err::ALERT | err::FATAL;

@@ -13,41 +13,141 @@ use crate::units::{self, parse_time, TimeError, TimeUnit};
 
 /// `common_kw_list` of src/cfgparse-global.c: hard-coded keywords offered as hints.
 pub(crate) const GLOBAL_COMMON_KW: &[&str] = &[
-    "global", "daemon", "master-worker", "noepoll", "nokqueue", "noevports", "nopoll",
-    "busy-polling", "set-dumpable", "insecure-fork-wanted", "insecure-setuid-wanted",
-    "nosplice", "nogetaddrinfo", "noreuseport", "quiet", "zero-warning",
-    "tune.runqueue-depth", "tune.maxpollevents", "tune.maxaccept", "tune.chksize",
-    "tune.recv_enough", "tune.buffers.limit", "tune.buffers.reserve", "tune.bufsize",
-    "tune.maxrewrite", "tune.idletimer", "tune.rcvbuf.client", "tune.rcvbuf.server",
-    "tune.sndbuf.client", "tune.sndbuf.server", "tune.pipesize", "tune.http.cookielen",
-    "tune.http.logurilen", "tune.http.maxhdr", "tune.comp.maxlevel", "tune.pattern.cache-size",
-    "tune.fast-forward", "uid", "gid", "external-check", "user", "group", "nbproc", "maxconn",
-    "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate", "maxcomprate", "maxpipes",
-    "maxzlibmem", "maxcompcpuusage", "ulimit-n", "chroot", "description", "node", "pidfile",
-    "unix-bind", "log", "log-send-hostname", "server-state-base", "server-state-file",
-    "log-tag", "spread-checks", "max-spread-checks", "cpu-map", "setenv", "unsetenv",
-    "resetenv", "strict-limits", "localpeer", "numa-cpu-mapping", "defaults", "listen",
-    "frontend", "backend", "peers", "resolvers", "cluster-secret", "no-quic",
+    "global",
+    "daemon",
+    "master-worker",
+    "noepoll",
+    "nokqueue",
+    "noevports",
+    "nopoll",
+    "busy-polling",
+    "set-dumpable",
+    "insecure-fork-wanted",
+    "insecure-setuid-wanted",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "quiet",
+    "zero-warning",
+    "tune.runqueue-depth",
+    "tune.maxpollevents",
+    "tune.maxaccept",
+    "tune.chksize",
+    "tune.recv_enough",
+    "tune.buffers.limit",
+    "tune.buffers.reserve",
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "tune.idletimer",
+    "tune.rcvbuf.client",
+    "tune.rcvbuf.server",
+    "tune.sndbuf.client",
+    "tune.sndbuf.server",
+    "tune.pipesize",
+    "tune.http.cookielen",
+    "tune.http.logurilen",
+    "tune.http.maxhdr",
+    "tune.comp.maxlevel",
+    "tune.pattern.cache-size",
+    "tune.fast-forward",
+    "uid",
+    "gid",
+    "external-check",
+    "user",
+    "group",
+    "nbproc",
+    "maxconn",
+    "ssl-server-verify",
+    "maxconnrate",
+    "maxsessrate",
+    "maxsslrate",
+    "maxcomprate",
+    "maxpipes",
+    "maxzlibmem",
+    "maxcompcpuusage",
+    "ulimit-n",
+    "chroot",
+    "description",
+    "node",
+    "pidfile",
+    "unix-bind",
+    "log",
+    "log-send-hostname",
+    "server-state-base",
+    "server-state-file",
+    "log-tag",
+    "spread-checks",
+    "max-spread-checks",
+    "cpu-map",
+    "setenv",
+    "unsetenv",
+    "resetenv",
+    "strict-limits",
+    "localpeer",
+    "numa-cpu-mapping",
+    "defaults",
+    "listen",
+    "frontend",
+    "backend",
+    "peers",
+    "resolvers",
+    "cluster-secret",
+    "no-quic",
     "limited-quic",
 ];
 
 /// Hard-coded global keywords that only take an integer and may be given once.
 const INTEGER_ONCE: &[&str] = &[
-    "tune.runqueue-depth", "tune.maxpollevents", "tune.maxaccept", "tune.recv_enough",
-    "tune.buffers.limit", "tune.buffers.reserve", "tune.bufsize", "tune.maxrewrite",
-    "tune.rcvbuf.client", "tune.rcvbuf.server", "tune.sndbuf.client", "tune.sndbuf.server",
-    "tune.pipesize", "tune.http.cookielen", "tune.http.logurilen", "tune.http.maxhdr",
-    "tune.comp.maxlevel", "tune.pattern.cache-size", "maxconnrate", "maxsessrate",
-    "maxsslrate", "maxcomprate", "maxpipes", "maxzlibmem", "maxcompcpuusage", "ulimit-n",
-    "fd-hard-limit", "max-spread-checks",
+    "tune.runqueue-depth",
+    "tune.maxpollevents",
+    "tune.maxaccept",
+    "tune.recv_enough",
+    "tune.buffers.limit",
+    "tune.buffers.reserve",
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "tune.rcvbuf.client",
+    "tune.rcvbuf.server",
+    "tune.sndbuf.client",
+    "tune.sndbuf.server",
+    "tune.pipesize",
+    "tune.http.cookielen",
+    "tune.http.logurilen",
+    "tune.http.maxhdr",
+    "tune.comp.maxlevel",
+    "tune.pattern.cache-size",
+    "maxconnrate",
+    "maxsessrate",
+    "maxsslrate",
+    "maxcomprate",
+    "maxpipes",
+    "maxzlibmem",
+    "maxcompcpuusage",
+    "ulimit-n",
+    "fd-hard-limit",
+    "max-spread-checks",
 ];
 
 /// Hard-coded flag keywords without arguments.
 const FLAGS: &[&str] = &[
-    "noepoll", "nokqueue", "noevports", "nopoll", "busy-polling", "set-dumpable",
-    "h2-workaround-bogus-websocket-clients", "insecure-fork-wanted", "insecure-setuid-wanted",
-    "nosplice", "nogetaddrinfo", "noreuseport", "quiet", "zero-warning", "external-check",
-    "strict-limits", "numa-cpu-mapping", "expose-experimental-directives",
+    "noepoll",
+    "nokqueue",
+    "noevports",
+    "nopoll",
+    "busy-polling",
+    "set-dumpable",
+    "h2-workaround-bogus-websocket-clients",
+    "insecure-fork-wanted",
+    "insecure-setuid-wanted",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "quiet",
+    "zero-warning",
+    "external-check",
+    "strict-limits",
+    "numa-cpu-mapping",
+    "expose-experimental-directives",
 ];
 
 impl Parser<'_> {
@@ -64,14 +164,20 @@ impl Parser<'_> {
         let kw = line.words[..=index.min(line.words.len() - 1)].join(" ");
         self.alert(
             line.span,
-            format!("'{kw}' cannot handle unexpected argument '{}'.", line.arg(extra)),
+            format!(
+                "'{kw}' cannot handle unexpected argument '{}'.",
+                line.arg(extra)
+            ),
         );
         true
     }
 
     fn once(&mut self, line: &Line, already: bool) -> bool {
         if already {
-            self.alert(line.span, format!("'{}' already specified. Continuing.", line.kw()));
+            self.alert(
+                line.span,
+                format!("'{}' already specified. Continuing.", line.kw()),
+            );
         }
         already
     }
@@ -127,7 +233,12 @@ impl Parser<'_> {
                 0
             }
             "tune.chksize" => {
-                self.alert_tight(line.span, format!("option '{kw}' is not supported any more (tune.bufsize is used instead)."));
+                self.alert_tight(
+                    line.span,
+                    format!(
+                        "option '{kw}' is not supported any more (tune.bufsize is used instead)."
+                    ),
+                );
                 err::ALERT | err::FATAL
             }
             k if INTEGER_ONCE.contains(&k) => {
@@ -194,7 +305,11 @@ impl Parser<'_> {
                     }
                     None => {
                         let other = if kw == "uid" { "user" } else { "group" };
-                        let what = if kw == "uid" { "system user" } else { "system group" };
+                        let what = if kw == "uid" {
+                            "system user"
+                        } else {
+                            "system group"
+                        };
                         self.warn(
                             line.span,
                             format!(
@@ -211,7 +326,11 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 let is_user = kw == "user";
-                let already = if is_user { g.uid.is_some() } else { g.gid.is_some() };
+                let already = if is_user {
+                    g.uid.is_some()
+                } else {
+                    g.gid.is_some()
+                };
                 if already {
                     let what = if is_user {
                         "user/uid already specified"
@@ -300,7 +419,10 @@ impl Parser<'_> {
             "log" => {
                 if line.kwm == super::Kwm::No {
                     if line.has(1) {
-                        self.alert(line.span, format!("{kw} : 'no log' does not expect arguments"));
+                        self.alert(
+                            line.span,
+                            format!("{kw} : 'no log' does not expect arguments"),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                     self.config.global.logs.clear();
@@ -310,11 +432,19 @@ impl Parser<'_> {
                     Ok(Some(target)) if !self.log_address_resolves(&target.address) => {
                         let raw = line.arg(1).to_string();
                         let host = match &target.address {
-                            crate::model::LogAddress::Udp { host, .. } | crate::model::LogAddress::Tcp { host, .. } => host.clone(),
+                            crate::model::LogAddress::Udp { host, .. }
+                            | crate::model::LogAddress::Tcp { host, .. } => host.clone(),
                             _ => raw.clone(),
                         };
-                        let shown = if raw.contains(':') { raw.clone() } else { format!("{raw}:514") };
-                        self.alert(line.span, format!("{kw} : invalid address: '{host}' in '{shown}'\n"));
+                        let shown = if raw.contains(':') {
+                            raw.clone()
+                        } else {
+                            format!("{raw}:514")
+                        };
+                        self.alert(
+                            line.span,
+                            format!("{kw} : invalid address: '{host}' in '{shown}'\n"),
+                        );
                         err::ALERT | err::FATAL
                     }
                     Ok(Some(target)) => {
@@ -333,7 +463,10 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 if !line.has(1) {
-                    self.alert(line.span, format!("'{kw}' expects a tag for use in syslog."));
+                    self.alert(
+                        line.span,
+                        format!("'{kw}' expects a tag for use in syslog."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 self.config.global.log_tag = Some(line.arg(1).to_string());
@@ -355,12 +488,18 @@ impl Parser<'_> {
                     return err::ALERT;
                 }
                 if !line.has(1) {
-                    self.alert_tight(line.span, format!("'{kw}' expects an integer argument (0..50)."));
+                    self.alert_tight(
+                        line.span,
+                        format!("'{kw}' expects an integer argument (0..50)."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let v = units::atol(line.arg(1));
                 if !(0..=50).contains(&v) {
-                    self.alert_tight(line.span, "'spread-checks' needs a positive value in range 0..50.");
+                    self.alert_tight(
+                        line.span,
+                        "'spread-checks' needs a positive value in range 0..50.",
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 self.config.global.spread_checks = Some(v as u32);
@@ -392,15 +531,19 @@ impl Parser<'_> {
                 }
                 0
             }
-            "ssl-default-bind-ciphers" | "ssl-default-bind-ciphersuites"
-            | "ssl-default-server-ciphers" | "ssl-default-server-ciphersuites" => {
+            "ssl-default-bind-ciphers"
+            | "ssl-default-bind-ciphersuites"
+            | "ssl-default-server-ciphers"
+            | "ssl-default-server-ciphersuites" => {
                 if self.too_many_args(line, 1) {
                     return err::ALERT | err::FATAL;
                 }
                 if !line.has(1) {
                     self.alert(
                         line.span,
-                        format!("{kw} : global statement '{kw}' expects a cipher suite as an argument."),
+                        format!(
+                            "{kw} : global statement '{kw}' expects a cipher suite as an argument."
+                        ),
                     );
                     return err::ALERT | err::FATAL;
                 }
@@ -420,8 +563,17 @@ impl Parser<'_> {
                 while line.has(i) {
                     let word = line.arg(i);
                     if word == "ssl-min-ver" || word == "ssl-max-ver" {
-                        if !matches!(line.arg(i + 1), "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3") {
-                            self.alert(line.span, format!("{kw} : '{word}' : unknown ssl/tls version string '{}'.", line.arg(i + 1)));
+                        if !matches!(
+                            line.arg(i + 1),
+                            "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
+                        ) {
+                            self.alert(
+                                line.span,
+                                format!(
+                                    "{kw} : '{word}' : unknown ssl/tls version string '{}'.",
+                                    line.arg(i + 1)
+                                ),
+                            );
                             return err::ALERT | err::FATAL;
                         }
                         options.push(format!("{word} {}", line.arg(i + 1)));
@@ -429,7 +581,10 @@ impl Parser<'_> {
                         continue;
                     }
                     if !SSL_OPTIONS.contains(&word) {
-                        self.alert(line.span, format!("{kw} : unknown option '{word}' on global statement '{kw}'."));
+                        self.alert(
+                            line.span,
+                            format!("{kw} : unknown option '{word}' on global statement '{kw}'."),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                     options.push(word.to_string());
@@ -447,8 +602,14 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 let v = units::atol(line.arg(1));
-                if !line.has(1) || v < 1 || v > 64 {
-                    self.alert(line.span, format!("{kw} : '{kw}' must be between 1 and 64 (was {}).", line.arg(1)));
+                if !line.has(1) || !(1..=64).contains(&v) {
+                    self.alert(
+                        line.span,
+                        format!(
+                            "{kw} : '{kw}' must be between 1 and 64 (was {}).",
+                            line.arg(1)
+                        ),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 self.config.global.nbthread = Some(v as u32);
@@ -456,7 +617,10 @@ impl Parser<'_> {
             }
             "hard-stop-after" => {
                 if !line.has(1) {
-                    self.alert(line.span, format!("{kw} : '{kw}' expects <time> as argument."));
+                    self.alert(
+                        line.span,
+                        format!("{kw} : '{kw}' expects <time> as argument."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 match parse_time(line.arg(1), TimeUnit::Millis) {
@@ -465,7 +629,10 @@ impl Parser<'_> {
                         0
                     }
                     Err(e) => {
-                        self.alert(line.span, format!("{kw} : {}", time_error_text(&e, line.arg(1), &kw)));
+                        self.alert(
+                            line.span,
+                            format!("{kw} : {}", time_error_text(&e, line.arg(1), &kw)),
+                        );
                         err::ALERT | err::FATAL
                     }
                 }
@@ -513,8 +680,10 @@ impl Parser<'_> {
     /// A log server's host must be an address or a name that resolves now.
     pub(super) fn log_address_resolves(&self, address: &crate::model::LogAddress) -> bool {
         match address {
-            crate::model::LogAddress::Udp { host, .. } | crate::model::LogAddress::Tcp { host, .. } => {
-                host.parse::<std::net::IpAddr>().is_ok() || self.opts.resolver.resolve(host).is_some()
+            crate::model::LogAddress::Udp { host, .. }
+            | crate::model::LogAddress::Tcp { host, .. } => {
+                host.parse::<std::net::IpAddr>().is_ok()
+                    || self.opts.resolver.resolve(host).is_some()
             }
             _ => true,
         }
@@ -543,7 +712,10 @@ impl Parser<'_> {
                         return err::ALERT | err::FATAL;
                     }
                     Err(msg) => {
-                        self.alert(line.span, format!("stats : '{} {}' : {msg}", line.arg(0), line.arg(1)));
+                        self.alert(
+                            line.span,
+                            format!("stats : '{} {}' : {msg}", line.arg(0), line.arg(1)),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                 };
@@ -565,7 +737,10 @@ impl Parser<'_> {
                     0
                 }
                 Ok(_) => {
-                    self.alert(line.span, "stats : 'stats timeout' expects a positive value.");
+                    self.alert(
+                        line.span,
+                        "stats : 'stats timeout' expects a positive value.",
+                    );
                     err::ALERT | err::FATAL
                 }
                 Err(TimeError::Unexpected(_, c)) if line.has(2) => {
@@ -573,14 +748,20 @@ impl Parser<'_> {
                     err::ALERT | err::FATAL
                 }
                 Err(_) => {
-                    self.alert(line.span, "stats : 'stats timeout' expects a positive value.");
+                    self.alert(
+                        line.span,
+                        "stats : 'stats timeout' expects a positive value.",
+                    );
                     err::ALERT | err::FATAL
                 }
             },
             "maxconn" => {
                 let v = units::atol(line.arg(2));
                 if v <= 0 {
-                    self.alert(line.span, "stats : 'stats maxconn' expects a positive value.");
+                    self.alert(
+                        line.span,
+                        "stats : 'stats maxconn' expects a positive value.",
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 self.config.global.stats_maxconn = Some(v as u32);
@@ -600,24 +781,74 @@ impl Parser<'_> {
 
 /// SSL option words accepted by `ssl-default-bind-options` / `-server-options`.
 const SSL_OPTIONS: &[&str] = &[
-    "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3",
-    "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "no-tls-tickets",
-    "prefer-client-ciphers", "ssl-min-ver", "ssl-max-ver",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-tls-tickets",
+    "prefer-client-ciphers",
+    "ssl-min-ver",
+    "ssl-max-ver",
 ];
 
 /// Hard-coded global keywords not in `common_kw_list` but accepted by 2.6.
-const OTHER_HARDCODED: &[&str] = &["tune.chksize", "tune.idletimer", "cluster-secret", "unix-bind", "server-state-base", "server-state-file", "cpu-map", "setenv", "unsetenv", "resetenv", "localpeer", "fd-hard-limit"];
+const OTHER_HARDCODED: &[&str] = &[
+    "tune.chksize",
+    "tune.idletimer",
+    "cluster-secret",
+    "unix-bind",
+    "server-state-base",
+    "server-state-file",
+    "cpu-map",
+    "setenv",
+    "unsetenv",
+    "resetenv",
+    "localpeer",
+    "fd-hard-limit",
+];
 
 /// Global keywords with no effect on behaviour ha-compat must reproduce (tuning of
 /// HAProxy internals, environment, state files), accepted without a warning.
 const HARMLESS_GLOBAL: &[&str] = &[
-    "noepoll", "nokqueue", "noevports", "nopoll", "busy-polling", "set-dumpable",
-    "nosplice", "nogetaddrinfo", "noreuseport", "quiet", "insecure-fork-wanted",
-    "insecure-setuid-wanted", "cpu-map", "numa-cpu-mapping", "grace", "close-spread-time",
-    "maxsslconn", "ssl-dh-param-file", "ssl-server-verify", "profiling.tasks",
-    "no-memory-trimming", "expose-experimental-directives", "thread-groups", "thread-group",
-    "ulimit-n", "fd-hard-limit", "maxpipes", "maxzlibmem", "maxcompcpuusage", "maxcomprate",
-    "tune.chksize", "tune.idletimer", "h2-workaround-bogus-websocket-clients",
+    "noepoll",
+    "nokqueue",
+    "noevports",
+    "nopoll",
+    "busy-polling",
+    "set-dumpable",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "quiet",
+    "insecure-fork-wanted",
+    "insecure-setuid-wanted",
+    "cpu-map",
+    "numa-cpu-mapping",
+    "grace",
+    "close-spread-time",
+    "maxsslconn",
+    "ssl-dh-param-file",
+    "ssl-server-verify",
+    "profiling.tasks",
+    "no-memory-trimming",
+    "expose-experimental-directives",
+    "thread-groups",
+    "thread-group",
+    "ulimit-n",
+    "fd-hard-limit",
+    "maxpipes",
+    "maxzlibmem",
+    "maxcompcpuusage",
+    "maxcomprate",
+    "tune.chksize",
+    "tune.idletimer",
+    "h2-workaround-bogus-websocket-clients",
 ];
 
 /// Global keywords refused because ha-compat does not embed the engine they need.

@@ -289,7 +289,7 @@ impl<'a> Parser<'a> {
         let mut raw_lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
         // A final newline leaves an empty last piece that is not a line.
         let missing_lf = match raw_lines.last() {
-            Some(last) if last.is_empty() => {
+            Some([]) => {
                 raw_lines.pop();
                 None
             }
@@ -312,7 +312,10 @@ impl<'a> Parser<'a> {
                 break;
             }
             if fatal >= 50 {
-                self.alert_tight(span, format!("too many fatal errors ({fatal}), stopping now."));
+                self.alert_tight(
+                    span,
+                    format!("too many fatal errors ({fatal}), stopping now."),
+                );
                 break;
             }
             let lead = raw
@@ -352,7 +355,10 @@ impl<'a> Parser<'a> {
                         let text = words[1..].join(" ");
                         if is_if {
                             if conds.len() + 1 >= MAX_NESTED_CONDS {
-                                self.alert_tight(span, format!("too many nested '.if', max is {MAX_NESTED_CONDS}."));
+                                self.alert_tight(
+                                    span,
+                                    format!("too many nested '.if', max is {MAX_NESTED_CONDS}."),
+                                );
                                 return Ok(err_code | err::ALERT | err::FATAL | err::ABORT);
                             }
                             if conds.last().is_some_and(|c| c.masks()) {
@@ -402,11 +408,8 @@ impl<'a> Parser<'a> {
                             Err(e) => {
                                 let directive = if is_if { ".if" } else { ".elif" };
                                 let width = if is_if { 76 } else { 74 };
-                                let (shown, caret) = lexer::sanitize_for_printing(
-                                    text.as_bytes(),
-                                    e.offset,
-                                    width,
-                                );
+                                let (shown, caret) =
+                                    lexer::sanitize_for_printing(text.as_bytes(), e.offset, width);
                                 let pad = caret + directive.len() + 2;
                                 self.alert_tight(
                                     span,
@@ -500,12 +503,9 @@ impl<'a> Parser<'a> {
                                 self.warn_tight(span, text);
                                 err_code |= err::WARN;
                             }
-                            ".notice" => self.push(diag::at(
-                                Severity::Notice,
-                                PARSING_TIGHT,
-                                span,
-                                text,
-                            )),
+                            ".notice" => {
+                                self.push(diag::at(Severity::Notice, PARSING_TIGHT, span, text))
+                            }
                             _ => {} // .diag prints only with -dD
                         }
                         continue;
@@ -513,7 +513,6 @@ impl<'a> Parser<'a> {
                     _ => {
                         self.alert_tight(span, format!("unknown directive '{directive}'."));
                         err_code |= err::ALERT | err::FATAL;
-                        fatal += 1;
                         break;
                     }
                 }
@@ -599,7 +598,10 @@ impl<'a> Parser<'a> {
         self.end_section();
         self.section = None;
         if !conds.is_empty() {
-            self.alert_tight(Span::line(file, last_line_no), "non-terminated '.if' block.");
+            self.alert_tight(
+                Span::line(file, last_line_no),
+                "non-terminated '.if' block.",
+            );
             err_code |= err::ALERT | err::FATAL | err::ABORT;
         }
         Ok(err_code)
@@ -645,7 +647,10 @@ impl<'a> Parser<'a> {
         };
         let name = String::from_utf8_lossy(&inner[..end]).into_owned();
         if let Some(c) = invalid_char(&name) {
-            self.alert(span, format!("character '{c}' is not permitted in a scope name."));
+            self.alert(
+                span,
+                format!("character '{c}' is not permitted in a scope name."),
+            );
             return err::ALERT | err::ABORT;
         }
         let rest = &inner[end + 1..];
@@ -655,10 +660,7 @@ impl<'a> Parser<'a> {
             .skip_while(|b| b.is_ascii_whitespace())
             .collect();
         if !rest_trimmed.is_empty() && rest_trimmed[0] != b'#' {
-            self.alert(
-                span,
-                "unexpected character after scope name: extra data.",
-            );
+            self.alert(span, "unexpected character after scope name: extra data.");
             return err::ALERT | err::FATAL;
         }
         0
@@ -671,8 +673,11 @@ impl<'a> Parser<'a> {
             if let Some(d) = self.defaults.get(index) {
                 if !d.name.is_empty() {
                     let named = d.clone();
-                    if let Some(existing) =
-                        self.config.named_defaults.iter_mut().find(|n| n.name == named.name && n.at == named.at)
+                    if let Some(existing) = self
+                        .config
+                        .named_defaults
+                        .iter_mut()
+                        .find(|n| n.name == named.name && n.at == named.at)
                     {
                         *existing = named;
                     } else {
@@ -719,7 +724,10 @@ pub fn load(files: &[PathBuf], opts: &LoadOptions<'_>) -> Loaded {
                 let reason = io_reason(&e);
                 p.push(diag::bare(
                     Severity::Error,
-                    format!("Could not open configuration file {} : {reason}", path.display()),
+                    format!(
+                        "Could not open configuration file {} : {reason}",
+                        path.display()
+                    ),
                 ));
                 return p.finish(Outcome::Unreadable {
                     path: path.clone(),
@@ -741,17 +749,26 @@ pub fn load(files: &[PathBuf], opts: &LoadOptions<'_>) -> Loaded {
         }
     }
     if total & (err::ABORT | err::FATAL) != 0 {
-        p.push(diag::bare(Severity::Error, "Fatal errors found in configuration."));
+        p.push(diag::bare(
+            Severity::Error,
+            "Fatal errors found in configuration.",
+        ));
         return p.finish(Outcome::Invalid);
     }
     let code = p.check_config_validity();
     if code & (err::ABORT | err::FATAL) != 0 {
-        p.push(diag::bare(Severity::Error, "Fatal errors found in configuration."));
+        p.push(diag::bare(
+            Severity::Error,
+            "Fatal errors found in configuration.",
+        ));
         return p.finish(Outcome::Invalid);
     }
     let code = p.init_server_addresses();
     if code & (err::ABORT | err::FATAL) != 0 {
-        p.push(diag::bare(Severity::Error, "Failed to initialize server(s) addr."));
+        p.push(diag::bare(
+            Severity::Error,
+            "Failed to initialize server(s) addr.",
+        ));
         return p.finish(Outcome::Invalid);
     }
     let local_peer = p
@@ -762,7 +779,11 @@ pub fn load(files: &[PathBuf], opts: &LoadOptions<'_>) -> Loaded {
         .rev()
         .find(|d| d.words.first().is_some_and(|w| w == "localpeer"))
         .and_then(|d| d.words.get(1).cloned());
-    let listeners = p.config.proxies.iter().any(|px| !px.disabled && !px.binds.is_empty())
+    let listeners = p
+        .config
+        .proxies
+        .iter()
+        .any(|px| !px.disabled && !px.binds.is_empty())
         || p.log_forward_listens
         || p.config.other_sections.iter().any(|s| {
             s.kind == crate::model::OtherSectionKind::Peers
@@ -785,11 +806,8 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
 
 impl Parser<'_> {
     fn finish(self, outcome: Outcome) -> Loaded {
-        let mut config = self.config;
-        // Proxies keep the order HAProxy lists them in reports (file order).
-        config.named_defaults.sort_by(|a, b| a.at.line.cmp(&b.at.line));
         Loaded {
-            config,
+            config: self.config,
             diagnostics: self.diags,
             sources: self.sources,
             outcome,

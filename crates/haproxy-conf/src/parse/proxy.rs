@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use super::{err, Current, Kwm, Line, Parser};
 use crate::errorfile;
 use crate::model::{
-    Balance, Cookie, Defaults, Directive, ErrorFile, ForwardFor, HashType, HttpChk,
-    HttpConnectionMode, HttpLog, LogAddress, LogLevel, LogTarget, Facility, Mode, Proxy,
-    ProxyKind, ProxySettings, StatsAuth, FACILITIES, LOG_LEVELS,
+    Balance, Cookie, Defaults, Directive, ErrorFile, Facility, ForwardFor, HashType, HttpChk,
+    HttpConnectionMode, HttpLog, LogAddress, LogLevel, LogTarget, Mode, Proxy, ProxyKind,
+    ProxySettings, StatsAuth, FACILITIES, LOG_LEVELS,
 };
 use crate::registry::registry;
 use crate::suggest::best_match;
@@ -18,36 +18,125 @@ use crate::units::{self, parse_time, TimeError, TimeUnit};
 
 /// `common_kw_list` of src/cfgparse-listen.c.
 pub(crate) const LISTEN_COMMON_KW: &[&str] = &[
-    "listen", "frontend", "backend", "defaults", "server", "default-server",
-    "server-template", "bind", "monitor-net", "monitor-uri", "mode", "id", "description",
-    "disabled", "enabled", "bind-process", "acl", "dynamic-cookie-key", "cookie",
-    "email-alert", "persist", "appsession", "load-server-state-from-file",
-    "server-state-file-name", "max-session-srv-conns", "capture", "retries", "http-request",
-    "http-response", "http-after-response", "http-send-name-header", "block", "redirect",
-    "use_backend", "use-server", "force-persist", "ignore-persist", "force-persist",
-    "stick-table", "stick", "stats", "option", "default_backend", "http-reuse", "monitor",
-    "transparent", "maxconn", "backlog", "fullconn", "dispatch", "balance", "hash-type",
-    "hash-balance-factor", "unique-id-format", "unique-id-header", "log-format",
-    "log-format-sd", "log-tag", "log", "source", "usesrc", "error-log-format",
+    "listen",
+    "frontend",
+    "backend",
+    "defaults",
+    "server",
+    "default-server",
+    "server-template",
+    "bind",
+    "monitor-net",
+    "monitor-uri",
+    "mode",
+    "id",
+    "description",
+    "disabled",
+    "enabled",
+    "bind-process",
+    "acl",
+    "dynamic-cookie-key",
+    "cookie",
+    "email-alert",
+    "persist",
+    "appsession",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "max-session-srv-conns",
+    "capture",
+    "retries",
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "http-send-name-header",
+    "block",
+    "redirect",
+    "use_backend",
+    "use-server",
+    "force-persist",
+    "ignore-persist",
+    "force-persist",
+    "stick-table",
+    "stick",
+    "stats",
+    "option",
+    "default_backend",
+    "http-reuse",
+    "monitor",
+    "transparent",
+    "maxconn",
+    "backlog",
+    "fullconn",
+    "dispatch",
+    "balance",
+    "hash-type",
+    "hash-balance-factor",
+    "unique-id-format",
+    "unique-id-header",
+    "log-format",
+    "log-format-sd",
+    "log-tag",
+    "log",
+    "source",
+    "usesrc",
+    "error-log-format",
 ];
 
 /// `common_options` of src/cfgparse-listen.c, after `cfg_opts` and `cfg_opts2`.
 const COMMON_OPTIONS: &[&str] = &[
-    "httpclose", "http-server-close", "http-keep-alive", "redispatch", "httplog", "tcplog",
-    "tcpka", "httpchk", "ssl-hello-chk", "smtpchk", "pgsql-check", "redis-check",
-    "mysql-check", "ldap-check", "spop-check", "tcp-check", "external-check", "forwardfor",
+    "httpclose",
+    "http-server-close",
+    "http-keep-alive",
+    "redispatch",
+    "httplog",
+    "tcplog",
+    "tcpka",
+    "httpchk",
+    "ssl-hello-chk",
+    "smtpchk",
+    "pgsql-check",
+    "redis-check",
+    "mysql-check",
+    "ldap-check",
+    "spop-check",
+    "tcp-check",
+    "external-check",
+    "forwardfor",
     "original-to",
 ];
 
 /// `cfg_opts` then `cfg_opts2` names, in HAProxy's table order (for hints).
 const CFG_OPTS_ORDER: &[&str] = &[
-    "abortonclose", "allbackups", "checkcache", "clitcpka", "contstats", "dontlognull",
-    "http-buffer-request", "http-ignore-probes", "idle-close-on-response",
-    "prefer-last-server", "logasap", "nolinger", "persist", "srvtcpka", "transparent",
-    "splice-request", "splice-response", "splice-auto", "accept-invalid-http-request",
-    "accept-invalid-http-response", "dontlog-normal", "log-separate-errors",
-    "log-health-checks", "socket-stats", "tcp-smart-accept", "tcp-smart-connect",
-    "independent-streams", "http-use-proxy-header", "http-pretend-keepalive", "http-no-delay",
+    "abortonclose",
+    "allbackups",
+    "checkcache",
+    "clitcpka",
+    "contstats",
+    "dontlognull",
+    "http-buffer-request",
+    "http-ignore-probes",
+    "idle-close-on-response",
+    "prefer-last-server",
+    "logasap",
+    "nolinger",
+    "persist",
+    "srvtcpka",
+    "transparent",
+    "splice-request",
+    "splice-response",
+    "splice-auto",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "dontlog-normal",
+    "log-separate-errors",
+    "log-health-checks",
+    "socket-stats",
+    "tcp-smart-accept",
+    "tcp-smart-connect",
+    "independent-streams",
+    "http-use-proxy-header",
+    "http-pretend-keepalive",
+    "http-no-delay",
 ];
 
 /// Removed directives HAProxy 2.6 still recognises only to refuse them, and what replaced
@@ -77,19 +166,64 @@ const REMOVED_REQ_RSP: &[(&str, &str)] = &[
 
 /// Proxy keywords HAProxy accepts that ha-compat keeps as words, with a warning.
 const UNMODELLED_PROXY: &[&str] = &[
-    "dynamic-cookie-key", "email-alert", "persist", "load-server-state-from-file",
-    "server-state-file-name", "max-session-srv-conns", "capture", "http-after-response",
-    "http-send-name-header", "use-server", "force-persist", "ignore-persist", "stick-table",
-    "stick", "monitor", "transparent", "dispatch", "hash-balance-factor", "unique-id-format",
-    "unique-id-header", "log-format-sd", "error-log-format", "source", "usesrc",
-    "server-template", "bind-process", "compression", "declare", "filter", "http-error",
-    "max-keep-alive-queue", "rate-limit", "retry-on", "external-check", "errorloc",
-    "errorloc302", "errorloc303", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl",
-    "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "use-fcgi-app", "tcp-response",
+    "dynamic-cookie-key",
+    "email-alert",
+    "persist",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "max-session-srv-conns",
+    "capture",
+    "http-after-response",
+    "http-send-name-header",
+    "use-server",
+    "force-persist",
+    "ignore-persist",
+    "stick-table",
+    "stick",
+    "monitor",
+    "transparent",
+    "dispatch",
+    "hash-balance-factor",
+    "unique-id-format",
+    "unique-id-header",
+    "log-format-sd",
+    "error-log-format",
+    "source",
+    "usesrc",
+    "server-template",
+    "bind-process",
+    "compression",
+    "declare",
+    "filter",
+    "http-error",
+    "max-keep-alive-queue",
+    "rate-limit",
+    "retry-on",
+    "external-check",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "clitcpka-cnt",
+    "clitcpka-idle",
+    "clitcpka-intvl",
+    "srvtcpka-cnt",
+    "srvtcpka-idle",
+    "srvtcpka-intvl",
+    "use-fcgi-app",
+    "tcp-response",
 ];
 
 /// Of those, the ones that change security or routing: refused until implemented.
-const REFUSED_PROXY: &[&str] = &["use-server", "force-persist", "ignore-persist", "stick", "filter", "http-after-response", "tcp-response", "use-fcgi-app"];
+const REFUSED_PROXY: &[&str] = &[
+    "use-server",
+    "force-persist",
+    "ignore-persist",
+    "stick",
+    "filter",
+    "http-after-response",
+    "tcp-response",
+    "use-fcgi-app",
+];
 
 /// `proxy_preset_defaults()`: what a proxy has before any `defaults`.
 pub(crate) fn preset_defaults() -> ProxySettings {
@@ -112,14 +246,6 @@ impl Parser<'_> {
         match self.current {
             Current::Proxy(i) => self.config.proxies.get_mut(i).map(|p| &mut p.settings),
             Current::Defaults(i) => self.defaults.get_mut(i).map(|d| &mut d.settings),
-            Current::None => None,
-        }
-    }
-
-    pub(super) fn settings(&self) -> Option<&ProxySettings> {
-        match self.current {
-            Current::Proxy(i) => self.config.proxies.get(i).map(|p| &p.settings),
-            Current::Defaults(i) => self.defaults.get(i).map(|d| &d.settings),
             Current::None => None,
         }
     }
@@ -224,7 +350,10 @@ impl Parser<'_> {
             }
             "id" => {
                 if self.is_defaults() {
-                    self.alert_tight(line.span, format!("'{kw}' not allowed in 'defaults' section."));
+                    self.alert_tight(
+                        line.span,
+                        format!("'{kw}' not allowed in 'defaults' section."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 if self.too_many_args(line, 1) {
@@ -264,7 +393,10 @@ impl Parser<'_> {
             }
             "description" => {
                 if self.is_defaults() {
-                    self.alert_tight(line.span, format!("'{kw}' not allowed in 'defaults' section."));
+                    self.alert_tight(
+                        line.span,
+                        format!("'{kw}' not allowed in 'defaults' section."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 if !line.has(1) {
@@ -319,7 +451,10 @@ impl Parser<'_> {
                     return code | err::ALERT | err::FATAL;
                 }
                 if !line.has(1) {
-                    self.alert(line.span, format!("'{kw}' expects an integer argument (dispatch counts for one)."));
+                    self.alert(
+                        line.span,
+                        format!("'{kw}' expects an integer argument (dispatch counts for one)."),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
                 let v = units::atol(line.arg(1)).max(0) as u32;
@@ -356,7 +491,10 @@ impl Parser<'_> {
             "log" => {
                 if line.kwm == Kwm::No {
                     if line.has(1) {
-                        self.alert(line.span, format!("{kw} : 'no log' does not expect arguments"));
+                        self.alert(
+                            line.span,
+                            format!("{kw} : 'no log' does not expect arguments"),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                     if let Some(s) = self.settings_mut() {
@@ -373,9 +511,16 @@ impl Parser<'_> {
                 match parse_log_target(self, line, false) {
                     Ok(Some(t)) if !self.log_address_resolves(&t.address) => {
                         let raw = line.arg(1).to_string();
-                        let shown = if raw.contains(':') { raw.clone() } else { format!("{raw}:514") };
+                        let shown = if raw.contains(':') {
+                            raw.clone()
+                        } else {
+                            format!("{raw}:514")
+                        };
                         let host = raw.split(':').next().unwrap_or("").to_string();
-                        self.alert(line.span, format!("{kw} : invalid address: '{host}' in '{shown}'\n"));
+                        self.alert(
+                            line.span,
+                            format!("{kw} : invalid address: '{host}' in '{shown}'\n"),
+                        );
                         err::ALERT | err::FATAL
                     }
                     Ok(Some(t)) => {
@@ -397,12 +542,18 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 if line.has(2) {
-                    self.alert(line.span, format!("{kw} expects only one argument, don't forget to escape spaces!"));
+                    self.alert(
+                        line.span,
+                        format!("{kw} expects only one argument, don't forget to escape spaces!"),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let mut code = 0;
                 if !self.has_fe() {
-                    let text = format!("backend '{}' : 'log-format' directive is ignored in backends.", self.proxy_name());
+                    let text = format!(
+                        "backend '{}' : 'log-format' directive is ignored in backends.",
+                        self.proxy_name()
+                    );
                     self.warn(line.span, text);
                     code |= err::WARN;
                 }
@@ -417,7 +568,10 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 if !line.has(1) {
-                    self.alert(line.span, format!("'{kw}' expects a tag for use in syslog."));
+                    self.alert(
+                        line.span,
+                        format!("'{kw}' expects a tag for use in syslog."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let tag = line.arg(1).to_string();
@@ -429,12 +583,21 @@ impl Parser<'_> {
             "errorfile" => self.errorfile_line(line),
             "errorloc" | "errorloc302" | "errorloc303" => {
                 if !line.has(2) {
-                    self.alert(line.span, format!("{kw} : expects <status_code> and <url> as arguments.\n"));
+                    self.alert(
+                        line.span,
+                        format!("{kw} : expects <status_code> and <url> as arguments.\n"),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let status = units::atoi(line.arg(1));
-                if !errorfile::HANDLED_STATUS_CODES.iter().any(|&c| i32::from(c) == status) {
-                    self.alert(line.span, format!("{kw} : status code '{status}' not handled."));
+                if !errorfile::HANDLED_STATUS_CODES
+                    .iter()
+                    .any(|&c| i32::from(c) == status)
+                {
+                    self.alert(
+                        line.span,
+                        format!("{kw} : status code '{status}' not handled."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 self.keep_proxy(line);
@@ -443,15 +606,30 @@ impl Parser<'_> {
             }
             "capture" => {
                 let what = line.arg(1).to_string();
-                if self.is_defaults() && (what == "request" || what == "response" || what == "cookie") {
-                    self.alert(line.span, format!("'{kw} {what}' not allowed in 'defaults' section."));
+                if self.is_defaults()
+                    && (what == "request" || what == "response" || what == "cookie")
+                {
+                    self.alert(
+                        line.span,
+                        format!("'{kw} {what}' not allowed in 'defaults' section."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let ok = match what.as_str() {
                     "cookie" => line.arg(3) == "len" && line.has(4),
-                    "request" | "response" => line.arg(2) == "header" && line.has(3) && line.arg(4) == "len" && line.has(5),
+                    "request" | "response" => {
+                        line.arg(2) == "header"
+                            && line.has(3)
+                            && line.arg(4) == "len"
+                            && line.has(5)
+                    }
                     _ => {
-                        self.alert(line.span, format!("'{kw}' expects 'cookie' or 'request header' or 'response header'."));
+                        self.alert(
+                            line.span,
+                            format!(
+                                "'{kw}' expects 'cookie' or 'request header' or 'response header'."
+                            ),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                 };
@@ -509,7 +687,10 @@ impl Parser<'_> {
                     code |= err::WARN;
                 }
                 if !matches!(line.arg(1), "never" | "safe" | "aggressive" | "always") {
-                    self.alert(line.span, format!("'{kw}' only supports 'never', 'safe', 'aggressive', 'always'."));
+                    self.alert(
+                        line.span,
+                        format!("'{kw}' only supports 'never', 'safe', 'aggressive', 'always'."),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
                 if self.too_many_args(line, 1) {
@@ -530,7 +711,10 @@ impl Parser<'_> {
                 err::ALERT | err::FATAL
             }
             "appsession" => {
-                self.alert(line.span, format!("'{kw}' is not supported anymore since HAProxy 1.6."));
+                self.alert(
+                    line.span,
+                    format!("'{kw}' is not supported anymore since HAProxy 1.6."),
+                );
                 err::ALERT | err::FATAL
             }
             "block" => {
@@ -538,7 +722,12 @@ impl Parser<'_> {
                 err::ALERT | err::FATAL
             }
             "grace" => {
-                self.alert_tight(line.span, format!("the '{kw}' keyword is not supported any more since HAProxy version 2.5."));
+                self.alert_tight(
+                    line.span,
+                    format!(
+                        "the '{kw}' keyword is not supported any more since HAProxy version 2.5."
+                    ),
+                );
                 err::ALERT | err::FATAL
             }
             other => {
@@ -552,7 +741,10 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 if matches!(other, "reqpass" | "reqipass") {
-                    self.alert(line.span, format!("The '{other}' not supported anymore since HAProxy 2.1."));
+                    self.alert(
+                        line.span,
+                        format!("The '{other}' not supported anymore since HAProxy 2.1."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 let reg = registry();
@@ -584,7 +776,11 @@ impl Parser<'_> {
     fn section_keyword(&self) -> &'static str {
         match self.current {
             Current::Defaults(_) => "defaults",
-            Current::Proxy(i) => self.config.proxies.get(i).map_or("listen", |p| p.kind.keyword()),
+            Current::Proxy(i) => self
+                .config
+                .proxies
+                .get(i)
+                .map_or("listen", |p| p.kind.keyword()),
             Current::None => "listen",
         }
     }
@@ -609,7 +805,10 @@ impl Parser<'_> {
             }
             let name = line.arg(1).to_string();
             if let Some(c) = super::invalid_char(&name) {
-                self.alert(line.span, format!("character '{c}' is not permitted in '{kw}' name '{name}'."));
+                self.alert(
+                    line.span,
+                    format!("character '{c}' is not permitted in '{kw}' name '{name}'."),
+                );
                 code |= err::ALERT | err::FATAL;
             }
             let clash = self.config.proxies.iter().find(|p| {
@@ -638,7 +837,13 @@ impl Parser<'_> {
             let address_on_line = extra_bad && !line.has(3) && line.arg(2) != "from";
             if extra_bad || line.has(4) {
                 if !extra_bad {
-                    self.alert(line.span, format!("'{kw}' cannot handle unexpected argument '{}'.", line.arg(4)));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "'{kw}' cannot handle unexpected argument '{}'.",
+                            line.arg(4)
+                        ),
+                    );
                     code |= err::ALERT | err::FATAL;
                 }
                 if kind.has_frontend() && address_on_line {
@@ -649,7 +854,10 @@ impl Parser<'_> {
                     code |= err::WARN;
                 } else {
                     if kind.has_frontend() {
-                        self.alert(line.span, "please use the 'bind' keyword for listening addresses.");
+                        self.alert(
+                            line.span,
+                            "please use the 'bind' keyword for listening addresses.",
+                        );
                     }
                     self.current = Current::None;
                     return code | err::ALERT | err::FATAL;
@@ -666,12 +874,28 @@ impl Parser<'_> {
         } else {
             (line.arg(1).to_string(), 2)
         };
-        if is_defaults && (line.has(from_at) && line.arg(from_at) != "from" || line.has(from_at + 2)) {
-            let extra = if line.arg(from_at) != "from" { from_at } else { from_at + 2 };
-            self.alert(line.span, format!("'{kw}' cannot handle unexpected argument '{}'.", line.arg(extra)));
+        if is_defaults
+            && (line.has(from_at) && line.arg(from_at) != "from" || line.has(from_at + 2))
+        {
+            let extra = if line.arg(from_at) != "from" {
+                from_at
+            } else {
+                from_at + 2
+            };
+            self.alert(
+                line.span,
+                format!(
+                    "'{kw}' cannot handle unexpected argument '{}'.",
+                    line.arg(extra)
+                ),
+            );
             return code | err::ALERT | err::FATAL;
         }
-        let mut parent = if is_defaults { None } else { self.last_defaults };
+        let mut parent = if is_defaults {
+            None
+        } else {
+            self.last_defaults
+        };
         if line.arg(from_at) == "from" && bind_on_line.is_none() {
             let wanted = line.arg(from_at + 1).to_string();
             let found: Vec<usize> = self
@@ -683,7 +907,10 @@ impl Parser<'_> {
                 .collect();
             let Some(&first) = found.first() else {
                 let what = kind.map_or("defaults", cap_str);
-                self.alert(line.span, format!("defaults section '{wanted}' not found for {what} '{name}'."));
+                self.alert(
+                    line.span,
+                    format!("defaults section '{wanted}' not found for {what} '{name}'."),
+                );
                 self.current = Current::None;
                 return code | err::ALERT | err::ABORT;
             };
@@ -721,7 +948,9 @@ impl Parser<'_> {
             .and_then(|p| self.defaults.get(p))
             .map(|d| d.settings.clone())
             .unwrap_or_else(|| self.preset.clone());
-        let defaults_from = parent.and_then(|p| self.defaults.get(p)).map(|d| d.name.clone());
+        let defaults_from = parent
+            .and_then(|p| self.defaults.get(p))
+            .map(|d| d.name.clone());
         if let Some(p) = parent {
             let d = &self.defaults[p];
             let has_rules = !d.settings.http_request.is_empty()
@@ -751,11 +980,7 @@ impl Parser<'_> {
         }
         let at = self.location(line.span);
         if is_defaults {
-            self.defaults.push(Defaults {
-                name,
-                at,
-                settings,
-            });
+            self.defaults.push(Defaults { name, at, settings });
             let index = self.defaults.len() - 1;
             self.last_defaults = Some(index);
             self.current = Current::Defaults(index);
@@ -818,7 +1043,13 @@ impl Parser<'_> {
                     err::WARN
                 }
                 Err(e) => {
-                    self.alert(line.span, format!("{name} : {}", global_time_text(&e, line.arg(value_at), &format!("timeout {modern}"))));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "{name} : {}",
+                            global_time_text(&e, line.arg(value_at), &format!("timeout {modern}"))
+                        ),
+                    );
                     err::ALERT | err::FATAL
                 }
             };
@@ -833,7 +1064,10 @@ impl Parser<'_> {
             }
         };
         if !line.has(value_at) {
-            self.alert(line.span, format!("timeout : 'timeout {name}' expects an integer value (in milliseconds)"));
+            self.alert(
+                line.span,
+                format!("timeout : 'timeout {name}' expects an integer value (in milliseconds)"),
+            );
             return err::ALERT | err::FATAL;
         }
         let value = match parse_time(line.arg(value_at), TimeUnit::Millis) {
@@ -855,7 +1089,14 @@ impl Parser<'_> {
         };
         let mut code = 0;
         if line.has(value_at + 1) {
-            self.alert(line.span, format!("timeout : 'timeout {name}' : unexpected extra argument '{}' after value '{}'.", line.arg(value_at + 1), line.arg(value_at)));
+            self.alert(
+                line.span,
+                format!(
+                    "timeout : 'timeout {name}' : unexpected extra argument '{}' after value '{}'.",
+                    line.arg(value_at + 1),
+                    line.arg(value_at)
+                ),
+            );
             code |= err::ALERT | err::FATAL;
         } else if !((cap.0 && self.has_fe()) || (cap.1 && self.has_be())) {
             let which = if cap.1 { "backend" } else { "frontend" };
@@ -868,7 +1109,11 @@ impl Parser<'_> {
     }
 
     fn set_timeout(&mut self, name: &str, ms: u32) {
-        let d = if ms == 0 { None } else { Some(units::millis(ms)) };
+        let d = if ms == 0 {
+            None
+        } else {
+            Some(units::millis(ms))
+        };
         if let Some(s) = self.settings_mut() {
             let t = &mut s.timeouts;
             match name {
@@ -955,7 +1200,11 @@ impl Parser<'_> {
                 if self.warn_if_not_cap(line, false, true, "redispatch") {
                     return err::WARN;
                 }
-                if line.has(2) && units::atol(line.arg(2)) == 0 && line.arg(2) != "0" && !line.arg(2).starts_with('-') {
+                if line.has(2)
+                    && units::atol(line.arg(2)) == 0
+                    && line.arg(2) != "0"
+                    && !line.arg(2).starts_with('-')
+                {
                     // HAProxy uses atol(): any text is accepted as a number.
                 }
                 let kwm = line.kwm;
@@ -982,36 +1231,61 @@ impl Parser<'_> {
         }
         let known = matches!(
             opt.as_str(),
-            "httplog" | "tcplog" | "httpslog" | "tcpka" | "httpchk" | "ssl-hello-chk" | "smtpchk"
-                | "pgsql-check" | "redis-check" | "mysql-check" | "ldap-check" | "spop-check"
-                | "tcp-check" | "external-check" | "forwardfor" | "originalto"
+            "httplog"
+                | "tcplog"
+                | "httpslog"
+                | "tcpka"
+                | "httpchk"
+                | "ssl-hello-chk"
+                | "smtpchk"
+                | "pgsql-check"
+                | "redis-check"
+                | "mysql-check"
+                | "ldap-check"
+                | "spop-check"
+                | "tcp-check"
+                | "external-check"
+                | "forwardfor"
+                | "originalto"
                 | "http-restrict-req-hdr-names"
         );
         if !known {
             let candidates = CFG_OPTS_ORDER.iter().chain(COMMON_OPTIONS.iter()).copied();
             match best_match(&opt, candidates) {
-                Some(best) => self.alert(line.span, format!("unknown option '{opt}'; did you mean '{best}' maybe ?")),
+                Some(best) => self.alert(
+                    line.span,
+                    format!("unknown option '{opt}'; did you mean '{best}' maybe ?"),
+                ),
                 None => self.alert(line.span, format!("unknown option '{opt}'.")),
             }
             return err::ALERT | err::FATAL;
         }
         if line.kwm != Kwm::Std {
-            self.alert_tight(line.span, format!("negation/default is not supported for option '{opt}'."));
+            self.alert_tight(
+                line.span,
+                format!("negation/default is not supported for option '{opt}'."),
+            );
             return err::ALERT | err::FATAL;
         }
-        let mut code = 0;
+        let code = 0;
         match opt.as_str() {
             "httplog" | "httpslog" => {
                 let clf = line.arg(2) == "clf";
                 if line.has(2) && !clf {
-                    self.alert(line.span, format!("keyword '{opt}' only supports option 'clf'."));
+                    self.alert(
+                        line.span,
+                        format!("keyword '{opt}' only supports option 'clf'."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 if self.too_many_args_idx(line, if clf { 1 } else { 0 }, 1) {
                     return err::ALERT | err::FATAL;
                 }
                 if !self.has_fe() {
-                    let text = format!("backend '{}' : 'option {opt}' directive is ignored in backends.", self.proxy_name());
+                    let text = format!(
+                        "backend '{}' : 'option {opt}' directive is ignored in backends.",
+                        self.proxy_name()
+                    );
                     self.warn(line.span, text);
                     return err::WARN;
                 }
@@ -1026,7 +1300,10 @@ impl Parser<'_> {
                     return err::ALERT | err::FATAL;
                 }
                 if !self.has_fe() {
-                    let text = format!("backend '{}' : 'option tcplog' directive is ignored in backends.", self.proxy_name());
+                    let text = format!(
+                        "backend '{}' : 'option tcplog' directive is ignored in backends.",
+                        self.proxy_name()
+                    );
                     self.warn(line.span, text);
                     return err::WARN;
                 }
@@ -1101,7 +1378,11 @@ impl Parser<'_> {
             "forwardfor" | "originalto" => {
                 let mut ff = ForwardFor {
                     except: None,
-                    header: if opt == "forwardfor" { "X-Forwarded-For".into() } else { "X-Original-To".into() },
+                    header: if opt == "forwardfor" {
+                        "X-Forwarded-For".into()
+                    } else {
+                        "X-Original-To".into()
+                    },
                     if_none: false,
                 };
                 let mut i = 2;
@@ -1117,7 +1398,12 @@ impl Parser<'_> {
                         }
                         "header" => {
                             if !line.has(i + 1) {
-                                self.alert(line.span, format!("'option {opt} header' expects <header_name> as argument."));
+                                self.alert(
+                                    line.span,
+                                    format!(
+                                        "'option {opt} header' expects <header_name> as argument."
+                                    ),
+                                );
                                 return err::ALERT | err::FATAL;
                             }
                             ff.header = line.arg(i + 1).to_string();
@@ -1133,7 +1419,10 @@ impl Parser<'_> {
                             } else {
                                 "'except' and 'header'"
                             };
-                            self.alert(line.span, format!("'option {opt}' only supports optional values: {which}."));
+                            self.alert(
+                                line.span,
+                                format!("'option {opt}' only supports optional values: {which}."),
+                            );
                             return err::ALERT | err::FATAL;
                         }
                     }
@@ -1191,7 +1480,10 @@ impl Parser<'_> {
                 let inner = &a[7..];
                 let n = units::atol(inner);
                 if n < 1 {
-                    self.alert(line.span, "balance random : number of draws must be at least 1.");
+                    self.alert(
+                        line.span,
+                        "balance random : number of draws must be at least 1.",
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
                 Balance::Random { draws: n as u32 }
@@ -1209,7 +1501,14 @@ impl Parser<'_> {
                         "len" | "depth" => {
                             let v = units::atol(line.arg(i + 1));
                             if v <= 0 {
-                                self.alert(line.span, format!("balance uri : '{}' expects a positive integer (got '{}').", line.arg(i), line.arg(i + 1)));
+                                self.alert(
+                                    line.span,
+                                    format!(
+                                        "balance uri : '{}' expects a positive integer (got '{}').",
+                                        line.arg(i),
+                                        line.arg(i + 1)
+                                    ),
+                                );
                                 return code | err::ALERT | err::FATAL;
                             }
                             if line.arg(i) == "len" {
@@ -1226,21 +1525,38 @@ impl Parser<'_> {
                     }
                     i += 1;
                 }
-                Balance::Uri { whole, len, depth, path_only }
+                Balance::Uri {
+                    whole,
+                    len,
+                    depth,
+                    path_only,
+                }
             }
             "url_param" => {
                 if !line.has(2) {
-                    self.alert(line.span, "balance url_param requires an URL parameter name.");
+                    self.alert(
+                        line.span,
+                        "balance url_param requires an URL parameter name.",
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
                 let mut check_post = None;
                 if line.arg(3) == "check_post" {
                     check_post = Some(units::atol(line.arg(4)).max(0) as u32);
                 } else if line.has(3) {
-                    self.alert(line.span, &format!("balance url_param only accepts 'check_post' modifier (got '{}').", line.arg(3)));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "balance url_param only accepts 'check_post' modifier (got '{}').",
+                            line.arg(3)
+                        ),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
-                Balance::UrlParam { param: line.arg(2).to_string(), check_post }
+                Balance::UrlParam {
+                    param: line.arg(2).to_string(),
+                    check_post,
+                }
             }
             a if a.starts_with("hdr(") => {
                 let Some(name) = a[4..].strip_suffix(')').filter(|n| !n.is_empty()) else {
@@ -1249,24 +1565,38 @@ impl Parser<'_> {
                 };
                 let use_domain_only = line.arg(2) == "use_domain_only";
                 if line.has(2) && !use_domain_only {
-                    self.alert(line.span, &format!("balance {} only accepts 'use_domain_only' modifier (got '{}').", line.arg(1), line.arg(2)));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "balance {} only accepts 'use_domain_only' modifier (got '{}').",
+                            line.arg(1),
+                            line.arg(2)
+                        ),
+                    );
                     return code | err::ALERT | err::FATAL;
                 }
-                Balance::Hdr { name: name.to_string(), use_domain_only }
+                Balance::Hdr {
+                    name: name.to_string(),
+                    use_domain_only,
+                }
             }
             a if a == "rdp-cookie" || a.starts_with("rdp-cookie(") => {
                 let name = a
                     .strip_prefix("rdp-cookie(")
                     .and_then(|r| r.strip_suffix(')'))
                     .unwrap_or("mstshash");
-                Balance::RdpCookie { name: name.to_string() }
+                Balance::RdpCookie {
+                    name: name.to_string(),
+                }
             }
             "hash" => {
                 if !line.has(2) {
                     self.alert(line.span, "balance hash requires a sample expression.");
                     return code | err::ALERT | err::FATAL;
                 }
-                Balance::Hash { expression: line.arg(2).to_string() }
+                Balance::Hash {
+                    expression: line.arg(2).to_string(),
+                }
             }
             other => {
                 let _ = other;
@@ -1289,21 +1619,34 @@ impl Parser<'_> {
                 return err::ALERT | err::FATAL;
             }
             _ => {
-                self.alert(line.span, "'hash-type' only supports 'consistent' and 'map-based'.");
+                self.alert(
+                    line.span,
+                    "'hash-type' only supports 'consistent' and 'map-based'.",
+                );
                 return err::ALERT | err::FATAL;
             }
         };
         let function = if line.has(2) { line.arg(2) } else { "sdbm" };
         if !matches!(function, "sdbm" | "djb2" | "crc32" | "wt6" | "none") {
-            self.alert(line.span, "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.");
+            self.alert(
+                line.span,
+                "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.",
+            );
             return err::ALERT | err::FATAL;
         }
         let avalanche = line.arg(3) == "avalanche";
         if line.has(3) && !avalanche {
-            self.alert(line.span, "'hash-type' only supports 'avalanche' as a modifier for hash functions.");
+            self.alert(
+                line.span,
+                "'hash-type' only supports 'avalanche' as a modifier for hash functions.",
+            );
             return err::ALERT | err::FATAL;
         }
-        let ht = HashType { consistent, function: function.to_string(), avalanche };
+        let ht = HashType {
+            consistent,
+            function: function.to_string(),
+            avalanche,
+        };
         if let Some(s) = self.settings_mut() {
             s.hash_type = Some(ht);
         }
@@ -1312,7 +1655,10 @@ impl Parser<'_> {
 
     fn errorfile_line(&mut self, line: &Line) -> u32 {
         if !line.has(2) {
-            self.alert(line.span, "errorfile : expects <status_code> and <file> as arguments.\n");
+            self.alert(
+                line.span,
+                "errorfile : expects <status_code> and <file> as arguments.\n",
+            );
             return err::ALERT | err::FATAL;
         }
         let status = units::atoi(line.arg(1));
@@ -1333,9 +1679,16 @@ impl Parser<'_> {
     }
 
     /// Reads and checks an errorfile; `Ok(None)` when HAProxy only warns and ignores it.
-    pub(super) fn load_errorfile(&mut self, line: &Line, status: i32) -> Result<Option<ErrorFile>, String> {
+    pub(super) fn load_errorfile(
+        &mut self,
+        line: &Line,
+        status: i32,
+    ) -> Result<Option<ErrorFile>, String> {
         let path = PathBuf::from(line.arg(2));
-        if !errorfile::HANDLED_STATUS_CODES.iter().any(|&c| i32::from(c) == status) {
+        if !errorfile::HANDLED_STATUS_CODES
+            .iter()
+            .any(|&c| i32::from(c) == status)
+        {
             return Err(format!("status code '{status}' not handled."));
         }
         let contents = std::fs::read(&path)
@@ -1344,12 +1697,15 @@ impl Parser<'_> {
         if contents.len() > errorfile::DEFAULT_BUFSIZE {
             self.push(crate::diag::bare(
                 conf_diag::Severity::Warning,
-                format!("custom error message file '{}' larger than {} bytes. Truncating.", path.display(), errorfile::DEFAULT_BUFSIZE),
+                format!(
+                    "custom error message file '{}' larger than {} bytes. Truncating.",
+                    path.display(),
+                    errorfile::DEFAULT_BUFSIZE
+                ),
             ));
             contents.truncate(errorfile::DEFAULT_BUFSIZE);
         }
-        errorfile::check_response(&contents)
-            .map_err(|m| format!("'{}': {m}", path.display()))?;
+        errorfile::check_response(&contents).map_err(|m| format!("'{}': {m}", path.display()))?;
         Ok(Some(ErrorFile {
             at: self.location(line.span),
             status: status as u16,
@@ -1364,7 +1720,10 @@ impl Parser<'_> {
         match sub.as_str() {
             "admin" | "http-request" => {
                 if self.is_defaults() {
-                    self.alert_tight(line.span, format!("'stats {sub}' not allowed in 'defaults' section."));
+                    self.alert_tight(
+                        line.span,
+                        format!("'stats {sub}' not allowed in 'defaults' section."),
+                    );
                     return err::ALERT | err::FATAL;
                 }
                 if sub == "admin" {
@@ -1379,7 +1738,12 @@ impl Parser<'_> {
                             }
                         }
                         Err(msg) => {
-                            self.alert(line.span, format!("error detected while parsing a 'stats admin' rule : {msg}."));
+                            self.alert(
+                                line.span,
+                                format!(
+                                    "error detected while parsing a 'stats admin' rule : {msg}."
+                                ),
+                            );
                             return err::ALERT | err::FATAL;
                         }
                     }
@@ -1420,7 +1784,8 @@ impl Parser<'_> {
                     Ok(t) => {
                         if let Some(s) = self.settings_mut() {
                             s.stats.enabled = true;
-                            s.stats.refresh = Some(std::time::Duration::from_secs(u64::from(t.value)));
+                            s.stats.refresh =
+                                Some(std::time::Duration::from_secs(u64::from(t.value)));
                         }
                     }
                     Err(TimeError::Overflow) => {
@@ -1433,7 +1798,12 @@ impl Parser<'_> {
                     }
                     Err(TimeError::Unexpected(_, c)) => {
                         let c = if arg.is_empty() { '\0' } else { c };
-                        self.alert_tight(line.span, format!("unexpected character '{c}' in argument to stats refresh interval."));
+                        self.alert_tight(
+                            line.span,
+                            format!(
+                                "unexpected character '{c}' in argument to stats refresh interval."
+                            ),
+                        );
                         return err::ALERT | err::FATAL;
                     }
                 }
@@ -1445,7 +1815,10 @@ impl Parser<'_> {
                 }
                 // HAProxy 2.6 accepts a word without ':' (user with an empty password).
                 let (user, password) = line.arg(2).split_once(':').unwrap_or((line.arg(2), ""));
-                let auth = StatsAuth { user: user.to_string(), password: password.to_string() };
+                let auth = StatsAuth {
+                    user: user.to_string(),
+                    password: password.to_string(),
+                };
                 if let Some(s) = self.settings_mut() {
                     s.stats.enabled = true;
                     s.stats.auth.push(auth);
@@ -1525,7 +1898,10 @@ impl Parser<'_> {
             match word {
                 "rewrite" | "insert" | "prefix" => {
                     if cookie.method.as_deref().is_some_and(|m| m != word) {
-                        self.alert(line.span, "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.");
+                        self.alert(
+                            line.span,
+                            "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.",
+                        );
                         return code | err::ALERT | err::FATAL;
                     }
                     cookie.method = Some(word.to_string());
@@ -1545,8 +1921,15 @@ impl Parser<'_> {
                 "maxidle" | "maxlife" => {
                     let arg = line.arg(i + 1);
                     if arg.is_empty() {
-                        let what = if word == "maxidle" { "<idletime>" } else { "<lifetime>" };
-                        self.alert_tight(line.span, format!("'{word}' expects {what} in seconds as argument."));
+                        let what = if word == "maxidle" {
+                            "<idletime>"
+                        } else {
+                            "<lifetime>"
+                        };
+                        self.alert_tight(
+                            line.span,
+                            format!("'{word}' expects {what} in seconds as argument."),
+                        );
                         return code | err::ALERT | err::FATAL;
                     }
                     match parse_time(arg, TimeUnit::Seconds) {
@@ -1559,7 +1942,10 @@ impl Parser<'_> {
                             }
                         }
                         Err(TimeError::Unexpected(_, c)) => {
-                            self.alert_tight(line.span, format!("unexpected character '{c}' in argument to <{word}>."));
+                            self.alert_tight(
+                                line.span,
+                                format!("unexpected character '{c}' in argument to <{word}>."),
+                            );
                             return code | err::ALERT | err::FATAL;
                         }
                         Err(_) => {
@@ -1584,15 +1970,23 @@ impl Parser<'_> {
             }
             i += 1;
         }
-        if cookie.method.as_deref() == Some("rewrite") && cookie.flags.iter().any(|f| f == "indirect") {
-            self.alert(line.span, "cookie 'rewrite' and 'indirect' modes are incompatible.");
+        if cookie.method.as_deref() == Some("rewrite")
+            && cookie.flags.iter().any(|f| f == "indirect")
+        {
+            self.alert(
+                line.span,
+                "cookie 'rewrite' and 'indirect' modes are incompatible.",
+            );
             return code | err::ALERT | err::FATAL;
         }
         if cookie.flags.iter().any(|f| f == "preserve")
             && cookie.method.as_deref() != Some("insert")
             && !cookie.flags.iter().any(|f| f == "indirect")
         {
-            self.alert(line.span, "cookie 'preserve' requires at least 'insert' or 'indirect'.");
+            self.alert(
+                line.span,
+                "cookie 'preserve' requires at least 'insert' or 'indirect'.",
+            );
             return code | err::ALERT | err::FATAL;
         }
         if let Some(s) = self.settings_mut() {
@@ -1630,7 +2024,11 @@ fn is_network(s: &str) -> bool {
 }
 
 /// `parse_logsrv()`: a `log` line's target. `Ok(None)` for `log global` in a proxy.
-pub(crate) fn parse_log_target(p: &Parser<'_>, line: &Line, in_global: bool) -> Result<Option<LogTarget>, String> {
+pub(crate) fn parse_log_target(
+    p: &Parser<'_>,
+    line: &Line,
+    in_global: bool,
+) -> Result<Option<LogTarget>, String> {
     if line.has(1) && !line.has(2) && line.arg(1) == "global" {
         if in_global {
             return Err("'global' is not supported for a global syslog server".into());
@@ -1648,7 +2046,10 @@ pub(crate) fn parse_log_target(p: &Parser<'_>, line: &Line, in_global: bool) -> 
     if line.arg(i) == "len" {
         let len = units::atoi(line.arg(i + 1));
         if !(80..=65535).contains(&len) {
-            return Err(format!("invalid log length '{}', must be between 80 and 65535", line.arg(i + 1)));
+            return Err(format!(
+                "invalid log length '{}', must be between 80 and 65535",
+                line.arg(i + 1)
+            ));
         }
         max_length = Some(len as u32);
         i += 2;
@@ -1656,7 +2057,10 @@ pub(crate) fn parse_log_target(p: &Parser<'_>, line: &Line, in_global: bool) -> 
     let mut format = None;
     if line.arg(i) == "format" {
         let f = line.arg(i + 1);
-        if !matches!(f, "local" | "rfc3164" | "rfc5424" | "priority" | "short" | "timed" | "iso" | "raw") {
+        if !matches!(
+            f,
+            "local" | "rfc3164" | "rfc5424" | "priority" | "short" | "timed" | "iso" | "raw"
+        ) {
             return Err(format!("unknown log format '{f}'"));
         }
         format = Some(f.to_string());
@@ -1676,19 +2080,33 @@ pub(crate) fn parse_log_target(p: &Parser<'_>, line: &Line, in_global: bool) -> 
         .position(|f| *f == line.arg(i))
         .ok_or_else(|| format!("unknown log facility '{}'", line.arg(i)))?;
     i += 1;
-    let level = |w: &str| LOG_LEVELS.iter().position(|l| *l == w).map(|l| LogLevel(l as u8));
+    let level = |w: &str| {
+        LOG_LEVELS
+            .iter()
+            .position(|l| *l == w)
+            .map(|l| LogLevel(l as u8))
+    };
     let mut max_level = None;
     if line.has(i) {
-        max_level = Some(level(line.arg(i)).ok_or_else(|| format!("unknown optional log level '{}'", line.arg(i)))?);
+        max_level = Some(
+            level(line.arg(i))
+                .ok_or_else(|| format!("unknown optional log level '{}'", line.arg(i)))?,
+        );
         i += 1;
     }
     let mut min_level = None;
     if line.has(i) {
-        min_level = Some(level(line.arg(i)).ok_or_else(|| format!("unknown optional minimum log level '{}'", line.arg(i)))?);
+        min_level = Some(
+            level(line.arg(i))
+                .ok_or_else(|| format!("unknown optional minimum log level '{}'", line.arg(i)))?,
+        );
         i += 1;
     }
     if line.has(i) {
-        return Err(format!("cannot handle unexpected argument '{}'", line.arg(i)));
+        return Err(format!(
+            "cannot handle unexpected argument '{}'",
+            line.arg(i)
+        ));
     }
     let address = parse_log_address(line.arg(1))?;
     Ok(Some(LogTarget {
@@ -1724,7 +2142,11 @@ fn parse_log_address(raw: &str) -> Result<LogAddress, String> {
     if let Some(path) = raw.strip_prefix("unix@") {
         return Ok(LogAddress::Unix(PathBuf::from(path)));
     }
-    let (tcp, rest) = if let Some(r) = raw.strip_prefix("tcp@").or_else(|| raw.strip_prefix("tcp4@")).or_else(|| raw.strip_prefix("tcp6@")) {
+    let (tcp, rest) = if let Some(r) = raw
+        .strip_prefix("tcp@")
+        .or_else(|| raw.strip_prefix("tcp4@"))
+        .or_else(|| raw.strip_prefix("tcp6@"))
+    {
         (true, r)
     } else {
         (
@@ -1750,9 +2172,15 @@ fn parse_log_address(raw: &str) -> Result<LogAddress, String> {
         return Err(format!("unknown log address '{raw}'"));
     }
     Ok(if tcp {
-        LogAddress::Tcp { host: host.to_string(), port }
+        LogAddress::Tcp {
+            host: host.to_string(),
+            port,
+        }
     } else {
-        LogAddress::Udp { host: host.to_string(), port }
+        LogAddress::Udp {
+            host: host.to_string(),
+            port,
+        }
     })
 }
 

@@ -40,13 +40,30 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
         for key in ["deny_status", "status"] {
             if let Some(i) = args.iter().position(|w| w == key) {
                 let code = units::atoi(&a(i + 1));
-                if !crate::errorfile::HANDLED_STATUS_CODES.iter().any(|&c| i32::from(c) == code) || code == 200 {
+                if !crate::errorfile::HANDLED_STATUS_CODES
+                    .iter()
+                    .any(|&c| i32::from(c) == code)
+                    || code == 200
+                {
                     return Err(format!("Unexpected status code '{}'", a(i + 1)));
                 }
             }
         }
     }
-    if matches!(action, "set-header" | "add-header" | "set-path" | "set-pathq" | "set-query" | "set-uri" | "set-method" | "replace-header" | "replace-value" | "replace-path" | "replace-pathq") {
+    if matches!(
+        action,
+        "set-header"
+            | "add-header"
+            | "set-path"
+            | "set-pathq"
+            | "set-query"
+            | "set-uri"
+            | "set-method"
+            | "replace-header"
+            | "replace-value"
+            | "replace-path"
+            | "replace-pathq"
+    ) {
         let format_at = match action {
             "set-header" | "add-header" => 1,
             "replace-header" | "replace-value" => 2,
@@ -67,10 +84,7 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
             status: status_arg(args, "deny_status").or_else(|| status_arg(args, "status")),
         },
         "auth" => HttpAction::Auth {
-            realm: args
-                .iter()
-                .position(|w| w == "realm")
-                .map(|i| a(i + 1)),
+            realm: args.iter().position(|w| w == "realm").map(|i| a(i + 1)),
         },
         "redirect" => {
             let kind = a(0);
@@ -104,9 +118,17 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
             need(3, "exactly 3 arguments")?;
             let (name, regex, replacement) = (a(0), a(1), a(2));
             if action == "replace-header" {
-                HttpAction::ReplaceHeader { name, regex, replacement }
+                HttpAction::ReplaceHeader {
+                    name,
+                    regex,
+                    replacement,
+                }
             } else {
-                HttpAction::ReplaceValue { name, regex, replacement }
+                HttpAction::ReplaceValue {
+                    name,
+                    regex,
+                    replacement,
+                }
             }
         }
         "set-path" => {
@@ -119,7 +141,10 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
         }
         "replace-path" | "replace-pathq" => {
             need(2, "exactly 2 arguments")?;
-            HttpAction::ReplacePath { regex: a(0), replacement: a(1) }
+            HttpAction::ReplacePath {
+                regex: a(0),
+                replacement: a(1),
+            }
         }
         "set-query" => {
             need(1, "exactly 1 argument")?;
@@ -161,7 +186,10 @@ impl Parser<'_> {
                 return err::ALERT | err::FATAL;
             }
             if anonymous {
-                self.alert(line.span, format!("'{kw}' not allowed in anonymous 'defaults' section."));
+                self.alert(
+                    line.span,
+                    format!("'{kw}' not allowed in anonymous 'defaults' section."),
+                );
                 return err::ALERT | err::FATAL;
             }
         }
@@ -173,16 +201,51 @@ impl Parser<'_> {
         let cond_at = condition_start(line, first_arg);
         let end = cond_at.unwrap_or(line.words.len());
         let args: Vec<String> = line.words[first_arg.min(end)..end].to_vec();
-        let rule_kw = if kw == "redirect" { "http-request".to_string() } else { kw.clone() };
+        let rule_kw = if kw == "redirect" {
+            "http-request".to_string()
+        } else {
+            kw.clone()
+        };
         let reg = registry();
-        let known = reg.has_action(&rule_kw, &action) || matches!(action.as_str(), "allow" | "deny" | "tarpit" | "auth" | "redirect" | "return" | "set-header" | "add-header" | "del-header" | "replace-header" | "replace-value" | "set-status");
+        let known = reg.has_action(&rule_kw, &action)
+            || matches!(
+                action.as_str(),
+                "allow"
+                    | "deny"
+                    | "tarpit"
+                    | "auth"
+                    | "redirect"
+                    | "return"
+                    | "set-header"
+                    | "add-header"
+                    | "del-header"
+                    | "replace-header"
+                    | "replace-value"
+                    | "set-status"
+            );
         if !known {
-            let list = if rule_kw == "http-response" { HTTP_RESPONSE_ACTIONS } else { HTTP_REQUEST_ACTIONS };
-            let names: Vec<&str> = list.split(", ").map(|n| n.trim_matches('\'').trim_end_matches("(*)")).collect();
+            let list = if rule_kw == "http-response" {
+                HTTP_RESPONSE_ACTIONS
+            } else {
+                HTTP_REQUEST_ACTIONS
+            };
+            let names: Vec<&str> = list
+                .split(", ")
+                .map(|n| n.trim_matches('\'').trim_end_matches("(*)"))
+                .collect();
             let best = best_match(&action, names.iter().copied());
-            let missing = if action.is_empty() { " (missing argument)" } else { "" };
-            let hint = best.map(|b| format!(" Did you mean '{b}' maybe ?")).unwrap_or_default();
-            self.alert_tight(line.span, format!("'{rule_kw}' expects {list}, but got '{action}'{missing}.{hint}"));
+            let missing = if action.is_empty() {
+                " (missing argument)"
+            } else {
+                ""
+            };
+            let hint = best
+                .map(|b| format!(" Did you mean '{b}' maybe ?"))
+                .unwrap_or_default();
+            self.alert_tight(
+                line.span,
+                format!("'{rule_kw}' expects {list}, but got '{action}'{missing}.{hint}"),
+            );
             return err::ALERT | err::ABORT;
         }
         let typed = match typed_action(&action, &args) {
@@ -202,7 +265,11 @@ impl Parser<'_> {
                 Ok(c) => Some(c),
                 Err(msg) => {
                     let what = if kw == "redirect" {
-                        format!("error detected in {} '{}' while parsing redirect rule : {msg}.", self.proxy_type(), self.proxy_name())
+                        format!(
+                            "error detected in {} '{}' while parsing redirect rule : {msg}.",
+                            self.proxy_type(),
+                            self.proxy_name()
+                        )
                     } else {
                         format!("error detected while parsing an '{rule_kw} {action}' condition : {msg}.")
                     };
@@ -217,7 +284,10 @@ impl Parser<'_> {
             Some(t) => t,
             None => {
                 self.unmodelled(line, &format!("{rule_kw} {action}"));
-                HttpAction::Other { action: action.clone(), args }
+                HttpAction::Other {
+                    action: action.clone(),
+                    args,
+                }
             }
         };
         // warnif_misplaced_http_req() / warnif_misplaced_redirect(): rules are evaluated
@@ -235,7 +305,12 @@ impl Parser<'_> {
                 None
             };
             if let Some(after) = after {
-                self.warn(line.span, format!("a '{kw}' rule placed after {after} rule will still be processed before."));
+                self.warn(
+                    line.span,
+                    format!(
+                        "a '{kw}' rule placed after {after} rule will still be processed before."
+                    ),
+                );
                 code |= err::WARN;
             }
         }
@@ -257,7 +332,12 @@ impl Parser<'_> {
     pub(super) fn stats_http_request_line(&mut self, line: &Line) -> u32 {
         let action = line.arg(2).to_string();
         if !matches!(action.as_str(), "allow" | "deny" | "auth") {
-            self.alert(line.span, format!("'stats http-request' expects 'allow', 'deny', 'auth', but got '{action}'."));
+            self.alert(
+                line.span,
+                format!(
+                    "'stats http-request' expects 'allow', 'deny', 'auth', but got '{action}'."
+                ),
+            );
             return err::ALERT | err::FATAL;
         }
         let cond_at = condition_start(line, 3);
@@ -267,7 +347,12 @@ impl Parser<'_> {
             Some(at) => match self.parse_condition(line, at) {
                 Ok(c) => Some(c),
                 Err(msg) => {
-                    self.alert(line.span, format!("error detected while parsing a 'stats http-request' rule : {msg}."));
+                    self.alert(
+                        line.span,
+                        format!(
+                            "error detected while parsing a 'stats http-request' rule : {msg}."
+                        ),
+                    );
                     return err::ALERT | err::FATAL;
                 }
             },
@@ -300,7 +385,32 @@ impl Parser<'_> {
                 let action = line.arg(2);
                 let rule = format!("tcp-request {kind}");
                 let reg = registry();
-                if !reg.has_action(&rule, action) && !matches!(action, "accept" | "reject" | "expect-proxy" | "expect-netscaler-cip" | "capture" | "track-sc0" | "track-sc1" | "track-sc2" | "set-var" | "unset-var" | "do-resolve" | "use-service" | "switch-mode" | "set-dst" | "set-src" | "close" | "send-spoe-group" | "sc-inc-gpc0" | "silent-drop") && !action.starts_with("track-sc") && !action.starts_with("set-var") {
+                if !reg.has_action(&rule, action)
+                    && !matches!(
+                        action,
+                        "accept"
+                            | "reject"
+                            | "expect-proxy"
+                            | "expect-netscaler-cip"
+                            | "capture"
+                            | "track-sc0"
+                            | "track-sc1"
+                            | "track-sc2"
+                            | "set-var"
+                            | "unset-var"
+                            | "do-resolve"
+                            | "use-service"
+                            | "switch-mode"
+                            | "set-dst"
+                            | "set-src"
+                            | "close"
+                            | "send-spoe-group"
+                            | "sc-inc-gpc0"
+                            | "silent-drop"
+                    )
+                    && !action.starts_with("track-sc")
+                    && !action.starts_with("set-var")
+                {
                     self.alert(line.span, format!("tcp-request : '{rule}' expects 'accept', 'reject', 'track-sc0', 'track-sc1', 'track-sc2' or a registered action, but got '{action}'"));
                     return err::ALERT | err::FATAL;
                 }

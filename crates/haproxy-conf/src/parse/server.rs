@@ -43,12 +43,18 @@ impl Parser<'_> {
             (String::new(), None, 1)
         } else {
             if !line.has(2) {
-                self.ctx_alert(line, format!("'{kw}' expects <name> and <addr>[:<port>] as arguments."));
+                self.ctx_alert(
+                    line,
+                    format!("'{kw}' expects <name> and <addr>[:<port>] as arguments."),
+                );
                 return err::ALERT | err::FATAL;
             }
             let name = line.arg(1).to_string();
             if let Some(c) = super::invalid_char(&name) {
-                self.ctx_alert(line, format!("character '{c}' is not permitted in {kw} name '{name}'."));
+                self.ctx_alert(
+                    line,
+                    format!("character '{c}' is not permitted in {kw} name '{name}'."),
+                );
                 return err::ALERT | err::FATAL;
             }
             let prefix = format!("'server {}/{name}' : ", self.proxy_name());
@@ -73,9 +79,15 @@ impl Parser<'_> {
             let word = line.arg(i).to_string();
             let Some(arity) = reg.server.get(&word).copied() else {
                 let hint = best_match(&word, reg.server.keys().map(String::as_str));
-                let tail = if is_default { " Hint: no address was expected for this server." } else { "" };
+                let tail = if is_default {
+                    " Hint: no address was expected for this server."
+                } else {
+                    ""
+                };
                 let text = match hint {
-                    Some(best) => format!("{prefix}unknown keyword '{word}'; did you mean '{best}' maybe ?{tail}"),
+                    Some(best) => format!(
+                        "{prefix}unknown keyword '{word}'; did you mean '{best}' maybe ?{tail}"
+                    ),
                     None => format!("{prefix}unknown keyword '{word}'.{tail}"),
                 };
                 self.ctx_alert(line, text);
@@ -83,7 +95,11 @@ impl Parser<'_> {
             };
             let nargs = usize::from(arity.0.unwrap_or(1));
             let value = line.arg(i + 1).to_string();
-            let server_name = if is_default { String::new() } else { name.clone() };
+            let server_name = if is_default {
+                String::new()
+            } else {
+                name.clone()
+            };
             let result = apply_server_keyword(&mut options, &word, &value, &server_name);
             match result {
                 Ok(()) => {}
@@ -124,7 +140,13 @@ impl Parser<'_> {
                     .map(|s| (s.name.clone(), s.at.clone()))
             });
             if let Some((other, at)) = clash {
-                self.ctx_alert(line, format!("{prefix}'id' : custom id {id} already used at {}:{} ('server {other}').", at.file, at.line));
+                self.ctx_alert(
+                    line,
+                    format!(
+                        "{prefix}'id' : custom id {id} already used at {}:{} ('server {other}').",
+                        at.file, at.line
+                    ),
+                );
                 return code | err::ALERT | err::FATAL;
             }
         }
@@ -157,7 +179,9 @@ enum KwError {
 
 fn positive_int(value: &str, kw: &str) -> Result<u32, KwError> {
     if value.is_empty() {
-        return Err(KwError::Alert(format!("'{kw}' expects an integer argument.")));
+        return Err(KwError::Alert(format!(
+            "'{kw}' expects an integer argument."
+        )));
     }
     let v = units::atol(value);
     if v <= 0 {
@@ -168,7 +192,9 @@ fn positive_int(value: &str, kw: &str) -> Result<u32, KwError> {
 
 fn check_delay(value: &str, kw: &str, server: &str) -> Result<std::time::Duration, KwError> {
     if value.is_empty() {
-        return Err(KwError::Alert(format!("'{kw}' expects a delay as argument.")));
+        return Err(KwError::Alert(format!(
+            "'{kw}' expects a delay as argument."
+        )));
     }
     match parse_time(value, TimeUnit::Millis) {
         Ok(t) if t.value > 0 => Ok(units::millis(t.value)),
@@ -179,7 +205,12 @@ fn check_delay(value: &str, kw: &str, server: &str) -> Result<std::time::Duratio
     }
 }
 
-fn apply_server_keyword(o: &mut ServerOptions, kw: &str, value: &str, server: &str) -> Result<(), KwError> {
+fn apply_server_keyword(
+    o: &mut ServerOptions,
+    kw: &str,
+    value: &str,
+    server: &str,
+) -> Result<(), KwError> {
     match kw {
         "check" => o.check = Some(true),
         "no-check" => o.check = Some(false),
@@ -320,11 +351,17 @@ pub(crate) fn parse_server_address(s: &str) -> Result<ServerAddress, String> {
             } else if first == b'-' {
                 ServerPort::Offset(-units::atoi(&p[1..]))
             } else {
-                return Err(format!("invalid character '{}' in port number '{p}' in '{s}'\n", first as char));
+                return Err(format!(
+                    "invalid character '{}' in port number '{p}' in '{s}'\n",
+                    first as char
+                ));
             }
         }
     };
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let host = if host.is_empty() || host == "*" {
         ServerHost::Ip(IpAddr::from([0, 0, 0, 0]))
     } else if let Ok(ip) = host.parse::<IpAddr>() {

@@ -56,16 +56,31 @@ impl Parser<'_> {
                 // HAProxy only notices this when traffic arrives ("has no server available").
             }
             if let Some(name) = s.default_backend.clone() {
-                match self.config.proxies.iter().enumerate().find(|(_, p)| p.name == name && p.kind.has_backend()).map(|(i, p)| (i, p)) {
+                match self
+                    .config
+                    .proxies
+                    .iter()
+                    .enumerate()
+                    .find(|(_, p)| p.name == name && p.kind.has_backend())
+                {
                     None => {
-                        self.check_alert(format!("Proxy '{}': unable to find required default_backend: '{name}'.", px.name));
+                        self.check_alert(format!(
+                            "Proxy '{}': unable to find required default_backend: '{name}'.",
+                            px.name
+                        ));
                         cfgerr += 1;
                     }
                     Some((i, _)) if i == index => {
-                        self.check_alert(format!("Proxy '{}': loop detected for default_backend: '{name}'.", px.name));
+                        self.check_alert(format!(
+                            "Proxy '{}': loop detected for default_backend: '{name}'.",
+                            px.name
+                        ));
                         cfgerr += 1;
                     }
-                    Some((_, t)) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
+                    Some((_, t))
+                        if t.settings.mode != s.mode
+                            && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) =>
+                    {
                         let text = format!(
                             "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) as its default backend (see 'mode').",
                             mode_str(s.mode), px.name, px.at.file, px.at.line,
@@ -87,16 +102,31 @@ impl Parser<'_> {
                     continue;
                 }
                 let name = &rule.backend;
-                match self.config.proxies.iter().enumerate().find(|(_, p)| &p.name == name && p.kind.has_backend()) {
+                match self
+                    .config
+                    .proxies
+                    .iter()
+                    .enumerate()
+                    .find(|(_, p)| &p.name == name && p.kind.has_backend())
+                {
                     None => {
-                        self.check_alert(format!("Proxy '{}': unable to find required use_backend: '{name}'.", px.name));
+                        self.check_alert(format!(
+                            "Proxy '{}': unable to find required use_backend: '{name}'.",
+                            px.name
+                        ));
                         cfgerr += 1;
                     }
                     Some((i, _)) if i == index => {
-                        self.check_alert(format!("Proxy '{}': loop detected for use_backend: '{name}'.", px.name));
+                        self.check_alert(format!(
+                            "Proxy '{}': loop detected for use_backend: '{name}'.",
+                            px.name
+                        ));
                         cfgerr += 1;
                     }
-                    Some((_, t)) if t.settings.mode != s.mode && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) => {
+                    Some((_, t))
+                        if t.settings.mode != s.mode
+                            && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) =>
+                    {
                         let text = format!(
                             "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) in a 'use_backend' rule (see 'mode').",
                             mode_str(s.mode), px.name, px.at.file, px.at.line,
@@ -118,12 +148,17 @@ impl Parser<'_> {
                     cfgerr += 1;
                 }
             }
-            if !s.stats.http_request.is_empty() && (!s.stats.auth.is_empty() || s.stats.realm.is_some()) {
+            if !s.stats.http_request.is_empty()
+                && (!s.stats.auth.is_empty() || s.stats.realm.is_some())
+            {
                 self.check_alert(format!("proxy '{}': stats 'auth'/'realm' and 'http-request' can't be used at the same time.", px.name));
                 cfgerr += 1;
             }
             for bind in &px.binds {
-                if bind.options.ssl && bind.options.crt.is_empty() && bind.options.crt_list.is_empty() {
+                if bind.options.ssl
+                    && bind.options.crt.is_empty()
+                    && bind.options.crt_list.is_empty()
+                {
                     let spec = self.bind_spec(bind);
                     self.check_alert(format!("Proxy '{}': no SSL certificate specified for bind '{spec}' at [{}:{}] (use 'crt').", px.name, bind.at.file, bind.at.line));
                     cfgerr += 1;
@@ -136,9 +171,18 @@ impl Parser<'_> {
                 }
             }
             for srv in &px.servers {
-                let has_port = matches!(srv.address.port, crate::model::ServerPort::Fixed(p) if p > 0);
-                let tcp_check_port = s.tcp_check.iter().any(|r| matches!(r.action, crate::model::TcpCheckAction::Connect { port: Some(_), .. }));
-                if srv.options.check == Some(true) && !has_port && srv.options.check_port.is_none() && !tcp_check_port
+                let has_port =
+                    matches!(srv.address.port, crate::model::ServerPort::Fixed(p) if p > 0);
+                let tcp_check_port = s.tcp_check.iter().any(|r| {
+                    matches!(
+                        r.action,
+                        crate::model::TcpCheckAction::Connect { port: Some(_), .. }
+                    )
+                });
+                if srv.options.check == Some(true)
+                    && !has_port
+                    && srv.options.check_port.is_none()
+                    && !tcp_check_port
                     && matches!(srv.address.host, ServerHost::Ip(_) | ServerHost::Name(_))
                 {
                     self.check_alert(format!("config: {me_kind} '{}': server '{}' has neither service port nor check port.", px.name, srv.name));
@@ -154,12 +198,26 @@ impl Parser<'_> {
                     self.push(diag::at(Severity::Error, CONTEXT, span, text));
                     cfgerr += 1;
                 }
-                if let Some(track) = srv.options.other.iter().find(|o| o.first().is_some_and(|w| w == "track")) {
+                if let Some(track) = srv
+                    .options
+                    .other
+                    .iter()
+                    .find(|o| o.first().is_some_and(|w| w == "track"))
+                {
                     let target = track.get(1).cloned().unwrap_or_default();
-                    let (be_name, srv_name) = target.split_once('/').map_or((px.name.clone(), target.clone()), |(b, s)| (b.to_string(), s.to_string()));
+                    let (be_name, srv_name) = target
+                        .split_once('/')
+                        .map_or((px.name.clone(), target.clone()), |(b, s)| {
+                            (b.to_string(), s.to_string())
+                        });
                     let span = self.span_of(&srv.at);
                     let prefix = format!("'server {}/{}' : ", px.name, srv.name);
-                    match self.config.proxies.iter().find(|p| p.name == be_name && p.kind.has_backend()) {
+                    match self
+                        .config
+                        .proxies
+                        .iter()
+                        .find(|p| p.name == be_name && p.kind.has_backend())
+                    {
                         None => {
                             self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to find required proxy '{be_name}' for tracking.")));
                             cfgerr += 1;
@@ -169,7 +227,15 @@ impl Parser<'_> {
                                 self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to find required server '{srv_name}' for tracking.")));
                                 cfgerr += 1;
                             }
-                            Some(t) if t.options.check != Some(true) && t.options.agent_check != Some(true) && !t.options.other.iter().any(|o| o.first().is_some_and(|w| w == "track")) => {
+                            Some(t)
+                                if t.options.check != Some(true)
+                                    && t.options.agent_check != Some(true)
+                                    && !t
+                                        .options
+                                        .other
+                                        .iter()
+                                        .any(|o| o.first().is_some_and(|w| w == "track")) =>
+                            {
                                 self.push(diag::at(Severity::Error, CONTEXT, span, format!("{prefix}unable to use {be_name}/{srv_name} for tracking as it does not have any check nor agent enabled.")));
                                 cfgerr += 1;
                             }
@@ -180,29 +246,57 @@ impl Parser<'_> {
             }
             for srv in &px.servers {
                 if let Some(r) = &srv.options.resolvers {
-                    if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Resolvers && &o.name == r) {
-                        self.check_alert(format!("{me_kind} '{}', server '{}': unable to find required resolvers '{r}'", px.name, srv.name));
+                    if !self
+                        .config
+                        .other_sections
+                        .iter()
+                        .any(|o| o.kind == OtherSectionKind::Resolvers && &o.name == r)
+                    {
+                        self.check_alert(format!(
+                            "{me_kind} '{}', server '{}': unable to find required resolvers '{r}'",
+                            px.name, srv.name
+                        ));
                         cfgerr += 1;
                     }
                 }
             }
             if s.options.check_protocol.as_deref() == Some("external-check") {
-                let global_ok = self.config.global.unmodelled.iter().any(|d| d.words.first().is_some_and(|w| w == "external-check"));
+                let global_ok = self
+                    .config
+                    .global
+                    .unmodelled
+                    .iter()
+                    .any(|d| d.words.first().is_some_and(|w| w == "external-check"));
                 if !global_ok {
                     self.check_alert(format!("Proxy '{}' : 'option external-check' unable to find required 'global.external-check'.", px.name));
                     cfgerr += 1;
                 }
-                let fork_ok = self.config.global.unmodelled.iter().any(|d| d.words.first().is_some_and(|w| w == "insecure-fork-wanted"));
+                let fork_ok = self
+                    .config
+                    .global
+                    .unmodelled
+                    .iter()
+                    .any(|d| d.words.first().is_some_and(|w| w == "insecure-fork-wanted"));
                 if !fork_ok {
                     self.check_warn(format!("Proxy '{}' : 'insecure-fork-wanted' not enabled in the global section, 'option external-check' will likely fail.", px.name));
                     code |= err::WARN;
                 }
             }
             for d in &s.unmodelled {
-                if d.words.first().is_some_and(|w| w == "email-alert") && d.words.get(1).is_some_and(|w| w == "mailers") {
+                if d.words.first().is_some_and(|w| w == "email-alert")
+                    && d.words.get(1).is_some_and(|w| w == "mailers")
+                {
                     let name = d.words.get(2).cloned().unwrap_or_default();
-                    if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Mailers && o.name == name) {
-                        self.check_alert(format!("Proxy '{}': unable to find mailers '{name}'.", px.name));
+                    if !self
+                        .config
+                        .other_sections
+                        .iter()
+                        .any(|o| o.kind == OtherSectionKind::Mailers && o.name == name)
+                    {
+                        self.check_alert(format!(
+                            "Proxy '{}': unable to find mailers '{name}'.",
+                            px.name
+                        ));
                         cfgerr += 1;
                     }
                 }
@@ -211,7 +305,12 @@ impl Parser<'_> {
                 if let crate::model::HttpAction::Other { action, args } = &rule.action {
                     if action == "cache-use" || action == "cache-store" {
                         let name = args.first().cloned().unwrap_or_default();
-                        if !self.config.other_sections.iter().any(|o| o.kind == OtherSectionKind::Cache && o.name == name) {
+                        if !self
+                            .config
+                            .other_sections
+                            .iter()
+                            .any(|o| o.kind == OtherSectionKind::Cache && o.name == name)
+                        {
                             self.check_alert(format!("config: {me_kind} '{}': unable to find the cache '{name}' referenced by the filter 'cache'.", px.name));
                             cfgerr += 1;
                         }
@@ -219,17 +318,38 @@ impl Parser<'_> {
                 }
             }
             if s.mode != Mode::Http {
-                for (list, what) in [(&s.http_request, "http-request"), (&s.http_response, "http-response")] {
+                for (list, what) in [
+                    (&s.http_request, "http-request"),
+                    (&s.http_response, "http-response"),
+                ] {
                     if !list.is_empty() {
-                        self.check_warn(format!("'{what}' rules ignored for {me_kind} '{}' as they require HTTP mode.", px.name));
+                        self.check_warn(format!(
+                            "'{what}' rules ignored for {me_kind} '{}' as they require HTTP mode.",
+                            px.name
+                        ));
                         code |= err::WARN;
                     }
                 }
             }
-            let retry_on = s.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "retry-on")).map(|d| d.words[1..].join(" ")).unwrap_or_default();
+            let retry_on = s
+                .unmodelled
+                .iter()
+                .find(|d| d.words.first().is_some_and(|w| w == "retry-on"))
+                .map(|d| d.words[1..].join(" "))
+                .unwrap_or_default();
             for srv in &px.servers {
-                let tfo = srv.options.other.iter().any(|o| o.first().is_some_and(|w| w == "tfo"));
-                let retries_ok = ["conn-failure", "empty-response", "response-timeout"].iter().all(|w| retry_on.split_whitespace().any(|r| r == *w || r == "all-retryable-errors"));
+                let tfo = srv
+                    .options
+                    .other
+                    .iter()
+                    .any(|o| o.first().is_some_and(|w| w == "tfo"));
+                let retries_ok = ["conn-failure", "empty-response", "response-timeout"]
+                    .iter()
+                    .all(|w| {
+                        retry_on
+                            .split_whitespace()
+                            .any(|r| r == *w || r == "all-retryable-errors")
+                    });
                 if tfo && !retries_ok {
                     let span = self.span_of(&srv.at);
                     self.push(diag::at(Severity::Warning, CONTEXT, span, format!("'server {}/{}' : server has tfo activated, the backend should be configured with at least 'conn-failure', 'empty-response' and 'response-timeout' or we wouldn't be able to retry the connection on failure.", px.name, srv.name)));
@@ -242,7 +362,8 @@ impl Parser<'_> {
                     || (px.kind.has_backend()
                         && !px.servers.is_empty()
                         && (t.connect.is_none()
-                            || (t.server.is_none() && (s.mode == Mode::Http || t.tunnel.is_none())))));
+                            || (t.server.is_none()
+                                && (s.mode == Mode::Http || t.tunnel.is_none())))));
             if needs_warning {
                 self.check_warn(format!(
                     "missing timeouts for {me_kind} '{}'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
@@ -252,12 +373,18 @@ impl Parser<'_> {
             }
             if s.mode != Mode::Http {
                 if px.kind.has_backend() && s.stats.enabled {
-                    self.check_warn(format!("'stats' statement ignored for {me_kind} '{}' as it requires HTTP mode.", px.name));
+                    self.check_warn(format!(
+                        "'stats' statement ignored for {me_kind} '{}' as it requires HTTP mode.",
+                        px.name
+                    ));
                     code |= err::WARN;
                 }
                 if let Some(ff) = &s.options.forwardfor {
                     let _ = ff;
-                    self.check_warn(format!("'option forwardfor' ignored for {me_kind} '{}' as it requires HTTP mode.", px.name));
+                    self.check_warn(format!(
+                        "'option forwardfor' ignored for {me_kind} '{}' as it requires HTTP mode.",
+                        px.name
+                    ));
                     code |= err::WARN;
                 }
                 if s.options.httplog.is_some() && px.kind.has_frontend() {
@@ -265,7 +392,10 @@ impl Parser<'_> {
                     code |= err::WARN;
                 }
                 if s.cookie.is_some() && px.kind.has_backend() {
-                    self.check_warn(format!("cookie will be ignored for {me_kind} '{}' (needs 'mode http').", px.name));
+                    self.check_warn(format!(
+                        "cookie will be ignored for {me_kind} '{}' (needs 'mode http').",
+                        px.name
+                    ));
                     code |= err::WARN;
                 }
             }
@@ -273,11 +403,19 @@ impl Parser<'_> {
                 && s.logs.is_empty()
                 && (s.options.httplog.is_some() || s.options.tcplog || s.log_format.is_some())
             {
-                self.check_warn(format!("log format ignored for {me_kind} '{}' since it has no log address.", px.name));
+                self.check_warn(format!(
+                    "log format ignored for {me_kind} '{}' since it has no log address.",
+                    px.name
+                ));
                 code |= err::WARN;
             }
             // Conditions naming ACLs are resolved at parse time; anonymous ones too.
-            let _ = |c: &Condition| c.any_of.iter().flatten().all(|t| matches!(t.acl, AclRef::Named(_) | AclRef::Anonymous(_)));
+            let _ = |c: &Condition| {
+                c.any_of
+                    .iter()
+                    .flatten()
+                    .all(|t| matches!(t.acl, AclRef::Named(_) | AclRef::Anonymous(_)))
+            };
         }
         if let Some(l) = self
             .config
@@ -308,15 +446,37 @@ impl Parser<'_> {
             .find(|d| d.words.first().is_some_and(|w| w == "localpeer"))
             .and_then(|d| d.words.get(1).cloned());
         for section in self.config.other_sections.clone() {
-            if section.kind == OtherSectionKind::Peers && !super::sections::peers_has_local_peer(&section, local_peer.as_deref()) {
-                let me = local_peer.clone().unwrap_or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default());
-                self.check_warn(format!("Removing incomplete section 'peers {}' (no peer named '{me}').", section.name));
+            if section.kind == OtherSectionKind::Peers
+                && !super::sections::peers_has_local_peer(&section, local_peer.as_deref())
+            {
+                let me = local_peer.clone().unwrap_or_else(|| {
+                    std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_string())
+                        .unwrap_or_default()
+                });
+                self.check_warn(format!(
+                    "Removing incomplete section 'peers {}' (no peer named '{me}').",
+                    section.name
+                ));
                 code |= err::WARN;
             }
         }
-        if let Some(d) = self.config.global.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "server-state-file")).cloned() {
+        if let Some(d) = self
+            .config
+            .global
+            .unmodelled
+            .iter()
+            .find(|d| d.words.first().is_some_and(|w| w == "server-state-file"))
+            .cloned()
+        {
             let file = d.words.get(1).cloned().unwrap_or_default();
-            let base = self.config.global.unmodelled.iter().find(|d| d.words.first().is_some_and(|w| w == "server-state-base")).and_then(|d| d.words.get(1).cloned());
+            let base = self
+                .config
+                .global
+                .unmodelled
+                .iter()
+                .find(|d| d.words.first().is_some_and(|w| w == "server-state-base"))
+                .and_then(|d| d.words.get(1).cloned());
             let path = match base {
                 Some(b) if !file.starts_with('/') => format!("{}/{file}", b.trim_end_matches('/')),
                 _ => file,
@@ -332,10 +492,19 @@ impl Parser<'_> {
                 continue;
             }
             if !master_worker {
-                self.check_alert("Can't use a 'program' section without master worker mode.".into());
+                self.check_alert(
+                    "Can't use a 'program' section without master worker mode.".into(),
+                );
                 cfgerr += 1;
-            } else if !section.lines.iter().any(|d| d.words.first().is_some_and(|w| w == "command")) {
-                self.check_alert(format!("The program section '{}' lacks a command to launch.", section.name));
+            } else if !section
+                .lines
+                .iter()
+                .any(|d| d.words.first().is_some_and(|w| w == "command"))
+            {
+                self.check_alert(format!(
+                    "The program section '{}' lacks a command to launch.",
+                    section.name
+                ));
                 cfgerr += 1;
             }
         }
@@ -343,7 +512,10 @@ impl Parser<'_> {
             for user in &ul.users {
                 for g in &user.groups {
                     if !ul.groups.iter().any(|(name, _)| name == g) {
-                        self.check_alert(format!("userlist '{}': no such group '{g}' specified in user '{}'", ul.name, user.name));
+                        self.check_alert(format!(
+                            "userlist '{}': no such group '{g}' specified in user '{}'",
+                            ul.name, user.name
+                        ));
                         cfgerr += 1;
                     }
                 }
@@ -351,7 +523,10 @@ impl Parser<'_> {
             for (g, members) in &ul.groups {
                 for m in members {
                     if !ul.users.iter().any(|u| &u.name == m) {
-                        self.check_alert(format!("userlist '{}': no such user '{m}' specified in group '{g}'", ul.name));
+                        self.check_alert(format!(
+                            "userlist '{}': no such user '{m}' specified in group '{g}'",
+                            ul.name
+                        ));
                         cfgerr += 1;
                     }
                 }
@@ -364,18 +539,25 @@ impl Parser<'_> {
     }
 
     fn server_verify_none(&self) -> bool {
-        self.config
-            .global
-            .unmodelled
-            .iter()
-            .any(|d| d.words.first().is_some_and(|w| w == "ssl-server-verify") && d.words.get(1).is_some_and(|v| v == "none"))
+        self.config.global.unmodelled.iter().any(|d| {
+            d.words.first().is_some_and(|w| w == "ssl-server-verify")
+                && d.words.get(1).is_some_and(|v| v == "none")
+        })
     }
 
     /// A bind address as written (`:8443`, `1.2.3.4:80`), for messages.
     fn bind_spec(&self, bind: &crate::model::Bind) -> String {
         match &bind.address {
             crate::model::BindAddress::Inet { host, ports } => {
-                let h = host.map(|h| if h.is_ipv6() { format!("[{h}]") } else { h.to_string() }).unwrap_or_default();
+                let h = host
+                    .map(|h| {
+                        if h.is_ipv6() {
+                            format!("[{h}]")
+                        } else {
+                            h.to_string()
+                        }
+                    })
+                    .unwrap_or_default();
                 if ports.first == ports.last {
                     format!("{h}:{}", ports.first)
                 } else {
@@ -405,7 +587,11 @@ impl Parser<'_> {
                 if let ServerHost::Name(name) = &srv.address.host {
                     if resolver.resolve(name).is_none() {
                         srv.unresolved = true;
-                        let none_ok = srv.options.init_addr.as_deref().is_some_and(|m| m.split(',').any(|w| w == "none"));
+                        let none_ok = srv
+                            .options
+                            .init_addr
+                            .as_deref()
+                            .is_some_and(|m| m.split(',').any(|w| w == "none"));
                         if !none_ok {
                             messages.push((
                                 srv.at.clone(),
