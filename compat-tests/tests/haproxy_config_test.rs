@@ -805,7 +805,10 @@ fn stdout_matches_reference_when_both_exit_0() {
         if o.reference.stdout == o.ours.stdout {
             continue;
         }
-        if STDOUT_KNOWN_DIFFERENCES.iter().any(|(id, _)| *id == o.fixture.id) {
+        if STDOUT_KNOWN_DIFFERENCES
+            .iter()
+            .any(|(id, _)| *id == o.fixture.id)
+        {
             continue;
         }
         let (r, u): (Vec<&str>, Vec<&str>) = (

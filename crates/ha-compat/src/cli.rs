@@ -39,11 +39,15 @@ enum Command {
         #[arg(long = "no-host-checks")]
         no_host_checks: bool,
     },
-    /// Lists every keepalived keyword and ha-compat's support for it.
+    /// Lists every keepalived (or, with --haproxy, haproxy.cfg) keyword and ha-compat's
+    /// support for it.
     Keywords {
         /// As the Markdown table in docs/compatibility.md.
         #[arg(long)]
         markdown: bool,
+        /// haproxy.cfg keywords instead of keepalived.conf ones.
+        #[arg(long)]
+        haproxy: bool,
     },
 }
 
@@ -66,7 +70,23 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             config_id,
             no_host_checks,
         }) => check_files(&files, dump, config_id, no_host_checks, out, err),
-        Some(Command::Keywords { markdown }) => {
+        Some(Command::Keywords {
+            markdown,
+            haproxy: true,
+        }) => {
+            if markdown {
+                let _ = write!(out, "{}", haproxy_conf::keywords::compatibility_markdown());
+            } else {
+                for r in haproxy_conf::keywords::all() {
+                    let _ = writeln!(out, "{}\t{}\t{}", r.section, r.keyword, r.status);
+                }
+            }
+            0
+        }
+        Some(Command::Keywords {
+            markdown,
+            haproxy: false,
+        }) => {
             if markdown {
                 let _ = write!(
                     out,

@@ -11,6 +11,7 @@
 //! - [`suggest`]: HAProxy's "did you mean" fingerprints; [`units`]: times and numbers.
 //! - [`errorfile`]: errorfile contents checked as HAProxy checks them.
 //! - [`diag`]: HAProxy's message shapes over conf-diag diagnostics.
+//! - [`keywords`]: every HAProxy 2.6 keyword and what ha-compat does with it.
 //! - [`files`]: `-f FILE|DIR` expansion; [`host`]: user/group lookups behind a trait.
 //! - [`error`]: the crate error type, `HaproxyConfError`.
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod errorfile;
 pub mod files;
 pub mod host;
+pub mod keywords;
 pub mod lexer;
 pub mod model;
 pub mod parse;

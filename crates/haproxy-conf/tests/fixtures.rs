@@ -75,7 +75,7 @@ fn outcomes_match_recorded_haproxy() {
             let expected: i32 = exit.trim().parse().expect("exit code");
             let cwd = std::env::current_dir().expect("cwd");
             std::env::set_current_dir(path.parent().expect("dir")).expect("chdir");
-            let loaded = haproxy_conf::load(&[path.clone()], &options);
+            let loaded = haproxy_conf::load(std::slice::from_ref(&path), &options);
             std::env::set_current_dir(cwd).expect("chdir back");
             let got = match loaded.outcome {
                 Outcome::Valid { listeners: true } => 0,

@@ -32,7 +32,7 @@ fn load_bytes(bytes: &[u8]) {
         resolver: &NoResolver,
         accounts: &AnyAccounts,
     };
-    let _ = haproxy_conf::load(&[path.clone()], &options);
+    let _ = haproxy_conf::load(std::slice::from_ref(&path), &options);
     let _ = std::fs::remove_file(path);
 }
 

@@ -798,7 +798,7 @@ const SSL_OPTIONS: &[&str] = &[
 ];
 
 /// Hard-coded global keywords not in `common_kw_list` but accepted by 2.6.
-const OTHER_HARDCODED: &[&str] = &[
+pub(crate) const OTHER_HARDCODED: &[&str] = &[
     "tune.chksize",
     "tune.idletimer",
     "cluster-secret",
@@ -815,7 +815,7 @@ const OTHER_HARDCODED: &[&str] = &[
 
 /// Global keywords with no effect on behaviour ha-compat must reproduce (tuning of
 /// HAProxy internals, environment, state files), accepted without a warning.
-const HARMLESS_GLOBAL: &[&str] = &[
+pub(crate) const HARMLESS_GLOBAL: &[&str] = &[
     "noepoll",
     "nokqueue",
     "noevports",
@@ -852,7 +852,7 @@ const HARMLESS_GLOBAL: &[&str] = &[
 ];
 
 /// Global keywords refused because ha-compat does not embed the engine they need.
-const REFUSED_GLOBAL: &[&str] = &["lua-load", "lua-load-per-thread", "lua-prepend-path"];
+pub(crate) const REFUSED_GLOBAL: &[&str] = &["lua-load", "lua-load-per-thread", "lua-prepend-path"];
 
 /// `strl2irc()`: a whole-string signed decimal integer.
 fn strl2irc(s: &str) -> Option<u32> {

@@ -5,8 +5,8 @@
 pub(crate) mod acl;
 mod bind;
 mod checks;
-mod global;
-mod proxy;
+pub(crate) mod global;
+pub(crate) mod proxy;
 mod rules;
 mod sections;
 mod server;

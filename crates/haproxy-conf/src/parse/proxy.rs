@@ -83,7 +83,7 @@ pub(crate) const LISTEN_COMMON_KW: &[&str] = &[
 ];
 
 /// `common_options` of src/cfgparse-listen.c, after `cfg_opts` and `cfg_opts2`.
-const COMMON_OPTIONS: &[&str] = &[
+pub(crate) const COMMON_OPTIONS: &[&str] = &[
     "httpclose",
     "http-server-close",
     "http-keep-alive",
@@ -106,7 +106,7 @@ const COMMON_OPTIONS: &[&str] = &[
 ];
 
 /// `cfg_opts` then `cfg_opts2` names, in HAProxy's table order (for hints).
-const CFG_OPTS_ORDER: &[&str] = &[
+pub(crate) const CFG_OPTS_ORDER: &[&str] = &[
     "abortonclose",
     "allbackups",
     "checkcache",
@@ -141,7 +141,7 @@ const CFG_OPTS_ORDER: &[&str] = &[
 
 /// Removed directives HAProxy 2.6 still recognises only to refuse them, and what replaced
 /// them (`The '%s' directive is not supported anymore since HAProxy 2.1. ...`).
-const REMOVED_REQ_RSP: &[(&str, &str)] = &[
+pub(crate) const REMOVED_REQ_RSP: &[(&str, &str)] = &[
     ("cliexp", " Use 'http-request replace-path', 'http-request replace-uri' or 'http-request replace-header' instead."),
     ("reqdel", " Use 'http-request del-header' instead."),
     ("reqdeny", " Use 'http-request deny' instead."),
@@ -165,7 +165,7 @@ const REMOVED_REQ_RSP: &[(&str, &str)] = &[
 ];
 
 /// Proxy keywords HAProxy accepts that ha-compat keeps as words, with a warning.
-const UNMODELLED_PROXY: &[&str] = &[
+pub(crate) const UNMODELLED_PROXY: &[&str] = &[
     "dynamic-cookie-key",
     "email-alert",
     "persist",
@@ -214,7 +214,7 @@ const UNMODELLED_PROXY: &[&str] = &[
 ];
 
 /// Of those, the ones that change security or routing: refused until implemented.
-const REFUSED_PROXY: &[&str] = &[
+pub(crate) const REFUSED_PROXY: &[&str] = &[
     "use-server",
     "force-persist",
     "ignore-persist",
