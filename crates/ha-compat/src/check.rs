@@ -131,6 +131,7 @@ pub fn check_haproxy(
         } else {
             &SystemAccounts
         },
+        host_files: !portable,
     };
     let files = match haproxy_conf::files::expand(&[path.to_path_buf()]) {
         Ok(f) => f,

@@ -249,6 +249,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         features: FEATURES,
         resolver: &SystemResolver,
         accounts: &SystemAccounts,
+        host_files: true,
     };
     let loaded = haproxy_conf::load(&files, &options);
     let mut warnings = false;

@@ -70,3 +70,56 @@ fn keepalived_personality_prints_keepalived_lines_and_status() {
         (0, "Config files missing '/nonexistent/keepalived.conf'.\n")
     );
 }
+
+#[test]
+fn check_tells_haproxy_cfg_from_keepalived_conf_by_content() {
+    // A haproxy.cfg under a name that says nothing: recognised by its first keyword.
+    let dir = std::env::temp_dir().join(format!("ha-compat-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let renamed = dir.join("lb.conf");
+    std::fs::copy(fixture("seeds/001/haproxy.cfg"), &renamed).expect("copy");
+    let keepalived = fixture("seeds/001/keepalived-hap1.conf");
+    let (code, _, err) = run(&[
+        "ha-compat",
+        "check",
+        "--no-host-checks",
+        "-f",
+        &keepalived,
+        "-f",
+        renamed.to_str().expect("utf8 path"),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 VRRP instance(s)"), "{err}");
+    assert!(
+        err.contains("lb.conf: 1 frontend(s), 1 backend(s), 2 server(s), 0 error(s)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn haproxy_personality_checks_like_haproxy_c() {
+    let file = fixture("haproxy/invalid/unknown_kw_frontend_hint.cfg");
+    let (code, out, err) = run(&["haproxy", "-c", "-f", &file]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    // The wording HAProxy 2.6.12 printed for this fixture (recorded in .expected).
+    let expected =
+        std::fs::read_to_string(fixture("haproxy/invalid/unknown_kw_frontend_hint.expected"))
+            .expect("recorded output");
+    let alert = expected
+        .lines()
+        .find(|l| l.contains("unknown keyword"))
+        .expect("recorded alert")
+        .replace("{FILE}", &file);
+    let alert = alert.split(" : config : ").nth(1).expect("alert text");
+    assert!(err.contains(alert), "expected {alert:?} in:\n{err}");
+    assert!(
+        err.ends_with("Fatal errors found in configuration.\n"),
+        "{err}"
+    );
+
+    let ok = fixture("seeds/001/haproxy.cfg");
+    let (code, out, _) = run(&["haproxy", "-c", "-f", &ok]);
+    assert_eq!((code, out.as_str()), (0, "Configuration file is valid\n"));
+}

@@ -55,6 +55,7 @@ fn outcomes_match_recorded_haproxy() {
         features: haproxy_conf::version::FEATURES,
         resolver: &NoResolver,
         accounts: &AnyAccounts,
+        host_files: true,
     };
     let mut checked = 0;
     let mut failures = Vec::new();

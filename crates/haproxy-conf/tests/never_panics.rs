@@ -31,6 +31,7 @@ fn load_bytes(bytes: &[u8]) {
         features: haproxy_conf::version::FEATURES,
         resolver: &NoResolver,
         accounts: &AnyAccounts,
+        host_files: true,
     };
     let _ = haproxy_conf::load(std::slice::from_ref(&path), &options);
     let _ = std::fs::remove_file(path);

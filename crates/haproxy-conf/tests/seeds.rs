@@ -27,6 +27,7 @@ fn load(path: &str) -> Loaded {
         features: haproxy_conf::version::FEATURES,
         resolver: &NoResolver,
         accounts: &AnyAccounts,
+        host_files: false,
     };
     haproxy_conf::load(&[seed(path)], &options)
 }

@@ -232,7 +232,9 @@ impl Parser<'_> {
                 "ssl" => o.ssl = true,
                 "crt" => {
                     let path = self.with_base(&value, true);
-                    if !path.exists() {
+                    if !path.exists() && !self.opts.host_files {
+                        self.unchecked_file(line, &path);
+                    } else if !path.exists() {
                         self.alert(line.span, format!("{head} : unable to stat SSL certificate from file '{}' : No such file or directory.", path.display()));
                         return (o, err::ALERT | err::FATAL);
                     }

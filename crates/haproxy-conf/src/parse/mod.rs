@@ -138,6 +138,9 @@ pub struct LoadOptions<'a> {
     pub features: &'a str,
     pub resolver: &'a dyn Resolver,
     pub accounts: &'a dyn crate::host::Accounts,
+    /// Whether files named by the configuration (errorfiles, certificates) must exist
+    /// here: false when checking a file meant for another machine.
+    pub host_files: bool,
 }
 
 impl std::fmt::Debug for LoadOptions<'_> {

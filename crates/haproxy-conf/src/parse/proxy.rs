@@ -1691,8 +1691,14 @@ impl Parser<'_> {
         {
             return Err(format!("status code '{status}' not handled."));
         }
-        let contents = std::fs::read(&path)
-            .map_err(|_| format!("error opening file '{}'.", path.display()))?;
+        let contents = match std::fs::read(&path) {
+            Ok(c) => c,
+            Err(_) if !self.opts.host_files => {
+                self.unchecked_file(line, &path);
+                Vec::new()
+            }
+            Err(_) => return Err(format!("error opening file '{}'.", path.display())),
+        };
         let mut contents = contents;
         if contents.len() > errorfile::DEFAULT_BUFSIZE {
             self.push(crate::diag::bare(
@@ -1712,6 +1718,20 @@ impl Parser<'_> {
             path,
             contents,
         }))
+    }
+
+    /// A NOTICE for a file the configuration names that is not on this machine, when the
+    /// file is checked for another one.
+    pub(super) fn unchecked_file(&mut self, line: &Line, path: &std::path::Path) {
+        self.push(crate::diag::at(
+            conf_diag::Severity::Notice,
+            crate::diag::PARSING,
+            line.span,
+            format!(
+                "ha-compat: '{}' is not on this machine; not checked (--no-host-checks).",
+                path.display()
+            ),
+        ));
     }
 
     fn stats_line(&mut self, line: &Line) -> u32 {
