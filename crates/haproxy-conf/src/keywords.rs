@@ -265,10 +265,19 @@ pub fn all() -> Vec<KeywordRow> {
     for (k, _) in REMOVED_REQ_RSP {
         proxy.insert(k);
     }
-    proxy.extend(["reqpass", "reqipass"]);
+    proxy.extend([
+        "reqpass",
+        "reqipass",
+        "redispatch",
+        "block",
+        "monitor-net",
+        "appsession",
+    ]);
     for k in proxy {
         let status = if ["contimeout", "clitimeout", "srvtimeout"].contains(&k) {
             "removed in 2.1: **accepted** as `timeout connect/client/server` with a warning naming the replacement (seed 002)"
+        } else if k == "redispatch" {
+            "removed in 2.1: **accepted** as `option redispatch` with a warning naming it"
         } else if k == "listen" || k == "frontend" {
             "typed; `NAME ADDR:PORT` (removed in 2.1) **accepted** as `bind ADDR:PORT` with a warning (seeds 002, 004)"
         } else if TYPED_PROXY.contains(&k) {

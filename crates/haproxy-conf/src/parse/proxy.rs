@@ -703,8 +703,13 @@ impl Parser<'_> {
                 code
             }
             "redispatch" => {
-                self.alert(line.span, format!("keyword '{kw}' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'."));
-                err::ALERT | err::FATAL
+                // Removed in 2.1 with an exact modern equivalent: read as `option redispatch`
+                // (old tutorials), where HAProxy 2.6 refuses it.
+                if let Some(s) = self.settings_mut() {
+                    s.options.flags.insert("redispatch".into(), true);
+                }
+                self.warn(line.span, format!("ha-compat: '{kw}' is accepted as 'option redispatch'; HAProxy 2.6 refuses it (keyword '{kw}' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'.)."));
+                err::WARN
             }
             "monitor-net" => {
                 self.alert(line.span, format!("'monitor-net' doesn't exist anymore. Please use 'http-request return status 200 if {{ src {} }}' instead.", line.arg(1)));
