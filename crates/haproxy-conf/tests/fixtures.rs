@@ -42,6 +42,7 @@ fn skipped(name: &str, text: &str) -> bool {
         || text.contains("localpeer")
         || text.contains("peers")
         || name.contains("with_address")
+        || name == "removed_redispatch"
         || name.starts_with("crash_")
         || name.starts_with("quirk_listen")
         || name.contains("env")
