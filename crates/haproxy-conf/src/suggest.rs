@@ -53,6 +53,35 @@ pub fn best_match<'a>(
     Some(candidate)
 }
 
+/// HAProxy 2.6.12's candidate lists for its hints, in its registration order (read from
+/// the running binary: data/did-you-mean.tsv; tests/suggest.rs checks 458 recorded hints).
+pub fn haproxy_candidates(list: &str) -> &'static [&'static str] {
+    use std::collections::BTreeMap;
+    use std::sync::OnceLock;
+    static LISTS: OnceLock<BTreeMap<&'static str, Vec<&'static str>>> = OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        let mut rows: Vec<(&'static str, usize, &'static str)> =
+            include_str!("../data/did-you-mean.tsv")
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let mut f = l.split('\t');
+                    let name = f.next()?;
+                    let order = f.next()?.parse().ok()?;
+                    let word = f.next()?;
+                    Some((name, order, word))
+                })
+                .collect();
+        rows.sort_by_key(|(name, order, _)| (*name, *order));
+        let mut map: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+        for (name, _, word) in rows {
+            map.entry(name).or_default().push(word);
+        }
+        map
+    });
+    lists.get(list).map(Vec::as_slice).unwrap_or(&[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,7 +212,7 @@ impl Parser<'_> {
             } else {
                 None
             }) else {
-                let candidates = reg.bind.keys().map(String::as_str);
+                let candidates = crate::suggest::haproxy_candidates("bind").iter().copied();
                 match best_match(&kw, candidates) {
                     Some(best) => self.alert(
                         line.span,

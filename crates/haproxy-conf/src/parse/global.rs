@@ -660,12 +660,8 @@ impl Parser<'_> {
                     }
                     return 0;
                 }
-                let candidates = reg
-                    .global
-                    .iter()
-                    .map(String::as_str)
-                    .chain(GLOBAL_COMMON_KW.iter().copied());
-                match best_match(&kw, candidates) {
+                let candidates = crate::suggest::haproxy_candidates("global");
+                match best_match(&kw, candidates.iter().copied()) {
                     Some(best) => self.alert(
                         line.span,
                         format!("unknown keyword '{kw}' in 'global' section; did you mean '{best}' maybe ?"),

@@ -762,11 +762,7 @@ impl Parser<'_> {
                     self.unmodelled(line, other);
                     return 0;
                 }
-                let candidates = reg
-                    .listen
-                    .iter()
-                    .map(String::as_str)
-                    .chain(LISTEN_COMMON_KW.iter().copied());
+                let candidates = crate::suggest::haproxy_candidates("listen").iter().copied();
                 let section = self.section_keyword();
                 match best_match(other, candidates) {
                     Some(best) => self.alert(line.span, format!("unknown keyword '{other}' in '{section}' section; did you mean '{best}' maybe ?")),
@@ -1255,7 +1251,7 @@ impl Parser<'_> {
                 | "http-restrict-req-hdr-names"
         );
         if !known {
-            let candidates = CFG_OPTS_ORDER.iter().chain(COMMON_OPTIONS.iter()).copied();
+            let candidates = crate::suggest::haproxy_candidates("option").iter().copied();
             match best_match(&opt, candidates) {
                 Some(best) => self.alert(
                     line.span,

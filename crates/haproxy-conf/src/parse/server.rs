@@ -78,7 +78,10 @@ impl Parser<'_> {
         while line.has(i) {
             let word = line.arg(i).to_string();
             let Some(arity) = reg.server.get(&word).copied() else {
-                let hint = best_match(&word, reg.server.keys().map(String::as_str));
+                let hint = best_match(
+                    &word,
+                    crate::suggest::haproxy_candidates("server").iter().copied(),
+                );
                 let tail = if is_default {
                     " Hint: no address was expected for this server."
                 } else {
