@@ -87,29 +87,9 @@ const TYPED_PROXY: &[&str] = &[
     "http-reuse",
 ];
 
-/// Options with their own typed field (the others are on/off flags, also typed).
-const TYPED_OPTIONS_SPECIAL: &[&str] = &[
-    "httplog",
-    "httpslog",
-    "tcplog",
-    "tcpka",
-    "httpchk",
-    "ssl-hello-chk",
-    "smtpchk",
-    "pgsql-check",
-    "redis-check",
-    "mysql-check",
-    "ldap-check",
-    "spop-check",
-    "tcp-check",
-    "external-check",
-    "forwardfor",
-    "originalto",
-    "httpclose",
-    "http-server-close",
-    "http-keep-alive",
-    "redispatch",
-];
+/// Options with their own typed field besides HAProxy's `common_options` (the
+/// `cfg_opts` ones are on/off flags, also typed).
+const TYPED_OPTIONS_EXTRA: &[&str] = &["httpslog", "originalto"];
 
 const TYPED_BIND: &[&str] = &[
     "ssl",
@@ -322,7 +302,7 @@ pub fn all() -> Vec<KeywordRow> {
             "removed: refused like HAProxy"
         } else if k == "http-restrict-req-hdr-names" {
             "kept"
-        } else if TYPED_OPTIONS_SPECIAL.contains(&k) {
+        } else if COMMON_OPTIONS.contains(&k) || TYPED_OPTIONS_EXTRA.contains(&k) {
             "typed"
         } else {
             "typed (on/off flag, `no option` allowed)"

@@ -165,6 +165,15 @@ impl ProxyKind {
         }
     }
 
+    /// HAProxy's `proxy_type_str()`: how messages name this kind ("proxy" for listen).
+    pub fn type_str(self) -> &'static str {
+        match self {
+            ProxyKind::Frontend => "frontend",
+            ProxyKind::Backend => "backend",
+            ProxyKind::Listen => "proxy",
+        }
+    }
+
     pub fn has_frontend(self) -> bool {
         matches!(self, ProxyKind::Frontend | ProxyKind::Listen)
     }

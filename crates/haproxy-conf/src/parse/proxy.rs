@@ -259,12 +259,7 @@ impl Parser<'_> {
 
     /// `proxy_type_str()`: defaults, frontend, backend, or "proxy" for listen.
     pub(super) fn proxy_type(&self) -> &'static str {
-        match self.current_kind() {
-            Some(ProxyKind::Frontend) => "frontend",
-            Some(ProxyKind::Backend) => "backend",
-            Some(ProxyKind::Listen) => "proxy",
-            None => "defaults",
-        }
+        self.current_kind().map_or("defaults", ProxyKind::type_str)
     }
 
     pub(super) fn proxy_name(&self) -> String {
@@ -378,7 +373,7 @@ impl Parser<'_> {
                     let text = format!(
                         "{} {me} reuses same custom id as {} {} (declared at {}:{}).",
                         self.proxy_type(),
-                        kind_str(other.kind),
+                        other.kind.type_str(),
                         other.name,
                         other.at.file,
                         other.at.line
@@ -422,17 +417,18 @@ impl Parser<'_> {
             "acl" => self.acl_line(line),
             "use_backend" => self.use_backend_line(line),
             "default_backend" => {
-                if self.warn_if_not_cap(line, true, false, "default_backend") {
-                    // HAProxy still records it; the warning is the only effect.
-                }
-                let mut code = if self.has_fe() { 0 } else { err::WARN };
+                // Without the frontend capability HAProxy warns and still records it.
+                let code = if self.warn_if_not_cap(line, true, false, "default_backend") {
+                    err::WARN
+                } else {
+                    0
+                };
                 if !line.has(1) {
                     self.alert(line.span, format!("'{kw}' expects a backend name."));
                     return err::ALERT | err::FATAL;
                 }
                 if self.too_many_args(line, 1) {
-                    code |= err::ALERT | err::FATAL;
-                    return code;
+                    return code | err::ALERT | err::FATAL;
                 }
                 let name = line.arg(1).to_string();
                 if let Some(s) = self.settings_mut() {
@@ -820,8 +816,8 @@ impl Parser<'_> {
             if let Some(other) = clash {
                 let text = format!(
                     "{} '{name}' has the same name as {} '{}' declared at {}:{}.",
-                    cap_str(kind),
-                    kind_str(other.kind),
+                    kind.type_str(),
+                    other.kind.type_str(),
                     other.name,
                     other.at.file,
                     other.at.line
@@ -907,7 +903,7 @@ impl Parser<'_> {
                 .map(|(i, _)| i)
                 .collect();
             let Some(&first) = found.first() else {
-                let what = kind.map_or("defaults", cap_str);
+                let what = kind.map_or("defaults", ProxyKind::type_str);
                 self.alert(
                     line.span,
                     format!("defaults section '{wanted}' not found for {what} '{name}'."),
@@ -917,7 +913,7 @@ impl Parser<'_> {
             };
             if found.len() > 1 {
                 let (a, b) = (&self.defaults[found[0]].at, &self.defaults[found[1]].at);
-                let what = kind.map_or("defaults", cap_str);
+                let what = kind.map_or("defaults", ProxyKind::type_str);
                 let text = format!("ambiguous defaults section name '{wanted}' referenced by {what} '{name}' exists at least at {}:{} and {}:{}.", a.file, a.line, b.file, b.line);
                 self.alert(line.span, text);
                 code |= err::ALERT | err::FATAL;
@@ -1201,13 +1197,7 @@ impl Parser<'_> {
                 if self.warn_if_not_cap(line, false, true, "redispatch") {
                     return err::WARN;
                 }
-                if line.has(2)
-                    && units::atol(line.arg(2)) == 0
-                    && line.arg(2) != "0"
-                    && !line.arg(2).starts_with('-')
-                {
-                    // HAProxy uses atol(): any text is accepted as a number.
-                }
+                // `option redispatch N`: HAProxy reads N with atol(), any text is accepted.
                 let kwm = line.kwm;
                 if let Some(s) = self.settings_mut() {
                     match kwm {
@@ -2015,19 +2005,6 @@ impl Parser<'_> {
         }
         code
     }
-}
-
-fn kind_str(kind: ProxyKind) -> &'static str {
-    match kind {
-        ProxyKind::Frontend => "frontend",
-        ProxyKind::Backend => "backend",
-        ProxyKind::Listen => "proxy",
-    }
-}
-
-/// `proxy_cap_str()` for a new section's capabilities.
-fn cap_str(kind: ProxyKind) -> &'static str {
-    kind_str(kind)
 }
 
 fn global_time_text(e: &TimeError, arg: &str, name: &str) -> String {

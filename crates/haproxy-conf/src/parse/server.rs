@@ -153,14 +153,8 @@ impl Parser<'_> {
                 return code | err::ALERT | err::FATAL;
             }
         }
+        // Duplicate server names are reported after reading (validate.rs), as HAProxy does.
         if let Some(p) = self.proxy_mut() {
-            if let Some(existing) = p.servers.iter().find(|s| s.name == name) {
-                let text = format!(
-                    "'server {}/{name}' : already defined at {}:{}",
-                    p.name, existing.at.file, existing.at.line
-                );
-                let _ = text; // HAProxy 2.6 reports duplicate server names at check time.
-            }
             p.servers.push(Server {
                 at,
                 name,

@@ -5,15 +5,7 @@ use conf_diag::Severity;
 
 use super::{err, Parser};
 use crate::diag::{self, CONTEXT};
-use crate::model::{AclRef, Condition, Mode, OtherSectionKind, ProxyKind, ServerHost};
-
-fn kind_str(kind: ProxyKind) -> &'static str {
-    match kind {
-        ProxyKind::Frontend => "frontend",
-        ProxyKind::Backend => "backend",
-        ProxyKind::Listen => "proxy",
-    }
-}
+use crate::model::{Mode, OtherSectionKind, ServerHost};
 
 fn mode_str(mode: Mode) -> &'static str {
     match mode {
@@ -43,7 +35,7 @@ impl Parser<'_> {
             if px.disabled {
                 continue;
             }
-            let me_kind = kind_str(px.kind);
+            let me_kind = px.kind.type_str();
             let s = &px.settings;
             if px.kind.has_frontend() && px.binds.is_empty() {
                 self.check_warn(format!(
@@ -52,90 +44,30 @@ impl Parser<'_> {
                 ));
                 code |= err::WARN;
             }
-            if px.kind.has_backend() && px.servers.is_empty() && px.kind == ProxyKind::Backend {
-                // HAProxy only notices this when traffic arrives ("has no server available").
-            }
+            // A backend without servers is not a configuration error: HAProxy only says
+            // "has no server available" when traffic arrives.
             if let Some(name) = s.default_backend.clone() {
-                match self
-                    .config
-                    .proxies
-                    .iter()
-                    .enumerate()
-                    .find(|(_, p)| p.name == name && p.kind.has_backend())
+                match self.backend_target(index, &name, "default_backend", "as its default backend")
                 {
-                    None => {
-                        self.check_alert(format!(
-                            "Proxy '{}': unable to find required default_backend: '{name}'.",
-                            px.name
-                        ));
-                        cfgerr += 1;
+                    Err(()) => cfgerr += 1,
+                    Ok(()) if !px.servers.is_empty() => {
+                        self.check_warn(format!("In proxy '{}', the 'default_backend' rule always has precedence over the servers, which will never be used.", px.name));
+                        code |= err::WARN;
                     }
-                    Some((i, _)) if i == index => {
-                        self.check_alert(format!(
-                            "Proxy '{}': loop detected for default_backend: '{name}'.",
-                            px.name
-                        ));
-                        cfgerr += 1;
-                    }
-                    Some((_, t))
-                        if t.settings.mode != s.mode
-                            && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) =>
-                    {
-                        let text = format!(
-                            "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) as its default backend (see 'mode').",
-                            mode_str(s.mode), px.name, px.at.file, px.at.line,
-                            mode_str(t.settings.mode), kind_str(t.kind), t.name, t.at.file, t.at.line
-                        );
-                        self.check_alert(text);
-                        cfgerr += 1;
-                    }
-                    Some(_) => {
-                        if !px.servers.is_empty() {
-                            self.check_warn(format!("In proxy '{}', the 'default_backend' rule always has precedence over the servers, which will never be used.", px.name));
-                            code |= err::WARN;
-                        }
-                    }
+                    Ok(()) => {}
                 }
             }
-            for rule in &px.use_backends {
-                if rule.dynamic {
-                    continue;
-                }
-                let name = &rule.backend;
-                match self
-                    .config
-                    .proxies
-                    .iter()
-                    .enumerate()
-                    .find(|(_, p)| &p.name == name && p.kind.has_backend())
+            for rule in px.use_backends.iter().filter(|r| !r.dynamic) {
+                if self
+                    .backend_target(
+                        index,
+                        &rule.backend,
+                        "use_backend",
+                        "in a 'use_backend' rule",
+                    )
+                    .is_err()
                 {
-                    None => {
-                        self.check_alert(format!(
-                            "Proxy '{}': unable to find required use_backend: '{name}'.",
-                            px.name
-                        ));
-                        cfgerr += 1;
-                    }
-                    Some((i, _)) if i == index => {
-                        self.check_alert(format!(
-                            "Proxy '{}': loop detected for use_backend: '{name}'.",
-                            px.name
-                        ));
-                        cfgerr += 1;
-                    }
-                    Some((_, t))
-                        if t.settings.mode != s.mode
-                            && !(s.mode == Mode::Tcp && t.settings.mode == Mode::Http) =>
-                    {
-                        let text = format!(
-                            "{} {me_kind} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) in a 'use_backend' rule (see 'mode').",
-                            mode_str(s.mode), px.name, px.at.file, px.at.line,
-                            mode_str(t.settings.mode), kind_str(t.kind), t.name, t.at.file, t.at.line
-                        );
-                        self.check_alert(text);
-                        cfgerr += 1;
-                    }
-                    Some(_) => {}
+                    cfgerr += 1;
                 }
             }
             // Duplicate server names in one backend.
@@ -409,22 +341,6 @@ impl Parser<'_> {
                 ));
                 code |= err::WARN;
             }
-            // Conditions naming ACLs are resolved at parse time; anonymous ones too.
-            let _ = |c: &Condition| {
-                c.any_of
-                    .iter()
-                    .flatten()
-                    .all(|t| matches!(t.acl, AclRef::Named(_) | AclRef::Anonymous(_)))
-            };
-        }
-        if let Some(l) = self
-            .config
-            .http_errors
-            .iter()
-            .map(|h| h.name.clone())
-            .next()
-        {
-            let _ = l;
         }
         // `errorfiles NAME` must name an http-errors section.
         for index in 0..count {
@@ -536,6 +452,47 @@ impl Parser<'_> {
             code |= err::ALERT | err::FATAL;
         }
         code
+    }
+
+    /// Resolves a `default_backend` / `use_backend` target of proxy `index` as HAProxy
+    /// does (exists with the backend capability, is not the proxy itself, compatible
+    /// mode); reports why not.
+    fn backend_target(
+        &mut self,
+        index: usize,
+        name: &str,
+        rule: &str,
+        usage: &str,
+    ) -> Result<(), ()> {
+        let px = &self.config.proxies[index];
+        let target = self
+            .config
+            .proxies
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name && p.kind.has_backend());
+        let text = match target {
+            None => format!(
+                "Proxy '{}': unable to find required {rule}: '{name}'.",
+                px.name
+            ),
+            Some((i, _)) if i == index => {
+                format!("Proxy '{}': loop detected for {rule}: '{name}'.", px.name)
+            }
+            Some((_, t))
+                if t.settings.mode != px.settings.mode
+                    && !(px.settings.mode == Mode::Tcp && t.settings.mode == Mode::Http) =>
+            {
+                format!(
+                    "{} {} '{}' ({}:{}) tries to use incompatible {} {} '{}' ({}:{}) {usage} (see 'mode').",
+                    mode_str(px.settings.mode), px.kind.type_str(), px.name, px.at.file, px.at.line,
+                    mode_str(t.settings.mode), t.kind.type_str(), t.name, t.at.file, t.at.line
+                )
+            }
+            Some(_) => return Ok(()),
+        };
+        self.check_alert(text);
+        Err(())
     }
 
     fn server_verify_none(&self) -> bool {
