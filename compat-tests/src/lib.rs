@@ -13,10 +13,13 @@
 //!   one), [`ours`] / [`ours_as`] (the ha-compat binary, reached through a symlink whose name
 //!   selects its personality), [`workspace_root`] / [`target_dir`], and [`require_root`].
 //! - [`diag`]: reading keepalived-style diagnostics (`(PATH: Line N) MSG`) back into
-//!   message text and line number, so two programs' stderr can be compared.
+//!   message text and line number, so two programs' stderr can be compared (and HAProxy's
+//!   `[ALERT] ... [FILE:LINE]` lines).
+//! - [`files`]: sorted fixture directory listings and path helpers.
 
 pub mod bins;
 pub mod diag;
+pub mod files;
 pub mod netns;
 
 pub use bins::{ours, ours_as, reference_keepalived, require_root, target_dir, workspace_root};

@@ -45,6 +45,7 @@ use std::sync::{Mutex, OnceLock};
 
 use compat_tests::bins::reference_haproxy;
 use compat_tests::diag::{normalise_haproxy_pid, HaproxyMessage};
+use compat_tests::files::{file_name, relative, sorted_entries};
 use compat_tests::{exit_code, ours_as, require_root, target_dir, workspace_root, Netns};
 
 /// Fixtures whose messages (reference vs ours, see `messages_match_reference`) differ today,
@@ -206,28 +207,6 @@ fn env_file(file: &Path) -> Vec<(String, String)> {
             (k.to_owned(), v.to_owned())
         })
         .collect()
-}
-
-fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| {
-            e.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-                .path()
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn relative(p: &Path, root: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
 /// Runs every fixture once with each binary; shared by the tests.

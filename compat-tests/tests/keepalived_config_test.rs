@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use compat_tests::files::{file_name, relative, sorted_entries};
 use compat_tests::{
     exit_code, ours_as, reference_keepalived, require_root, target_dir, workspace_root, Diag, Netns,
 };
@@ -131,28 +132,6 @@ fn fixtures() -> Vec<Fixture> {
         root.display()
     );
     out
-}
-
-fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| {
-            e.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-                .path()
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn relative(p: &Path, root: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
