@@ -16,11 +16,17 @@
 //!   message text and line number, so two programs' stderr can be compared (and HAProxy's
 //!   `[ALERT] ... [FILE:LINE]` lines).
 //! - [`files`]: sorted fixture directory listings and path helpers.
+//! - [`adverts`]: VRRP adverts decoded field by field from a tcpdump capture, and the diff of
+//!   two subjects' adverts.
+//! - [`timeline`]: the lab client's request timeline (`lab-agent client`) read back, with
+//!   outages, failures and which backend answered.
 
+pub mod adverts;
 pub mod bins;
 pub mod diag;
 pub mod files;
 pub mod netns;
+pub mod timeline;
 
 pub use bins::{ours, ours_as, reference_keepalived, require_root, target_dir, workspace_root};
 pub use diag::Diag;

@@ -1,0 +1,1 @@
+//! VRRP adverts read back from a packet capture (placeholder, being written).

@@ -1,0 +1,2 @@
+//! lab-agent (placeholder, being written).
+fn main() {}
