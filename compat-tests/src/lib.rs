@@ -15,6 +15,9 @@
 //! - [`diag`]: reading keepalived-style diagnostics (`(PATH: Line N) MSG`) back into
 //!   message text and line number, so two programs' stderr can be compared (and HAProxy's
 //!   `[ALERT] ... [FILE:LINE]` lines).
+//! - [`lab`]: [`lab::Lab`], a switch namespace with a bridge and node namespaces (each with
+//!   its own PID, mount and UTS namespace, `/etc/keepalived`, `/etc/haproxy` and `/run`),
+//!   always torn down; [`lab::leftovers`] says whether anything was left behind.
 //! - [`files`]: sorted fixture directory listings and path helpers.
 //! - [`adverts`]: VRRP adverts decoded field by field from a tcpdump capture, and the diff of
 //!   two subjects' adverts.
@@ -25,6 +28,7 @@ pub mod adverts;
 pub mod bins;
 pub mod diag;
 pub mod files;
+pub mod lab;
 pub mod netns;
 pub mod timeline;
 

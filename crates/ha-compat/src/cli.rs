@@ -111,10 +111,10 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
         None => {
             let _ = writeln!(
                 err,
-                "ha-compat: running the engines is not built yet; checking the files instead"
+                "ha-compat: running the engines is not built yet (VRRP: issue 5, proxy: issue 6); checking the files instead"
             );
             match check_files(&cli.files, false, None, false, out, err) {
-                0 => 1,
+                0 => crate::EXIT_ENGINE_NOT_BUILT,
                 other => other,
             }
         }

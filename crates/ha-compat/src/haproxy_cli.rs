@@ -242,7 +242,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         if !silent {
             let _ = writeln!(err, "[ALERT]    ({pid}) : ha-compat: running the proxy engine is not built yet; use -c to check the configuration.");
         }
-        return 1;
+        return crate::EXIT_ENGINE_NOT_BUILT;
     }
     let options = LoadOptions {
         env: &ProcessEnv,

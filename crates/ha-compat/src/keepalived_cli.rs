@@ -172,7 +172,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         err,
         "keepalived (ha-compat): running VRRP is not built yet; only -t (config test) and -d (dump) work in this version"
     );
-    1
+    crate::EXIT_ENGINE_NOT_BUILT
 }
 
 fn is_regular_non_executable(path: &std::path::Path) -> bool {

@@ -15,6 +15,12 @@ pub mod haproxy_cli;
 pub mod keepalived_cli;
 
 use std::ffi::OsString;
+
+/// Exit status when asked to *run* an engine that this version does not have yet (VRRP:
+/// issue 5, proxy: issue 6). 69 is sysexits' `EX_UNAVAILABLE`; neither keepalived (0..6) nor
+/// HAProxy (0..2) uses it, so the compat labs can tell "not implemented" from a failure and
+/// never count such a run as passed.
+pub const EXIT_ENGINE_NOT_BUILT: i32 = 69;
 use std::io::Write;
 use std::path::Path;
 
