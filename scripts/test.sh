@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of ha-compat. Installs what the tests need on a fresh Debian machine
-# (the reference keepalived and haproxy, iproute2, psmisc for `killall`), so CI and a new
+# (the reference keepalived and haproxy, nginx-light for the labs' web nodes, tcpdump for
+# the VRRP captures, iproute2, psmisc for `killall`, iputils-ping), so CI and a new
 # developer machine need nothing else. Must run as root: the compat tests create network
 # namespaces (and always delete them).
 set -euo pipefail
@@ -12,16 +13,35 @@ command -v haproxy >/dev/null || need+=(haproxy)
 command -v ip >/dev/null || need+=(iproute2)
 command -v killall >/dev/null || need+=(psmisc)
 command -v prlimit >/dev/null || need+=(util-linux)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v ping >/dev/null || need+=(iputils-ping)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # The packages would start their daemons on the host (nginx on port 80); the tests
+    # run their own copies inside namespaces. policy-rc.d 101 = "do not start".
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    rm -f "$policy"
+    trap - EXIT
 fi
-# The Debian packages start their daemons; the tests run their own copies in namespaces.
-systemctl stop keepalived haproxy >/dev/null 2>&1 || true
+# Where something started them anyway (a systemd machine), stop them.
+systemctl stop keepalived haproxy nginx >/dev/null 2>&1 || true
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo build --workspace --release -q
-cargo test --workspace --release -q 2>&1 | tee target/test-output.txt
+status=0
+cargo test --workspace --release -q 2>&1 | tee target/test-output.txt || status=$?
+# The seed labs' table (scenario x subject -> pass / fail / not implemented, outages),
+# also when something failed.
+echo
+echo "== seed labs: target/compat/labs/summary.md"
+cat target/compat/labs/summary.md 2>/dev/null || echo "(the labs did not run)"
+exit "$status"

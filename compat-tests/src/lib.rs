@@ -18,6 +18,9 @@
 //! - [`lab`]: [`lab::Lab`], a switch namespace with a bridge and node namespaces (each with
 //!   its own PID, mount and UTS namespace, `/etc/keepalived`, `/etc/haproxy` and `/run`),
 //!   always torn down; [`lab::leftovers`] says whether anything was left behind.
+//! - [`scenario`]: subjects (`HA_COMPAT_SUBJECT`), checks with expected failures, measures,
+//!   and the summary table.
+//! - [`seeds`]: the five seed setups as lab scenarios.
 //! - [`files`]: sorted fixture directory listings and path helpers.
 //! - [`adverts`]: VRRP adverts decoded field by field from a tcpdump capture, and the diff of
 //!   two subjects' adverts.
@@ -30,6 +33,8 @@ pub mod diag;
 pub mod files;
 pub mod lab;
 pub mod netns;
+pub mod scenario;
+pub mod seeds;
 pub mod timeline;
 
 pub use bins::{ours, ours_as, reference_keepalived, require_root, target_dir, workspace_root};

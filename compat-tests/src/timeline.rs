@@ -289,7 +289,11 @@ pub fn longest_run(records: &[Record]) -> Option<Run> {
             }
         }
         if let Some(run) = &cur {
-            if best.as_ref().map_or(true, |b| run.len > b.len) {
+            let longer = match &best {
+                Some(b) => run.len > b.len,
+                None => true,
+            };
+            if longer {
                 best = Some(run.clone());
             }
         }
