@@ -9,7 +9,7 @@
 //!
 //! A node is a network namespace (`ip netns add`) in which a *holder* runs:
 //! `ip netns exec NS setpriv --pdeathsig SIGKILL unshare --pid --fork --mount-proc --uts
-//! --kill-child sh -c 'mount tmpfs /run; hostname NAME; exec sleep infinity'`. `ip netns exec`
+//! --kill-child sh -c 'mount tmpfs /run; hostname NAME; exec REAPER'`. `ip netns exec`
 //! bind-mounts `/etc/netns/NS/keepalived` over `/etc/keepalived` (and `haproxy`, `hosts`), so
 //! seed configs that read `/etc/keepalived/keepalived.conf` run unchanged; the new PID
 //! namespace makes `killall -0 haproxy` on one node see that node only; the private `/run`
@@ -285,8 +285,13 @@ impl Node {
         ok(node.ns().add_addr(&spec.iface, &cidr), "address");
         ok(node.ns().set_up(&spec.iface), "interface up");
 
+        // The node's init is a shell that reaps: as PID 1 it adopts orphans (nginx workers
+        // whose master was killed), and `wait` collects them, so a dead process never lingers
+        // as a zombie that `killall -0` would still find. `/run/.lab-ready` says the mounts
+        // and the hostname are done.
         let script = format!(
-            "mount -t tmpfs tmpfs /run && mkdir -p /run/haproxy /run/lock && hostname {} && exec sleep infinity",
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/haproxy /run/lock && hostname {} && \
+             touch /run/.lab-ready && exec sh -c 'while :; do sleep 3600 & wait; done'",
             spec.name
         );
         let holder = Command::new("ip")
@@ -313,13 +318,10 @@ impl Node {
             .ok()
             .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
             .unwrap_or_else(|| panic!("node {}: no init process", spec.name));
-        // Ready once the init has exec'd sleep (after the mount and hostname).
-        let comm = format!("/proc/{}/comm", node.init_pid);
-        wait_for(Duration::from_secs(5), || {
-            std::fs::read_to_string(&comm)
-                .map(|s| s.trim() == "sleep")
-                .unwrap_or(false)
-        });
+        // Ready once the init has mounted its /run (seen through its root) and named itself.
+        let ready = format!("/proc/{}/root/run/.lab-ready", node.init_pid);
+        let is_ready = wait_for(Duration::from_secs(5), || Path::new(&ready).exists());
+        assert!(is_ready, "node {}: not ready after 5 s", spec.name);
         node
     }
 

@@ -70,8 +70,8 @@ pub struct LbSeed {
     pub fixtures: &'static str,
     /// keepalived.conf of lb1 and lb2 in the fixture directory.
     pub keepalived: [&'static str; 2],
-    /// The VRRP instance name, as keepalived logs it (`VI_1`).
-    pub instance: &'static str,
+    /// The VRRP instance names of lb1 and lb2, as keepalived logs them (`VI_1`).
+    pub instances: [&'static str; 2],
     /// Extra keepalived flags from the tutorial (seed 004 starts it with `-D -P`).
     pub keepalived_flags: &'static [&'static str],
     /// Placeholders the tutorial asks the reader to fill in, and what the lab fills in.
@@ -114,6 +114,8 @@ pub struct LbSeed {
     pub master: (usize, Option<&'static str>),
     /// Why the reference keepalived does not track haproxy, if it does not.
     pub untracked: Option<&'static str>,
+    /// Why the reference haproxy refuses the seed's haproxy.cfg, if it does.
+    pub refused: Option<&'static str>,
     /// Whether restarting haproxy on lb1 takes the VIP back (lb1's priority is higher).
     pub preempt_back: bool,
 }
@@ -124,7 +126,7 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         name: "seed000",
         fixtures: "000",
         keepalived: ["keepalived-master.conf", "keepalived-backup.conf"],
-        instance: "vi_1",
+        instances: ["vi_1", "vi_1"],
         keepalived_flags: &[],
         substitutions: &[],
         iface: "eth1",
@@ -148,13 +150,14 @@ pub const LB_SEEDS: [LbSeed; 3] = [
             "the script is written “killall -0 haproxy” with typographic quotes: keepalived \
              2.2.7 looks for a program named “killall and disables the tracker",
         ),
+        refused: None,
         preempt_back: true,
     },
     LbSeed {
         name: "seed001",
         fixtures: "001",
         keepalived: ["keepalived-hap1.conf", "keepalived-hap2.conf"],
-        instance: "VI_1",
+        instances: ["VI_1", "VI_1"],
         keepalived_flags: &[],
         substitutions: &[],
         iface: "eth1",
@@ -179,13 +182,14 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         unicast: false,
         master: (0, None),
         untracked: None,
+        refused: None,
         preempt_back: true,
     },
     LbSeed {
         name: "seed004",
         fixtures: "004",
         keepalived: ["keepalived-master.conf", "keepalived-backup-derived.conf"],
-        instance: "VI_1",
+        instances: ["VI_1", "VI_2"],
         keepalived_flags: &["-P"],
         substitutions: &[
             ("xxx.xxx.xxx.xxx", "10.40.0.100"),
@@ -214,6 +218,10 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         unicast: false,
         master: (0, None),
         untracked: None,
+        refused: Some(
+            "HAProxy 2.6 refuses seed 004's `listen tcp_service_a :14900` and `listen stats :80` \
+             ('please use the bind keyword for listening addresses'), so haproxy never runs",
+        ),
         preempt_back: false,
     },
 ];
@@ -895,11 +903,20 @@ pub fn run_lb_seed(
             "Entering BACKUP STATE"
         };
         report.check(
-            &format!("{lb}'s log says ({}) {want}", seed.instance),
+            &format!("{lb}'s log says ({}) {want}", seed.instances[i]),
             &Expect::Holds,
-            log_has(&lab, &file, &format!("({}) {want}", seed.instance)),
+            log_has(&lab, &file, &format!("({}) {want}", seed.instances[i])),
         );
     }
+
+    // The service checks hold where the node holding the VIP runs a haproxy that accepted
+    // the config.
+    let service = |imp: Impl| match (imp, seed.refused) {
+        (Impl::Reference, Some(why)) => Expect::Fails(why.to_owned()),
+        _ => Expect::Holds,
+    };
+    let imp_of = |node: &str| imps[usize::from(node == "lb2")];
+    let serving = service(imp_of(&holder));
 
     // 2. Requests to the VIP alternate between the webs.
     let target = format!("{vip}:{}", seed.port);
@@ -909,7 +926,7 @@ pub fn run_lb_seed(
     let records = client.records();
     report.check(
         "requests to the VIP alternate between web1 and web2",
-        &Expect::Holds,
+        &serving,
         served_by(
             &window(&records, t0 + 500_000, t0 + 3_000_000),
             &["web1", "web2"],
@@ -929,7 +946,7 @@ pub fn run_lb_seed(
             Some(auth) => {
                 report.check(
                     "stats page without credentials: 401 with www-authenticate: Basic realm=\"HAProxy Statistics\"",
-                    &Expect::Holds,
+                    &serving,
                     if head(&raw).starts_with("HTTP/1.1 401")
                         && has_header(&raw, "www-authenticate: Basic realm=\"HAProxy Statistics\"")
                     {
@@ -947,7 +964,7 @@ pub fn run_lb_seed(
                 let _ = std::fs::write(lab.dir().join("stats-page.http"), &raw);
                 report.check(
                     &format!("stats page with {auth}: 200 and the Statistics Report"),
-                    &Expect::Holds,
+                    &serving,
                     stats_ok(&raw),
                 );
             }
@@ -955,7 +972,7 @@ pub fn run_lb_seed(
                 let _ = std::fs::write(lab.dir().join("stats-page.http"), &raw);
                 report.check(
                     "stats page without credentials: 200 and the Statistics Report",
-                    &Expect::Holds,
+                    &serving,
                     stats_ok(&raw),
                 );
             }
@@ -971,7 +988,7 @@ pub fn run_lb_seed(
     let records = client.records();
     report.check(
         "web1 down: every request is answered by web2",
-        &Expect::Holds,
+        &serving,
         served_by(
             &window(&records, t_check, t_check + 2_000_000),
             &["web2"],
@@ -1003,7 +1020,7 @@ pub fn run_lb_seed(
             let text = String::from_utf8_lossy(&raw);
             report.check(
                 "both webs down: HAProxy's 503 page (No server is available to handle this request.)",
-                &Expect::Holds,
+                &serving,
                 if head(&raw) == "HTTP/1.1 503 Service Unavailable"
                     && text.contains("No server is available to handle this request.")
                     && outcome_counts(&both).keys().all(|k| k == "http-503")
@@ -1019,7 +1036,7 @@ pub fn run_lb_seed(
             let counts = outcome_counts(&both);
             report.check(
                 "both servers down: the connection is closed without an answer",
-                &Expect::Holds,
+                &serving,
                 if !counts.is_empty() && counts.keys().all(|k| k == "closed" || k == "reset") {
                     Ok(())
                 } else {
@@ -1038,7 +1055,7 @@ pub fn run_lb_seed(
     let records = client.records();
     report.check(
         "webs restored: requests alternate again",
-        &Expect::Holds,
+        &serving,
         served_by(
             &window(&records, t_up, t_up + 2_000_000),
             &["web1", "web2"],
@@ -1053,8 +1070,10 @@ pub fn run_lb_seed(
         .unwrap_or_else(|| master.to_owned());
     let other = if holder == "lb1" { "lb2" } else { "lb1" };
     let holder_imp = imps[usize::from(holder == "lb2")];
-    let tracked = match (holder_imp, seed.untracked) {
-        (Impl::Reference, Some(why)) => Expect::Fails(why.to_owned()),
+    let tracked = match (holder_imp, seed.refused, seed.untracked) {
+        (Impl::Reference, Some(why), _) | (Impl::Reference, None, Some(why)) => {
+            Expect::Fails(why.to_owned())
+        }
         _ => Expect::Holds,
     };
     let t_kill = now_us();
@@ -1085,12 +1104,17 @@ pub fn run_lb_seed(
     if holder_imp == Impl::Reference {
         start_reference_haproxy(&mut lab, &holder);
     }
+    // Running means still running a moment later: a haproxy that refuses its config is
+    // visible for a few milliseconds while it parses.
     let back_running = wait_for(Duration::from_secs(5), || {
         lab.node(&holder).running("haproxy")
-    });
+    }) && {
+        std::thread::sleep(Duration::from_millis(1500));
+        lab.node(&holder).running("haproxy")
+    };
     report.check(
         &format!("haproxy runs again on {holder}"),
-        &Expect::Holds,
+        &service(holder_imp),
         if back_running {
             Ok(())
         } else {
@@ -1119,7 +1143,7 @@ pub fn run_lb_seed(
     let resumed = client.wait_success_after(now_us(), Duration::from_secs(3));
     report.check(
         "haproxy back: service works",
-        &Expect::Holds,
+        &service(imp_of(&expected_after)),
         if resumed {
             Ok(())
         } else {
@@ -1150,7 +1174,7 @@ pub fn run_lb_seed(
     let resumed = client.wait_success_after(t_lost + 100_000, Duration::from_secs(3));
     report.check(
         "master node lost: service resumes",
-        &Expect::Holds,
+        &service(imp_of(other)),
         if resumed {
             Ok(())
         } else {
@@ -1170,8 +1194,9 @@ pub fn run_lb_seed(
     let want = AdvertWant {
         vrid: seed.vrid,
         priority: seed.priorities[master_index]
-            + match (imps[master_index], seed.untracked) {
-                (Impl::Reference, Some(_)) => 0,
+            + match (imps[master_index], seed.untracked, seed.refused) {
+                // No weight where the tracker is disabled or haproxy never runs.
+                (Impl::Reference, Some(_), _) | (Impl::Reference, _, Some(_)) => 0,
                 _ => seed.weight,
             },
         interval_s: seed.advert_int,
