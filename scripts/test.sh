@@ -44,4 +44,21 @@ cargo test --workspace --release -q 2>&1 | tee target/test-output.txt || status=
 echo
 echo "== seed labs: target/compat/labs/summary.md"
 cat target/compat/labs/summary.md 2>/dev/null || echo "(the labs did not run)"
+# Nothing may outlive the labs: namespaces, their directories, daemons started in them.
+left=$(ip netns list | awk '{print $1}' | grep -E '^hac' || true)
+# (only those outside the host's network namespace count: a developer's own nginx is fine)
+strays=""
+host_net=$(readlink /proc/1/ns/net)
+for pid in $(pgrep -x 'keepalived|haproxy|nginx|lab-agent|tcpdump|ha-compat' || true); do
+    if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$host_net" ]; then
+        strays+="$(ps -o pid=,comm= -p "$pid") "
+    fi
+done
+if [ -n "$left" ] || [ -n "$strays" ] || ls /etc/netns 2>/dev/null | grep -q '^hacl-'; then
+    echo "scripts/test.sh: left behind after the tests:"
+    echo "${left}"
+    echo "${strays}"
+    ls /etc/netns 2>/dev/null | grep '^hacl-' || true
+    status=1
+fi
 exit "$status"

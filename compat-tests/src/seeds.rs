@@ -109,13 +109,20 @@ pub struct LbSeed {
     pub auth_pass: Option<&'static str>,
     /// Unicast peers (seed 000) or multicast.
     pub unicast: bool,
-    /// Which node holds the VIP once both run, for the reference (index 0 or 1), with the
-    /// reason when it is not the one the tutorial calls master.
-    pub master: (usize, Option<&'static str>),
+    /// `None`: lb1 (the tutorial's master) must hold the VIP once both run. `Some(why)`:
+    /// either may, whichever wins the start (equal priorities).
+    pub master_race: Option<&'static str>,
     /// Why the reference keepalived does not track haproxy, if it does not.
     pub untracked: Option<&'static str>,
     /// Why the reference haproxy refuses the seed's haproxy.cfg, if it does.
     pub refused: Option<&'static str>,
+    /// `option httpchk` and `option forwardfor`: the webs' access logs show `OPTIONS /
+    /// HTTP/1.0` checks from both LBs and the client's address in `X-Forwarded-For`.
+    pub httpchk_forwardfor: bool,
+    /// The httplog/tcplog line HAProxy sends to `log 127.0.0.1` (UDP 514 on the node, where
+    /// the lab listens) for a client request contains this (`None`: logs go to /dev/log,
+    /// which the lab does not capture).
+    pub syslog_contains: Option<&'static str>,
     /// Whether restarting haproxy on lb1 takes the VIP back (lb1's priority is higher).
     pub preempt_back: bool,
 }
@@ -145,13 +152,15 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         vrid: 101,
         auth_pass: Some("mylittle"),
         unicast: true,
-        master: (0, None),
+        master_race: None,
         untracked: Some(
             "the script is written “killall -0 haproxy” with typographic quotes: keepalived \
              2.2.7 looks for a program named “killall and disables the tracker",
         ),
         refused: None,
         preempt_back: true,
+        httpchk_forwardfor: false,
+        syslog_contains: None,
     },
     LbSeed {
         name: "seed001",
@@ -180,10 +189,12 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         vrid: 51,
         auth_pass: None,
         unicast: false,
-        master: (0, None),
+        master_race: None,
         untracked: None,
         refused: None,
         preempt_back: true,
+        httpchk_forwardfor: true,
+        syslog_contains: Some(" http-in webservers/web"),
     },
     LbSeed {
         name: "seed004",
@@ -216,13 +227,20 @@ pub const LB_SEEDS: [LbSeed; 3] = [
         vrid: 51,
         auth_pass: Some("myPassw0"),
         unicast: false,
-        master: (0, None),
+        master_race: Some(
+            "the tutorial's BACKUP fragment keeps `priority 101`, so both nodes have 101: \
+             keepalived 2.2.7 lets the first to become master keep the VIP (a backup accepts \
+             an equal-priority advert whatever the address), and when both time out together \
+             the higher address (lb2) wins",
+        ),
         untracked: None,
         refused: Some(
             "HAProxy 2.6 refuses seed 004's `listen tcp_service_a :14900` and `listen stats :80` \
              ('please use the bind keyword for listening addresses'), so haproxy never runs",
         ),
         preempt_back: false,
+        httpchk_forwardfor: false,
+        syslog_contains: Some(" tcp_service_a tcp_service_a/tcp_service_a_0"),
     },
 ];
 
@@ -350,6 +368,27 @@ fn start_nginx(lab: &mut Lab, web: &str, port: u16) {
         &log,
     );
     wait_listening(lab, web, port);
+}
+
+/// A syslog receiver on the node's 127.0.0.1:514, where the seeds' `log 127.0.0.1 local0`
+/// sends (rsyslog's place in the tutorials).
+fn start_syslog(lab: &mut Lab, node: &str) {
+    let out = lab.dir().join(format!("{node}-syslog.log"));
+    let out_s = out.display().to_string();
+    let log = lab.dir().join(format!("{node}-syslog.out"));
+    let agent = agent();
+    lab.node_mut(node).spawn(
+        "syslog",
+        &agent,
+        &["syslog", "--udp", "127.0.0.1:514", "--out", &out_s],
+        &log,
+    );
+    let ready = wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .map(|s| s.contains("listening"))
+            .unwrap_or(false)
+    });
+    assert!(ready, "{node}: syslog receiver did not start");
 }
 
 fn start_pong(lab: &mut Lab, web: &str, port: u16) {
@@ -857,6 +896,11 @@ pub fn run_lb_seed(
     start_web(&mut lab, "web1");
     start_web(&mut lab, "web2");
     let pcap = lab.capture("ip proto 112 or ip proto 51", "vrrp.pcap");
+    if seed.syslog_contains.is_some() {
+        for lb in lbs {
+            start_syslog(&mut lab, lb);
+        }
+    }
 
     let imps = [subject.on_node(0), subject.on_node(1)];
     for (i, lb) in lbs.iter().enumerate() {
@@ -867,30 +911,44 @@ pub fn run_lb_seed(
     }
 
     // 1. The master holds the VIP, the backup does not.
-    let (master_index, master_reason) = seed.master;
+    let converge = Duration::from_secs(u64::from(seed.advert_int) * 4 + 6);
+    let master_index = match seed.master_race {
+        None => {
+            let took = wait_holder(&lab, &lbs, vip, "lb1", converge);
+            if let Ok(t) = &took {
+                report.measure(
+                    "start -> VIP on the master",
+                    format!("{} ms", t.as_millis()),
+                    None,
+                );
+            }
+            report.check(
+                &format!("lb1 holds {vip}/32 on {} and lb2 does not", seed.iface),
+                &Expect::Holds,
+                took.map(|_| ()),
+            );
+            0
+        }
+        Some(why) => {
+            // Settle first: both may be master for an instant.
+            std::thread::sleep(Duration::from_secs(u64::from(seed.advert_int) * 3));
+            let one = wait_for(converge, || holders(&lab, &lbs, vip).len() == 1);
+            let now = holders(&lab, &lbs, vip);
+            report.check(
+                &format!("exactly one of lb1/lb2 holds {vip}/32 on {}", seed.iface),
+                &Expect::Holds,
+                if one {
+                    Ok(())
+                } else {
+                    Err(format!("VIP on {now:?}"))
+                },
+            );
+            report.measure("node that won the start", format!("{now:?} ({why})"), None);
+            usize::from(now.first().map(String::as_str) == Some("lb2"))
+        }
+    };
     let master = lbs[master_index];
     let backup = lbs[1 - master_index];
-    let expect_master = match master_reason {
-        Some(r) => Expect::Fails(r.to_owned()),
-        None => Expect::Holds,
-    };
-    let converge = Duration::from_secs(u64::from(seed.advert_int) * 4 + 6);
-    let took = wait_holder(&lab, &lbs, vip, master, converge);
-    if let Ok(t) = &took {
-        report.measure(
-            "start -> VIP on the master",
-            format!("{} ms", t.as_millis()),
-            None,
-        );
-    }
-    report.check(
-        &format!(
-            "{master} holds {vip}/32 on {} and {backup} does not",
-            seed.iface
-        ),
-        &expect_master,
-        took.map(|_| ()),
-    );
     let holder = holders(&lab, &lbs, vip)
         .first()
         .cloned()
@@ -933,6 +991,51 @@ pub fn run_lb_seed(
             true,
         ),
     );
+
+    if seed.httpchk_forwardfor {
+        let lb_addrs = [lab.node("lb1").addr(), lab.node("lb2").addr()];
+        let client_addr = lab.node("client").addr();
+        let log = std::fs::read_to_string(lab.dir().join("web1-access.log")).unwrap_or_default();
+        let checks_from_both = lb_addrs.iter().all(|a| {
+            log.lines()
+                .any(|l| l.starts_with(&format!("{a} \"OPTIONS / HTTP/1.0\" 200")))
+        });
+        report.check(
+            "option httpchk: web1 sees `OPTIONS / HTTP/1.0` health checks from both LBs",
+            &serving,
+            if checks_from_both {
+                Ok(())
+            } else {
+                Err("no OPTIONS checks from both LBs in web1-access.log".to_owned())
+            },
+        );
+        let xff = format!("\"GET / HTTP/1.1\" 200 xff=\"{client_addr}\"");
+        report.check(
+            &format!("option forwardfor: web1 sees X-Forwarded-For: {client_addr}"),
+            &serving,
+            if log.lines().any(|l| l.ends_with(&xff)) {
+                Ok(())
+            } else {
+                Err(format!("no line ending with {xff}"))
+            },
+        );
+    }
+    if let Some(needle) = seed.syslog_contains {
+        let file = format!("{holder}-syslog.log");
+        let text = std::fs::read_to_string(lab.dir().join(&file)).unwrap_or_default();
+        let client_addr = lab.node("client").addr().to_string();
+        let found = text
+            .lines()
+            .find(|l| l.contains("haproxy[") && l.contains(needle) && l.contains(&client_addr));
+        if let Some(line) = found {
+            report.measure("a traffic log line", line.to_owned(), None);
+        }
+        report.check(
+            &format!("{holder}'s haproxy logs each request to 127.0.0.1:514 ('{}', client {client_addr})", needle.trim()),
+            &serving,
+            if found.is_some() { Ok(()) } else { Err(format!("{file} has no such line")) },
+        );
+    }
 
     // 3. The stats page.
     if let Some(stats) = seed.stats {

@@ -418,12 +418,20 @@ impl fmt::Display for Outage {
     }
 }
 
-/// The outage after a fault at `fault_us`: from the first failed request that ended at or after
-/// the fault to the first successful request that started after that failure. `None` if no
-/// request failed after the fault. Pass a [`window`] to bound what counts as "later".
+/// The outage after a fault at `fault_us`: from the first failed request that started at or
+/// after the fault (or, if none did, the first that was in flight and ended after it) to the
+/// first successful request that started after that failure. `None` if no request failed
+/// after the fault. Pass a [`window`] to bound what counts as "later".
+///
+/// Anchoring on requests *started* after the fault matters: a request in flight at the fault
+/// may fail (a timeout) while the next one still gets through the dying path, and that one
+/// success is not a recovery.
 pub fn outage_after(records: &[Record], fault_us: u64) -> Option<Outage> {
     let failed_after = |r: &&Record| !r.is_ok() && r.end_us >= fault_us;
-    let first = records.iter().find(failed_after)?;
+    let first = records
+        .iter()
+        .find(|r| !r.is_ok() && r.start_us >= fault_us)
+        .or_else(|| records.iter().find(failed_after))?;
     let recovered_us = records
         .iter()
         .find(|r| r.is_ok() && r.start_us > first.start_us)
@@ -668,30 +676,40 @@ mod tests {
 
     #[test]
     fn outage_in_flight_flapping_and_never_recovered() {
-        // The request at 10 ms was in flight at the fault (11 ms) and failed.
+        // The request at 10 ms was in flight at the fault (11 ms) and failed; the one at
+        // 30 ms is the first failure that started after the fault, so it anchors the outage.
         let mut t = timeline(&[
             (0, "ok/web1"),
             (10, "reset"),
             (20, "ok/web2"),
             (30, "refused"),
             (40, "ok/web2"),
+            (50, "refused"),
         ]);
         t[1].end_us = 12_000;
         let o = outage_after(&t, 11_000).unwrap();
+        assert_eq!(o.first_failure_us, 30_000);
+        assert_eq!(o.recovered_us, Some(40_000));
+        assert_eq!(o.duration_ms, Some(29));
+        assert_eq!((o.failed_requests, o.later_failures), (2, 1));
+        assert_eq!(o.until_last_failure_ms(), 39);
+        let s = o.to_string();
+        assert!(
+            s.starts_with("first failure (refused) +19.0 ms after the fault"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("1 more failures later (last 39 ms after the fault)"),
+            "{s}"
+        );
+        // Only the in-flight request failed: it anchors the outage.
+        let o = outage_after(&t[..3], 11_000).unwrap();
         assert_eq!(o.first_failure_us, 10_000);
         assert_eq!(o.recovered_us, Some(20_000));
         assert_eq!(o.duration_ms, Some(9));
-        assert_eq!((o.failed_requests, o.later_failures), (1, 1));
-        assert_eq!(o.until_last_failure_ms(), 19);
-        let s = o.to_string();
-        assert!(
-            s.starts_with("first failure (reset) -1.0 ms after the fault"),
-            "{s}"
-        );
-        assert!(
-            s.ends_with("1 more failures later (last 19 ms after the fault)"),
-            "{s}"
-        );
+        assert!(o
+            .to_string()
+            .starts_with("first failure (reset) -1.0 ms after the fault"));
 
         let down = timeline(&[(0, "ok/web1"), (10, "timeout"), (20, "connect-timeout")]);
         let o = outage_after(&down, 5_000).unwrap();
@@ -725,5 +743,21 @@ mod tests {
         assert!("http-".parse::<Outcome>().is_err());
         assert!("http-99".parse::<Outcome>().is_err());
         assert!("OK".parse::<Outcome>().is_err());
+    }
+
+    #[test]
+    fn a_success_right_after_an_in_flight_failure_is_not_the_recovery() {
+        // Fault at 100 ms: the request in flight since 95 ms times out, the one at 100 ms
+        // still gets through, then everything fails until 3000 ms.
+        let mut items = vec![(95, "timeout"), (100, "ok/web1")];
+        for ms in (110..3000).step_by(10) {
+            items.push((ms, "connect-timeout"));
+        }
+        items.push((3000, "ok/web2"));
+        let t = timeline(&items);
+        let o = outage_after(&t, 100_000).unwrap();
+        assert_eq!(o.first_failure_us, 110_000);
+        assert_eq!(o.recovered_us, Some(3_000_000));
+        assert_eq!(o.duration_ms, Some(2900));
     }
 }
