@@ -48,11 +48,13 @@ cat target/compat/labs/summary.md 2>/dev/null || echo "(the labs did not run)"
 left=$(ip netns list | awk '{print $1}' | grep -E '^hac' || true)
 # (only those outside the host's network namespace count: a developer's own nginx is fine)
 strays=""
-host_net=$(readlink /proc/1/ns/net)
-for pid in $(pgrep -x 'keepalived|haproxy|nginx|lab-agent|tcpdump|ha-compat' || true); do
-    if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" != "$host_net" ]; then
-        strays+="$(ps -o pid=,comm= -p "$pid") "
-    fi
+host_net=$(readlink /proc/self/ns/net || true)
+for name in keepalived haproxy nginx lab-agent tcpdump ha-compat; do
+    for pid in $(pgrep -x "$name" || true); do
+        if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null || true)" != "$host_net" ]; then
+            strays+="$pid:$name "
+        fi
+    done
 done
 if [ -n "$left" ] || [ -n "$strays" ] || ls /etc/netns 2>/dev/null | grep -q '^hacl-'; then
     echo "scripts/test.sh: left behind after the tests:"
