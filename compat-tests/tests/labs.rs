@@ -39,7 +39,12 @@ fn main() {
             reports.push(seeds::run(name, subject, &mut reference));
         }
     }
-    let left = compat_tests::lab::leftovers();
+    // Only this process's labs: another run may share the machine.
+    let own = format!("{}-{}-", compat_tests::lab::PREFIX, std::process::id());
+    let left: Vec<String> = compat_tests::lab::leftovers()
+        .into_iter()
+        .filter(|l| l.contains(&own))
+        .collect();
     let table = summary(&reports);
     let dir = compat_tests::target_dir().join("compat/labs");
     let _ = std::fs::create_dir_all(&dir);
