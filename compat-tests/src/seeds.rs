@@ -613,6 +613,27 @@ fn outcome_counts(records: &[&Record]) -> BTreeMap<String, usize> {
 
 /// Measures the outage that followed a fault at `fault_us` and records it.
 fn measure_outage(report: &mut Report, client: &Client, what: &str, fault_us: u64) -> Option<u64> {
+    measure(report, client, what, fault_us, false)
+}
+
+/// For a recovery event (a node taking the VIP back), the interruption it causes begins
+/// at the switch, seconds after the event: measured from the first failed request.
+fn measure_interruption(
+    report: &mut Report,
+    client: &Client,
+    what: &str,
+    event_us: u64,
+) -> Option<u64> {
+    measure(report, client, what, event_us, true)
+}
+
+fn measure(
+    report: &mut Report,
+    client: &Client,
+    what: &str,
+    fault_us: u64,
+    from_first_failure: bool,
+) -> Option<u64> {
     let records = client.records();
     match timeline::outage_after(&records, fault_us) {
         None => {
@@ -624,8 +645,22 @@ fn measure_outage(report: &mut Report, client: &Client, what: &str, fault_us: u6
             Some(0)
         }
         Some(o) => {
-            report.measure(&format!("outage: {what}"), o.to_string(), o.duration_ms);
-            o.duration_ms
+            let ms = if from_first_failure {
+                o.recovered_us
+                    .map(|rec| rec.saturating_sub(o.first_failure_us).div_ceil(1000))
+            } else {
+                o.duration_ms
+            };
+            let value = if from_first_failure {
+                format!(
+                    "interruption {} ({o})",
+                    ms.map_or("unbounded".to_owned(), |m| format!("{m} ms"))
+                )
+            } else {
+                o.to_string()
+            };
+            report.measure(&format!("outage: {what}"), value, ms);
+            ms
         }
     }
 }
@@ -1253,7 +1288,7 @@ pub fn run_lb_seed(
             Err("no successful request".to_owned())
         },
     );
-    measure_outage(report, &client, "haproxy back on the old master", t_back);
+    measure_interruption(report, &client, "haproxy back on the old master", t_back);
 
     // 9. The master node is lost: the other takes over.
     let holder = holders(&lab, &lbs, vip)
@@ -1723,7 +1758,7 @@ pub fn run_seed003(
             log_has(&lab, &logs[1], "(VI_1) Entering BACKUP STATE"),
         );
         std::thread::sleep(Duration::from_secs(1));
-        measure_outage(report, &client, "web1 taking the VIP back", t_back);
+        measure_interruption(report, &client, "web1 taking the VIP back", t_back);
     }
     lab.stop_captures();
     let want = AdvertWant {
