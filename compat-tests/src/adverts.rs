@@ -441,25 +441,18 @@ impl fmt::Display for FieldDiff {
 /// address or not), and malformedness. Not compared: capture time and frame, source address
 /// (see [`diff_including_src`]), checksum value, AH sequence number and ICV.
 pub fn diff(a: &Advert, b: &Advert) -> Vec<FieldDiff> {
-    let fa = compared_fields(a, false);
-    let fb = compared_fields(b, false);
-    fa.into_iter()
-        .zip(fb)
-        .filter(|((_, va), (_, vb))| va != vb)
-        .map(|((field, va), (_, vb))| FieldDiff {
-            field,
-            a: va,
-            b: vb,
-        })
-        .collect()
+    diff_fields(a, b, false)
 }
 
 /// [`diff`], plus the source address (`src`) and the raw AH SPI (`ah_spi`).
 pub fn diff_including_src(a: &Advert, b: &Advert) -> Vec<FieldDiff> {
-    let fa = compared_fields(a, true);
-    let fb = compared_fields(b, true);
-    fa.into_iter()
-        .zip(fb)
+    diff_fields(a, b, true)
+}
+
+fn diff_fields(a: &Advert, b: &Advert, with_src: bool) -> Vec<FieldDiff> {
+    compared_fields(a, with_src)
+        .into_iter()
+        .zip(compared_fields(b, with_src))
         .filter(|((_, va), (_, vb))| va != vb)
         .map(|((field, va), (_, vb))| FieldDiff {
             field,

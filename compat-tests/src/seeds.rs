@@ -713,9 +713,8 @@ fn log_has(lab: &Lab, file: &str, needle: &str) -> Result<(), String> {
 /// The log file a node's keepalived side writes to, by implementation.
 fn keepalived_log(node: &str, imp: Impl, keepalived_only: bool) -> String {
     match (imp, keepalived_only) {
-        (Impl::Reference, _) => format!("{node}-keepalived.log"),
-        (Impl::Ours, true) => format!("{node}-keepalived.log"),
         (Impl::Ours, false) => format!("{node}-ha-compat.log"),
+        _ => format!("{node}-keepalived.log"),
     }
 }
 
@@ -1683,10 +1682,8 @@ pub fn run_seed003(
         // The tutorial's failover for this variant: stop keepalived on web1.
         start_nginx(&mut lab, "web1", 80);
         let t_stop = now_us();
-        let stopped = match imps[0] {
-            Impl::Reference => lab.node("web1").signal("TERM", "keepalived"),
-            Impl::Ours => lab.node("web1").signal("TERM", "keepalived"),
-        };
+        // As `keepalived` (the reference, or ha-compat under that name on these nodes).
+        let stopped = lab.node("web1").signal("TERM", "keepalived");
         assert!(stopped, "no keepalived on web1 to stop");
         let moved = wait_holder(&lab, &webs, vip, "web2", failover);
         report.check(

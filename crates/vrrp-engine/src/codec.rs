@@ -304,17 +304,20 @@ pub fn checksum(
     if version == Version::V3 && mode == ChecksumMode::Standard {
         acc = pseudo_header_sum(src, dst, payload.len());
     }
-    let mut words = payload.chunks(2).enumerate();
-    for (i, pair) in &mut words {
-        // Bytes 6..8 are the checksum itself: summed as zero.
-        if i == 3 {
-            continue;
-        }
-        let hi = u32::from(pair[0]) << 8;
-        let lo = pair.get(1).map_or(0, |b| u32::from(*b));
-        acc += hi | lo;
-    }
+    // Bytes 6..8 are the checksum itself: summed as zero.
+    let (head, rest) = payload.split_at(payload.len().min(6));
+    acc += sum_words(head);
+    acc += sum_words(rest.get(2..).unwrap_or(&[]));
     fold(acc)
+}
+
+/// Sum of big-endian 16-bit words, an odd last byte padded with zero (the internet
+/// checksum's accumulation, folded by [`fold`]).
+fn sum_words(bytes: &[u8]) -> u32 {
+    bytes
+        .chunks(2)
+        .map(|pair| (u32::from(pair[0]) << 8) | pair.get(1).map_or(0, |b| u32::from(*b)))
+        .sum()
 }
 
 /// Whether the checksum in `payload` is right for `mode`.
@@ -331,33 +334,26 @@ pub fn checksum_ok(
 }
 
 fn pseudo_header_sum(src: IpAddr, dst: IpAddr, len: usize) -> u32 {
-    let mut acc = 0u32;
-    let mut add = |bytes: &[u8]| {
-        for pair in bytes.chunks(2) {
-            acc += (u32::from(pair[0]) << 8) | pair.get(1).map_or(0, |b| u32::from(*b));
-        }
-    };
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            add(&s.octets());
-            add(&d.octets());
-            // zero, protocol, then the 16-bit VRRP length
-            add(&[0, IPPROTO_VRRP]);
-            add(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+            sum_words(&s.octets())
+                + sum_words(&d.octets())
+                // zero, protocol, then the 16-bit VRRP length
+                + sum_words(&[0, IPPROTO_VRRP])
+                + sum_words(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes())
         }
         (s, d) => {
             let v6 = |a: IpAddr| match a {
                 IpAddr::V6(v) => v.octets(),
                 IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
             };
-            add(&v6(s));
-            add(&v6(d));
-            // 32-bit upper-layer length, three zero bytes, next header
-            add(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-            add(&[0, 0, 0, IPPROTO_VRRP]);
+            sum_words(&v6(s))
+                + sum_words(&v6(d))
+                // 32-bit upper-layer length, three zero bytes, next header
+                + sum_words(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes())
+                + sum_words(&[0, 0, 0, IPPROTO_VRRP])
         }
     }
-    acc
 }
 
 fn fold(mut acc: u32) -> u16 {
