@@ -14,6 +14,8 @@
 
 pub mod codec;
 pub mod error;
+pub mod platform;
 pub mod rx;
+pub mod track;
 
 pub use error::VrrpError;
