@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod machine;
 pub mod platform;
 pub mod rx;
 pub mod track;
