@@ -4,6 +4,9 @@
 //! for v2; the v3 skew in centiseconds), and the log lines are keepalived's own wording as
 //! captured from the real daemon in the labs (`compat-tests`).
 
+// The LAN's helpers are test code too: a panic there is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -169,32 +172,30 @@ impl Lan {
     fn apply(&mut self, i: usize, actions: Vec<Action>) {
         for a in actions {
             match &a {
-                Action::Send { priority } => {
-                    if self.routers[i].plugged {
-                        let c = &self.routers[i].cfg;
-                        let interval = match c.version {
-                            Version::V2 => u16::try_from(c.interval.as_secs()).unwrap(),
-                            Version::V3 => u16::try_from(c.interval.as_millis() / 10).unwrap(),
-                        };
-                        let advert = Advert {
-                            version: c.version,
-                            kind: 1,
-                            vrid: 51,
-                            priority: *priority,
-                            interval,
-                            auth: c.auth,
-                            addresses: vec![IpAddr::V4(VIP)],
-                        };
-                        let payload = codec::encode(
-                            &advert,
-                            IpAddr::V4(c.addr),
-                            IpAddr::V4(GROUP),
-                            ChecksumMode::Standard,
-                        )
-                        .unwrap();
-                        let bytes = ipv4_packet(c.addr, &payload);
-                        self.in_flight.push((self.now + self.latency, i, bytes));
-                    }
+                Action::Send { priority } if self.routers[i].plugged => {
+                    let c = &self.routers[i].cfg;
+                    let interval = match c.version {
+                        Version::V2 => u16::try_from(c.interval.as_secs()).unwrap(),
+                        Version::V3 => u16::try_from(c.interval.as_millis() / 10).unwrap(),
+                    };
+                    let advert = Advert {
+                        version: c.version,
+                        kind: 1,
+                        vrid: 51,
+                        priority: *priority,
+                        interval,
+                        auth: c.auth,
+                        addresses: vec![IpAddr::V4(VIP)],
+                    };
+                    let payload = codec::encode(
+                        &advert,
+                        IpAddr::V4(c.addr),
+                        IpAddr::V4(GROUP),
+                        ChecksumMode::Standard,
+                    )
+                    .unwrap();
+                    let bytes = ipv4_packet(c.addr, &payload);
+                    self.in_flight.push((self.now + self.latency, i, bytes));
                 }
                 Action::AddAddresses => self.routers[i].holds_vip = true,
                 Action::RemoveAddresses => self.routers[i].holds_vip = false,
