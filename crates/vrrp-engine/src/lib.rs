@@ -14,7 +14,9 @@
 
 pub mod codec;
 pub mod error;
+pub mod log;
 pub mod machine;
+pub mod plan;
 pub mod platform;
 pub mod rx;
 pub mod track;
