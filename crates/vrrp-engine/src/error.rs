@@ -9,4 +9,12 @@ pub enum VrrpError {
     /// Bytes that are not a VRRP payload.
     #[error("not a VRRP packet: {0}")]
     Decode(String),
+    /// A tracking or notify thread could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        /// What was being started.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }
