@@ -12,4 +12,12 @@ pub enum VrrpError {
     /// A configuration that cannot run on this machine (missing interface, no address).
     #[error("{0}")]
     Plan(String),
+    /// A tracking or notify thread could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        /// What was being started.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }

@@ -7,18 +7,25 @@
 //! - [`rx`]: keepalived's receive checks in its order ([`rx::check`]), each rejection with
 //!   keepalived's log message and counter name. Pure.
 //! - [`error`]: the crate's error type, [`VrrpError`].
+//! - [`script_state`]: a `vrrp_script`'s rise/fall result counter and its log lines. Pure.
+//! - [`script_exec`]: keepalived's script user and security rules, and the child set-up.
+//! - [`tracker`]: the tracking runner (scripts, processes, files on threads) feeding `Input`.
+//! - [`notify`]: notify scripts, `notify_fifo` lines and SMTP alerts on state changes.
 //!
 //! Still to come (see issue 5): the sans-IO state machine, keepalived's AH (HMAC-MD5-96),
-//! the Linux runtime (raw sockets, rtnetlink, GARP/NA) behind one trait, tracking and
-//! notification.
+//! the Linux runtime (raw sockets, rtnetlink, GARP/NA) behind one trait.
 
 pub mod codec;
 pub mod error;
 pub mod log;
 pub mod machine;
 pub mod plan;
+pub mod notify;
 pub mod platform;
 pub mod rx;
+pub mod script_exec;
+pub mod script_state;
 pub mod track;
+pub mod tracker;
 
 pub use error::VrrpError;
