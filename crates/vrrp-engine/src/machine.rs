@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::ah::SeqCounter;
 use crate::codec::Version;
 use crate::rx::{self, Expected, Received};
 use crate::track::{TrackerId, TrackerState};
@@ -233,6 +234,8 @@ pub struct Instance {
     tracker_states: BTreeMap<TrackerId, TrackerState>,
     /// Trackers holding the instance in FAULT.
     faults: usize,
+    /// keepalived's `ipsecah_counter`: one per instance, moved by received adverts too.
+    ah_counter: SeqCounter,
 }
 
 impl Instance {
@@ -257,6 +260,7 @@ impl Instance {
             master_priority: 0,
             tracker_states: BTreeMap::new(),
             faults: 0,
+            ah_counter: SeqCounter::default(),
         };
         if instance.params.want_master {
             instance.want = State::Master;
@@ -293,6 +297,12 @@ impl Instance {
     /// Whether the virtual addresses are set.
     pub fn addresses_set(&self) -> bool {
         self.vip_set
+    }
+
+    /// The AH sequence number for the next advert sent (`auth_type AH`): keepalived's one
+    /// counter per instance, which follows the master's numbers while backup.
+    pub fn next_ah_seq(&mut self) -> u32 {
+        self.ah_counter.next_for_send()
     }
 
     /// When [`Event::Timer`] must be delivered next (`None`: no timer running).
@@ -449,6 +459,10 @@ impl Instance {
 
     /// `vrrp_state_goto_master`.
     fn goto_master(&mut self, now: Duration, out: &mut Vec<Action>) {
+        // "If becoming MASTER in IPSEC AH AUTH, we reset the anti-replay."
+        if self.ah_counter.cycle {
+            self.ah_counter = SeqCounter::default();
+        }
         self.state = State::Master;
         self.set_sands(now);
         self.master_tx(now, out);
@@ -545,7 +559,7 @@ impl Instance {
         check_addresses: bool,
         out: &mut Vec<Action>,
     ) -> Option<rx::Accepted> {
-        match rx::check(&self.params.expected, rx, check_addresses) {
+        match rx::check(&self.params.expected, rx, check_addresses, &mut self.ah_counter) {
             Ok(accepted) => Some(accepted),
             Err(rejection) => {
                 out.push(Action::Reject(rejection.counter()));
@@ -565,6 +579,9 @@ impl Instance {
         let accepted = self.check(rx, check_addresses, out);
         let mut ignore = accepted.is_none();
         if let Some(accepted) = accepted {
+            if accepted.ah_seq.is_some() {
+                self.ah_counter.cycle = false;
+            }
             let prio = accepted.advert.priority;
             let preempt_delay_holds = !self.params.preempt_delay.is_zero()
                 && match self.preempt_time {
@@ -669,6 +686,11 @@ impl Instance {
                     accepted.src
                 ),
             );
+            if let Some(seq) = accepted.ah_seq {
+                self.log(out, "IPSEC-AH : Syncing seq_num - Increment seq".into());
+                self.ah_counter.seq = seq.wrapping_add(1);
+                self.ah_counter.cycle = false;
+            }
             out.push(Action::Send { priority: ours });
             if self.params.garp_lower_prio_repeat > 0 {
                 self.link_update(self.params.garp_lower_prio_repeat, out);
@@ -693,6 +715,9 @@ impl Instance {
                         accepted.src
                     ),
                 );
+            }
+            if accepted.ah_seq.is_some() {
+                self.ah_counter.cycle = false;
             }
             if self.params.version == Version::V3 {
                 self.master_adver_int = u64::from(accepted.advert.interval_centis()) * 10_000;

@@ -16,7 +16,8 @@ use crate::codec::{Advert, ChecksumMode, Family, Version, WireAuth, IPPROTO_AH, 
 use crate::error::VrrpError;
 use crate::machine::{InstanceParams, Tracked};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
-use crate::rx::Expected;
+use crate::ah;
+use crate::rx::{Auth, Expected};
 use crate::track::{TrackerKind, TrackerTable};
 
 /// Everything the runtime needs to run one instance.
@@ -31,7 +32,7 @@ pub struct InstancePlan {
     /// The advert sent (its priority is set at each send).
     pub advert: Advert,
     /// `auth_type AH`: the key (first 8 bytes of `auth_pass`, zero padded).
-    pub ah_key: Option<[u8; 8]>,
+    pub ah_key: Option<ah::Key>,
     /// `virtual_ipaddress` and `virtual_ipaddress_excluded`, as set on becoming master.
     pub addresses: Vec<AddressSpec>,
 }
@@ -106,16 +107,16 @@ fn plan_instance(
         Family::V4 => IpAddr::V4(config.global.vrrp_mcast_group4),
         Family::V6 => IpAddr::V6(config.global.vrrp_mcast_group6),
     };
-    let (wire_auth, ah_key) = match (&inst.authentication, version) {
-        (Some(Authentication::Pass(p)), Version::V2) => (WireAuth::pass(p.as_bytes()), None),
-        (Some(Authentication::Ah(p)), Version::V2) => {
-            let mut key = [0u8; 8];
-            for (k, b) in key.iter_mut().zip(p.as_bytes()) {
-                *k = *b;
-            }
-            (WireAuth::Ah, Some(key))
-        }
-        _ => (WireAuth::None, None),
+    let auth = match (&inst.authentication, version, family) {
+        (Some(Authentication::Pass(p)), Version::V2, Family::V4) => Auth::pass(p.as_bytes()),
+        // keepalived ignores AH for v3 and for IPv6 (its configuration check).
+        (Some(Authentication::Ah(p)), Version::V2, Family::V4) => Auth::ah(p.as_bytes()),
+        _ => Auth::None,
+    };
+    let wire_auth = auth.wire();
+    let ah_key = match &auth {
+        Auth::Ah(key) => Some(key.clone()),
+        _ => None,
     };
     let vips: Vec<IpAddr> = inst
         .virtual_ipaddresses
@@ -136,7 +137,7 @@ fn plan_instance(
         name: inst.name.clone(),
         family,
         version,
-        auth: wire_auth,
+        auth,
         interval_centis: u32::from(interval) * if version == Version::V2 { 100 } else { 1 },
         vips: vips.clone(),
         unicast_peers: unicast_peers.clone(),

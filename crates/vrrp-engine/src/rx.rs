@@ -7,10 +7,47 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::ah::{self, SeqCounter};
 use crate::codec::{
     self, Advert, ChecksumMode, Family, Version, WireAuth, AH_LEN, IPPROTO_AH, IPPROTO_VRRP,
     TYPE_ADVERTISEMENT, VRRP_TTL,
 };
+
+/// The configured v2 authentication (`authentication { auth_type, auth_pass }`), with what
+/// checking it needs; [`WireAuth`] is the wire view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No authentication.
+    None,
+    /// `auth_type PASS`: the password as sent (first 8 bytes, zero padded).
+    Pass([u8; codec::AUTH_DATA_LEN]),
+    /// `auth_type AH`: keepalived's IPsec AH, HMAC-MD5-96 under this key.
+    Ah(ah::Key),
+}
+
+impl Auth {
+    /// `auth_type PASS` with `auth_pass` `password`.
+    pub fn pass(password: &[u8]) -> Auth {
+        match WireAuth::pass(password) {
+            WireAuth::Pass(data) => Auth::Pass(data),
+            _ => Auth::None, // WireAuth::pass always gives Pass
+        }
+    }
+
+    /// `auth_type AH` with `auth_pass` `password`.
+    pub fn ah(password: &[u8]) -> Auth {
+        Auth::Ah(ah::Key::from_auth_pass(password))
+    }
+
+    /// What the advert's auth fields carry.
+    pub fn wire(&self) -> WireAuth {
+        match self {
+            Auth::None => WireAuth::None,
+            Auth::Pass(data) => WireAuth::Pass(*data),
+            Auth::Ah(_) => WireAuth::Ah,
+        }
+    }
+}
 
 /// What an instance expects of the adverts it receives (from its configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +58,9 @@ pub struct Expected {
     pub family: Family,
     /// VRRP version.
     pub version: Version,
-    /// v2 authentication configured.
-    pub auth: WireAuth,
+    /// v2 authentication configured. keepalived ignores it for v3 and AH for IPv6 (its
+    /// config check resets `auth_type` to none), and so does [`check`].
+    pub auth: Auth,
     /// Configured advert interval in centiseconds (v2 compares it; v3 adopts the master's).
     pub interval_centis: u32,
     /// The instance's virtual addresses (compared when `check_addresses`).
@@ -89,8 +127,22 @@ pub enum Rejection {
     Password,
     /// An AH header for another protocol (silently dropped).
     AhForOtherProtocol,
-    /// AH present and expected: the ICV check is not built yet.
-    AhNotVerified,
+    /// AH: the ICV does not match (wrong `auth_pass`, or the packet changed).
+    AhIcv,
+    /// AH: the SPI is not the packet's source address.
+    AhSpi {
+        /// The IPv4 source address.
+        saddr: Ipv4Addr,
+        /// The SPI.
+        spi: [u8; 4],
+    },
+    /// AH: a sequence number not above the instance's counter (a replay).
+    AhSequence {
+        /// The packet's sequence number.
+        received: u32,
+        /// The instance's counter.
+        local: u32,
+    },
     /// v2 advert interval differs from ours (silently dropped: "multiple master in 1 VRID").
     Interval {
         /// Ours, in seconds.
@@ -160,9 +212,19 @@ impl Rejection {
             }
             Rejection::Password => format!("({name}) received an invalid passwd!"),
             Rejection::AhForOtherProtocol => return None,
-            Rejection::AhNotVerified => {
-                format!("({name}) AH authentication is not supported by this version")
-            }
+            Rejection::AhIcv => format!(
+                "({name}) IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad password !"
+            ),
+            // keepalived prints both as `%u` of the network-order words, without the
+            // instance name, source first; we print what a little-endian host prints.
+            Rejection::AhSpi { saddr, spi } => format!(
+                "IPSEC AH : invalid IPSEC SPI value. {} and expect {}",
+                u32::from_le_bytes(saddr.octets()),
+                u32::from_le_bytes(*spi)
+            ),
+            Rejection::AhSequence { received, local } => format!(
+                "({name}) IPSEC-AH : sequence number {received} already processed. Packet dropped. Local({local})"
+            ),
             Rejection::Interval { mine, got } => format!(
                 "({name}) advertisement interval mismatch mine={mine} sec rcv'd={got} sec"
             ),
@@ -211,7 +273,10 @@ impl Rejection {
             Rejection::Ttl(_) => "ip_ttl_err",
             Rejection::Version { .. } => "vers_err",
             Rejection::InvalidAuthType(_) => "invalid_authtype",
-            Rejection::Password | Rejection::AhNotVerified => "auth_failure",
+            Rejection::Password
+            | Rejection::AhIcv
+            | Rejection::AhSpi { .. }
+            | Rejection::AhSequence { .. } => "auth_failure",
             Rejection::AhForOtherProtocol => "ah_other_protocol",
             Rejection::Interval { .. } => "interval_mismatch",
             Rejection::Type(_) => "invalid_type_rcvd",
@@ -231,17 +296,40 @@ pub struct Accepted {
     pub advert: Advert,
     /// Its source address (the sender's primary address: the election tie-break).
     pub src: IpAddr,
+    /// `auth_type AH`: the packet's (verified) AH sequence number, which is now the
+    /// instance's counter. A MASTER receiving a lower-priority advert sets its counter to
+    /// this + 1 (see [`crate::ah`] for everything keepalived does with sequence numbers).
+    pub ah_seq: Option<u32>,
 }
 
 /// Checks `rx` against `expected` in keepalived's order. `check_addresses` is keepalived's
 /// `check_vip_addr` (false only when `skip_check_adv_addr` is set and the master is the
 /// same as last time).
+///
+/// `ah_counter` is the instance's AH sequence counter (keepalived's `ipsecah_counter`,
+/// untouched without `auth_type AH`). As in keepalived, an AH packet whose ICV, SPI and
+/// sequence number pass moves `ah_counter.seq` to its sequence number at that point of the
+/// checks, even if a later check (interval, type, count, length, checksum, addresses)
+/// rejects it; `cycle` is left to the caller (see [`crate::ah`]).
 pub fn check(
     expected: &Expected,
     rx: &Received<'_>,
     check_addresses: bool,
+    ah_counter: &mut SeqCounter,
 ) -> Result<Accepted, Rejection> {
     let unicast = !expected.unicast_peers.is_empty();
+    // keepalived's config check turns auth off for v3, and AH off for IPv6.
+    let ah_key = match &expected.auth {
+        Auth::Ah(key) if expected.version == Version::V2 && expected.family == Family::V4 => {
+            Some(key)
+        }
+        _ => None,
+    };
+    let mut ah_seq = None;
+    let auth = match (&expected.auth, ah_key) {
+        (Auth::Ah(_), None) => &Auth::None,
+        (auth, _) => auth,
+    };
     // Locate the VRRP payload and read what the IP layer says.
     let (payload, src, dst, ttl, ip_total, ip_len, multicast, ah_next) = match expected.family {
         Family::V4 => {
@@ -255,7 +343,7 @@ pub fn check(
             }
             let protocol = b[9];
             let has_ah = protocol == IPPROTO_AH;
-            let ah_configured = expected.auth == WireAuth::Ah;
+            let ah_configured = ah_key.is_some();
             if has_ah != ah_configured {
                 return Err(Rejection::AhMismatch {
                     received_ah: has_ah,
@@ -336,15 +424,15 @@ pub fn check(
         if auth_type > 2 {
             return Err(Rejection::InvalidAuthType(auth_type));
         }
-        let want_type = expected.auth.type_number();
+        let want_type = auth.wire().type_number();
         if auth_type != want_type {
             return Err(Rejection::AuthTypeMismatch {
                 got: auth_type,
                 want: want_type,
             });
         }
-        match expected.auth {
-            WireAuth::Pass(data) => {
+        match auth {
+            Auth::Pass(data) => {
                 let got = &payload[payload.len() - codec::AUTH_DATA_LEN..];
                 // keepalived compares in constant time; so do we (no early exit).
                 let diff = got
@@ -355,13 +443,29 @@ pub fn check(
                     return Err(Rejection::Password);
                 }
             }
-            WireAuth::Ah => {
-                if ah_next != Some(IPPROTO_VRRP) {
-                    return Err(Rejection::AhForOtherProtocol);
+            Auth::Ah(_) => {
+                if let Some(key) = ah_key {
+                    if ah_next != Some(IPPROTO_VRRP) {
+                        return Err(Rejection::AhForOtherProtocol);
+                    }
+                    // vrrp_in_chk_ipsecah(): ICV, then SPI, then the sequence number.
+                    let header = ah::verify(rx.bytes, key, unicast).map_err(|e| match e {
+                        ah::VerifyError::Spi { saddr, spi } => Rejection::AhSpi {
+                            saddr: Ipv4Addr::from(saddr),
+                            spi,
+                        },
+                        ah::VerifyError::Icv | ah::VerifyError::Truncated => Rejection::AhIcv,
+                    })?;
+                    ah_counter
+                        .accept(header.seq)
+                        .map_err(|r| Rejection::AhSequence {
+                            received: r.received,
+                            local: r.local,
+                        })?;
+                    ah_seq = Some(header.seq);
                 }
-                return Err(Rejection::AhNotVerified);
             }
-            WireAuth::None | WireAuth::Other(..) => {}
+            Auth::None => {}
         }
         let got = u16::from(payload[5]);
         if expected.interval_centis != u32::from(got) * 100 {
@@ -415,5 +519,9 @@ pub fn check(
     if unicast && expected.check_unicast_src && !expected.unicast_peers.contains(&src) {
         return Err(Rejection::UnicastSource(src));
     }
-    Ok(Accepted { advert, src })
+    Ok(Accepted {
+        advert,
+        src,
+        ah_seq,
+    })
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use vrrp_engine::codec::{self, Advert, ChecksumMode, Family, Version, WireAuth};
 use vrrp_engine::machine::{Action, Event, Instance, InstanceParams, State, Tracked};
-use vrrp_engine::rx::{Expected, Received};
+use vrrp_engine::rx::{Auth, Expected, Received};
 use vrrp_engine::track::{TrackerId, TrackerState};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 56, 100);
@@ -74,7 +74,10 @@ fn params(c: &Cfg) -> InstanceParams {
             name: "VI_1".into(),
             family: Family::V4,
             version: c.version,
-            auth: c.auth,
+            auth: match c.auth {
+                WireAuth::Pass(d) => Auth::Pass(d),
+                _ => Auth::None,
+            },
             interval_centis: u32::try_from(c.interval.as_millis() / 10).unwrap(),
             vips: vec![IpAddr::V4(VIP)],
             unicast_peers: vec![],

@@ -5,8 +5,14 @@
 use std::net::IpAddr;
 
 use proptest::prelude::*;
+use vrrp_engine::ah::SeqCounter;
 use vrrp_engine::codec::{self, Advert, ChecksumMode, Family, Version, WireAuth};
-use vrrp_engine::rx::{self, Expected, Received, Rejection};
+use vrrp_engine::rx::{self, Auth, Expected, Received, Rejection};
+
+/// [`rx::check`] for an instance without AH (a fresh AH counter each time).
+fn check(e: &Expected, r: &Received<'_>, check_addresses: bool) -> Result<rx::Accepted, Rejection> {
+    rx::check(e, r, check_addresses, &mut SeqCounter::default())
+}
 
 /// The IPv4 packets (Ethernet frames with protocol 112 or 51) of a classic little-endian
 /// pcap. Enough pcap for the fixtures: they are all Ethernet, microsecond, little-endian.
@@ -43,7 +49,7 @@ fn seed000_expected() -> Expected {
         name: "vi_1".into(),
         family: Family::V4,
         version: Version::V2,
-        auth: WireAuth::pass(b"mylittlesecret"),
+        auth: Auth::pass(b"mylittlesecret"),
         interval_centis: 200,
         vips: vec![ip("192.168.56.69")],
         unicast_peers: vec![ip("192.168.56.21")],
@@ -70,8 +76,8 @@ fn keepalived_v2_unicast_pass_adverts_are_accepted_and_reencode_identically() {
         .collect();
     assert!(!from_n1.is_empty());
     for p in from_n1 {
-        let accepted = rx::check(&seed000_expected(), &rx4(p), true)
-            .expect("keepalived's own advert is accepted");
+        let accepted =
+            check(&seed000_expected(), &rx4(p), true).expect("keepalived's own advert is accepted");
         assert_eq!(accepted.src, ip("192.168.56.21"));
         let a = &accepted.advert;
         assert_eq!((a.version, a.vrid, a.interval), (Version::V2, 101, 2));
@@ -105,21 +111,21 @@ fn keepalived_v3_adverts_reencode_identically_with_the_pseudo_header() {
             name: "vi_3".into(),
             family: Family::V4,
             version: Version::V3,
-            auth: WireAuth::None,
+            auth: Auth::None,
             interval_centis: 100,
             vips: vec![ip("192.168.56.31"), ip("192.168.56.32")],
             unicast_peers: vec![],
             check_unicast_src: false,
             checksum_mode: ChecksumMode::Standard,
         };
-        rx::check(&expected, &rx4(p), true).expect("accepted");
+        check(&expected, &rx4(p), true).expect("accepted");
         // The same packet judged as `v3_checksum_as_v2` fails its checksum.
         let compat = Expected {
             checksum_mode: ChecksumMode::V3AsV2,
             ..expected
         };
         assert_eq!(
-            rx::check(&compat, &rx4(p), true),
+            check(&compat, &rx4(p), true),
             Err(Rejection::Checksum(Version::V3))
         );
     }
@@ -139,11 +145,11 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
 
     // Wrong password (keepalived logs this for a peer with another auth_pass).
     let other = Expected {
-        auth: WireAuth::pass(b"otherpass"),
+        auth: Auth::pass(b"otherpass"),
         ..e.clone()
     };
     assert_eq!(
-        msg(rx::check(&other, &rx4(p), true)),
+        msg(check(&other, &rx4(p), true)),
         "(vi_1) received an invalid passwd!"
     );
     // Our advert_int 1 vs their 2: dropped silently.
@@ -151,7 +157,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
         interval_centis: 100,
         ..e.clone()
     };
-    let r = rx::check(&fast, &rx4(p), true).expect_err("rejected");
+    let r = check(&fast, &rx4(p), true).expect_err("rejected");
     assert!(r.silent());
     assert_eq!(
         r.message("vi_1").unwrap_or_default(),
@@ -161,7 +167,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
     let mut bad = p.clone();
     bad[28] ^= 1;
     assert_eq!(
-        msg(rx::check(
+        msg(check(
             &Expected {
                 vips: vec![IpAddr::from([192, 168, 56, 68])],
                 ..e.clone()
@@ -173,7 +179,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
     );
     // Truncated by one byte.
     assert_eq!(
-        msg(rx::check(&e, &rx4(&p[..p.len() - 1]), true)),
+        msg(check(&e, &rx4(&p[..p.len() - 1]), true)),
         format!(
             "(vi_1) vrrp packet too short, length {} and expect {}",
             p.len() - 1,
@@ -186,7 +192,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
         ..e.clone()
     };
     assert_eq!(
-        msg(rx::check(&mc, &rx4(p), true)),
+        msg(check(&mc, &rx4(p), true)),
         "(vi_1) Expected multicast packet but received unicast packet"
     );
     // Another VIP configured.
@@ -195,7 +201,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
         ..e.clone()
     };
     assert_eq!(
-        msg(rx::check(&vip, &rx4(p), true)),
+        msg(check(&vip, &rx4(p), true)),
         "(vi_1) ip address associated with VRID 101 not present in MASTER advert: 192.168.56.70"
     );
     // A source that is not our peer, with check_unicast_src.
@@ -204,7 +210,7 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
         ..e.clone()
     };
     assert_eq!(
-        msg(rx::check(&peer, &rx4(p), true)),
+        msg(check(&peer, &rx4(p), true)),
         "(vi_1) unicast source address 192.168.56.21 not a unicast peer"
     );
     // v3 instance: wrong version.
@@ -213,34 +219,33 @@ fn rejections_come_in_keepalived_order_with_its_messages() {
         ..e
     };
     assert_eq!(
-        msg(rx::check(&v3, &rx4(p), true)),
+        msg(check(&v3, &rx4(p), true)),
         "(vi_1) wrong version. Received 2 and expect 3"
     );
 }
 
 #[test]
-fn ah_packets_are_recognised_and_not_yet_accepted() {
+fn ah_packets_are_refused_by_a_pass_instance() {
     let packets = ipv4_packets("v2-multicast-ah.pcap");
     let p = packets.iter().find(|p| p[9] == 51).expect("an AH packet");
     let ah = Expected {
         name: "VI_1".into(),
         family: Family::V4,
         version: Version::V2,
-        auth: WireAuth::Ah,
+        auth: Auth::ah(b"cuongquach"),
         interval_centis: 100,
         vips: vec![],
         unicast_peers: vec![],
         check_unicast_src: false,
         checksum_mode: ChecksumMode::Standard,
     };
-    // Until keepalived's HMAC-MD5-96 is built, an AH advert is refused, never trusted.
-    assert_eq!(rx::check(&ah, &rx4(p), true), Err(Rejection::AhNotVerified));
+    // Verification itself: tests/ipv4_ah.rs.
     let pass = Expected {
-        auth: WireAuth::pass(b"x"),
+        auth: Auth::pass(b"x"),
         ..ah
     };
     assert_eq!(
-        rx::check(&pass, &rx4(p), true),
+        check(&pass, &rx4(p), true),
         Err(Rejection::AhMismatch { received_ah: true })
     );
 }
@@ -298,7 +303,10 @@ proptest! {
             name: "p".into(),
             family: Family::V4,
             version: advert.version,
-            auth: advert.auth,
+            auth: match advert.auth {
+                WireAuth::Pass(data) => Auth::Pass(data),
+                _ => Auth::None,
+            },
             interval_centis: advert.interval_centis(),
             vips: advert.addresses.clone(),
             unicast_peers: vec![],
@@ -306,7 +314,7 @@ proptest! {
             checksum_mode: ChecksumMode::Standard,
         };
         let packet = ipv4(src, dst, &bytes);
-        let accepted = rx::check(&expected, &rx4(&packet), true).expect("accepted");
+        let accepted = check(&expected, &rx4(&packet), true).expect("accepted");
         prop_assert_eq!(accepted.advert, advert);
     }
 
@@ -314,7 +322,7 @@ proptest! {
     fn any_bytes_are_judged_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..120), family6 in any::<bool>()) {
         let e = Expected { family: if family6 { Family::V6 } else { Family::V4 }, ..seed000_expected() };
         let rx = Received { bytes: &bytes, v6_addrs: Some((ip("fe80::1"), ip("ff02::12"))), v6_hop_limit: Some(255), v6_multicast: true };
-        let _ = rx::check(&e, &rx, true);
+        let _ = check(&e, &rx, true);
         let _ = codec::decode(&bytes, Family::V4);
         let _ = codec::decode(&bytes, Family::V6);
     }
@@ -326,11 +334,11 @@ proptest! {
         let mut m = p.clone();
         let i = idx % m.len();
         m[i] ^= 1 << bit;
-        if let Ok(acc) = rx::check(&seed000_expected(), &rx4(&m), true) {
+        if let Ok(acc) = check(&seed000_expected(), &rx4(&m), true) {
             // Only bits the checks do not cover may change (IP header fields keepalived
             // does not read, such as the id or the IP checksum), and then the advert is
             // the original one.
-            let orig = rx::check(&seed000_expected(), &rx4(p), true).expect("original accepted");
+            let orig = check(&seed000_expected(), &rx4(p), true).expect("original accepted");
             prop_assert_eq!(acc.advert, orig.advert);
         }
     }
