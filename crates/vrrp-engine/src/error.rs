@@ -20,4 +20,37 @@ pub enum VrrpError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// A system call or netlink request of the platform failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done (with the interface / address concerned).
+        what: String,
+        /// The operating system's error (a netlink error is its errno).
+        source: std::io::Error,
+    },
+    /// The interface does not exist (now).
+    #[error("interface {0} not found")]
+    NoInterface(String),
+    /// A platform request that cannot be carried out as asked (unknown channel, an address
+    /// of the wrong family, an interface without an Ethernet address...).
+    #[error("{0}")]
+    Platform(String),
+}
+
+impl VrrpError {
+    /// An [`VrrpError::Io`] for `what`.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        VrrpError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The OS error number of an [`VrrpError::Io`], if it carries one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            VrrpError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
 }

@@ -11,6 +11,9 @@
 //!   its header, TOS 0xc0, TTL 255, id, checksum, and the AH header when sealed). Pure.
 //! - [`ah`]: keepalived's IPsec AH (HMAC-MD5-96 keyed with the 8 bytes of `auth_pass`):
 //!   sealing, verification, the sequence counter and what keepalived does with it. Pure.
+//!   keepalived's log message and counter name. Pure.
+//! - [`platform`]: the [`platform::Platform`] seam to the OS; [`linux`]: its Linux
+//!   implementation with keepalived's socket options, netlink address requests, GARP and NA.
 //! - [`error`]: the crate's error type, [`VrrpError`].
 //! - [`script_state`]: a `vrrp_script`'s rise/fall result counter and its log lines. Pure.
 //! - [`script_exec`]: keepalived's script user and security rules, and the child set-up.
@@ -21,6 +24,7 @@
 //! the Linux runtime (raw sockets, rtnetlink, GARP/NA) behind one trait.
 //! Still to come (see issue 5): the sans-IO state machine, the Linux runtime (raw sockets,
 //! rtnetlink, GARP/NA) behind one trait, tracking and notification.
+//! the runtime loop over the platform, tracking and notification.
 
 pub mod ah;
 pub mod codec;
@@ -30,6 +34,8 @@ pub mod machine;
 pub mod plan;
 pub mod notify;
 pub mod ipv4;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod platform;
 pub mod rx;
 pub mod script_exec;

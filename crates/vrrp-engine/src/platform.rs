@@ -78,7 +78,9 @@ pub struct AddressSpec {
     pub label: Option<String>,
     /// `peer ADDR[/len]`.
     pub peer: Option<IpAddr>,
-    /// IPv6 flags.
+    /// IPv6 flags, as the kernel's `IFA_F_HOMEADDRESS` / `IFA_F_NODAD` /
+    /// `IFA_F_NOPREFIXROUTE` to set. `nodad` is the flag itself: keepalived sets it on
+    /// every IPv6 VIP unless the line says `-nodad` (`VirtualIp::nodad` is that `-nodad`).
     pub home: bool,
     pub nodad: bool,
     pub noprefixroute: bool,
