@@ -437,7 +437,7 @@ fn start_daemons(
         }
         Impl::Ours => {
             let (label, program, args): (&str, PathBuf, Vec<&str>) = if keepalived_only {
-                ("keepalived", crate::ours_as("keepalived"), ka_args)
+                ("keepalived", crate::ours_as("keepalived"), ka_args.clone())
             } else {
                 (
                     "ha-compat",

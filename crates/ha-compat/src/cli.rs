@@ -109,16 +109,46 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             2
         }
         None => {
-            let _ = writeln!(
-                err,
-                "ha-compat: running the engines is not built yet (VRRP: issue 5, proxy: issue 6); checking the files instead"
-            );
-            match check_files(&cli.files, false, None, false, out, err) {
-                0 => crate::EXIT_ENGINE_NOT_BUILT,
-                other => other,
+            let (haproxy, keepalived): (Vec<&PathBuf>, Vec<&PathBuf>) = cli
+                .files
+                .iter()
+                .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
+            if !haproxy.is_empty() {
+                let _ = writeln!(
+                    err,
+                    "ha-compat: running the proxy engine is not built yet (issue 6); checking the files instead"
+                );
+                return match check_files(&cli.files, false, None, false, out, err) {
+                    0 => crate::EXIT_ENGINE_NOT_BUILT,
+                    other => other,
+                };
             }
+            let [file] = keepalived.as_slice() else {
+                let _ = writeln!(err, "ha-compat: one keepalived.conf at a time");
+                return 2;
+            };
+            let mut command_line = vec!["ha-compat".to_owned()];
+            command_line.extend(args_for_log(&cli.files));
+            crate::vrrp_run::run(
+                &crate::vrrp_run::VrrpRun {
+                    file: (*file).clone(),
+                    config_id: None,
+                    console: true,
+                    detail: true,
+                    facility: None,
+                    command_line,
+                },
+                err,
+            )
         }
     }
+}
+
+fn args_for_log(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|f| ["-f".to_owned(), f.display().to_string()])
+        .collect()
 }
 
 /// `ha-compat check`: 0 when every file is usable (warnings allowed), 1 when not.

@@ -1,8 +1,7 @@
 //! The `keepalived` personality: keepalived 2.2.7's command line.
 //!
-//! Only the configuration test (`-t`) and dump (`-d`) act today; the VRRP engine that
-//! runs the configuration is a later piece of work, and saying so is better than
-//! pretending to run.
+//! `-t` tests the configuration, `-d` dumps it; otherwise the VRRP engine runs in the
+//! foreground (see [`crate::vrrp_run`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -34,6 +33,12 @@ struct Options {
     help: bool,
     file: Option<PathBuf>,
     config_id: Option<String>,
+    /// `-l`: log to the console.
+    log_console: bool,
+    /// `-D`: detailed log lines.
+    log_detail: bool,
+    /// `-S N`: syslog facility LOG_LOCALN.
+    facility: Option<u8>,
 }
 
 fn parse(args: &[OsString]) -> Result<Options, String> {
@@ -70,6 +75,15 @@ fn parse(args: &[OsString]) -> Result<Options, String> {
             match *short {
                 "-f" => o.file = Some(PathBuf::from(value)),
                 "-i" => o.config_id = Some(value),
+                "-S" => {
+                    o.facility = Some(
+                        value
+                            .parse::<u8>()
+                            .ok()
+                            .filter(|n| *n <= 7)
+                            .ok_or_else(|| format!("invalid syslog facility {value}"))?,
+                    )
+                }
                 _ => {}
             }
             continue;
@@ -86,8 +100,11 @@ fn apply_flag(o: &mut Options, flag: &str) {
         "-e" | "--all-config" => o.all_config = true,
         "-v" | "--version" => o.version = true,
         "-h" | "--help" => o.help = true,
-        // Everything else keepalived takes (-n -l -D -P -C -B -G -X -V -I -R ...) changes
-        // how the daemon runs, not what the configuration means.
+        "-l" | "--log-console" => o.log_console = true,
+        "-D" | "--log-detail" => o.log_detail = true,
+        // The rest (-n -P -C -B -G -X -V -I -R ...) select processes and pid files:
+        // ha-compat runs in the foreground with the VRRP engine only (no LVS checker,
+        // no BFD), which is what they ask for in the tutorials' `-n -l -D -P` use.
         _ => {}
     }
 }
@@ -168,11 +185,19 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         std::mem::forget(parsed);
         return status;
     }
-    let _ = writeln!(
+    let mut command_line = vec!["keepalived".to_owned()];
+    command_line.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+    crate::vrrp_run::run(
+        &crate::vrrp_run::VrrpRun {
+            file,
+            config_id: options.config_id,
+            console: options.log_console,
+            detail: options.log_detail,
+            facility: options.facility,
+            command_line,
+        },
         err,
-        "keepalived (ha-compat): running VRRP is not built yet; only -t (config test) and -d (dump) work in this version"
-    );
-    crate::EXIT_ENGINE_NOT_BUILT
+    )
 }
 
 fn is_regular_non_executable(path: &std::path::Path) -> bool {

@@ -5,6 +5,7 @@
 //!   keepalived 2.2.7 takes them): `-t`, `-f`, `-d`, `-i`, `-v`.
 //! - [`haproxy_cli`]: the drop-in `haproxy` command line (`-c`, `-f`, `-cc`, `-vv`…).
 //! - [`check`]: loading and reporting a configuration, shared by both.
+//! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
 //!
 //! The name the binary is invoked under picks the personality: `keepalived` (a symlink
 //! installed by packaging) behaves like keepalived; anything else is `ha-compat`.
@@ -13,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
+pub mod vrrp_run;
 
 use std::ffi::OsString;
 

@@ -37,6 +37,7 @@ pub mod ipv4;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod platform;
+pub mod runtime;
 pub mod rx;
 pub mod script_exec;
 pub mod script_state;

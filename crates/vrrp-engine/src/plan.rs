@@ -12,7 +12,7 @@ use keepalived_conf::model::{
     VrrpVersion,
 };
 
-use crate::codec::{Advert, ChecksumMode, Family, Version, WireAuth, IPPROTO_AH, IPPROTO_VRRP};
+use crate::codec::{Advert, ChecksumMode, Family, Version, IPPROTO_AH, IPPROTO_VRRP};
 use crate::error::VrrpError;
 use crate::machine::{InstanceParams, Tracked};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
@@ -301,7 +301,9 @@ pub fn address_spec(vip: &VirtualIp, default_interface: &str) -> AddressSpec {
         label: vip.label.clone(),
         peer: vip.peer.map(|(a, _)| a),
         home: vip.home,
-        nodad: vip.nodad,
+        // keepalived sets IFA_F_NODAD on every IPv6 VIP unless the line says `-nodad`
+        // (which the model's `nodad` records).
+        nodad: vip.addr.is_ipv6() && !vip.nodad,
         noprefixroute: vip.noprefixroute,
     }
 }

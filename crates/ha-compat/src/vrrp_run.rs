@@ -1,0 +1,142 @@
+//! Running the VRRP engine in the foreground: `keepalived -n -l -D -f FILE` and
+//! `ha-compat -f keepalived.conf`. Loads the file, starts the tracking runner and the
+//! runtime on the Linux platform, turns SIGTERM/SIGINT into a clean stop (priority 0,
+//! addresses removed) and logs keepalived's start and stop lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vrrp_engine::log::Logger;
+use vrrp_engine::plan::PlanOptions;
+use vrrp_engine::platform::Input;
+
+use crate::check;
+
+/// How the engine runs (from keepalived's flags).
+#[derive(Debug, Clone)]
+pub struct VrrpRun {
+    pub file: PathBuf,
+    pub config_id: Option<String>,
+    /// `-l`: log to the console (stderr).
+    pub console: bool,
+    /// `-D`: keepalived's detailed lines.
+    pub detail: bool,
+    /// `-S N`: syslog facility LOG_LOCALN (else LOG_DAEMON).
+    pub facility: Option<u8>,
+    /// The command line, for keepalived's "Command line:" line.
+    pub command_line: Vec<String>,
+}
+
+/// keepalived's version string, as it logs it.
+pub const VERSION_LINE: &str = "Keepalived v2.2.7 (01/16,2022)";
+
+/// Runs until SIGTERM/SIGINT; returns the exit status.
+pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
+    let started = Instant::now();
+    let facility = options
+        .facility
+        .map_or(vrrp_engine::log::FACILITY_DAEMON, |n| 16 + n.min(7));
+    let logger = Logger::new(options.console, false, facility, "Keepalived_vrrp");
+    logger.info(&format!("Starting {VERSION_LINE}"));
+    let quoted: Vec<String> = options
+        .command_line
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect();
+    logger.info(&format!("Command line: {}", quoted.join(" ")));
+    logger.info(&format!("Opening file '{}'.", options.file.display()));
+    let parsed = match check::load_keepalived(&options.file, options.config_id.clone(), false) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "{e:#}");
+            return 1;
+        }
+    };
+    let _ = check::report(&parsed, check::Style::Keepalived, err);
+    if parsed
+        .diagnostics
+        .iter()
+        .any(|d| d.severity >= conf_diag::Severity::Fatal)
+    {
+        return keepalived_conf::status::exit::CONFIG;
+    }
+    let config = parsed.config;
+    let platform = match vrrp_engine::linux::LinuxPlatform::new() {
+        Ok(p) => p,
+        Err(e) => {
+            logger.info(&format!("Unable to start the VRRP engine: {e}"));
+            return 1;
+        }
+    };
+    let mut runtime = match vrrp_engine::runtime::Runtime::new(
+        platform,
+        &config,
+        PlanOptions {
+            log_detail: options.detail,
+        },
+        logger.clone(),
+        Box::new(vrrp_engine::runtime::NoNotifications),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            logger.info(&format!("Unable to start the VRRP engine: {e}"));
+            return 1;
+        }
+    };
+    let sender = runtime.sender();
+    runtime.set_notifications(Box::new(vrrp_engine::notify::Notifier::new(
+        &config,
+        sender.clone(),
+    )));
+    let trackers = match vrrp_engine::tracker::spawn(&config, runtime.table(), sender.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            logger.info(&format!("Unable to start the trackers: {e}"));
+            return 1;
+        }
+    };
+    if let Err(e) = forward_signals(sender, logger.clone()) {
+        logger.info(&format!("Unable to handle signals: {e}"));
+        return 1;
+    }
+    let result = runtime.run();
+    drop(trackers);
+    if let Err(e) = result {
+        logger.info(&format!("VRRP engine error: {e}"));
+        return 1;
+    }
+    let used = started.elapsed();
+    logger.info(&format!(
+        "Stopped - ran {}.{:03} s",
+        used.as_secs(),
+        used.subsec_millis()
+    ));
+    logger.info(&format!("Stopped {VERSION_LINE}"));
+    0
+}
+
+/// SIGTERM and SIGINT stop, SIGHUP reloads: each becomes an input of the runtime's loop.
+fn forward_signals(
+    sender: std::sync::mpsc::Sender<Input>,
+    logger: Logger,
+) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                let input = if signal == SIGHUP {
+                    Input::Reload
+                } else {
+                    logger.info("Stopping");
+                    Input::Stop
+                };
+                if sender.send(input).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
