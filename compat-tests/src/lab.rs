@@ -401,6 +401,11 @@ impl Node {
         self.spawned.push((label.to_owned(), child));
     }
 
+    /// Whether a process was started under `label` (running or not).
+    pub fn has_spawned(&self, label: &str) -> bool {
+        self.spawned.iter().any(|(l, _)| l == label)
+    }
+
     /// If the process started under `label` has ended: its exit code (128+N for a signal).
     pub fn exited(&mut self, label: &str) -> Option<i32> {
         let (_, child) = self.spawned.iter_mut().find(|(l, _)| l == label)?;

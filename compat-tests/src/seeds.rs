@@ -738,8 +738,12 @@ fn log_has(lab: &Lab, file: &str, needle: &str) -> Result<(), String> {
 }
 
 /// The log file a node's keepalived side writes to, by implementation.
-fn keepalived_log(node: &str, imp: Impl, keepalived_only: bool) -> String {
+fn keepalived_log(lab: &Lab, node: &str, imp: Impl, keepalived_only: bool) -> String {
     match (imp, keepalived_only) {
+        // ha-compat ran as `keepalived` (proxy engine missing): see `start_daemons`.
+        (Impl::Ours, false) if lab.node(node).has_spawned("keepalived") => {
+            format!("{node}-keepalived.log")
+        }
         (Impl::Ours, false) => format!("{node}-ha-compat.log"),
         _ => format!("{node}-keepalived.log"),
     }
@@ -1015,7 +1019,7 @@ pub fn run_lb_seed(
         .cloned()
         .unwrap_or_else(|| master.to_owned());
     for (i, lb) in lbs.iter().enumerate() {
-        let file = keepalived_log(lb, imps[i], false);
+        let file = keepalived_log(&lab, lb, imps[i], false);
         let want = if *lb == holder {
             "Entering MASTER STATE"
         } else {
@@ -1265,7 +1269,9 @@ pub fn run_lb_seed(
     // 8. haproxy back on the old master: it takes the VIP back if its priority is higher
     // (preemption), else the VIP stays where it is.
     let t_back = now_us();
-    if holder_imp == Impl::Reference {
+    // The reference haproxy also runs beside our VRRP engine while our proxy engine is
+    // missing (see `start_daemons`).
+    if holder_imp == Impl::Reference || lab.node(&holder).has_spawned("haproxy") {
         start_reference_haproxy(&mut lab, &holder);
     }
     // Running means still running a moment later: a haproxy that refuses its config is
@@ -1644,8 +1650,8 @@ pub fn run_seed003(
         }
     }
     let logs = [
-        keepalived_log("web1", imps[0], true),
-        keepalived_log("web2", imps[1], true),
+        keepalived_log(&lab, "web1", imps[0], true),
+        keepalived_log(&lab, "web2", imps[1], true),
     ];
     let (p1, p2) = if nopreempt { (55u8, 54u8) } else { (104, 102) };
     let took = wait_holder(&lab, &webs, vip, "web1", Duration::from_secs(12));

@@ -117,10 +117,7 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
 }
 
 /// SIGTERM and SIGINT stop, SIGHUP reloads: each becomes an input of the runtime's loop.
-fn forward_signals(
-    sender: std::sync::mpsc::Sender<Input>,
-    logger: Logger,
-) -> std::io::Result<()> {
+fn forward_signals(sender: std::sync::mpsc::Sender<Input>, logger: Logger) -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     std::thread::Builder::new()

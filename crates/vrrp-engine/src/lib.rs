@@ -29,13 +29,13 @@
 pub mod ah;
 pub mod codec;
 pub mod error;
-pub mod log;
-pub mod machine;
-pub mod plan;
-pub mod notify;
 pub mod ipv4;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod log;
+pub mod machine;
+pub mod notify;
+pub mod plan;
 pub mod platform;
 pub mod runtime;
 pub mod rx;

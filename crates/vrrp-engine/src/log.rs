@@ -167,7 +167,13 @@ impl Logger {
             let _ = writeln!(err, "{}: {message}", console_time(&c));
         }
         if let Some(sock) = &sinks.syslog {
-            let line = syslog_line(sinks.facility, &c, &sinks.ident, std::process::id(), message);
+            let line = syslog_line(
+                sinks.facility,
+                &c,
+                &sinks.ident,
+                std::process::id(),
+                message,
+            );
             let _ = sock.send(line.as_bytes());
         }
         if let Some(mem) = sinks.memory.as_mut() {

@@ -559,7 +559,12 @@ impl Instance {
         check_addresses: bool,
         out: &mut Vec<Action>,
     ) -> Option<rx::Accepted> {
-        match rx::check(&self.params.expected, rx, check_addresses, &mut self.ah_counter) {
+        match rx::check(
+            &self.params.expected,
+            rx,
+            check_addresses,
+            &mut self.ah_counter,
+        ) {
             Ok(accepted) => Some(accepted),
             Err(rejection) => {
                 out.push(Action::Reject(rejection.counter()));

@@ -12,11 +12,11 @@ use keepalived_conf::model::{
     VrrpVersion,
 };
 
+use crate::ah;
 use crate::codec::{Advert, ChecksumMode, Family, Version, IPPROTO_AH, IPPROTO_VRRP};
 use crate::error::VrrpError;
 use crate::machine::{InstanceParams, Tracked};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
-use crate::ah;
 use crate::rx::{Auth, Expected};
 use crate::track::{TrackerKind, TrackerTable};
 
@@ -162,7 +162,12 @@ fn plan_instance(
         }
     };
     if !inst.dont_track_primary {
-        add(TrackerKind::Interface(inst.interface.clone()), None, 0, false);
+        add(
+            TrackerKind::Interface(inst.interface.clone()),
+            None,
+            0,
+            false,
+        );
     }
     for r in &inst.track_interfaces {
         add(TrackerKind::Interface(r.name.clone()), Some(r), 0, false);

@@ -284,8 +284,10 @@ impl<P: Platform> Runtime<P> {
         match action {
             Action::Send { priority } => {
                 if let Err(e) = send_advert(&mut self.platform, r, priority) {
-                    self.logger
-                        .info(&format!("({}): send advert error ({e})", r.plan.params.name));
+                    self.logger.info(&format!(
+                        "({}): send advert error ({e})",
+                        r.plan.params.name
+                    ));
                 }
             }
             Action::AddAddresses => {
@@ -345,7 +347,11 @@ impl<P: Platform> Runtime<P> {
 }
 
 /// Builds and sends one advert of `r` with `priority` to each destination.
-fn send_advert<P: Platform>(platform: &mut P, r: &mut Running, priority: u8) -> Result<(), VrrpError> {
+fn send_advert<P: Platform>(
+    platform: &mut P,
+    r: &mut Running,
+    priority: u8,
+) -> Result<(), VrrpError> {
     let mut advert = r.plan.advert.clone();
     advert.priority = priority;
     // One sequence number per advert, whatever the number of unicast peers (keepalived).
