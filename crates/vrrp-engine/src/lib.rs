@@ -1,6 +1,6 @@
-//! VRRP v2/v3 as keepalived 2.2.7 speaks it (issue 5; being built).
+//! VRRP v2/v3 as keepalived 2.2.7 speaks it: on the wire, in its timers and in its logs.
 //!
-//! Module map:
+//! Module map (pure modules first, then the runtime and the OS side):
 //! - [`codec`]: the VRRP payload, v2 and v3, IPv4 and IPv6: [`codec::encode`],
 //!   [`codec::decode`], checksums (v3 pseudo-header or keepalived's `v3_checksum_as_v2`),
 //!   PASS data as keepalived pads it. Pure.
@@ -11,20 +11,21 @@
 //!   its header, TOS 0xc0, TTL 255, id, checksum, and the AH header when sealed). Pure.
 //! - [`ah`]: keepalived's IPsec AH (HMAC-MD5-96 keyed with the 8 bytes of `auth_pass`):
 //!   sealing, verification, the sequence counter and what keepalived does with it. Pure.
-//!   keepalived's log message and counter name. Pure.
-//! - [`platform`]: the [`platform::Platform`] seam to the OS; [`linux`]: its Linux
-//!   implementation with keepalived's socket options, netlink address requests, GARP and NA.
-//! - [`error`]: the crate's error type, [`VrrpError`].
-//! - [`script_state`]: a `vrrp_script`'s rise/fall result counter and its log lines. Pure.
-//! - [`script_exec`]: keepalived's script user and security rules, and the child set-up.
-//! - [`tracker`]: the tracking runner (scripts, processes, files on threads) feeding `Input`.
+//! - [`machine`]: one instance's state machine, `handle(event, now) -> actions`, with
+//!   keepalived's transitions, timers, preemption, tracking weights and log lines. Pure.
+//! - [`track`]: tracker ids and states; [`script_state`]: a `vrrp_script`'s rise/fall
+//!   counter and its log lines. Pure.
+//! - [`plan`]: the typed configuration to what runs (machine parameters, channels,
+//!   adverts, address specs), and what the engine refuses to run yet. Pure.
+//! - [`log`]: keepalived's console and syslog line formats and the sinks.
+//! - [`runtime`]: the one loop: inputs from a queue, timers from the machines' deadlines,
+//!   actions carried out through a [`platform::Platform`].
+//! - [`platform`]: the seam to the OS; [`linux`]: its Linux implementation with
+//!   keepalived's socket options, netlink address requests and link watch, GARP and NA.
+//! - [`tracker`]: the tracking runner (scripts, processes, files on threads) feeding the
+//!   runtime's queue; [`script_exec`]: keepalived's script user and security rules.
 //! - [`notify`]: notify scripts, `notify_fifo` lines and SMTP alerts on state changes.
-//!
-//! Still to come (see issue 5): the sans-IO state machine, keepalived's AH (HMAC-MD5-96),
-//! the Linux runtime (raw sockets, rtnetlink, GARP/NA) behind one trait.
-//! Still to come (see issue 5): the sans-IO state machine, the Linux runtime (raw sockets,
-//! rtnetlink, GARP/NA) behind one trait, tracking and notification.
-//! the runtime loop over the platform, tracking and notification.
+//! - [`error`]: the crate's error type, [`VrrpError`].
 
 pub mod ah;
 pub mod codec;

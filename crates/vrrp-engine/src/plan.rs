@@ -44,6 +44,28 @@ pub struct PlanOptions {
     pub log_detail: bool,
 }
 
+/// What the configuration asks for that the running engine does not do yet and that
+/// changes routing or failover: running without it would silently do something else, so
+/// the engine refuses to start (the configuration test still accepts it, as keepalived).
+pub fn not_runnable(config: &KeepalivedConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in &config.sync_groups {
+        out.push(format!(
+            "vrrp_sync_group {}: members moving together is not implemented yet",
+            g.name
+        ));
+    }
+    for i in &config.instances {
+        if !i.virtual_routes.is_empty() {
+            out.push(format!("({}) virtual_routes: not implemented yet", i.name));
+        }
+        if i.use_vmac.is_some() {
+            out.push(format!("({}) use_vmac: not implemented yet", i.name));
+        }
+    }
+    out
+}
+
 /// Plans every instance of `config`. `interfaces` holds what is known of each interface
 /// an instance names (an instance whose interface is missing is an error, as keepalived
 /// refuses to start it).
@@ -53,6 +75,11 @@ pub fn plan(
     interfaces: &BTreeMap<String, InterfaceInfo>,
     options: PlanOptions,
 ) -> Result<Vec<InstancePlan>, VrrpError> {
+    if let Some(first) = not_runnable(config).into_iter().next() {
+        return Err(VrrpError::Plan(format!(
+            "{first}; ha-compat refuses to run rather than ignore it"
+        )));
+    }
     config
         .instances
         .iter()
@@ -310,5 +337,81 @@ pub fn address_spec(vip: &VirtualIp, default_interface: &str) -> AddressSpec {
         // (which the model's `nodad` records).
         nodad: vip.addr.is_ipv6() && !vip.nodad,
         noprefixroute: vip.noprefixroute,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepalived_conf::model::{SyncGroup, VrrpInstance};
+
+    fn config_with(groups: Vec<SyncGroup>, instances: Vec<VrrpInstance>) -> KeepalivedConfig {
+        KeepalivedConfig {
+            sync_groups: groups,
+            instances,
+            ..KeepalivedConfig::default()
+        }
+    }
+
+    #[test]
+    fn sync_groups_refuse_to_run_rather_than_move_instances_apart() {
+        let group = SyncGroup {
+            name: "G1".into(),
+            instances: vec!["VI_1".into(), "VI_2".into()],
+            notify: Default::default(),
+            smtp_alert: None,
+            global_tracking: false,
+            sync_group_tracking_weight: false,
+            track_interfaces: vec![],
+            track_scripts: vec![],
+            track_files: vec![],
+            track_processes: vec![],
+        };
+        let config = config_with(vec![group], vec![]);
+        let refused = not_runnable(&config);
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].starts_with("vrrp_sync_group G1"));
+        let err = plan(
+            &config,
+            &TrackerTable::default(),
+            &BTreeMap::new(),
+            PlanOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("refuses to run"));
+    }
+
+    #[test]
+    fn brd_plus_is_computed_and_ipv6_gets_nodad() {
+        let vip = VirtualIp {
+            addr: "192.168.56.100".parse().unwrap(),
+            prefix_len: 24,
+            broadcast: Some(Broadcast::Computed),
+            dev: None,
+            scope: Scope::Link,
+            label: Some("eth1:vip".into()),
+            peer: None,
+            home: false,
+            nodad: false,
+            noprefixroute: false,
+            autojoin: false,
+            no_track: false,
+            track_group: None,
+            span: None,
+        };
+        let spec = address_spec(&vip, "eth1");
+        assert_eq!(spec.broadcast, Some(Ipv4Addr::new(192, 168, 56, 255)));
+        assert_eq!(spec.scope, 253);
+        assert_eq!(spec.interface, "eth1");
+        assert!(!spec.nodad);
+        let v6 = VirtualIp {
+            addr: "fd00::66".parse().unwrap(),
+            prefix_len: 64,
+            broadcast: None,
+            scope: Scope::Global,
+            label: None,
+            ..vip
+        };
+        assert!(address_spec(&v6, "eth1").nodad);
     }
 }
