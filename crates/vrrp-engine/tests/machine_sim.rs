@@ -702,3 +702,99 @@ fn stop_in_backup_sends_nothing() {
     assert!(lan.sent_priorities(1, at).is_empty());
     assert_eq!(lan.state(1), State::Stopped);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Wait(u64),
+        Advert { priority: u8, from_last: u8 },
+        Garbage(Vec<u8>),
+        Tracker { id: usize, ok: bool },
+        Stop,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (1u64..5000).prop_map(Step::Wait),
+            (any::<u8>(), 1u8..254).prop_map(|(priority, from_last)| Step::Advert {
+                priority,
+                from_last
+            }),
+            proptest::collection::vec(any::<u8>(), 0..64).prop_map(Step::Garbage),
+            (0usize..2, any::<bool>()).prop_map(|(id, ok)| Step::Tracker { id, ok }),
+            Just(Step::Stop),
+        ]
+    }
+
+    proptest! {
+        /// Whatever arrives in whatever order: no panic, the addresses are set exactly
+        /// while MASTER, the priority stays in keepalived's range, and a deadline exists
+        /// while BACKUP or MASTER.
+        #[test]
+        fn any_sequence_keeps_the_invariants(
+            base in 1u8..=255,
+            weights in (-60i16..60, -60i16..60),
+            steps in proptest::collection::vec(step(), 1..60),
+        ) {
+            let mut c = cfg(11, base);
+            c.tracked = vec![
+                Tracked { id: TrackerId(0), name: "a".into(), weight: weights.0, reverse: false },
+                Tracked { id: TrackerId(1), name: "b".into(), weight: weights.1, reverse: true },
+            ];
+            let mut instance = Instance::new(params(&c));
+            let mut now = Duration::ZERO;
+            instance.handle(Event::Start, now);
+            for s in steps {
+                match s {
+                    Step::Wait(ms_) => {
+                        let until = now + ms(ms_);
+                        while let Some(d) = instance.next_deadline() {
+                            if d > until { break; }
+                            now = now.max(d);
+                            instance.handle(Event::Timer, now);
+                        }
+                        now = until;
+                    }
+                    Step::Advert { priority, from_last } => {
+                        let src = Ipv4Addr::new(192, 168, 56, from_last);
+                        let advert = Advert {
+                            version: Version::V2, kind: 1, vrid: 51, priority, interval: 1,
+                            auth: WireAuth::None, addresses: vec![IpAddr::V4(VIP)],
+                        };
+                        let payload = codec::encode(&advert, IpAddr::V4(src), IpAddr::V4(GROUP), ChecksumMode::Standard).unwrap();
+                        let bytes = ipv4_packet(src, &payload);
+                        let rx = Received { bytes: &bytes, v6_addrs: None, v6_hop_limit: None, v6_multicast: false };
+                        instance.handle(Event::Packet(&rx), now);
+                    }
+                    Step::Garbage(bytes) => {
+                        let rx = Received { bytes: &bytes, v6_addrs: None, v6_hop_limit: None, v6_multicast: false };
+                        let before = instance.state();
+                        instance.handle(Event::Packet(&rx), now);
+                        prop_assert_eq!(instance.state(), before, "garbage changed the state");
+                    }
+                    Step::Tracker { id, ok } => {
+                        let st = if ok { TrackerState::Ok } else { TrackerState::Failed };
+                        instance.handle(Event::Tracker(TrackerId(id), st), now);
+                    }
+                    Step::Stop => {
+                        instance.handle(Event::Stop, now);
+                    }
+                }
+                prop_assert_eq!(instance.addresses_set(), instance.state() == State::Master);
+                let p = instance.effective_priority();
+                if base == 255 {
+                    prop_assert!(p == 255 || p == 254);
+                } else {
+                    prop_assert!((1..=254).contains(&p));
+                }
+                if matches!(instance.state(), State::Backup | State::Master) {
+                    prop_assert!(instance.next_deadline().is_some());
+                }
+                if instance.state() == State::Stopped { break; }
+            }
+        }
+    }
+}
