@@ -479,6 +479,18 @@ fn start_daemons(
     }
 }
 
+/// Which haproxy each node runs: ours, or the reference beside our VRRP engine while our
+/// proxy engine is missing (see `start_daemons`).
+fn proxy_impls(lab: &Lab, lbs: &[&str; 2], imps: [Impl; 2]) -> [Impl; 2] {
+    [0, 1].map(|i| {
+        if imps[i] == Impl::Ours && lab.node(lbs[i]).has_spawned("haproxy") {
+            Impl::Reference
+        } else {
+            imps[i]
+        }
+    })
+}
+
 /// Waits 2 s for `label` to stay up; an early exit is "not implemented" (69) or a crash.
 fn wait_running(lab: &mut Lab, node: &str, label: &str, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -828,7 +840,12 @@ fn check_adverts(
     if report.subject == Subject::Reference {
         reference.adverts.insert(key, (*first).clone());
     } else if let Some(theirs) = reference.adverts.get(&key) {
-        let diffs = adverts::diff(theirs, first);
+        // The priority each subject must advertise was checked above against what the
+        // seed implies for that subject (seed 000: we track the curly-quoted script that
+        // keepalived disables, so our priority includes its weight); compare the rest.
+        let mut ours = (*first).clone();
+        ours.priority = theirs.priority;
+        let diffs = adverts::diff(theirs, &ours);
         report.check(
             "adverts are the reference's, field by field",
             &Expect::Holds,
@@ -974,6 +991,7 @@ pub fn run_lb_seed(
             return;
         }
     }
+    let proxy_imps = proxy_impls(&lab, &lbs, imps);
 
     // 1. The master holds the VIP, the backup does not.
     let converge = Duration::from_secs(u64::from(seed.advert_int) * 4 + 6);
@@ -1038,7 +1056,8 @@ pub fn run_lb_seed(
         (Impl::Reference, Some(why)) => Expect::Fails(why.to_owned()),
         _ => Expect::Holds,
     };
-    let imp_of = |node: &str| imps[usize::from(node == "lb2")];
+    // The service depends on which haproxy runs there.
+    let imp_of = |node: &str| proxy_imps[usize::from(node == "lb2")];
     let serving = service(imp_of(&holder));
 
     // 2. Requests to the VIP alternate between the webs.
@@ -1238,8 +1257,10 @@ pub fn run_lb_seed(
         .unwrap_or_else(|| master.to_owned());
     let other = if holder == "lb1" { "lb2" } else { "lb1" };
     let holder_imp = imps[usize::from(holder == "lb2")];
-    let tracked = match (holder_imp, seed.refused, seed.untracked) {
-        (Impl::Reference, Some(why), _) | (Impl::Reference, None, Some(why)) => {
+    let holder_proxy = proxy_imps[usize::from(holder == "lb2")];
+    // A refused haproxy.cfg is the haproxy's doing; an untracked script the keepalived's.
+    let tracked = match (holder_imp, holder_proxy, seed.refused, seed.untracked) {
+        (_, Impl::Reference, Some(why), _) | (Impl::Reference, _, None, Some(why)) => {
             Expect::Fails(why.to_owned())
         }
         _ => Expect::Holds,
@@ -1284,7 +1305,7 @@ pub fn run_lb_seed(
     };
     report.check(
         &format!("haproxy runs again on {holder}"),
-        &service(holder_imp),
+        &service(holder_proxy),
         if back_running {
             Ok(())
         } else {
@@ -1497,6 +1518,7 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
             return;
         }
     }
+    let imps = proxy_impls(&lab, &lbs, imps);
     let refuses = |imp: Impl| match imp {
         Impl::Reference => Expect::Fails(
             "HAProxy 2.6 refuses the 1.4-era config: the address on the `listen` line \
