@@ -1385,9 +1385,15 @@ pub fn run_lb_seed(
     let want = AdvertWant {
         vrid: seed.vrid,
         priority: seed.priorities[master_index]
-            + match (imps[master_index], seed.untracked, seed.refused) {
-                // No weight where the tracker is disabled or haproxy never runs.
-                (Impl::Reference, Some(_), _) | (Impl::Reference, _, Some(_)) => 0,
+            + match (
+                imps[master_index],
+                proxy_imps[master_index],
+                seed.untracked,
+                seed.refused,
+            ) {
+                // No weight where the tracker is disabled (the reference keepalived) or
+                // haproxy never runs (the reference haproxy refuses the seed).
+                (Impl::Reference, _, Some(_), _) | (_, Impl::Reference, _, Some(_)) => 0,
                 _ => seed.weight,
             },
         interval_s: seed.advert_int,
