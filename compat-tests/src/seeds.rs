@@ -995,9 +995,23 @@ pub fn run_lb_seed(
 
     // 1. The master holds the VIP, the backup does not.
     let converge = Duration::from_secs(u64::from(seed.advert_int) * 4 + 6);
-    let master_index = match seed.master_race {
+    // Which node must win: the higher priority once trackers are counted. A mixed pair
+    // can differ from the tutorial here (seed 000: our engine tracks the curly-quoted
+    // script the reference keepalived disables, so ours on lb2 reaches 102 > 101).
+    let effective = |i: usize| {
+        let untracked = (imps[i] == Impl::Reference && seed.untracked.is_some())
+            || (proxy_imps[i] == Impl::Reference && seed.refused.is_some());
+        u16::from(seed.priorities[i]) + if untracked { 0 } else { u16::from(seed.weight) }
+    };
+    let first = usize::from(effective(1) > effective(0));
+    let race = match seed.master_race {
+        Some(why) => Some(why),
+        None if effective(0) == effective(1) => Some("equal effective priorities"),
+        None => None,
+    };
+    let master_index = match race {
         None => {
-            let took = wait_holder(&lab, &lbs, vip, "lb1", converge);
+            let took = wait_holder(&lab, &lbs, vip, lbs[first], converge);
             if let Ok(t) = &took {
                 report.measure(
                     "start -> VIP on the master",
@@ -1006,11 +1020,16 @@ pub fn run_lb_seed(
                 );
             }
             report.check(
-                &format!("lb1 holds {vip}/32 on {} and lb2 does not", seed.iface),
+                &format!(
+                    "{} holds {vip}/32 on {} and {} does not",
+                    lbs[first],
+                    seed.iface,
+                    lbs[1 - first]
+                ),
                 &Expect::Holds,
                 took.map(|_| ()),
             );
-            0
+            first
         }
         Some(why) => {
             // Settle first: both may be master for an instant.
