@@ -843,8 +843,11 @@ fn check_adverts(
         // The priority each subject must advertise was checked above against what the
         // seed implies for that subject (seed 000: we track the curly-quoted script that
         // keepalived disables, so our priority includes its weight); compare the rest.
+        // The destination too: a unicast master sends to its peer, and in a mixed pair the
+        // master may be the other node (checked above against the wanted destination).
         let mut ours = (*first).clone();
         ours.priority = theirs.priority;
+        ours.dst = theirs.dst;
         let diffs = adverts::diff(theirs, &ours);
         report.check(
             "adverts are the reference's, field by field",
