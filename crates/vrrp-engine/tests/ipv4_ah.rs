@@ -5,6 +5,8 @@
 //! [`SeqCounter`] says. Property tests: random and mutated AH packets never panic, and a
 //! sealed packet with any covered bit changed never verifies.
 
+mod common;
+use common::{ipv4_packets, rx4};
 use std::net::{IpAddr, Ipv4Addr};
 
 use proptest::prelude::*;
@@ -13,43 +15,8 @@ use vrrp_engine::codec::{self, Advert, ChecksumMode, Family, Version, WireAuth};
 use vrrp_engine::ipv4::{self, Ipv4Fields};
 use vrrp_engine::rx::{self, Auth, Expected, Received, Rejection};
 
-/// The IPv4 packets (Ethernet frames with protocol 112 or 51) of a classic little-endian
-/// µs Ethernet pcap (as in tests/wire.rs).
-fn ipv4_packets(file: &str) -> Vec<Vec<u8>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../compat-tests/data")
-        .join(file);
-    let d = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian µs pcap");
-    assert_eq!(
-        u32::from_le_bytes([d[20], d[21], d[22], d[23]]),
-        1,
-        "Ethernet"
-    );
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= d.len() {
-        let caplen = u32::from_le_bytes([d[at + 8], d[at + 9], d[at + 10], d[at + 11]]) as usize;
-        let frame = &d[at + 16..at + 16 + caplen];
-        at += 16 + caplen;
-        if frame.len() > 34 && frame[12..14] == [0x08, 0x00] && matches!(frame[23], 112 | 51) {
-            out.push(frame[14..].to_vec());
-        }
-    }
-    out
-}
-
 fn v4(p: &[u8], at: usize) -> Ipv4Addr {
     Ipv4Addr::new(p[at], p[at + 1], p[at + 2], p[at + 3])
-}
-
-fn rx4(bytes: &[u8]) -> Received<'_> {
-    Received {
-        bytes,
-        v6_addrs: None,
-        v6_hop_limit: None,
-        v6_multicast: false,
-    }
 }
 
 /// advcap-n2's instance of `v2-multicast-ah-n2.conf`.

@@ -88,27 +88,15 @@ fn params(c: &Cfg) -> InstanceParams {
     }
 }
 
-/// A whole IPv4 VRRP packet as a raw socket hands it over.
+/// A whole IPv4 VRRP packet as a raw socket hands it over (built by the engine's own
+/// builder, whose output `tests/ipv4_ah.rs` checks against keepalived's captures).
 fn ipv4_packet(src: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + payload.len();
-    let mut p = vec![
-        0x45,
-        0xc0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0,
-        0,
-        255,
-        112,
-        0,
-        0,
-    ];
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&GROUP.octets());
-    p.extend_from_slice(payload);
-    p
+    vrrp_engine::ipv4::build(
+        &vrrp_engine::ipv4::Ipv4Fields::new(src, GROUP, 1),
+        payload,
+        None,
+    )
+    .unwrap()
 }
 
 struct Router {

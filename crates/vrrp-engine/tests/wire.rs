@@ -2,6 +2,8 @@
 //! (captures in `compat-tests/data/`, made as its README says), and property tests: any
 //! bytes are judged without panicking, and what we encode keepalived's checks accept.
 
+mod common;
+use common::{ipv4_packets, rx4};
 use std::net::IpAddr;
 
 use proptest::prelude::*;
@@ -12,32 +14,6 @@ use vrrp_engine::rx::{self, Auth, Expected, Received, Rejection};
 /// [`rx::check`] for an instance without AH (a fresh AH counter each time).
 fn check(e: &Expected, r: &Received<'_>, check_addresses: bool) -> Result<rx::Accepted, Rejection> {
     rx::check(e, r, check_addresses, &mut SeqCounter::default())
-}
-
-/// The IPv4 packets (Ethernet frames with protocol 112 or 51) of a classic little-endian
-/// pcap. Enough pcap for the fixtures: they are all Ethernet, microsecond, little-endian.
-fn ipv4_packets(file: &str) -> Vec<Vec<u8>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../compat-tests/data")
-        .join(file);
-    let d = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&d[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian µs pcap");
-    assert_eq!(
-        u32::from_le_bytes([d[20], d[21], d[22], d[23]]),
-        1,
-        "Ethernet"
-    );
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= d.len() {
-        let caplen = u32::from_le_bytes([d[at + 8], d[at + 9], d[at + 10], d[at + 11]]) as usize;
-        let frame = &d[at + 16..at + 16 + caplen];
-        at += 16 + caplen;
-        if frame.len() > 34 && frame[12..14] == [0x08, 0x00] && matches!(frame[23], 112 | 51) {
-            out.push(frame[14..].to_vec());
-        }
-    }
-    out
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -55,15 +31,6 @@ fn seed000_expected() -> Expected {
         unicast_peers: vec![ip("192.168.56.21")],
         check_unicast_src: true,
         checksum_mode: ChecksumMode::Standard,
-    }
-}
-
-fn rx4(bytes: &[u8]) -> Received<'_> {
-    Received {
-        bytes,
-        v6_addrs: None,
-        v6_hop_limit: None,
-        v6_multicast: false,
     }
 }
 
@@ -281,17 +248,15 @@ fn advert_strategy() -> impl Strategy<Value = (Advert, IpAddr, IpAddr)> {
 
 /// An IPv4 header (20 bytes, TTL 255, protocol 112) around `payload`.
 fn ipv4(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Vec<u8> {
-    let total = u16::try_from(20 + payload.len()).expect("small");
-    let mut h = vec![0x45, 0xc0];
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&[0, 0, 0, 0, 255, 112, 0, 0]);
-    for a in [src, dst] {
-        if let IpAddr::V4(v) = a {
-            h.extend_from_slice(&v.octets());
-        }
-    }
-    h.extend_from_slice(payload);
-    h
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (src, dst) else {
+        panic!("IPv4 addresses expected");
+    };
+    vrrp_engine::ipv4::build(
+        &vrrp_engine::ipv4::Ipv4Fields::new(src, dst, 1),
+        payload,
+        None,
+    )
+    .expect("small packet")
 }
 
 proptest! {
