@@ -7,9 +7,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use keepalived_conf::model::KeepalivedConfig;
+use vrrp_engine::linux::LinuxPlatform;
 use vrrp_engine::log::Logger;
 use vrrp_engine::plan::PlanOptions;
 use vrrp_engine::platform::Input;
+use vrrp_engine::runtime::{RunEnd, Runtime};
+use vrrp_engine::tracker::TrackerRunner;
 
 use crate::check;
 
@@ -89,23 +93,40 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
         &config,
         sender.clone(),
     )));
-    let trackers = match vrrp_engine::tracker::spawn(&config, runtime.table(), sender.clone()) {
+    let mut trackers = match vrrp_engine::tracker::spawn(&config, runtime.table(), sender.clone()) {
         Ok(t) => t,
         Err(e) => {
             logger.info(&format!("Unable to start the trackers: {e}"));
             return 1;
         }
     };
-    if let Err(e) = forward_signals(sender, logger.clone()) {
+    if let Err(e) = forward_signals(sender.clone(), logger.clone()) {
         logger.info(&format!("Unable to handle signals: {e}"));
         return 1;
     }
-    let result = runtime.run();
-    drop(trackers);
-    if let Err(e) = result {
-        logger.info(&format!("VRRP engine error: {e}"));
-        return 1;
+    let mut config = config;
+    loop {
+        match runtime.run() {
+            Ok(RunEnd::Stopped) => break,
+            Ok(RunEnd::ReloadRequested) => {
+                match reload(options, &config, &mut runtime, trackers, &logger, err) {
+                    Ok((t, new_config)) => {
+                        trackers = t;
+                        config = new_config;
+                    }
+                    Err(e) => {
+                        logger.info(&format!("VRRP engine error: {e:#}"));
+                        return 1;
+                    }
+                }
+            }
+            Err(e) => {
+                logger.info(&format!("VRRP engine error: {e}"));
+                return 1;
+            }
+        }
     }
+    drop(trackers);
     let used = started.elapsed();
     logger.info(&format!(
         "Stopped - ran {}.{:03} s",
@@ -114,6 +135,76 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
     ));
     logger.info(&format!("Stopped {VERSION_LINE}"));
     0
+}
+
+/// SIGHUP: reads the file again and applies it as keepalived's reload does (unchanged
+/// instances keep their state; see `Runtime::reload`). Better than keepalived 2.2.7, which
+/// stops altogether (leaving the VIPs in place) when the new file has a fatal error: the
+/// running configuration stays and the log says why. Returns the tracking runner and the
+/// configuration now running; `Err` only if not even the old configuration can be
+/// tracked again.
+fn reload(
+    options: &VrrpRun,
+    running: &KeepalivedConfig,
+    runtime: &mut Runtime<LinuxPlatform>,
+    trackers: TrackerRunner,
+    logger: &Logger,
+    err: &mut dyn Write,
+) -> anyhow::Result<(TrackerRunner, KeepalivedConfig)> {
+    logger.info("Reloading ...");
+    logger.info(&format!("Opening file '{}'.", options.file.display()));
+    let keep = |why: String| {
+        logger.info(&format!(
+            "Reload failed, the running configuration stays: {why}"
+        ));
+    };
+    let parsed = match check::load_keepalived(&options.file, options.config_id.clone(), false) {
+        Ok(p) => p,
+        Err(e) => {
+            keep(format!("{e:#}"));
+            return Ok((trackers, running.clone()));
+        }
+    };
+    let _ = check::report(&parsed, check::Style::Keepalived, err);
+    if let Some(fatal) = parsed
+        .diagnostics
+        .iter()
+        .find(|d| d.severity >= conf_diag::Severity::Fatal)
+    {
+        keep(fatal.message.clone());
+        return Ok((trackers, running.clone()));
+    }
+    if let Some(refused) = vrrp_engine::plan::not_runnable(&parsed.config)
+        .into_iter()
+        .next()
+    {
+        keep(refused);
+        return Ok((trackers, running.clone()));
+    }
+    logger.info("Reloading");
+    let sender = runtime.sender();
+    let counters = trackers.stop();
+    let (carried, lines) = vrrp_engine::tracker::carry_scripts(&parsed.config, &counters);
+    for line in lines {
+        logger.info(&line);
+    }
+    let plan_options = PlanOptions {
+        log_detail: options.detail,
+    };
+    let (config, counters) = match runtime.reload(&parsed.config, plan_options) {
+        Ok(()) => (parsed.config, carried),
+        Err(e) => {
+            keep(e.to_string());
+            (running.clone(), counters)
+        }
+    };
+    runtime.set_notifications(Box::new(vrrp_engine::notify::Notifier::new(
+        &config,
+        sender.clone(),
+    )));
+    let trackers =
+        vrrp_engine::tracker::spawn_reloaded(&config, runtime.table(), sender, &counters)?;
+    Ok((trackers, config))
 }
 
 /// SIGTERM and SIGINT stop, SIGHUP reloads: each becomes an input of the runtime's loop.

@@ -108,14 +108,6 @@ impl LinuxPlatform {
         })
     }
 
-    /// Closes a channel: its send socket now, its receiver thread within a fraction of a
-    /// second. An unknown id is ignored.
-    pub fn close_channel(&mut self, channel: ChannelId) {
-        if let Some(ch) = self.channels.remove(&channel) {
-            ch.stop.store(true, Ordering::Relaxed);
-        }
-    }
-
     fn link(&mut self, interface: &str) -> Result<Link, VrrpError> {
         let mut msg = LinkMessage::default();
         msg.attributes
@@ -178,6 +170,13 @@ impl Drop for LinuxPlatform {
 }
 
 impl Platform for LinuxPlatform {
+    /// Its send socket now, its receiver thread within [`POLL`].
+    fn close_channel(&mut self, channel: ChannelId) {
+        if let Some(ch) = self.channels.remove(&channel) {
+            ch.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
     fn interface(&mut self, interface: &str) -> Result<InterfaceInfo, VrrpError> {
         let link = self.link(interface)?;
         let addrs = self.addresses(link.index, AddressFamily::Unspec)?;

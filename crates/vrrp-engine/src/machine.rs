@@ -143,8 +143,12 @@ pub struct InstanceParams {
     pub preempt_delay: Duration,
     /// Our source address: the tie-break with an equal-priority peer.
     pub source: IpAddr,
-    /// The virtual addresses (for the announcement log lines).
+    /// The virtual addresses (for the announcement log lines): `virtual_ipaddress`, then
+    /// `virtual_ipaddress_excluded`.
     pub vips: Vec<IpAddr>,
+    /// How many of `vips` (the last ones) are `virtual_ipaddress_excluded` (keepalived's
+    /// E-VIPs, with their own "setting E-VIPs." lines).
+    pub excluded_vips: usize,
     /// GARP / NA messages per burst (`garp_master_repeat`).
     pub garp_repeat: u32,
     /// Second burst after becoming master (`garp_master_delay`; zero: none).
@@ -363,6 +367,17 @@ impl Instance {
         out.push(Action::Log(format!("({}) {line}", self.params.name)));
     }
 
+    /// `vrrp_handle_ipaddress`'s lines: "(VI_1) setting VIPs." / "removing E-VIPs.", one
+    /// per non-empty list (`verb`: "sett" or "remov").
+    fn vip_lines(&self, out: &mut Vec<Action>, verb: &str) {
+        if self.params.vips.len() > self.params.excluded_vips {
+            self.detail(out, format!("{verb}ing VIPs."));
+        }
+        if self.params.excluded_vips > 0 {
+            self.detail(out, format!("{verb}ing E-VIPs."));
+        }
+    }
+
     fn detail(&self, out: &mut Vec<Action>, line: String) {
         if self.params.log_detail {
             self.log(out, line);
@@ -373,13 +388,20 @@ impl Instance {
 
     /// `vrrp_init_state` for one instance.
     fn start(&mut self, now: Duration, out: &mut Vec<Action>) {
+        self.start_with(true, now, out);
+    }
+
+    /// `vrrp_init_state`; `remove_stale`: at process start (not for an instance a reload
+    /// adds) keepalived first removes addresses a previous run may have left.
+    fn start_with(&mut self, remove_stale: bool, now: Duration, out: &mut Vec<Action>) {
         if self.state != State::Init {
             return;
         }
-        // Stale addresses of a previous run go first (keepalived's "removing VIPs." at
-        // start, from `vrrp_restore_interface`).
-        self.detail(out, "removing VIPs.".into());
-        out.push(Action::RemoveAddresses);
+        if remove_stale {
+            // keepalived's "removing VIPs." at start, from `vrrp_restore_interface`.
+            self.vip_lines(out, "remov");
+            out.push(Action::RemoveAddresses);
+        }
         let up = self.faults == 0;
         if up && self.want == State::Master && self.params.base_priority == PRIO_OWNER {
             // "The simplest way to become master is to time out from the backup state
@@ -407,6 +429,96 @@ impl Instance {
         self.set_sands(now);
     }
 
+    // --- reload ------------------------------------------------------------------
+
+    /// An instance a reload adds: started as at process start, except that keepalived
+    /// does not remove its addresses first (no "removing VIPs." line; seen on 2.2.7).
+    pub fn start_added_on_reload(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.start_with(false, now, &mut out);
+        out
+    }
+
+    /// Takes over from `old`, the instance this one replaces on a reload (keepalived's
+    /// `vrrp_exist` match: same vrid, family, interface, unicast source). `self` is new
+    /// (in INIT) from the new configuration, with the carried tracker states already fed
+    /// as [`Event::Tracker`]s (which logs "Changing effective priority", as keepalived
+    /// does on every reload). `added_addresses`: the new configuration has addresses the
+    /// old one had not.
+    ///
+    /// keepalived 2.2.7's reload (`restore_vrrp_state`, `vrrp_complete_init` and
+    /// `vrrp_init_state` with `reload` set): MASTER and BACKUP are kept unless the new
+    /// trackers put the instance in FAULT; a master keeps its addresses ("setting VIPs.",
+    /// adding the new ones, with a GARP burst only if addresses were added) and
+    /// advertises at once; a backup restarts its master down timer; the AH counter
+    /// carries on. An old FAULT instance starts afresh (keepalived works the fault out
+    /// again rather than carrying it).
+    pub fn resume(&mut self, old: &Instance, added_addresses: bool, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state != State::Init {
+            return out;
+        }
+        self.ah_counter = old.ah_counter;
+        self.vip_set = old.vip_set;
+        if self.faults > 0 {
+            if old.state != State::Fault {
+                self.log(&mut out, "entering FAULT state".into());
+                out.push(Action::Notify(State::Fault, self.effective_priority));
+            }
+            self.state = State::Fault;
+            self.want = State::Fault;
+            // `vrrp_restore_interface(vrrp, false, false)`: no priority-0 advert here.
+            self.restore_interface(false, &mut out);
+            self.set_sands(now);
+            return out;
+        }
+        match old.state {
+            State::Master => {
+                self.state = State::Master;
+                self.want = State::Master;
+                if self.vip_set {
+                    self.vip_lines(&mut out, "sett");
+                    out.push(Action::AddAddresses);
+                    if added_addresses {
+                        self.link_update(self.params.garp_repeat, &mut out);
+                    }
+                    if let Some(refresh) = self.params.garp_refresh {
+                        self.garp_refresh_at = Some(now + refresh);
+                    }
+                }
+                // `reload_master`: sands = now, the first advert goes at once.
+                self.sands = Some(now);
+            }
+            State::Backup => {
+                self.state = State::Backup;
+                self.want = State::Backup;
+                self.ms_down_timer = self.master_down_interval();
+                self.restore_interface(false, &mut out);
+                self.set_sands(now);
+            }
+            _ => self.start_with(false, now, &mut out),
+        }
+        out
+    }
+
+    /// An instance a reload deletes (`clear_diff_vrrp`): a master sends priority 0 and
+    /// releases its addresses; the notifications say FAULT (keepalived's default without
+    /// `notify_deleted`) unless it was in FAULT already.
+    pub fn delete(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Master {
+            self.restore_interface(true, &mut out);
+        }
+        if !matches!(self.state, State::Fault | State::Init | State::Stopped) {
+            out.push(Action::Notify(State::Fault, self.effective_priority));
+        }
+        self.state = State::Stopped;
+        self.sands = None;
+        self.garp_delay_at = None;
+        self.garp_refresh_at = None;
+        out
+    }
+
     fn stop(&mut self, out: &mut Vec<Action>) {
         if self.state == State::Master {
             out.push(Action::Send {
@@ -415,7 +527,7 @@ impl Instance {
             self.detail(out, "sent 0 priority".into());
         }
         if self.vip_set {
-            self.detail(out, "removing VIPs.".into());
+            self.vip_lines(out, "remov");
             out.push(Action::RemoveAddresses);
             self.vip_set = false;
         }
@@ -501,7 +613,7 @@ impl Instance {
             );
             self.master_adver_int = self.params_interval();
         }
-        self.detail(out, "setting VIPs.".into());
+        self.vip_lines(out, "sett");
         out.push(Action::AddAddresses);
         self.vip_set = true;
         self.link_update(self.params.garp_repeat, out);
@@ -769,7 +881,7 @@ impl Instance {
             self.detail(out, "sent 0 priority".into());
         }
         if self.vip_set {
-            self.detail(out, "removing VIPs.".into());
+            self.vip_lines(out, "remov");
             out.push(Action::RemoveAddresses);
             self.vip_set = false;
         }

@@ -247,6 +247,7 @@ fn plan_instance(
             .chain(&inst.virtual_ipaddresses_excluded)
             .map(|v| v.addr)
             .collect(),
+        excluded_vips: inst.virtual_ipaddresses_excluded.len(),
         garp_repeat: garp.master_repeat,
         garp_delay: garp.master_delay,
         garp_refresh: garp.master_refresh,

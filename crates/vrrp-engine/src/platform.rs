@@ -121,6 +121,10 @@ pub trait Platform: Send {
         inbound: Sender<Input>,
     ) -> Result<ChannelId, VrrpError>;
 
+    /// Closes a channel (a reload dropped or changed its instance); an unknown id is
+    /// ignored.
+    fn close_channel(&mut self, channel: ChannelId);
+
     /// Sends one packet on `channel` to `dst`. IPv4: `packet` is the whole IP packet
     /// (header built by the engine). IPv6: the payload only (the kernel adds the header,
     /// hop limit 255).

@@ -7,7 +7,7 @@
 //! tracker threads; a blocking loop with `recv_timeout` keeps the timing exact and the
 //! code plain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -21,9 +21,9 @@ use crate::ipv4;
 use crate::log::Logger;
 use crate::machine::{Action, Event, Instance, State};
 use crate::plan::{self, InstancePlan, PlanOptions};
-use crate::platform::{ChannelId, Input, Platform, RxPacket};
+use crate::platform::{AddressSpec, ChannelId, Input, InterfaceInfo, Platform, RxPacket};
 use crate::rx::Received;
-use crate::track::{TrackerKind, TrackerState, TrackerTable};
+use crate::track::{TrackerId, TrackerKind, TrackerState, TrackerTable};
 
 /// Something told of state changes (the notify scripts, FIFO and e-mail).
 pub trait Notifications {
@@ -83,6 +83,56 @@ pub struct Runtime<P: Platform> {
     notifications: Box<dyn Notifications>,
     /// Interface states last seen (for the tracker ids of interfaces).
     links: BTreeMap<String, bool>,
+    /// The last state each tracker reported (carried over a reload, by kind).
+    tracker_states: BTreeMap<TrackerId, TrackerState>,
+    /// Inputs taken off the queue during a reload, handled first by the next run.
+    pending: VecDeque<Input>,
+    /// Whether the instances have been started (a run after a reload goes on).
+    started: bool,
+}
+
+/// Why [`Runtime::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// [`Input::Stop`] (or every sender gone): every instance has stopped.
+    Stopped,
+    /// [`Input::Reload`]: the masters have advertised once (keepalived's
+    /// `send_reload_advert_thread`); the caller reads the configuration again, calls
+    /// [`Runtime::reload`] and runs again.
+    ReloadRequested,
+}
+
+/// keepalived's `vrrp_exist()`: an instance of the new configuration continues one of
+/// the old if it has the same VRID, family and interface, and is unicast in both with
+/// the same source, or multicast in both.
+fn continues(old: &InstancePlan, new: &InstancePlan) -> bool {
+    old.params.vrid == new.params.vrid
+        && old.channel.family == new.channel.family
+        && old.channel.interface == new.channel.interface
+        && old.channel.multicast_group.is_none() == new.channel.multicast_group.is_none()
+        && (old.channel.multicast_group.is_some() || old.channel.source == new.channel.source)
+}
+
+/// The interfaces tracked in `table`, as the platform sees them now.
+fn tracked_interfaces<P: Platform>(
+    platform: &mut P,
+    table: &TrackerTable,
+    logger: &Logger,
+) -> (BTreeMap<String, InterfaceInfo>, BTreeMap<String, bool>) {
+    let mut interfaces = BTreeMap::new();
+    let mut links = BTreeMap::new();
+    for kind in &table.trackers {
+        if let TrackerKind::Interface(name) = kind {
+            match platform.interface(name) {
+                Ok(info) => {
+                    links.insert(name.clone(), info.up);
+                    interfaces.insert(name.clone(), info);
+                }
+                Err(e) => logger.info(&format!("WARNING - interface {name}: {e}")),
+            }
+        }
+    }
+    (interfaces, links)
 }
 
 impl<P: Platform> std::fmt::Debug for Runtime<P> {
@@ -105,19 +155,7 @@ impl<P: Platform> Runtime<P> {
     ) -> Result<Runtime<P>, VrrpError> {
         let (sender, inbound) = mpsc::channel();
         let table = TrackerTable::from_config(config);
-        let mut interfaces = BTreeMap::new();
-        let mut links = BTreeMap::new();
-        for kind in &table.trackers {
-            if let TrackerKind::Interface(name) = kind {
-                match platform.interface(name) {
-                    Ok(info) => {
-                        links.insert(name.clone(), info.up);
-                        interfaces.insert(name.clone(), info);
-                    }
-                    Err(e) => logger.info(&format!("WARNING - interface {name}: {e}")),
-                }
-            }
-        }
+        let (interfaces, links) = tracked_interfaces(&mut platform, &table, &logger);
         let plans = plan::plan(config, &table, &interfaces, options)?;
         let mut running = Vec::new();
         for plan in plans {
@@ -141,6 +179,9 @@ impl<P: Platform> Runtime<P> {
             logger,
             notifications,
             links,
+            tracker_states: BTreeMap::new(),
+            pending: VecDeque::new(),
+            started: false,
         })
     }
 
@@ -164,30 +205,23 @@ impl<P: Platform> Runtime<P> {
         self.origin.elapsed()
     }
 
-    /// Runs until [`Input::Stop`]; returns after every instance has stopped.
-    pub fn run(mut self) -> Result<(), VrrpError> {
-        // Interfaces first: an instance whose interface is down starts in FAULT.
-        let links: Vec<(String, bool)> = self.links.clone().into_iter().collect();
-        for (name, up) in links {
-            self.link(&name, up, false);
-        }
-        for i in 0..self.running.len() {
-            self.feed(i, Event::Start);
+    /// Runs until [`Input::Stop`] (every instance stopped) or [`Input::Reload`].
+    pub fn run(&mut self) -> Result<RunEnd, VrrpError> {
+        if !self.started {
+            self.started = true;
+            // Interfaces first: an instance whose interface is down starts in FAULT.
+            let links: Vec<(String, bool)> = self.links.clone().into_iter().collect();
+            for (name, up) in links {
+                self.link(&name, up, false);
+            }
+            for i in 0..self.running.len() {
+                self.feed(i, Event::Start);
+            }
         }
         loop {
-            let now = self.now();
-            let deadline = self
-                .running
-                .iter()
-                .filter_map(|r| r.machine.next_deadline())
-                .min();
-            let input = match deadline {
-                Some(d) if d <= now => Err(RecvTimeoutError::Timeout),
-                Some(d) => self.inbound.recv_timeout(d - now),
-                None => self
-                    .inbound
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
+            let input = match self.pending.pop_front() {
+                Some(input) => Ok(input),
+                None => self.next_input(),
             };
             match input {
                 Err(RecvTimeoutError::Timeout) => {
@@ -202,25 +236,256 @@ impl<P: Platform> Runtime<P> {
                         }
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) | Ok(Input::Stop) => break,
                 Ok(Input::Packet(channel, packet)) => self.packet(channel, &packet),
                 Ok(Input::Link { interface, up }) => self.link(&interface, up, true),
                 Ok(Input::Tracker(id, state)) => {
+                    self.tracker_states.insert(id, state);
                     for i in 0..self.running.len() {
                         self.feed(i, Event::Tracker(id, state));
                     }
                 }
                 Ok(Input::Log(line)) => self.logger.info(&line),
-                Ok(Input::Stop) => break,
                 Ok(Input::Reload) => {
-                    self.logger
-                        .info("Reloading is not supported yet by ha-compat; restart to apply a new configuration");
+                    // keepalived's `sigreload_vrrp`: every master advertises once first, so
+                    // that the backups' timers do not run out during the reload.
+                    for i in 0..self.running.len() {
+                        if self.running[i].machine.state() == State::Master {
+                            let priority = self.running[i].machine.effective_priority();
+                            self.act(i, Action::Send { priority });
+                        }
+                    }
+                    return Ok(RunEnd::ReloadRequested);
                 }
             }
         }
         for i in 0..self.running.len() {
             self.feed(i, Event::Stop);
         }
+        Ok(RunEnd::Stopped)
+    }
+
+    /// The next input, or a timeout at the earliest machine deadline.
+    fn next_input(&mut self) -> Result<Input, RecvTimeoutError> {
+        let now = self.now();
+        let deadline = self
+            .running
+            .iter()
+            .filter_map(|r| r.machine.next_deadline())
+            .min();
+        match deadline {
+            Some(d) if d <= now => Err(RecvTimeoutError::Timeout),
+            Some(d) => self.inbound.recv_timeout(d - now),
+            None => self
+                .inbound
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+        }
+    }
+
+    /// Applies a new configuration as keepalived 2.2.7's reload does: an instance that
+    /// continues an old one ([`continues`]: same VRID, family, interface, unicast source)
+    /// keeps its state, AH counter and counters (a master keeps its addresses, drops
+    /// those no longer configured, adds the new ones and advertises at once; a backup
+    /// restarts its master down timer); an old instance with no continuation is deleted
+    /// (a master sends priority 0 and releases its addresses); a new one starts. Tracker
+    /// states carry over by what they track; the caller restarts the tracking runner
+    /// afterwards (with [`crate::tracker::spawn_reloaded`]) and replaces the
+    /// notifications.
+    ///
+    /// Call it with the old tracking runner already stopped. On error (the new
+    /// configuration cannot be planned or a channel cannot be opened) nothing has
+    /// changed: the old configuration keeps running.
+    pub fn reload(
+        &mut self,
+        config: &KeepalivedConfig,
+        options: PlanOptions,
+    ) -> Result<(), VrrpError> {
+        let table = TrackerTable::from_config(config);
+        let (interfaces, links) = tracked_interfaces(&mut self.platform, &table, &self.logger);
+        let plans = plan::plan(config, &table, &interfaces, options)?;
+
+        // Channels first: the only step that can fail once planning succeeded. A
+        // continuing instance with the same channel keeps its socket.
+        let mut continued: Vec<Option<usize>> = Vec::new();
+        let mut taken = vec![false; self.running.len()];
+        for p in &plans {
+            let old =
+                (0..self.running.len()).find(|&k| !taken[k] && continues(&self.running[k].plan, p));
+            if let Some(k) = old {
+                taken[k] = true;
+            }
+            continued.push(old);
+        }
+        let mut channels = Vec::new();
+        for (p, old) in plans.iter().zip(&continued) {
+            let kept = old
+                .filter(|&k| self.running[k].plan.channel == p.channel)
+                .map(|k| self.running[k].channel);
+            let channel = match kept {
+                Some(c) => Ok(c),
+                None => self.platform.open_channel(&p.channel, self.sender.clone()),
+            };
+            match channel {
+                Ok(c) => channels.push((c, kept.is_none())),
+                Err(e) => {
+                    for (c, opened) in channels {
+                        if opened {
+                            self.platform.close_channel(c);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+
+        // The old runner's last reports, not yet handled, are the latest states.
+        while let Ok(input) = self.inbound.try_recv() {
+            match input {
+                Input::Tracker(id, state) => {
+                    self.tracker_states.insert(id, state);
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+        let carried: Vec<(TrackerId, TrackerState)> = self
+            .tracker_states
+            .iter()
+            .filter_map(|(id, state)| {
+                let kind = self.table.get(*id)?;
+                // Interfaces are read again below, not carried.
+                if matches!(kind, TrackerKind::Interface(_)) {
+                    return None;
+                }
+                Some((table.id(kind)?, *state))
+            })
+            .collect();
+        let now = self.now();
+
+        // The new machines, with the carried tracker states (which logs "Changing
+        // effective priority", as keepalived does on every reload).
+        let mut machines = Vec::new();
+        for p in &plans {
+            let mut m = Instance::new(p.params.clone());
+            let mut first = Vec::new();
+            for (id, state) in &carried {
+                first.extend(m.handle(Event::Tracker(*id, *state), now));
+            }
+            for (name, up) in &links {
+                if let Some(id) = table.id(&TrackerKind::Interface(name.clone())) {
+                    let state = if *up {
+                        TrackerState::Ok
+                    } else {
+                        TrackerState::Failed
+                    };
+                    first.extend(m.handle(Event::Tracker(id, state), now));
+                }
+            }
+            machines.push((m, first));
+        }
+        for (_, first) in &machines {
+            for a in first {
+                if let Action::Log(line) = a {
+                    self.logger.info(line);
+                }
+            }
+        }
+
+        // Deleted instances, while they are still in `running`.
+        let deleted: Vec<usize> = (0..taken.len()).filter(|&k| !taken[k]).collect();
+        for k in deleted {
+            let actions = self.running[k].machine.delete();
+            for a in actions {
+                self.act(k, a);
+            }
+            self.platform.close_channel(self.running[k].channel);
+        }
+        // Old channels a continuing instance no longer uses.
+        for (old, (channel, _)) in continued.iter().zip(&channels) {
+            if let Some(k) = *old {
+                if self.running[k].channel != *channel {
+                    self.platform.close_channel(self.running[k].channel);
+                }
+            }
+        }
+        // Addresses a continuing master no longer has.
+        for (p, old) in plans.iter().zip(&continued) {
+            let Some(k) = *old else { continue };
+            let o = &self.running[k];
+            if !o.machine.addresses_set() {
+                continue;
+            }
+            let gone: Vec<AddressSpec> = o
+                .plan
+                .addresses
+                .iter()
+                // keepalived's `address_exist()`: the same address, length and interface.
+                .filter(|a| {
+                    !p.addresses.iter().any(|b| {
+                        (b.addr, b.prefix_len, &b.interface) == (a.addr, a.prefix_len, &a.interface)
+                    })
+                })
+                .cloned()
+                .collect();
+            for a in gone {
+                self.logger.info(&format!(
+                    "({}) ip address {}/{} dev {}, no longer exist",
+                    o.plan.params.name, a.addr, a.prefix_len, a.interface
+                ));
+                if let Err(e) = self.platform.remove_address(&a) {
+                    self.logger.info(&format!(
+                        "({}) cannot remove {}/{} from {}: {e}",
+                        o.plan.params.name, a.addr, a.prefix_len, a.interface
+                    ));
+                }
+            }
+        }
+
+        let mut old_running: Vec<Option<Running>> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut starts = Vec::new();
+        for ((p, (machine, _)), (old, (channel, _))) in plans
+            .into_iter()
+            .zip(machines)
+            .zip(continued.into_iter().zip(channels))
+        {
+            let previous = old.and_then(|k| old_running[k].take());
+            let i = self.running.len();
+            let mut r = Running {
+                machine,
+                channel,
+                ip_id: 0,
+                rejected: BTreeMap::new(),
+                plan: p,
+            };
+            let actions = match &previous {
+                Some(o) => {
+                    let added = r
+                        .plan
+                        .addresses
+                        .iter()
+                        .any(|a| !o.plan.addresses.contains(a));
+                    r.ip_id = o.ip_id;
+                    r.rejected = o.rejected.clone();
+                    r.machine.resume(&o.machine, added, now)
+                }
+                None => r.machine.start_added_on_reload(now),
+            };
+            self.running.push(r);
+            starts.push((i, actions));
+        }
+        self.table = table;
+        self.links.extend(links);
+        self.tracker_states = carried.into_iter().collect();
+        for (i, actions) in starts {
+            for a in actions {
+                self.act(i, a);
+            }
+        }
+        // keepalived's parent writes it when its VRRP child says it has reloaded.
+        self.logger.info("Reload complete");
         Ok(())
     }
 

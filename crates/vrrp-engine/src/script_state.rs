@@ -94,6 +94,47 @@ impl ScriptCounter {
         self.result
     }
 
+    /// The script's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The counter of the same script after a reload, from `self` (the old one) and
+    /// `fresh` (built from the new configuration): keepalived 2.2.7's
+    /// `clear_diff_script()`. A script without a result yet starts over; otherwise the
+    /// distance from `rise` is kept (clamped to the new range) and the log line says
+    /// which way it was taken.
+    pub fn reloaded(&self, fresh: ScriptCounter) -> (ScriptCounter, Option<String>) {
+        let mut new = fresh;
+        if self.init_state == InitState::Init {
+            new.init_state = InitState::Init;
+            new.result = new.rise - 1;
+            return (new, None);
+        }
+        let line = if self.result < self.rise {
+            new.result = if self.result == 0 {
+                0
+            } else {
+                (new.rise - (self.rise - self.result)).max(0)
+            };
+            format!(
+                "VRRP_Script({}) considered unsuccessful on reload",
+                new.name
+            )
+        } else {
+            let top = new.rise + new.fall - 1;
+            new.result = if self.result == self.rise + self.fall - 1 {
+                top
+            } else {
+                (new.rise + (self.result - self.rise)).min(top)
+            };
+            format!("VRRP_Script({}) considered successful on reload", new.name)
+        };
+        new.last_status = self.last_status;
+        new.init_state = InitState::Done;
+        (new, Some(line))
+    }
+
     /// Feeds the outcome of one run.
     pub fn feed(&mut self, exit: ScriptExit) -> ScriptUpdate {
         let mut up = ScriptUpdate::default();
@@ -160,6 +201,40 @@ mod tests {
                 (u.state, u.logs)
             })
             .collect()
+    }
+
+    #[test]
+    fn reload_keeps_the_distance_from_rise_as_clear_diff_script() {
+        // Good at the top: good at the new top.
+        let mut old = ScriptCounter::new("chk", 2, 3, false);
+        run(&mut old, &[Exited(0)]);
+        assert_eq!(old.result(), 4);
+        let (new, line) = old.reloaded(ScriptCounter::new("chk", 3, 3, false));
+        assert_eq!(new.result(), 5);
+        assert!(new.is_ok());
+        assert_eq!(
+            line.as_deref(),
+            Some("VRRP_Script(chk) considered successful on reload")
+        );
+        // Good, one failure seen (4 -> 3, still >= rise 2): rise + 1 in the new range.
+        run(&mut old, &[Exited(1)]);
+        assert_eq!(old.result(), 3);
+        let (new, _) = old.reloaded(ScriptCounter::new("chk", 2, 3, false));
+        assert_eq!(new.result(), 3);
+        // Bad: 0 stays 0, and no state is reported again until it changes.
+        let mut bad = ScriptCounter::new("chk", 2, 2, false);
+        run(&mut bad, &[Exited(1)]);
+        let (mut new, line) = bad.reloaded(ScriptCounter::new("chk", 2, 2, false));
+        assert_eq!(new.result(), 0);
+        assert_eq!(
+            line.as_deref(),
+            Some("VRRP_Script(chk) considered unsuccessful on reload")
+        );
+        assert_eq!(new.feed(Exited(1)), ScriptUpdate::default());
+        // No result yet: starts over (one success is enough), silently.
+        let fresh = ScriptCounter::new("chk", 3, 2, false);
+        let (new, line) = fresh.reloaded(ScriptCounter::new("chk", 3, 2, false));
+        assert_eq!((new.result(), line), (2, None));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //!   inotify's `IN_CLOSE_WRITE`/`IN_MOVE`/`IN_DELETE` would wake keepalived). A rewrite
 //!   with the same invalid number is therefore logged once, not once per write.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
@@ -94,26 +95,30 @@ impl Stopper {
 #[derive(Debug)]
 pub struct TrackerRunner {
     stopper: Arc<Stopper>,
-    threads: Vec<JoinHandle<()>>,
+    /// Script threads hand back their counter when they end (carried over a reload).
+    threads: Vec<JoinHandle<Option<ScriptCounter>>>,
 }
 
 impl TrackerRunner {
-    /// Stops every thread and waits for them.
-    pub fn stop(mut self) {
-        self.shutdown();
+    /// Stops every thread and waits for them; returns each script's result counter by
+    /// name (what a reload carries over, see [`spawn_reloaded`]).
+    pub fn stop(mut self) -> BTreeMap<String, ScriptCounter> {
+        self.shutdown()
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self) -> BTreeMap<String, ScriptCounter> {
         self.stopper.stop();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.threads
+            .drain(..)
+            .filter_map(|t| t.join().ok().flatten())
+            .map(|c| (c.name().to_string(), c))
+            .collect()
     }
 }
 
 impl Drop for TrackerRunner {
     fn drop(&mut self) {
-        self.shutdown();
+        let _ = self.shutdown();
     }
 }
 
@@ -122,6 +127,37 @@ pub fn spawn(
     config: &KeepalivedConfig,
     table: &TrackerTable,
     inbound: Sender<Input>,
+) -> Result<TrackerRunner, VrrpError> {
+    spawn_reloaded(config, table, inbound, &BTreeMap::new())
+}
+
+/// The scripts' counters for a reload, from those [`TrackerRunner::stop`] returned: a
+/// script of `config` that ran before keeps its result as keepalived's
+/// `clear_diff_script()` does, with its log line ("considered successful on reload"),
+/// which keepalived writes before the instances' lines.
+pub fn carry_scripts(
+    config: &KeepalivedConfig,
+    old: &BTreeMap<String, ScriptCounter>,
+) -> (BTreeMap<String, ScriptCounter>, Vec<String>) {
+    let mut carried = BTreeMap::new();
+    let mut logs = Vec::new();
+    for script in &config.scripts {
+        if let Some(o) = old.get(&script.name) {
+            let (counter, line) = o.reloaded(counter_for(script));
+            logs.extend(line);
+            carried.insert(script.name.clone(), counter);
+        }
+    }
+    (carried, logs)
+}
+
+/// [`spawn`] with the scripts' counters carried over a reload (from [`carry_scripts`], or
+/// as [`TrackerRunner::stop`] returned them when the old configuration goes on).
+pub fn spawn_reloaded(
+    config: &KeepalivedConfig,
+    table: &TrackerTable,
+    inbound: Sender<Input>,
+    carried: &BTreeMap<String, ScriptCounter>,
 ) -> Result<TrackerRunner, VrrpError> {
     let stopper = Arc::new(Stopper::default());
     let mut runner = TrackerRunner {
@@ -151,7 +187,10 @@ pub fn spawn(
             prepared,
             interval: script.interval.max(Duration::from_millis(1)),
             timeout: script.timeout.unwrap_or(script.interval),
-            counter: counter_for(script),
+            counter: carried
+                .get(&script.name)
+                .cloned()
+                .unwrap_or_else(|| counter_for(script)),
             tx: inbound.clone(),
             stopper: stopper.clone(),
         };
@@ -178,7 +217,10 @@ pub fn spawn(
         let st = stopper.clone();
         let t = std::thread::Builder::new()
             .name("track_process".to_string())
-            .spawn(move || process_loop(processes, tx, st))
+            .spawn(move || {
+                process_loop(processes, tx, st);
+                None
+            })
             .map_err(|source| VrrpError::Spawn {
                 what: "vrrp_track_process".to_string(),
                 source,
@@ -203,7 +245,10 @@ pub fn spawn(
         let st = stopper.clone();
         let t = std::thread::Builder::new()
             .name("track_file".to_string())
-            .spawn(move || file_loop(files, tx, st))
+            .spawn(move || {
+                file_loop(files, tx, st);
+                None
+            })
             .map_err(|source| VrrpError::Spawn {
                 what: "track_file".to_string(),
                 source,
@@ -243,18 +288,19 @@ struct ScriptJob {
 }
 
 impl ScriptJob {
-    fn run(mut self) {
+    /// Runs the script every interval until stopped; hands its counter back.
+    fn run(mut self) -> Option<ScriptCounter> {
         if let Some(s) = self.counter.initial() {
             let _ = self.tx.send(Input::Tracker(self.id, s));
         }
         let mut next = Instant::now();
         loop {
             if self.stopper.sleep_until(next) {
-                return;
+                return Some(self.counter);
             }
             next += self.interval;
             let Some(exit) = self.run_once(&mut next) else {
-                return;
+                return Some(self.counter);
             };
             let up = self.counter.feed(exit);
             send_logs(&self.tx, up.logs);

@@ -63,6 +63,7 @@ fn params(c: &Cfg) -> InstanceParams {
         preempt_delay: c.preempt_delay,
         source: IpAddr::V4(c.addr),
         vips: vec![IpAddr::V4(VIP)],
+        excluded_vips: 0,
         garp_repeat: 5,
         garp_delay: Duration::from_secs(5),
         garp_refresh: None,
