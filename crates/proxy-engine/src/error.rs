@@ -15,4 +15,7 @@ pub enum ProxyError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A run-time weight change the backend refuses (HAProxy's CLI message).
+    #[error("{0}")]
+    Weight(String),
 }

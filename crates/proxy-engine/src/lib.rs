@@ -3,7 +3,13 @@
 //!
 //! Module map (pure cores first, then the runtime):
 //! - [`error`]: the crate's error type, [`ProxyError`].
+//! - [`balance`]: the balancers (`balance` algorithms, `hash-type`, backup servers,
+//!   `maxconn` slots and queues, `slowstart`), one [`balance::Balancer`] per backend.
+//! - [`health`]: the health-check state machine (rise/fall, intervals, spreading) and
+//!   the server state log lines.
 
+pub mod balance;
 pub mod error;
+pub mod health;
 
 pub use error::ProxyError;

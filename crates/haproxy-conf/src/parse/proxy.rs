@@ -1625,8 +1625,10 @@ impl Parser<'_> {
             );
             return err::ALERT | err::FATAL;
         }
-        let avalanche = line.arg(3) == "avalanche";
-        if line.has(3) && !avalanche {
+        // `hash-type consistent` alone means sdbm with the avalanche modifier
+        // (cfgparse-listen.c); a named function only gets it when asked.
+        let avalanche = line.arg(3) == "avalanche" || (consistent && !line.has(2));
+        if line.has(3) && line.arg(3) != "avalanche" {
             self.alert(
                 line.span,
                 "'hash-type' only supports 'avalanche' as a modifier for hash functions.",
