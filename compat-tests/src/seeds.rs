@@ -491,10 +491,18 @@ fn proxy_impls(lab: &Lab, lbs: &[&str; 2], imps: [Impl; 2]) -> [Impl; 2] {
     })
 }
 
-/// Waits 2 s for `label` to stay up; an early exit is "not implemented" (69) or a crash.
+/// Waits until `label` has entered a first VRRP state (2 s at most); an early exit is
+/// "not implemented" (69) or a crash.
 fn wait_running(lab: &mut Lab, node: &str, label: &str, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
+        // Up as soon as an instance has entered its first state: waiting the full 2 s
+        // would start the next node (and every later step) later than with the
+        // reference, which shifted seed 003's kill against the 2 s script schedule and
+        // added ~1.6 s to the measured outage.
+        if std::fs::read_to_string(log).is_ok_and(|out| out.contains(") Entering ")) {
+            return Ok(());
+        }
         if let Some(code) = lab.node_mut(node).exited(label) {
             let out = std::fs::read_to_string(log).unwrap_or_default();
             let last = out.lines().last().unwrap_or("").to_owned();
