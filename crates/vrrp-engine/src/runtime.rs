@@ -23,6 +23,7 @@ use crate::machine::{Action, Event, Instance, State};
 use crate::plan::{self, InstancePlan, PlanOptions};
 use crate::platform::{ChannelId, Input, Platform, RxPacket};
 use crate::rx::Received;
+use crate::sync_group::{Node, NodeAction};
 use crate::track::{TrackerKind, TrackerState, TrackerTable};
 
 /// Something told of state changes (the notify scripts, FIFO and e-mail).
@@ -31,6 +32,8 @@ pub trait Notifications {
     fn instance(&mut self, name: &str, state: State, priority: u8);
     /// Instance `name`, master, received a lower-priority advert.
     fn master_rx_lower_pri(&mut self, name: &str, priority: u8);
+    /// Sync group `name` entered `state`.
+    fn group(&mut self, name: &str, state: State);
 }
 
 impl Notifications for crate::notify::Notifier {
@@ -49,6 +52,18 @@ impl Notifications for crate::notify::Notifier {
     fn master_rx_lower_pri(&mut self, name: &str, priority: u8) {
         crate::notify::Notifier::master_rx_lower_pri(self, name, priority);
     }
+
+    fn group(&mut self, name: &str, state: State) {
+        use crate::notify::NotifyState;
+        let state = match state {
+            State::Master => NotifyState::Master,
+            State::Backup => NotifyState::Backup,
+            State::Fault => NotifyState::Fault,
+            State::Stopped => NotifyState::Stop,
+            State::Init => return,
+        };
+        self.group_state(name, state);
+    }
 }
 
 /// No notifications.
@@ -58,12 +73,13 @@ pub struct NoNotifications;
 impl Notifications for NoNotifications {
     fn instance(&mut self, _: &str, _: State, _: u8) {}
     fn master_rx_lower_pri(&mut self, _: &str, _: u8) {}
+    fn group(&mut self, _: &str, _: State) {}
 }
 
-/// A running instance: its machine and what the runtime needs to carry out its actions.
+/// A running instance: what the runtime needs to carry out its machine's actions (the
+/// machines are in the runtime's [`Node`], at the same index).
 #[derive(Debug)]
 struct Running {
-    machine: Instance,
     plan: InstancePlan,
     channel: ChannelId,
     ip_id: u16,
@@ -74,6 +90,7 @@ struct Running {
 /// The VRRP runtime.
 pub struct Runtime<P: Platform> {
     platform: P,
+    node: Node,
     running: Vec<Running>,
     table: TrackerTable,
     inbound: Receiver<Input>,
@@ -118,12 +135,16 @@ impl<P: Platform> Runtime<P> {
                 }
             }
         }
-        let plans = plan::plan(config, &table, &interfaces, options)?;
+        let node_plan = plan::plan(config, &table, &interfaces, options)?;
+        for line in &node_plan.warnings {
+            logger.info(line);
+        }
         let mut running = Vec::new();
-        for plan in plans {
+        let mut machines = Vec::new();
+        for plan in node_plan.instances {
             let channel = platform.open_channel(&plan.channel, sender.clone())?;
+            machines.push(Instance::new(plan.params.clone()));
             running.push(Running {
-                machine: Instance::new(plan.params.clone()),
                 plan,
                 channel,
                 ip_id: 0,
@@ -133,6 +154,7 @@ impl<P: Platform> Runtime<P> {
         platform.watch_links(sender.clone())?;
         Ok(Runtime {
             platform,
+            node: Node::new(machines, node_plan.groups),
             running,
             table,
             inbound,
@@ -171,16 +193,12 @@ impl<P: Platform> Runtime<P> {
         for (name, up) in links {
             self.link(&name, up, false);
         }
-        for i in 0..self.running.len() {
-            self.feed(i, Event::Start);
-        }
+        let now = self.now();
+        let actions = self.node.start(now);
+        self.act_all(actions);
         loop {
             let now = self.now();
-            let deadline = self
-                .running
-                .iter()
-                .filter_map(|r| r.machine.next_deadline())
-                .min();
+            let deadline = self.node.next_deadline();
             let input = match deadline {
                 Some(d) if d <= now => Err(RecvTimeoutError::Timeout),
                 Some(d) => self.inbound.recv_timeout(d - now),
@@ -193,8 +211,7 @@ impl<P: Platform> Runtime<P> {
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.now();
                     for i in 0..self.running.len() {
-                        if self.running[i]
-                            .machine
+                        if self.node.instances()[i]
                             .next_deadline()
                             .is_some_and(|d| d <= now)
                         {
@@ -218,9 +235,9 @@ impl<P: Platform> Runtime<P> {
                 }
             }
         }
-        for i in 0..self.running.len() {
-            self.feed(i, Event::Stop);
-        }
+        let now = self.now();
+        let actions = self.node.stop(now);
+        self.act_all(actions);
         Ok(())
     }
 
@@ -273,9 +290,21 @@ impl<P: Platform> Runtime<P> {
 
     fn feed(&mut self, i: usize, event: Event<'_>) {
         let now = self.now();
-        let actions = self.running[i].machine.handle(event, now);
+        let actions = self.node.handle(i, event, now);
+        self.act_all(actions);
+    }
+
+    fn act_all(&mut self, actions: Vec<NodeAction>) {
         for action in actions {
-            self.act(i, action);
+            match action {
+                NodeAction::Instance(i, action) => self.act(i, action),
+                NodeAction::Log(line) => self.logger.info(&line),
+                NodeAction::GroupNotify(g, state) => {
+                    if let Some(name) = self.node.group_name(g) {
+                        self.notifications.group(name, state);
+                    }
+                }
+            }
         }
     }
 
@@ -283,7 +312,8 @@ impl<P: Platform> Runtime<P> {
         let r = &mut self.running[i];
         match action {
             Action::Send { priority } => {
-                if let Err(e) = send_advert(&mut self.platform, r, priority) {
+                let machine = self.node.instance_mut(i);
+                if let Err(e) = send_advert(&mut self.platform, r, machine, priority) {
                     self.logger.info(&format!(
                         "({}): send advert error ({e})",
                         r.plan.params.name
@@ -336,7 +366,7 @@ impl<P: Platform> Runtime<P> {
                     .instance(&r.plan.params.name, state, priority);
             }
             Action::NotifyMasterRxLowerPri => {
-                let prio = r.machine.effective_priority();
+                let prio = self.node.instances()[i].effective_priority();
                 self.notifications
                     .master_rx_lower_pri(&r.plan.params.name, prio);
             }
@@ -350,12 +380,16 @@ impl<P: Platform> Runtime<P> {
 fn send_advert<P: Platform>(
     platform: &mut P,
     r: &mut Running,
+    machine: Option<&mut Instance>,
     priority: u8,
 ) -> Result<(), VrrpError> {
     let mut advert = r.plan.advert.clone();
     advert.priority = priority;
     // One sequence number per advert, whatever the number of unicast peers (keepalived).
-    let seq = r.plan.ah_key.as_ref().map(|_| r.machine.next_ah_seq());
+    let seq = match (&r.plan.ah_key, machine) {
+        (Some(_), Some(m)) => Some(m.next_ah_seq()),
+        _ => None,
+    };
     for dst in r.plan.destinations.clone() {
         let payload = codec::encode(&advert, r.plan.channel.source, dst, ChecksumMode::Standard)?;
         let packet = match (r.plan.channel.source, dst) {
