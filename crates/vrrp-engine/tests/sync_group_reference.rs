@@ -3,7 +3,7 @@
 //! bridges in a third (`-sw`), addresses only in there (10.99.1.0/24, 10.99.2.0/24), all
 //! deleted by a drop guard (also on panic). It checks that the reference still logs and
 //! notifies what `tests/common/sync_lab.rs` recorded and `tests/sync_group_sim.rs` expects
-//! of ha-compat's engine.
+//! of ha-compat's engine, and runs that engine beside the real keepalived (a mixed pair).
 //!
 //! Needs root and `keepalived` (`apt-get install -y keepalived`); skipped with a message
 //! otherwise. Each scenario runs for about 30 s.
@@ -381,5 +381,128 @@ fn reference_backup_member_fault_at_start_and_later() {
                 "GROUP G1 STOP 0"
             ],
         ])
+    );
+}
+
+/// What ha-compat's runtime tells its notifications, in order.
+#[derive(Clone, Default)]
+struct Recorded(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Recorded {
+    fn push(&self, line: String) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(line);
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl vrrp_engine::runtime::Notifications for Recorded {
+    fn instance(&mut self, name: &str, state: vrrp_engine::machine::State, priority: u8) {
+        self.push(format!("INSTANCE {name} {} {priority}", state.word()));
+    }
+    fn master_rx_lower_pri(&mut self, _: &str, _: u8) {}
+    fn group(&mut self, name: &str, state: vrrp_engine::machine::State) {
+        self.push(format!("GROUP {name} {} 0", state.word()));
+    }
+}
+
+/// ha-compat's engine as router 2 beside the real keepalived as router 1 (a migration done
+/// one node at a time): the real master's `hasg-a` fails and comes back; ha-compat's
+/// group takes both VIP sets and gives them back with the reference's lines, in
+/// keepalived's notification order. The engine runs in this process, on a thread inside
+/// router 2's namespace (its sockets belong there).
+#[test]
+fn mixed_pair_engine_follows_the_reference_group() {
+    let Some(k) = can_run() else { return };
+    let mut lab = Lab::new(k, [(200, 200), (100, 100)]);
+    lab.start(1);
+    sleep(6);
+    let text = std::fs::read_to_string(lab.conf(2)).unwrap();
+    let config = keepalived_conf::parse_str(
+        &lab.conf(2),
+        &text,
+        &keepalived_conf::ReadOptions::default(),
+        &keepalived_conf::host::FakeHost::permissive(),
+    )
+    .config;
+    let logger = vrrp_engine::log::Logger::memory();
+    let recorded = Recorded::default();
+    let netns = format!("/run/netns/{}", lab.ns("r2"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let engine = {
+        let logger = logger.clone();
+        let recorded = recorded.clone();
+        std::thread::spawn(move || {
+            let fd = std::fs::File::open(&netns).unwrap();
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let platform = vrrp_engine::linux::LinuxPlatform::new().unwrap();
+            let runtime = vrrp_engine::runtime::Runtime::new(
+                platform,
+                &config,
+                vrrp_engine::plan::PlanOptions { log_detail: true },
+                logger,
+                Box::new(recorded),
+            )
+            .unwrap();
+            tx.send(runtime.sender()).unwrap();
+            runtime.run().unwrap();
+        })
+    };
+    let sender = rx.recv().unwrap();
+    sleep(6);
+    lab.link(1, "a", false);
+    sleep(6);
+    lab.link(1, "a", true);
+    sleep(8);
+    sender.send(vrrp_engine::platform::Input::Stop).unwrap();
+    engine.join().unwrap();
+    lab.stop(1);
+    let ours: Vec<String> = logger
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("(VI_") || l.starts_with("VRRP_Group("))
+        .filter(|l| !l.contains("discarding") && !l.contains("send advert error"))
+        .collect();
+    assert_eq!(
+        ours,
+        concat(&[
+            sync_lab::BACKUP_START,
+            sync_lab::TAKEOVER_AFTER_FAULT,
+            sync_lab::PULLED_TO_BACKUP_FROM_B,
+        ]),
+        "ha-compat as r2"
+    );
+    assert_eq!(
+        recorded.lines(),
+        concat(&[&[
+            "GROUP G1 BACKUP 0",
+            "INSTANCE VI_A BACKUP 100",
+            "INSTANCE VI_B BACKUP 100",
+            "INSTANCE VI_A MASTER 100",
+            "INSTANCE VI_B MASTER 100",
+            "GROUP G1 MASTER 0",
+            "INSTANCE VI_B BACKUP 100",
+            "INSTANCE VI_A BACKUP 100",
+            "GROUP G1 BACKUP 0",
+            "INSTANCE VI_A STOP 100",
+            "INSTANCE VI_B STOP 100",
+            "GROUP G1 STOP 0",
+        ]])
+    );
+    // The reference saw its peer take over and give back, as with a keepalived peer.
+    assert_eq!(
+        lab.lines(1),
+        concat(&[
+            sync_lab::START_ALONE,
+            sync_lab::MASTER_FAULT,
+            sync_lab::FAULT_RECOVERY,
+            sync_lab::PREEMPT_TOGETHER,
+            sync_lab::STOP_MASTER,
+        ]),
+        "keepalived as r1"
     );
 }
