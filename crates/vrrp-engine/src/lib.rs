@@ -13,6 +13,9 @@
 //!   sealing, verification, the sequence counter and what keepalived does with it. Pure.
 //! - [`machine`]: one instance's state machine, `handle(event, now) -> actions`, with
 //!   keepalived's transitions, timers, preemption, tracking weights and log lines. Pure.
+//! - [`sync_group`]: `vrrp_sync_group`: a [`sync_group::Node`] holds every instance and
+//!   moves the members of a group together (MASTER, BACKUP, FAULT), with the groups' log
+//!   lines and notifications, as keepalived's `vrrp_sync.c`. Pure.
 //! - [`track`]: tracker ids and states; [`script_state`]: a `vrrp_script`'s rise/fall
 //!   counter and its log lines. Pure.
 //! - [`plan`]: the typed configuration to what runs (machine parameters, channels,
@@ -42,6 +45,7 @@ pub mod runtime;
 pub mod rx;
 pub mod script_exec;
 pub mod script_state;
+pub mod sync_group;
 pub mod track;
 pub mod tracker;
 

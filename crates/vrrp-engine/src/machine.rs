@@ -120,6 +120,21 @@ impl Tracked {
     }
 }
 
+/// What a member of a `vrrp_sync_group` must know of its group at a transition: keepalived
+/// reads it from the group and the other members as it goes; the caller
+/// ([`crate::sync_group::Node`]) works it out before each call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupView {
+    /// `vrrp_sync_can_goto_master()`: the group is MASTER, or every other member wants
+    /// MASTER. When false, a member that would become master stays BACKUP, wanting MASTER,
+    /// for another master down interval.
+    pub may_become_master: bool,
+    /// Another member is held in FAULT by its own trackers (keepalived's group
+    /// `num_member_fault` less this member): a member whose trackers recover stays in
+    /// FAULT until the last one does.
+    pub other_member_faulted: bool,
+}
+
 /// Everything about an instance that does not change while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceParams {
@@ -240,6 +255,8 @@ pub struct Instance {
     faults: usize,
     /// keepalived's `ipsecah_counter`: one per instance, moved by received adverts too.
     ah_counter: SeqCounter,
+    /// Set for the duration of a call made on behalf of a sync group.
+    group: Option<GroupView>,
 }
 
 impl Instance {
@@ -265,6 +282,7 @@ impl Instance {
             tracker_states: BTreeMap::new(),
             faults: 0,
             ah_counter: SeqCounter::default(),
+            group: None,
         };
         if instance.params.want_master {
             instance.want = State::Master;
@@ -327,6 +345,155 @@ impl Instance {
             Event::Tracker(id, state) => self.tracker(id, state, now, &mut out),
             Event::Stop => self.stop(&mut out),
         }
+        out
+    }
+
+    // --- as a member of a sync group (driven by `sync_group::Node`) -----------------
+
+    /// [`Instance::handle`] for a member of a sync group: becoming master waits for the
+    /// group (`vrrp_state_goto_master()`), and recovering from FAULT waits for the other
+    /// members (`try_up_instance()`).
+    pub fn handle_in_group(
+        &mut self,
+        event: Event<'_>,
+        now: Duration,
+        view: GroupView,
+    ) -> Vec<Action> {
+        self.group = Some(view);
+        let out = self.handle(event, now);
+        self.group = None;
+        out
+    }
+
+    /// The state this instance would be in disregarding its sync group (`wantstate`).
+    pub fn wants(&self) -> State {
+        self.want
+    }
+
+    /// Whether the instance's own trackers hold it in FAULT.
+    pub fn tracker_fault(&self) -> bool {
+        self.faults > 0
+    }
+
+    /// `vrrp_sync_master()` on this member: it wants MASTER and goes there if the group
+    /// lets it (`vrrp_state_goto_master()`).
+    pub fn sync_to_master(&mut self, now: Duration, view: GroupView) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.group = Some(view);
+        self.want = State::Master;
+        self.goto_master(now, &mut out);
+        self.group = None;
+        out
+    }
+
+    /// `vrrp_sync_backup()` on this member: leave MASTER or FAULT for BACKUP.
+    pub fn sync_to_backup(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.want = State::Backup;
+        match self.state {
+            State::Fault | State::Init => self.leave_fault(now, &mut out),
+            State::Master => self.leave_master(false, now, &mut out),
+            State::Backup | State::Stopped => {}
+        }
+        out
+    }
+
+    /// `vrrp_sync_fault()` on this member. A master leaves as for any FAULT (logged, a
+    /// priority-0 advert, its addresses removed); a backup is set to FAULT first ("a bit of
+    /// a bodge", keepalived says) so it logs nothing, but its FAULT notifications run
+    /// (measured: real keepalived 2.2.7 logs no line for the backup member and runs its
+    /// `notify` with `INSTANCE VI_B FAULT`).
+    pub fn sync_to_fault(&mut self, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.want = State::Fault;
+        match self.state {
+            State::Master => self.leave_master(false, now, &mut out),
+            State::Backup | State::Init => {
+                self.state = State::Fault;
+                self.leave_fault(now, &mut out);
+                // `vrrp_state_leave_fault()` always calls `send_instance_notifies()`.
+                out.push(Action::Notify(State::Fault, self.effective_priority));
+            }
+            State::Fault | State::Stopped => {}
+        }
+        out
+    }
+
+    /// The side effect of `vrrp_sync_can_goto_master()` refusing: another master down
+    /// interval from now.
+    pub fn hold_for_group(&mut self, now: Duration) {
+        self.ms_down_timer = self.master_down_interval();
+        self.set_sands(now);
+    }
+
+    /// The gratuitous ARPs / NAs another member of the group sends when one member, master,
+    /// received a lower-priority advert (`vrrp_state_master_rx()`: members with
+    /// `garp_lower_prio_repeat` set).
+    pub fn lower_prio_garp(&self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.params.garp_lower_prio_repeat > 0 {
+            self.link_update(self.params.garp_lower_prio_repeat, &mut out);
+        }
+        out
+    }
+
+    /// keepalived's `vrrp_complete_init()` for a member of a group in FAULT at start-up:
+    /// `(VI_1) entering FAULT state` and the FAULT notifications, before the group's.
+    pub fn enter_fault_at_start(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state == State::Init {
+            self.log(&mut out, "entering FAULT state".into());
+            self.state = State::Fault;
+            self.want = State::Fault;
+            out.push(Action::Notify(State::Fault, self.effective_priority));
+        }
+        out
+    }
+
+    /// `vrrp_init_state()` for a member of a group in `group_state`: the group's state
+    /// decides, not the member's own `state` (keepalived's `new_state`).
+    pub fn start_in_group(&mut self, group_state: State, now: Duration) -> Vec<Action> {
+        let mut out = Vec::new();
+        let begin = self.state;
+        if !matches!(begin, State::Init | State::Fault) {
+            return out;
+        }
+        if begin == State::Fault {
+            self.want = State::Fault;
+        }
+        self.detail(&mut out, "removing VIPs.".into());
+        out.push(Action::RemoveAddresses);
+        let up = self.faults == 0;
+        if up
+            && group_state == State::Master
+            && self.want == State::Master
+            && self.params.base_priority == PRIO_OWNER
+        {
+            self.state = State::Backup;
+            self.ms_down_timer = 1;
+        } else {
+            self.ms_down_timer = if group_state == State::Backup && self.want == State::Master {
+                self.master_adver_int + self.skew_for(1)
+            } else {
+                self.master_down_interval()
+            };
+            if up && group_state != State::Fault {
+                if self.state != State::Backup {
+                    self.log(&mut out, "Entering BACKUP STATE (init)".into());
+                    self.state = State::Backup;
+                    out.push(Action::Notify(State::Backup, self.effective_priority));
+                }
+            } else {
+                // keepalived compares the state with itself before logging "Entering
+                // FAULT STATE (init)", so that line never appears; the notification is
+                // sent for an instance its own trackers hold down.
+                self.state = State::Fault;
+                if begin != State::Fault && !up {
+                    out.push(Action::Notify(State::Fault, self.effective_priority));
+                }
+            }
+        }
+        self.set_sands(now);
         out
     }
 
@@ -571,6 +738,13 @@ impl Instance {
 
     /// `vrrp_state_goto_master`.
     fn goto_master(&mut self, now: Duration, out: &mut Vec<Action>) {
+        if self.group.is_some_and(|g| !g.may_become_master) {
+            // `vrrp_sync_can_goto_master()` refused: "prefer backup state to avoid
+            // thrashing"; wait another down interval, still wanting MASTER.
+            self.hold_for_group(now);
+            self.want = State::Master;
+            return;
+        }
         // "If becoming MASTER in IPSEC AH AUTH, we reset the anti-replay."
         if self.ah_counter.cycle {
             self.ah_counter = SeqCounter::default();
@@ -986,6 +1160,20 @@ impl Instance {
             self.master_down_interval()
         };
         if matches!(self.state, State::Init | State::Stopped) {
+            return;
+        }
+        if let Some(view) = self.group {
+            if view.other_member_faulted {
+                return;
+            }
+            // "If the sync group can't go to master, we must go to backup state", for
+            // the leaving only.
+            let want = self.want;
+            if want == State::Master && !view.may_become_master {
+                self.want = State::Backup;
+            }
+            self.leave_fault(now, out);
+            self.want = want;
             return;
         }
         self.leave_fault(now, out);

@@ -1,7 +1,8 @@
 //! From the typed configuration to what the runtime runs: for each `vrrp_instance`, the
 //! state machine's [`InstanceParams`], the [`ChannelSpec`] it sends and receives on, where
-//! its adverts go, the advert it sends, and its addresses as [`AddressSpec`]s. Pure: the
-//! facts about interfaces come in as [`InterfaceInfo`]s.
+//! its adverts go, the advert it sends, and its addresses as [`AddressSpec`]s; the sync
+//! groups over the instances, with what keepalived does to the tracking of their members.
+//! Pure: the facts about interfaces come in as [`InterfaceInfo`]s.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -18,6 +19,7 @@ use crate::error::VrrpError;
 use crate::machine::{InstanceParams, Tracked};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
 use crate::rx::{Auth, Expected};
+use crate::sync_group::GroupParams;
 use crate::track::{TrackerKind, TrackerTable};
 
 /// Everything the runtime needs to run one instance.
@@ -49,12 +51,6 @@ pub struct PlanOptions {
 /// the engine refuses to start (the configuration test still accepts it, as keepalived).
 pub fn not_runnable(config: &KeepalivedConfig) -> Vec<String> {
     let mut out = Vec::new();
-    for g in &config.sync_groups {
-        out.push(format!(
-            "vrrp_sync_group {}: members moving together is not implemented yet",
-            g.name
-        ));
-    }
     for i in &config.instances {
         if !i.virtual_routes.is_empty() {
             out.push(format!("({}) virtual_routes: not implemented yet", i.name));
@@ -66,6 +62,18 @@ pub fn not_runnable(config: &KeepalivedConfig) -> Vec<String> {
     out
 }
 
+/// What the runtime runs: every instance and the sync groups over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePlan {
+    /// One plan per `vrrp_instance`, in configuration order.
+    pub instances: Vec<InstancePlan>,
+    /// The sync groups, members as indices into `instances`.
+    pub groups: Vec<GroupParams>,
+    /// keepalived's configuration messages about what it changed to run this (weights
+    /// dropped in sync groups...), to log at start.
+    pub warnings: Vec<String>,
+}
+
 /// Plans every instance of `config`. `interfaces` holds what is known of each interface
 /// an instance names (an instance whose interface is missing is an error, as keepalived
 /// refuses to start it).
@@ -74,25 +82,45 @@ pub fn plan(
     table: &TrackerTable,
     interfaces: &BTreeMap<String, InterfaceInfo>,
     options: PlanOptions,
-) -> Result<Vec<InstancePlan>, VrrpError> {
+) -> Result<NodePlan, VrrpError> {
     if let Some(first) = not_runnable(config).into_iter().next() {
         return Err(VrrpError::Plan(format!(
             "{first}; ha-compat refuses to run rather than ignore it"
         )));
     }
-    config
+    let mut warnings = Vec::new();
+    let (groups, tracking) = plan_groups(config, &mut warnings);
+    let instances = config
         .instances
         .iter()
-        .map(|i| plan_instance(config, i, table, interfaces, options))
-        .collect()
+        .zip(&tracking)
+        .map(|(i, g)| {
+            plan_instance(
+                config,
+                i,
+                g.as_ref(),
+                table,
+                interfaces,
+                options,
+                &mut warnings,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NodePlan {
+        instances,
+        groups,
+        warnings,
+    })
 }
 
 fn plan_instance(
     config: &KeepalivedConfig,
     inst: &VrrpInstance,
+    sync: Option<&GroupTracking>,
     table: &TrackerTable,
     interfaces: &BTreeMap<String, InterfaceInfo>,
     options: PlanOptions,
+    warnings: &mut Vec<String>,
 ) -> Result<InstancePlan, VrrpError> {
     let info = interfaces.get(&inst.interface).ok_or_else(|| {
         VrrpError::Plan(format!(
@@ -171,64 +199,48 @@ fn plan_instance(
         check_unicast_src: config.global.vrrp_check_unicast_src,
         checksum_mode: ChecksumMode::Standard,
     };
-    let mut tracked = Vec::new();
-    let mut add = |kind: TrackerKind, r: Option<&TrackRef>, weight: i16, reverse: bool| {
-        if let Some(id) = table.id(&kind) {
-            let name = match &kind {
+    let mut specs = Vec::new();
+    if !inst.dont_track_primary {
+        specs.push(TrackSpec {
+            kind: TrackerKind::Interface(inst.interface.clone()),
+            weight: 0,
+            reverse: false,
+        });
+    }
+    let own = track_specs(
+        config,
+        &inst.track_interfaces,
+        &inst.track_scripts,
+        &inst.track_processes,
+        &inst.track_files,
+    );
+    match sync {
+        Some(g) if !g.keeps_weights => {
+            specs.extend(drop_member_weights(&inst.name, own, warnings));
+        }
+        _ => specs.extend(own),
+    }
+    if let Some(g) = sync {
+        specs.extend(g.trackers.iter().cloned());
+    }
+    let tracked = specs
+        .into_iter()
+        .filter_map(|s| {
+            let id = table.id(&s.kind)?;
+            let name = match &s.kind {
                 TrackerKind::Script(n)
                 | TrackerKind::Process(n)
                 | TrackerKind::File(n)
                 | TrackerKind::Interface(n) => n.clone(),
             };
-            tracked.push(Tracked {
+            Some(Tracked {
                 id,
                 name,
-                weight: r.and_then(|r| r.weight).map_or(weight, |w| w.get()),
-                reverse: r.map_or(reverse, |r| r.reverse || reverse),
-            });
-        }
-    };
-    if !inst.dont_track_primary {
-        add(
-            TrackerKind::Interface(inst.interface.clone()),
-            None,
-            0,
-            false,
-        );
-    }
-    for r in &inst.track_interfaces {
-        add(TrackerKind::Interface(r.name.clone()), Some(r), 0, false);
-    }
-    for r in &inst.track_scripts {
-        if let Some(s) = config.script(&r.name) {
-            add(
-                TrackerKind::Script(r.name.clone()),
-                Some(r),
-                s.weight.get(),
-                s.weight_reverse,
-            );
-        }
-    }
-    for r in &inst.track_processes {
-        if let Some(p) = config.track_processes.iter().find(|p| p.name == r.name) {
-            add(
-                TrackerKind::Process(r.name.clone()),
-                Some(r),
-                p.weight.get(),
-                p.weight_reverse,
-            );
-        }
-    }
-    for r in &inst.track_files {
-        if let Some(f) = config.track_files.iter().find(|f| f.name == r.name) {
-            add(
-                TrackerKind::File(r.name.clone()),
-                Some(r),
-                f.weight.get(),
-                f.weight_reverse,
-            );
-        }
-    }
+                weight: s.weight,
+                reverse: s.reverse,
+            })
+        })
+        .collect();
     let garp = &inst.garp;
     let params = InstanceParams {
         name: inst.name.clone(),
@@ -300,6 +312,186 @@ fn plan_instance(
     })
 }
 
+/// A tracked object as an instance or a sync group configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TrackSpec {
+    kind: TrackerKind,
+    weight: i16,
+    reverse: bool,
+}
+
+/// The tracked objects of `track_interface`, `track_script`, `track_process` and
+/// `track_file` blocks (an instance's or a group's), with the weight in force: the line's,
+/// else the object's own (interfaces: 0).
+fn track_specs(
+    config: &KeepalivedConfig,
+    interfaces: &[TrackRef],
+    scripts: &[TrackRef],
+    processes: &[TrackRef],
+    files: &[TrackRef],
+) -> Vec<TrackSpec> {
+    let spec = |kind: TrackerKind, r: &TrackRef, weight: i16, reverse: bool| TrackSpec {
+        kind,
+        weight: r.weight.map_or(weight, |w| w.get()),
+        reverse: r.reverse || reverse,
+    };
+    let mut out = Vec::new();
+    for r in interfaces {
+        out.push(spec(TrackerKind::Interface(r.name.clone()), r, 0, false));
+    }
+    for r in scripts {
+        if let Some(s) = config.script(&r.name) {
+            let kind = TrackerKind::Script(r.name.clone());
+            out.push(spec(kind, r, s.weight.get(), s.weight_reverse));
+        }
+    }
+    for r in processes {
+        if let Some(p) = config.track_processes.iter().find(|p| p.name == r.name) {
+            let kind = TrackerKind::Process(r.name.clone());
+            out.push(spec(kind, r, p.weight.get(), p.weight_reverse));
+        }
+    }
+    for r in files {
+        if let Some(f) = config.track_files.iter().find(|f| f.name == r.name) {
+            let kind = TrackerKind::File(r.name.clone());
+            out.push(spec(kind, r, f.weight.get(), f.weight_reverse));
+        }
+    }
+    out
+}
+
+/// keepalived's `vrrp_complete_instance()` for a member of a sync group without
+/// `sync_group_tracking_weight`: "we have to carefully check that we are not running
+/// floating priorities on any VRRP instance". A weighted interface counts with weight 0
+/// (it then puts the instance in FAULT), a weighted script is dropped, a file with the
+/// default weight 1 counts with weight 0 and one with another weight is dropped. Tracked
+/// processes keep their weights (2.2.7 has no such check for them).
+fn drop_member_weights(
+    instance: &str,
+    specs: Vec<TrackSpec>,
+    warnings: &mut Vec<String>,
+) -> Vec<TrackSpec> {
+    let mut out = Vec::new();
+    for mut s in specs {
+        match &s.kind {
+            TrackerKind::Interface(name) if s.weight != 0 => {
+                warnings.push(format!(
+                    "({instance}) ignoring {name} tracked interface weight due to SYNC group"
+                ));
+                s.weight = 0;
+            }
+            TrackerKind::Script(name) if s.weight != 0 => {
+                warnings.push(format!(
+                    "({instance}) ignoring tracked script {name} with weights due to SYNC group"
+                ));
+                continue;
+            }
+            TrackerKind::File(name) if s.weight == 1 => {
+                warnings.push(format!(
+                    "({instance}) ignoring weight from tracked file {name} due to SYNC group. specify weight 0"
+                ));
+                s.weight = 0;
+            }
+            TrackerKind::File(name) if s.weight != 0 => {
+                warnings.push(format!(
+                    "({instance}) ignoring tracked file {name} with weight {} due to SYNC group",
+                    s.weight
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// A sync group as its members' plans need it.
+struct GroupTracking {
+    /// `sync_group_tracking_weight` (or the deprecated `global_tracking`).
+    keeps_weights: bool,
+    /// The group's own tracked objects, added to every member (`sync_group_tracking_init()`).
+    trackers: Vec<TrackSpec>,
+}
+
+/// The sync groups of `config` as the engine runs them: members resolved to instance
+/// indices (an instance already in an earlier group is left out, an empty group dropped,
+/// with keepalived's messages) and each group's tracked objects.
+fn plan_groups(
+    config: &KeepalivedConfig,
+    warnings: &mut Vec<String>,
+) -> (Vec<GroupParams>, Vec<Option<GroupTracking>>) {
+    let mut groups = Vec::new();
+    let mut tracking: Vec<Option<GroupTracking>> = config.instances.iter().map(|_| None).collect();
+    let mut taken = vec![false; config.instances.len()];
+    for g in &config.sync_groups {
+        let mut members = Vec::new();
+        for name in &g.instances {
+            let Some(i) = config.instances.iter().position(|i| &i.name == name) else {
+                continue;
+            };
+            if taken[i] {
+                warnings.push(format!(
+                    "Virtual router {name} cannot exist in more than one sync group; ignoring {}",
+                    g.name
+                ));
+                continue;
+            }
+            taken[i] = true;
+            members.push(i);
+        }
+        if members.len() == 1 && g.instances.len() > 1 {
+            // The configuration check counted the names before this.
+            warnings.push(format!(
+                "Sync group {} has only 1 virtual router(s) - this probably isn't what you want",
+                g.name
+            ));
+        }
+        if members.is_empty() {
+            warnings.push(format!(
+                "Sync group {}, no matching virtual router found in group declaration - removing",
+                g.name
+            ));
+            continue;
+        }
+        let has_owner = members
+            .iter()
+            .any(|&i| config.instances[i].priority.get() == crate::machine::PRIO_OWNER);
+        // keepalived's order: scripts, files, processes, interfaces.
+        let mut trackers = track_specs(config, &[], &g.track_scripts, &[], &[]);
+        trackers.extend(track_specs(config, &[], &[], &[], &g.track_files));
+        trackers.extend(track_specs(config, &[], &[], &g.track_processes, &[]));
+        trackers.extend(track_specs(config, &g.track_interfaces, &[], &[], &[]));
+        if has_owner {
+            for t in trackers.iter_mut().filter(|t| t.weight != 0) {
+                let (what, name, fix) = match &t.kind {
+                    TrackerKind::Script(n) => ("script", n, "clearing weight"),
+                    TrackerKind::File(n) => ("file", n, "setting weight 0"),
+                    TrackerKind::Process(n) => ("process", n, "setting weight 0"),
+                    TrackerKind::Interface(n) => ("interface", n, "clearing weight"),
+                };
+                warnings.push(format!(
+                    "({}) Cannot have weighted track {what} '{name}' with member having priority 255 - {fix}",
+                    g.name
+                ));
+                t.weight = 0;
+            }
+        }
+        let keeps_weights = g.sync_group_tracking_weight || g.global_tracking;
+        for &i in &members {
+            tracking[i] = Some(GroupTracking {
+                keeps_weights,
+                trackers: trackers.clone(),
+            });
+        }
+        groups.push(GroupParams {
+            name: g.name.clone(),
+            members,
+        });
+    }
+    (groups, tracking)
+}
+
 /// A `virtual_ipaddress` line as the kernel is asked for it.
 pub fn address_spec(vip: &VirtualIp, default_interface: &str) -> AddressSpec {
     let broadcast = match (&vip.broadcast, vip.addr) {
@@ -344,42 +536,179 @@ pub fn address_spec(vip: &VirtualIp, default_interface: &str) -> AddressSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keepalived_conf::model::{SyncGroup, VrrpInstance};
 
-    fn config_with(groups: Vec<SyncGroup>, instances: Vec<VrrpInstance>) -> KeepalivedConfig {
-        KeepalivedConfig {
-            sync_groups: groups,
-            instances,
-            ..KeepalivedConfig::default()
-        }
+    fn parse(text: &str) -> KeepalivedConfig {
+        keepalived_conf::parse_str(
+            std::path::Path::new("test.conf"),
+            text,
+            &keepalived_conf::ReadOptions::default(),
+            &keepalived_conf::host::FakeHost::permissive(),
+        )
+        .config
     }
 
+    fn interfaces(names: &[&str]) -> BTreeMap<String, InterfaceInfo> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(n, name)| {
+                let info = InterfaceInfo {
+                    index: u32::try_from(n).unwrap() + 2,
+                    up: true,
+                    mac: vec![2, 0, 0, 0, 0, 1],
+                    ipv4: Some(Ipv4Addr::new(10, 99, u8::try_from(n).unwrap() + 1, 1)),
+                    ipv6_link_local: None,
+                };
+                ((*name).to_owned(), info)
+            })
+            .collect()
+    }
+
+    /// keepalived 2.2.7's `vrrp_complete_instance()` and `sync_group_tracking_init()`
+    /// (vrrp.c): weights on members are dropped with these messages, the group's own
+    /// trackers are added to every member with their weights, an instance is in one group
+    /// only.
     #[test]
-    fn sync_groups_refuse_to_run_rather_than_move_instances_apart() {
-        let group = SyncGroup {
-            name: "G1".into(),
-            instances: vec!["VI_1".into(), "VI_2".into()],
-            notify: Default::default(),
-            smtp_alert: None,
-            global_tracking: false,
-            sync_group_tracking_weight: false,
-            track_interfaces: vec![],
-            track_scripts: vec![],
-            track_files: vec![],
-            track_processes: vec![],
-        };
-        let config = config_with(vec![group], vec![]);
-        let refused = not_runnable(&config);
-        assert_eq!(refused.len(), 1);
-        assert!(refused[0].starts_with("vrrp_sync_group G1"));
-        let err = plan(
+    fn sync_groups_run_and_members_lose_their_tracking_weights() {
+        let config = parse(
+            r#"
+vrrp_script chk_w {
+    script "/bin/true"
+    weight 10
+}
+vrrp_script chk_0 {
+    script "/bin/true"
+}
+vrrp_script chk_g {
+    script "/bin/true"
+    weight -20
+}
+track_file f_default {
+    file "/tmp/f1"
+}
+track_file f_5 {
+    file "/tmp/f2"
+    weight 5
+}
+vrrp_track_process p_w {
+    process sshd
+    weight 3
+}
+vrrp_sync_group G1 {
+    group {
+        VI_A
+        VI_B
+    }
+    track_script {
+        chk_g
+    }
+}
+vrrp_sync_group G2 {
+    group {
+        VI_B
+        VI_C
+    }
+    sync_group_tracking_weight
+}
+vrrp_instance VI_A {
+    interface eth1
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        10.99.1.100/24
+    }
+    track_interface {
+        eth2 weight 5
+    }
+    track_script {
+        chk_w
+        chk_0
+    }
+    track_file {
+        f_default
+        f_5
+    }
+    track_process {
+        p_w
+    }
+}
+vrrp_instance VI_B {
+    interface eth2
+    virtual_router_id 52
+    priority 100
+    virtual_ipaddress {
+        10.99.2.100/24
+    }
+}
+vrrp_instance VI_C {
+    interface eth2
+    virtual_router_id 53
+    priority 100
+    virtual_ipaddress {
+        10.99.2.101/24
+    }
+    track_script {
+        chk_w
+    }
+}
+"#,
+        );
+        assert!(not_runnable(&config).is_empty());
+        let table = TrackerTable::from_config(&config);
+        let node = plan(
             &config,
-            &TrackerTable::default(),
-            &BTreeMap::new(),
+            &table,
+            &interfaces(&["eth1", "eth2"]),
             PlanOptions::default(),
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("refuses to run"));
+        .unwrap();
+        assert_eq!(
+            node.groups,
+            vec![
+                GroupParams {
+                    name: "G1".into(),
+                    members: vec![0, 1],
+                },
+                GroupParams {
+                    name: "G2".into(),
+                    members: vec![2],
+                },
+            ]
+        );
+        assert_eq!(
+            node.warnings,
+            vec![
+                "Virtual router VI_B cannot exist in more than one sync group; ignoring G2",
+                "Sync group G2 has only 1 virtual router(s) - this probably isn't what you want",
+                "(VI_A) ignoring eth2 tracked interface weight due to SYNC group",
+                "(VI_A) ignoring tracked script chk_w with weights due to SYNC group",
+                "(VI_A) ignoring weight from tracked file f_default due to SYNC group. specify weight 0",
+                "(VI_A) ignoring tracked file f_5 with weight 5 due to SYNC group",
+            ]
+        );
+        let weights = |i: usize| -> Vec<(String, i16)> {
+            node.instances[i]
+                .params
+                .tracked
+                .iter()
+                .map(|t| (t.name.clone(), t.weight))
+                .collect()
+        };
+        let w = |n: &str, w: i16| (n.to_owned(), w);
+        assert_eq!(
+            weights(0),
+            vec![
+                w("eth1", 0),
+                w("eth2", 0),
+                w("chk_0", 0),
+                w("p_w", 3),
+                w("f_default", 0),
+                w("chk_g", -20),
+            ]
+        );
+        assert_eq!(weights(1), vec![w("eth2", 0), w("chk_g", -20)]);
+        // G2 keeps weights (`sync_group_tracking_weight`).
+        assert_eq!(weights(2), vec![w("eth2", 0), w("chk_w", 10)]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::machine::{Action, Event, Instance, State};
 use crate::plan::{self, InstancePlan, PlanOptions};
 use crate::platform::{AddressSpec, ChannelId, Input, InterfaceInfo, Platform, RxPacket};
 use crate::rx::Received;
+use crate::sync_group::{Node, NodeAction};
 use crate::track::{TrackerId, TrackerKind, TrackerState, TrackerTable};
 
 /// Something told of state changes (the notify scripts, FIFO and e-mail).
@@ -31,6 +32,8 @@ pub trait Notifications {
     fn instance(&mut self, name: &str, state: State, priority: u8);
     /// Instance `name`, master, received a lower-priority advert.
     fn master_rx_lower_pri(&mut self, name: &str, priority: u8);
+    /// Sync group `name` entered `state`.
+    fn group(&mut self, name: &str, state: State);
 }
 
 impl Notifications for crate::notify::Notifier {
@@ -49,6 +52,18 @@ impl Notifications for crate::notify::Notifier {
     fn master_rx_lower_pri(&mut self, name: &str, priority: u8) {
         crate::notify::Notifier::master_rx_lower_pri(self, name, priority);
     }
+
+    fn group(&mut self, name: &str, state: State) {
+        use crate::notify::NotifyState;
+        let state = match state {
+            State::Master => NotifyState::Master,
+            State::Backup => NotifyState::Backup,
+            State::Fault => NotifyState::Fault,
+            State::Stopped => NotifyState::Stop,
+            State::Init => return,
+        };
+        self.group_state(name, state);
+    }
 }
 
 /// No notifications.
@@ -58,12 +73,13 @@ pub struct NoNotifications;
 impl Notifications for NoNotifications {
     fn instance(&mut self, _: &str, _: State, _: u8) {}
     fn master_rx_lower_pri(&mut self, _: &str, _: u8) {}
+    fn group(&mut self, _: &str, _: State) {}
 }
 
-/// A running instance: its machine and what the runtime needs to carry out its actions.
+/// A running instance: what the runtime needs to carry out its machine's actions (the
+/// machines are in the runtime's [`Node`], at the same index).
 #[derive(Debug)]
 struct Running {
-    machine: Instance,
     plan: InstancePlan,
     channel: ChannelId,
     ip_id: u16,
@@ -74,6 +90,7 @@ struct Running {
 /// The VRRP runtime.
 pub struct Runtime<P: Platform> {
     platform: P,
+    node: Node,
     running: Vec<Running>,
     table: TrackerTable,
     inbound: Receiver<Input>,
@@ -156,12 +173,16 @@ impl<P: Platform> Runtime<P> {
         let (sender, inbound) = mpsc::channel();
         let table = TrackerTable::from_config(config);
         let (interfaces, links) = tracked_interfaces(&mut platform, &table, &logger);
-        let plans = plan::plan(config, &table, &interfaces, options)?;
+        let node_plan = plan::plan(config, &table, &interfaces, options)?;
+        for line in &node_plan.warnings {
+            logger.info(line);
+        }
         let mut running = Vec::new();
-        for plan in plans {
+        let mut machines = Vec::new();
+        for plan in node_plan.instances {
             let channel = platform.open_channel(&plan.channel, sender.clone())?;
+            machines.push(Instance::new(plan.params.clone()));
             running.push(Running {
-                machine: Instance::new(plan.params.clone()),
                 plan,
                 channel,
                 ip_id: 0,
@@ -171,6 +192,7 @@ impl<P: Platform> Runtime<P> {
         platform.watch_links(sender.clone())?;
         Ok(Runtime {
             platform,
+            node: Node::new(machines, node_plan.groups),
             running,
             table,
             inbound,
@@ -214,9 +236,9 @@ impl<P: Platform> Runtime<P> {
             for (name, up) in links {
                 self.link(&name, up, false);
             }
-            for i in 0..self.running.len() {
-                self.feed(i, Event::Start);
-            }
+            let now = self.now();
+            let actions = self.node.start(now);
+            self.act_all(actions);
         }
         loop {
             let input = match self.pending.pop_front() {
@@ -227,8 +249,7 @@ impl<P: Platform> Runtime<P> {
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.now();
                     for i in 0..self.running.len() {
-                        if self.running[i]
-                            .machine
+                        if self.node.instances()[i]
                             .next_deadline()
                             .is_some_and(|d| d <= now)
                         {
@@ -250,8 +271,9 @@ impl<P: Platform> Runtime<P> {
                     // keepalived's `sigreload_vrrp`: every master advertises once first, so
                     // that the backups' timers do not run out during the reload.
                     for i in 0..self.running.len() {
-                        if self.running[i].machine.state() == State::Master {
-                            let priority = self.running[i].machine.effective_priority();
+                        let m = &self.node.instances()[i];
+                        if m.state() == State::Master {
+                            let priority = m.effective_priority();
                             self.act(i, Action::Send { priority });
                         }
                     }
@@ -259,21 +281,16 @@ impl<P: Platform> Runtime<P> {
                 }
             }
         }
-        for i in 0..self.running.len() {
-            self.feed(i, Event::Stop);
-        }
+        let now = self.now();
+        let actions = self.node.stop(now);
+        self.act_all(actions);
         Ok(RunEnd::Stopped)
     }
 
     /// The next input, or a timeout at the earliest machine deadline.
     fn next_input(&mut self) -> Result<Input, RecvTimeoutError> {
         let now = self.now();
-        let deadline = self
-            .running
-            .iter()
-            .filter_map(|r| r.machine.next_deadline())
-            .min();
-        match deadline {
+        match self.node.next_deadline() {
             Some(d) if d <= now => Err(RecvTimeoutError::Timeout),
             Some(d) => self.inbound.recv_timeout(d - now),
             None => self
@@ -289,9 +306,9 @@ impl<P: Platform> Runtime<P> {
     /// those no longer configured, adds the new ones and advertises at once; a backup
     /// restarts its master down timer); an old instance with no continuation is deleted
     /// (a master sends priority 0 and releases its addresses); a new one starts. Tracker
-    /// states carry over by what they track; the caller restarts the tracking runner
-    /// afterwards (with [`crate::tracker::spawn_reloaded`]) and replaces the
-    /// notifications.
+    /// states carry over by what they track; sync groups take the state their members
+    /// have ([`Node::resumed`]). The caller restarts the tracking runner afterwards (with
+    /// [`crate::tracker::spawn_reloaded`]) and replaces the notifications.
     ///
     /// Call it with the old tracking runner already stopped. On error (the new
     /// configuration cannot be planned or a channel cannot be opened) nothing has
@@ -303,7 +320,8 @@ impl<P: Platform> Runtime<P> {
     ) -> Result<(), VrrpError> {
         let table = TrackerTable::from_config(config);
         let (interfaces, links) = tracked_interfaces(&mut self.platform, &table, &self.logger);
-        let plans = plan::plan(config, &table, &interfaces, options)?;
+        let node_plan = plan::plan(config, &table, &interfaces, options)?;
+        let plans = node_plan.instances;
 
         // Channels first: the only step that can fail once planning succeeded. A
         // continuing instance with the same channel keeps its socket.
@@ -337,6 +355,9 @@ impl<P: Platform> Runtime<P> {
                     return Err(e);
                 }
             }
+        }
+        for line in &node_plan.warnings {
+            self.logger.info(line);
         }
 
         // The old runner's last reports, not yet handled, are the latest states.
@@ -381,38 +402,32 @@ impl<P: Platform> Runtime<P> {
                     first.extend(m.handle(Event::Tracker(id, state), now));
                 }
             }
-            machines.push((m, first));
-        }
-        for (_, first) in &machines {
-            for a in first {
+            for a in &first {
                 if let Action::Log(line) = a {
                     self.logger.info(line);
                 }
             }
+            machines.push(m);
         }
 
-        // Deleted instances, while they are still in `running`.
+        // Deleted instances, while they are still in the node.
         let deleted: Vec<usize> = (0..taken.len()).filter(|&k| !taken[k]).collect();
         for k in deleted {
-            let actions = self.running[k].machine.delete();
+            let actions = self
+                .node
+                .instance_mut(k)
+                .map(Instance::delete)
+                .unwrap_or_default();
             for a in actions {
                 self.act(k, a);
             }
             self.platform.close_channel(self.running[k].channel);
         }
-        // Old channels a continuing instance no longer uses.
-        for (old, (channel, _)) in continued.iter().zip(&channels) {
-            if let Some(k) = *old {
-                if self.running[k].channel != *channel {
-                    self.platform.close_channel(self.running[k].channel);
-                }
-            }
-        }
         // Addresses a continuing master no longer has.
         for (p, old) in plans.iter().zip(&continued) {
             let Some(k) = *old else { continue };
             let o = &self.running[k];
-            if !o.machine.addresses_set() {
+            if !self.node.instances()[k].addresses_set() {
                 continue;
             }
             let gone: Vec<AddressSpec> = o
@@ -440,28 +455,32 @@ impl<P: Platform> Runtime<P> {
                 }
             }
         }
+        // Old channels a continuing instance no longer uses.
+        for (old, (channel, _)) in continued.iter().zip(&channels) {
+            if let Some(k) = *old {
+                if self.running[k].channel != *channel {
+                    self.platform.close_channel(self.running[k].channel);
+                }
+            }
+        }
 
-        let mut old_running: Vec<Option<Running>> = std::mem::take(&mut self.running)
-            .into_iter()
-            .map(Some)
-            .collect();
+        let old_running = std::mem::take(&mut self.running);
         let mut starts = Vec::new();
-        for ((p, (machine, _)), (old, (channel, _))) in plans
+        let mut resumed = Vec::new();
+        for ((p, mut machine), (old, (channel, _))) in plans
             .into_iter()
             .zip(machines)
             .zip(continued.into_iter().zip(channels))
         {
-            let previous = old.and_then(|k| old_running[k].take());
-            let i = self.running.len();
             let mut r = Running {
-                machine,
                 channel,
                 ip_id: 0,
                 rejected: BTreeMap::new(),
                 plan: p,
             };
-            let actions = match &previous {
-                Some(o) => {
+            let actions = match old {
+                Some(k) => {
+                    let o = &old_running[k];
                     let added = r
                         .plan
                         .addresses
@@ -469,13 +488,15 @@ impl<P: Platform> Runtime<P> {
                         .any(|a| !o.plan.addresses.contains(a));
                     r.ip_id = o.ip_id;
                     r.rejected = o.rejected.clone();
-                    r.machine.resume(&o.machine, added, now)
+                    machine.resume(&self.node.instances()[k], added, now)
                 }
-                None => r.machine.start_added_on_reload(now),
+                None => machine.start_added_on_reload(now),
             };
+            starts.push((self.running.len(), actions));
+            resumed.push(machine);
             self.running.push(r);
-            starts.push((i, actions));
         }
+        self.node = Node::resumed(resumed, node_plan.groups);
         self.table = table;
         self.links.extend(links);
         self.tracker_states = carried.into_iter().collect();
@@ -538,9 +559,21 @@ impl<P: Platform> Runtime<P> {
 
     fn feed(&mut self, i: usize, event: Event<'_>) {
         let now = self.now();
-        let actions = self.running[i].machine.handle(event, now);
+        let actions = self.node.handle(i, event, now);
+        self.act_all(actions);
+    }
+
+    fn act_all(&mut self, actions: Vec<NodeAction>) {
         for action in actions {
-            self.act(i, action);
+            match action {
+                NodeAction::Instance(i, action) => self.act(i, action),
+                NodeAction::Log(line) => self.logger.info(&line),
+                NodeAction::GroupNotify(g, state) => {
+                    if let Some(name) = self.node.group_name(g) {
+                        self.notifications.group(name, state);
+                    }
+                }
+            }
         }
     }
 
@@ -548,7 +581,8 @@ impl<P: Platform> Runtime<P> {
         let r = &mut self.running[i];
         match action {
             Action::Send { priority } => {
-                if let Err(e) = send_advert(&mut self.platform, r, priority) {
+                let machine = self.node.instance_mut(i);
+                if let Err(e) = send_advert(&mut self.platform, r, machine, priority) {
                     self.logger.info(&format!(
                         "({}): send advert error ({e})",
                         r.plan.params.name
@@ -601,7 +635,7 @@ impl<P: Platform> Runtime<P> {
                     .instance(&r.plan.params.name, state, priority);
             }
             Action::NotifyMasterRxLowerPri => {
-                let prio = r.machine.effective_priority();
+                let prio = self.node.instances()[i].effective_priority();
                 self.notifications
                     .master_rx_lower_pri(&r.plan.params.name, prio);
             }
@@ -615,12 +649,16 @@ impl<P: Platform> Runtime<P> {
 fn send_advert<P: Platform>(
     platform: &mut P,
     r: &mut Running,
+    machine: Option<&mut Instance>,
     priority: u8,
 ) -> Result<(), VrrpError> {
     let mut advert = r.plan.advert.clone();
     advert.priority = priority;
     // One sequence number per advert, whatever the number of unicast peers (keepalived).
-    let seq = r.plan.ah_key.as_ref().map(|_| r.machine.next_ah_seq());
+    let seq = match (&r.plan.ah_key, machine) {
+        (Some(_), Some(m)) => Some(m.next_ah_seq()),
+        _ => None,
+    };
     for dst in r.plan.destinations.clone() {
         let payload = codec::encode(&advert, r.plan.channel.source, dst, ChecksumMode::Standard)?;
         let packet = match (r.plan.channel.source, dst) {

@@ -41,7 +41,8 @@ pub struct TrackerTable {
 
 impl TrackerTable {
     /// Every script, tracked process and tracked file the configuration defines, then every
-    /// interface an instance tracks (its own `interface` first).
+    /// interface an instance tracks (its own `interface` first), then every interface a
+    /// sync group tracks.
     pub fn from_config(config: &KeepalivedConfig) -> TrackerTable {
         let mut table = TrackerTable::default();
         for s in &config.scripts {
@@ -56,6 +57,11 @@ impl TrackerTable {
         for i in &config.instances {
             table.insert(TrackerKind::Interface(i.interface.clone()));
             for t in &i.track_interfaces {
+                table.insert(TrackerKind::Interface(t.name.clone()));
+            }
+        }
+        for g in &config.sync_groups {
+            for t in &g.track_interfaces {
                 table.insert(TrackerKind::Interface(t.name.clone()));
             }
         }

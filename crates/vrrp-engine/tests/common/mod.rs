@@ -4,6 +4,8 @@
 // Not every test file uses every helper.
 #![allow(dead_code)]
 
+pub mod sync_lab;
+
 use vrrp_engine::rx::Received;
 
 /// The IPv4 packets (Ethernet frames with protocol 112 or 51) of a classic little-endian
