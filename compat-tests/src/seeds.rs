@@ -454,6 +454,10 @@ fn start_daemons(
             lab.node_mut(node).spawn(label, &program, &args, &log);
             let deadline = Instant::now() + Duration::from_secs(2);
             while Instant::now() < deadline {
+                // Up once an instance has entered its first state (see `wait_running`).
+                if std::fs::read_to_string(&log).is_ok_and(|out| out.contains(") Entering ")) {
+                    return Ok(());
+                }
                 if let Some(code) = lab.node_mut(node).exited(label) {
                     let out = std::fs::read_to_string(&log).unwrap_or_default();
                     let last = out.lines().next().unwrap_or("").to_owned();
