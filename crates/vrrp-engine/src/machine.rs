@@ -564,33 +564,37 @@ impl Instance {
         if self.state != State::Init {
             return;
         }
+        let up = self.faults == 0;
+        if !up {
+            // `vrrp_complete_init()`, before any address is touched: "(VI_1) entering
+            // FAULT state" and the notifications. `vrrp_init_state()` then compares the
+            // state with itself, so "Entering FAULT STATE (init)" never appears in 2.2.7.
+            self.log(out, "entering FAULT state".into());
+            out.push(Action::Notify(State::Fault, self.effective_priority));
+        }
         if remove_stale {
             // keepalived's "removing VIPs." at start, from `vrrp_restore_interface`.
             self.vip_lines(out, "remov");
             out.push(Action::RemoveAddresses);
         }
-        let up = self.faults == 0;
         if up && self.want == State::Master && self.params.base_priority == PRIO_OWNER {
             // "The simplest way to become master is to time out from the backup state
             // very quickly (1usec)".
             self.state = State::Backup;
             self.ms_down_timer = 1;
         } else {
-            if self.want == State::Master {
-                // "We need to allow one adver_int to pass to ensure there is no other
-                // master."
-                self.ms_down_timer = self.master_adver_int + self.skew_for(1);
-            } else {
-                self.ms_down_timer = self.master_down_interval();
-            }
+            // `state MASTER` below 255 waits the full master down interval like any
+            // backup: keepalived's shorter "one adver_int + minimum skew" applies only to
+            // a sync group member whose group is BACKUP (`start_in_group`). Measured on
+            // the real 2.2.7 alone on a link: first advert 3.70 s after start (1.05 s
+            // before this fix).
+            self.ms_down_timer = self.master_down_interval();
             if up {
                 self.log(out, "Entering BACKUP STATE (init)".into());
                 self.state = State::Backup;
                 out.push(Action::Notify(State::Backup, self.effective_priority));
             } else {
-                self.log(out, "Entering FAULT STATE (init)".into());
                 self.state = State::Fault;
-                out.push(Action::Notify(State::Fault, self.effective_priority));
             }
         }
         self.set_sands(now);
