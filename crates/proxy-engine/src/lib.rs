@@ -3,7 +3,13 @@
 //!
 //! Module map (pure cores first, then the runtime):
 //! - [`error`]: the crate's error type, [`ProxyError`].
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 encode (`send-proxy[-v2]`) and decode
+//!   (`accept-proxy`), pure.
+//! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
+//!   and the datagram/stdout sender.
 
 pub mod error;
+pub mod proxy_protocol;
+pub mod traffic_log;
 
 pub use error::ProxyError;
