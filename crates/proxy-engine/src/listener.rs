@@ -24,7 +24,8 @@ use std::sync::{Arc, Mutex};
 
 use haproxy_conf::model::{BindAddress, Proxy};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ProxyError;
@@ -262,7 +263,7 @@ pub struct Accepted {
 /// A listening socket with the limits that gate its `accept()`.
 #[derive(Debug)]
 pub struct Listener {
-    socket: TcpListener,
+    socket: AsyncFd<std::net::TcpListener>,
     plan: ListenerPlan,
     /// Listener, frontend and process limits, in that order.
     limits: Vec<ConnLimit>,
@@ -276,8 +277,15 @@ impl Listener {
         frontend: ConnLimit,
         process: ConnLimit,
     ) -> Result<Listener, ProxyError> {
-        let socket = TcpListener::from_std(socket)
+        socket
+            .set_nonblocking(true)
             .map_err(io_error(format!("{}: registering listener", plan.at)))?;
+        // AsyncFd::new is deprecated because a `T` that merely borrows a descriptor could
+        // close it while registered; a std TcpListener owns its descriptor and AsyncFd
+        // owns the listener, so that cannot happen here (and `register` is `unsafe`).
+        #[allow(deprecated)]
+        let socket =
+            AsyncFd::new(socket).map_err(io_error(format!("{}: registering listener", plan.at)))?;
         let mut limits = Vec::new();
         if plan.maxconn.is_some() {
             limits.push(ConnLimit::new(plan.maxconn));
@@ -293,6 +301,7 @@ impl Listener {
 
     pub fn local_addr(&self) -> Result<SocketAddr, ProxyError> {
         self.socket
+            .get_ref()
             .local_addr()
             .map_err(io_error(format!("{}: getsockname", self.plan.at)))
     }
@@ -301,22 +310,35 @@ impl Listener {
         &self.plan
     }
 
-    /// Waits for a free slot in every limit, then for a connection: while a limit is
-    /// reached `accept()` is not called, so new clients wait in the kernel's backlog.
+    /// Waits for a pending connection, then for a free slot in every limit, then
+    /// accepts: while a limit is reached `accept()` is not called, so new clients wait in
+    /// the kernel's backlog. Slots are only taken with a connection in hand, so listeners
+    /// sharing a limit never hold one while idle.
     pub async fn accept(&self) -> std::io::Result<Accepted> {
-        let mut permits = Vec::with_capacity(self.limits.len());
-        for limit in &self.limits {
-            permits.push(limit.acquire().await);
+        loop {
+            let mut ready = self.socket.readable().await?;
+            let mut permits = Vec::with_capacity(self.limits.len());
+            for limit in &self.limits {
+                permits.push(limit.acquire().await);
+            }
+            match ready.try_io(|socket| socket.get_ref().accept()) {
+                Ok(Ok((stream, client))) => {
+                    stream.set_nonblocking(true)?;
+                    let stream = TcpStream::from_std(stream)?;
+                    let local = stream.local_addr()?;
+                    return Ok(Accepted {
+                        stream,
+                        client,
+                        local,
+                        accept_proxy: self.plan.accept_proxy,
+                        slots: ConnSlots { _permits: permits },
+                    });
+                }
+                Ok(Err(e)) => return Err(e),
+                // Another task took it (or a spurious wake-up): slots go back, wait again.
+                Err(_would_block) => continue,
+            }
         }
-        let (stream, client) = self.socket.accept().await?;
-        let local = stream.local_addr()?;
-        Ok(Accepted {
-            stream,
-            client,
-            local,
-            accept_proxy: self.plan.accept_proxy,
-            slots: ConnSlots { _permits: permits },
-        })
     }
 }
 

@@ -586,6 +586,12 @@ impl Pump {
             termination: state(TerminationCause::Normal, TerminationPhase::None),
         };
         let end = |cause| state(cause, TerminationPhase::Data);
+        // An error after a timeout keeps the timeout's flag (the first one wins).
+        let fail = |out: &mut PumpOutcome, cause| {
+            if out.termination.cause == TerminationCause::Normal {
+                out.termination = state(cause, TerminationPhase::Data);
+            }
+        };
         loop {
             // A FIN received and everything before it forwarded: forward the FIN.
             if !self.client.reading && c2s.is_empty() && self.server.writing {
@@ -620,11 +626,11 @@ impl Pump {
                     Step::Eof => self.client.reading = false,
                     Step::Wrote(_) => self.server.last_activity = tokio::time::Instant::now(),
                     Step::ReadFailed => {
-                        out.termination = end(TerminationCause::ClientAbort);
+                        fail(&mut out, TerminationCause::ClientAbort);
                         return out;
                     }
                     Step::WriteFailed => {
-                        out.termination = end(TerminationCause::ServerAbort);
+                        fail(&mut out, TerminationCause::ServerAbort);
                         return out;
                     }
                 },
@@ -636,24 +642,41 @@ impl Pump {
                         out.bytes_to_client += n as u64;
                     }
                     Step::ReadFailed => {
-                        out.termination = end(TerminationCause::ServerAbort);
+                        fail(&mut out, TerminationCause::ServerAbort);
                         return out;
                     }
                     Step::WriteFailed => {
-                        out.termination = end(TerminationCause::ClientAbort);
+                        fail(&mut out, TerminationCause::ClientAbort);
                         return out;
                     }
                 },
                 () = sleep => {
+                    // A side idle past its timeout is not cut off: HAProxy stops reading
+                    // it and forwards a FIN to the other side (the first timeout names
+                    // the session), then waits for that side to close under its own
+                    // timer. Data still owed to the expired side ends it at once.
                     let now = tokio::time::Instant::now();
                     let expired = |side: &Side| side.deadline().is_some_and(|d| d <= now);
-                    if expired(&self.client) {
-                        out.termination = end(TerminationCause::ClientTimeout);
-                        return out;
-                    }
-                    if expired(&self.server) {
-                        out.termination = end(TerminationCause::ServerTimeout);
-                        return out;
+                    for (is_client, cause) in [
+                        (true, TerminationCause::ClientTimeout),
+                        (false, TerminationCause::ServerTimeout),
+                    ] {
+                        let (side, owed) = if is_client {
+                            (&mut self.client, !s2c.is_empty())
+                        } else {
+                            (&mut self.server, !c2s.is_empty())
+                        };
+                        if !expired(side) {
+                            continue;
+                        }
+                        if out.termination.cause == TerminationCause::Normal {
+                            out.termination = end(cause);
+                        }
+                        if owed || !side.reading {
+                            return out;
+                        }
+                        side.reading = false;
+                        side.idle = None;
                     }
                 }
             }

@@ -36,7 +36,7 @@ fn config(text: &str) -> HaproxyConfig {
         accounts: &AnyAccounts,
         host_files: false,
     };
-    let loaded = haproxy_conf::load(&[path.clone()], &options);
+    let loaded = haproxy_conf::load(std::slice::from_ref(&path), &options);
     let _ = std::fs::remove_file(&path);
     loaded.config
 }
