@@ -118,10 +118,16 @@ backend be_hold
     server holder 127.0.0.1:9004
 ";
 
-fn write_cfg() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("hapio-ref-{}.cfg", std::process::id()));
-    std::fs::write(&path, CFG).unwrap();
+fn write_cfg(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("hapio-{}-{name}.cfg", std::process::id()));
+    std::fs::write(&path, text).unwrap();
     path
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.unix_path);
+    }
 }
 
 fn load(path: &std::path::Path) -> HaproxyConfig {
@@ -151,6 +157,8 @@ type Lines = Arc<Mutex<Vec<(u16, String)>>>;
 struct Lab {
     ns: Ns,
     lines: Lines,
+    /// A unix datagram log socket (lines on "port" 0), like /dev/log.
+    unix_path: std::path::PathBuf,
 }
 
 fn echo(mut c: TcpStream) {
@@ -222,7 +230,20 @@ impl Lab {
             rx.recv().unwrap();
         }
         let lines: Lines = Arc::default();
-        for port in [5514u16, 5515] {
+        let unix_path = std::env::temp_dir().join(format!("{}.log.sock", ns.name));
+        {
+            let _ = std::fs::remove_file(&unix_path);
+            let socket = std::os::unix::net::UnixDatagram::bind(&unix_path).unwrap();
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = socket.recv(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    lines.lock().unwrap().push((0, text));
+                }
+            });
+        }
+        for port in [5514u16, 5515, 5516] {
             let (tx, rx) = std::sync::mpsc::channel();
             let lines = Arc::clone(&lines);
             ns.spawn(move || {
@@ -236,7 +257,22 @@ impl Lab {
             });
             rx.recv().unwrap();
         }
-        Lab { ns, lines }
+        Lab {
+            ns,
+            lines,
+            unix_path,
+        }
+    }
+
+    /// Every datagram on `port`, in arrival order.
+    fn all_lines(&self, port: u16) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
     /// Waits until `probe` (port 8000) answers.
@@ -638,7 +674,7 @@ fn tcplog_lines_match_the_reference_for_the_same_traffic() {
     if !common::can_run("reference_io") || !common::have_haproxy("reference_io") {
         return;
     }
-    let cfg_path = write_cfg();
+    let cfg_path = write_cfg("tcplog", CFG);
     let config = load(&cfg_path);
 
     let ref_lab = Lab::new();
@@ -697,5 +733,140 @@ fn tcplog_lines_match_the_reference_for_the_same_traffic() {
         }
     }
     eprintln!("{report}");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+const LOG_CFG: &str = "\
+global
+    log @UNIX@ local2
+    log 127.0.0.1:5514 format rfc5424 local0
+    log 127.0.0.1:5515 local1 notice
+    log 127.0.0.1:5516 len 80 local3
+    log-tag gtag
+    log-send-hostname lb1
+defaults
+    mode tcp
+    log global
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend probe
+    bind 127.0.0.1:8000
+    default_backend be_echo
+frontend plain
+    bind 127.0.0.1:8001
+    default_backend be_echo
+frontend tagged
+    bind 127.0.0.1:8002
+    option tcplog
+    log-tag fetag
+    default_backend be_echo
+backend be_echo
+    server s1 127.0.0.1:9001
+";
+
+/// What differs between two runs of the same traffic taken out of a datagram: times,
+/// pids, client ports, dates, timers. Everything else (priority, host, tag, fields,
+/// length cut) stays.
+fn normalise_datagram(datagram: &str) -> String {
+    let words: Vec<&str> = datagram.trim_end_matches('\n').split(' ').collect();
+    let rfc5424 = words.first().is_some_and(|w| w.ends_with(">1"));
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let t = w.as_bytes();
+        let n = if rfc5424 && i == 1 {
+            "ISO-TIME".to_string()
+        } else if rfc5424 && i == 4 && digits(w) {
+            "PID".to_string()
+        } else if t.len() == 8 && t[2] == b':' && t[5] == b':' {
+            "HH:MM:SS".to_string()
+        } else if let Some((tag, rest)) = w.split_once('[').filter(|(_, r)| r.ends_with("]:")) {
+            let _ = rest;
+            format!("{tag}[PID]:")
+        } else if w.starts_with('[') && w.contains('/') {
+            // (possibly cut by `len`)
+            if w.ends_with(']') { "[DATE]" } else { "[DATE" }.to_string()
+        } else if let Some(port) = w.strip_prefix("127.0.0.1:") {
+            if digits(port) {
+                "127.0.0.1:PORT".to_string()
+            } else {
+                w.to_string()
+            }
+        } else if w.split('/').count() == 3 && w.split('/').all(|p| p.parse::<i64>().is_ok()) {
+            w.split('/')
+                .map(|p| if p == "-1" { "-1" } else { "T" })
+                .collect::<Vec<_>>()
+                .join("/")
+        } else {
+            w.to_string()
+        };
+        out.push(n);
+    }
+    out.join(" ")
+}
+
+#[test]
+fn log_targets_match_the_reference() {
+    if !common::can_run("reference_io") || !common::have_haproxy("reference_io") {
+        return;
+    }
+    let traffic = |lab: &Lab| {
+        lab.ns.enter(|| {
+            for port in [8001u16, 8002] {
+                let mut c = connect(port);
+                c.write_all(b"hello").unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                assert_eq!(read_all(&mut c), b"hello");
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let cfg_for = |lab: &Lab, name: &str| {
+        write_cfg(
+            name,
+            &LOG_CFG.replace("@UNIX@", &lab.unix_path.display().to_string()),
+        )
+    };
+
+    let ref_lab = Lab::new();
+    let ref_cfg = cfg_for(&ref_lab, "logs-ref");
+    let reference = start_reference(&ref_lab, &ref_cfg);
+    traffic(&ref_lab);
+    drop(reference);
+
+    let our_lab = Lab::new();
+    let our_cfg = cfg_for(&our_lab, "logs-ours");
+    let ours = start_ours(&our_lab, load(&our_cfg));
+    traffic(&our_lab);
+    drop(ours);
+    let _ = std::fs::remove_file(&ref_cfg);
+    let _ = std::fs::remove_file(&our_cfg);
+
+    let mut report = String::new();
+    let mut mismatches = Vec::new();
+    for port in [0u16, 5514, 5515, 5516] {
+        // The probe's own lines come first and depend on how often it was tried.
+        let keep = |lines: Vec<String>| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| !l.contains("(probe/TCP)") && !l.contains(" probe be_echo/"))
+                .map(|l| normalise_datagram(l))
+                .collect()
+        };
+        let theirs = keep(ref_lab.all_lines(port));
+        let mine = keep(our_lab.all_lines(port));
+        report.push_str(&format!(
+            "port {port}\n  ref  {theirs:?}\n  ours {mine:?}\n"
+        ));
+        if theirs != mine {
+            mismatches.push(format!("port {port}:\n  ref  {theirs:?}\n  ours {mine:?}"));
+        }
+    }
+    eprintln!("{report}");
+    assert!(
+        !ref_lab.all_lines(5514).is_empty(),
+        "the reference logged nothing: the lab is broken"
+    );
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
