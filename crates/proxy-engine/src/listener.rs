@@ -63,6 +63,9 @@ pub struct ListenerPlan {
     pub accept_proxy: bool,
     /// `interface NAME`: `SO_BINDTODEVICE`.
     pub interface: Option<String>,
+    /// How log lines name the listener: the bind's `name`, else its number in the
+    /// frontend counting from 1 (one per port of a range), as HAProxy's `luid`.
+    pub label: String,
 }
 
 /// Every listener a frontend (or listen) section asks for, in bind order.
@@ -71,7 +74,7 @@ pub fn plan_listeners(
     global_maxconn: Option<u32>,
 ) -> Result<Vec<ListenerPlan>, ProxyError> {
     let frontend_maxconn = proxy.settings.maxconn.or(global_maxconn);
-    let mut out = Vec::new();
+    let mut out: Vec<ListenerPlan> = Vec::new();
     for bind in &proxy.binds {
         let at = format!("{}:{}", bind.at.file, bind.at.line);
         let o = &bind.options;
@@ -93,7 +96,7 @@ pub fn plan_listeners(
         } else {
             V6Only::SystemDefault
         };
-        let plan = |source| ListenerPlan {
+        let plan = |source, luid: usize| ListenerPlan {
             at: at.clone(),
             source,
             backlog,
@@ -101,15 +104,20 @@ pub fn plan_listeners(
             v6only,
             accept_proxy: o.accept_proxy,
             interface: o.interface.clone(),
+            label: o.name.clone().unwrap_or_else(|| luid.to_string()),
         };
         match &bind.address {
             BindAddress::Inet { host, ports } => {
                 let ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
                 for port in ports.first..=ports.last {
-                    out.push(plan(ListenSource::Bind(SocketAddr::new(ip, port))));
+                    let luid = out.len() + 1;
+                    out.push(plan(ListenSource::Bind(SocketAddr::new(ip, port)), luid));
                 }
             }
-            BindAddress::Fd(fd) => out.push(plan(ListenSource::InheritedFd(*fd))),
+            BindAddress::Fd(fd) => {
+                let luid = out.len() + 1;
+                out.push(plan(ListenSource::InheritedFd(*fd), luid));
+            }
             other => {
                 return Err(ProxyError::Plan(format!(
                     "{at}: bind address {other:?} is not supported by ha-compat's proxy engine yet"
@@ -257,6 +265,8 @@ pub struct Accepted {
     /// The address the client connected to (for `send-proxy` and `ServerPort::Same`).
     pub local: SocketAddr,
     pub accept_proxy: bool,
+    /// The listener's [`ListenerPlan::label`].
+    pub listener: String,
     pub slots: ConnSlots,
 }
 
@@ -331,6 +341,7 @@ impl Listener {
                         client,
                         local,
                         accept_proxy: self.plan.accept_proxy,
+                        listener: self.plan.label.clone(),
                         slots: ConnSlots { _permits: permits },
                     });
                 }
@@ -404,6 +415,8 @@ mod tests {
             ]
         );
         assert!(plans.iter().all(|p| p.backlog == DEFAULT_BACKLOG));
+        let labels: Vec<&str> = plans.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["1", "2", "3", "4", "5"]);
     }
 
     #[test]

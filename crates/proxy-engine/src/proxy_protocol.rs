@@ -8,8 +8,12 @@
 //!   else (a unix socket client) is `PROXY UNKNOWN\r\n`.
 //! - v2 without `proxy-v2-options` carries no TLV: the 16-byte header plus 12 (IPv4) or
 //!   36 (IPv6) address bytes, or a LOCAL command with no address.
-//! - On input a v1 line is at most 107 bytes; `UNKNOWN` ignores the rest of its line; v2
-//!   TLVs are skipped (their bytes are consumed, never forwarded).
+//! - On input HAProxy looks at the first bytes received only once (`MSG_PEEK`): a header
+//!   that is not whole there is "truncated". Fewer than 6 bytes, or fewer than 16 that
+//!   are not `PROXY `, are not enough to tell; `PROXY ` must be followed by `TCP4 `,
+//!   `TCP6 ` or exactly `UNKNOWN\r\n` ("unhandled protocol" otherwise); v2 TLVs are
+//!   walked (a TLV crossing the end, a bad CRC32C, an authority over 255 bytes or a
+//!   unique id over 128 is an invalid header) and their bytes consumed, never forwarded.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -32,21 +36,18 @@ pub enum ProxyHeader {
     Unknown,
 }
 
-/// Why bytes are not a PROXY header (HAProxy closes such a connection).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why bytes are not a PROXY header (HAProxy logs it and closes the connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyHeaderError {
-    /// Neither `PROXY ` nor the v2 signature.
-    #[error("not a PROXY protocol header")]
+    /// `CO_ER_PRX_NOT_HDR`.
+    #[error("Received something which does not look like a PROXY protocol header")]
     NotProxy,
-    /// A v1 line without CRLF within 107 bytes.
-    #[error("PROXY v1 line too long")]
-    V1TooLong,
-    /// A v1 line with a bad protocol, address or port.
-    #[error("malformed PROXY v1 line")]
-    V1Malformed,
-    /// A v2 header with a bad version, command, family or length.
-    #[error("malformed PROXY v2 header")]
-    V2Malformed,
+    /// `CO_ER_PRX_BAD_HDR`.
+    #[error("Received an invalid PROXY protocol header")]
+    BadHeader,
+    /// `CO_ER_PRX_BAD_PROTO`: v1 with neither `TCP4`, `TCP6` nor `UNKNOWN`.
+    #[error("Received an unhandled protocol in the PROXY protocol header")]
+    UnhandledProtocol,
 }
 
 /// The result of looking at the first bytes of a connection.
@@ -118,148 +119,243 @@ pub fn encode_v2(addresses: Option<(SocketAddr, SocketAddr)>) -> Vec<u8> {
     out
 }
 
-/// `accept-proxy`: reads a v1 or v2 header at the start of `buf`.
+/// `accept-proxy`: reads a v1 or v2 header at the start of `buf`, the bytes received so
+/// far (`Incomplete`: not enough to decide; HAProxy calls that "truncated" once it has
+/// received anything).
 pub fn decode(buf: &[u8]) -> Result<Decoded, ProxyHeaderError> {
-    if buf.is_empty() {
+    if buf.len() < 6 {
         return Ok(Decoded::Incomplete);
     }
-    if buf[0] == b'P' {
+    if buf.starts_with(b"PROXY ") {
         return decode_v1(buf);
     }
-    if buf[0] == b'\r' {
-        return decode_v2(buf);
-    }
-    Err(ProxyHeaderError::NotProxy)
+    decode_v2(buf)
+}
+
+fn bad<T>() -> Result<T, ProxyHeaderError> {
+    Err(ProxyHeaderError::BadHeader)
 }
 
 fn decode_v1(buf: &[u8]) -> Result<Decoded, ProxyHeaderError> {
-    const PREFIX: &[u8] = b"PROXY ";
-    let n = buf.len().min(PREFIX.len());
-    if buf[..n] != PREFIX[..n] {
-        return Err(ProxyHeaderError::NotProxy);
+    if buf.len() < 9 {
+        return Ok(Decoded::Incomplete);
     }
-    let window = &buf[..buf.len().min(V1_MAX_LEN)];
-    let Some(cr) = window.iter().position(|&b| b == b'\r') else {
-        return if buf.len() >= V1_MAX_LEN {
-            Err(ProxyHeaderError::V1TooLong)
-        } else {
-            Ok(Decoded::Incomplete)
-        };
+    let rest = &buf[6..];
+    if rest.starts_with(b"UNKNOWN\r\n") {
+        return Ok(Decoded::Complete {
+            header: ProxyHeader::Unknown,
+            consumed: 6 + 9,
+        });
+    }
+    if rest.starts_with(b"TCP4 ") {
+        decode_tcp4(buf)
+    } else if rest.starts_with(b"TCP6 ") {
+        decode_tcp6(buf)
+    } else {
+        Err(ProxyHeaderError::UnhandledProtocol)
+    }
+}
+
+/// Bytes from `at` while `keep` holds: the token and where it stopped.
+fn take_while(buf: &[u8], at: usize, keep: impl Fn(u8) -> bool) -> (&[u8], usize) {
+    let len = buf[at..].iter().take_while(|&&b| keep(b)).count();
+    (&buf[at..at + len], at + len)
+}
+
+fn parse_port(text: &[u8]) -> Result<u16, ProxyHeaderError> {
+    std::str::from_utf8(text)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .and_then(|t| t.parse().ok())
+        .ok_or(ProxyHeaderError::BadHeader)
+}
+
+/// Field by field as HAProxy reads it: running out of bytes is "truncated", a wrong
+/// separator is an invalid header.
+fn decode_tcp4(buf: &[u8]) -> Result<Decoded, ProxyHeaderError> {
+    let mut at = 11;
+    let mut fields: Vec<&[u8]> = Vec::with_capacity(4);
+    for (i, keep) in [
+        (
+            0,
+            (|b: u8| b.is_ascii_digit() || b == b'.') as fn(u8) -> bool,
+        ),
+        (1, |b: u8| b.is_ascii_digit() || b == b'.'),
+        (2, |b: u8| b.is_ascii_digit()),
+        (3, |b: u8| b.is_ascii_digit()),
+    ] {
+        let (token, next) = take_while(buf, at, keep);
+        fields.push(token);
+        at = next;
+        if i < 3 {
+            match buf.get(at) {
+                None => return Ok(Decoded::Incomplete),
+                Some(b' ') => at += 1,
+                Some(_) => return bad(),
+            }
+        }
+    }
+    if at + 2 > buf.len() {
+        return Ok(Decoded::Incomplete);
+    }
+    if &buf[at..at + 2] != b"\r\n" {
+        return bad();
+    }
+    let ip = |b: &[u8]| -> Result<Ipv4Addr, ProxyHeaderError> {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or(ProxyHeaderError::BadHeader)
+    };
+    Ok(Decoded::Complete {
+        header: ProxyHeader::Proxied {
+            source: SocketAddr::new(IpAddr::V4(ip(fields[0])?), parse_port(fields[2])?),
+            destination: SocketAddr::new(IpAddr::V4(ip(fields[1])?), parse_port(fields[3])?),
+        },
+        consumed: at + 2,
+    })
+}
+
+/// Up to the CR, then four space-separated fields.
+fn decode_tcp6(buf: &[u8]) -> Result<Decoded, ProxyHeaderError> {
+    let Some(cr) = buf[11..].iter().position(|&b| b == b'\r').map(|p| p + 11) else {
+        return Ok(Decoded::Incomplete);
     };
     match buf.get(cr + 1) {
         None => return Ok(Decoded::Incomplete),
         Some(b'\n') => {}
-        Some(_) => return Err(ProxyHeaderError::V1Malformed),
+        Some(_) => return bad(),
     }
-    let consumed = cr + 2;
-    let line = std::str::from_utf8(&buf[PREFIX.len().min(cr)..cr])
-        .map_err(|_| ProxyHeaderError::V1Malformed)?;
-    if line.starts_with("UNKNOWN") {
-        return Ok(Decoded::Complete {
-            header: ProxyHeader::Unknown,
-            consumed,
-        });
-    }
-    let fields: Vec<&str> = line.split(' ').collect();
-    let [proto, src, dst, sport, dport] = fields[..] else {
-        return Err(ProxyHeaderError::V1Malformed);
+    let fields: Vec<&[u8]> = buf[11..cr].split(|&b| b == b' ').collect();
+    let [src, dst, sport, dport] = fields[..] else {
+        return bad();
     };
-    let (src, dst): (IpAddr, IpAddr) = match proto {
-        "TCP4" => (
-            IpAddr::V4(parse_v1_ip::<Ipv4Addr>(src)?),
-            IpAddr::V4(parse_v1_ip::<Ipv4Addr>(dst)?),
-        ),
-        "TCP6" => (
-            IpAddr::V6(parse_v1_ip::<Ipv6Addr>(src)?),
-            IpAddr::V6(parse_v1_ip::<Ipv6Addr>(dst)?),
-        ),
-        _ => return Err(ProxyHeaderError::V1Malformed),
+    let ip = |b: &[u8]| -> Result<Ipv6Addr, ProxyHeaderError> {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or(ProxyHeaderError::BadHeader)
     };
     Ok(Decoded::Complete {
         header: ProxyHeader::Proxied {
-            source: SocketAddr::new(src, parse_v1_port(sport)?),
-            destination: SocketAddr::new(dst, parse_v1_port(dport)?),
+            source: SocketAddr::new(IpAddr::V6(ip(src)?), parse_port(sport)?),
+            destination: SocketAddr::new(IpAddr::V6(ip(dst)?), parse_port(dport)?),
         },
-        consumed,
+        consumed: cr + 2,
     })
 }
 
-fn parse_v1_ip<T: std::str::FromStr>(text: &str) -> Result<T, ProxyHeaderError> {
-    text.parse().map_err(|_| ProxyHeaderError::V1Malformed)
-}
-
-/// Decimal digits only (no sign, no spaces), as HAProxy's `read_uint()` reads them.
-fn parse_v1_port(text: &str) -> Result<u16, ProxyHeaderError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ProxyHeaderError::V1Malformed);
-    }
-    text.parse().map_err(|_| ProxyHeaderError::V1Malformed)
-}
+/// PP2_TYPE_CRC32C, PP2_TYPE_AUTHORITY, PP2_TYPE_UNIQUE_ID.
+const PP2_TYPE_AUTHORITY: u8 = 0x02;
+const PP2_TYPE_CRC32C: u8 = 0x03;
+const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
 
 fn decode_v2(buf: &[u8]) -> Result<Decoded, ProxyHeaderError> {
-    let n = buf.len().min(V2_SIGNATURE.len());
-    if buf[..n] != V2_SIGNATURE[..n] {
-        return Err(ProxyHeaderError::NotProxy);
-    }
     if buf.len() < 16 {
         return Ok(Decoded::Incomplete);
     }
-    let ver_cmd = buf[12];
-    let family = buf[13];
+    if buf[..12] != V2_SIGNATURE || buf[12] & 0xf0 != 0x20 {
+        return Err(ProxyHeaderError::NotProxy);
+    }
     let len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-    if ver_cmd & 0xf0 != 0x20 {
-        return Err(ProxyHeaderError::V2Malformed);
-    }
-    let consumed = 16 + len;
-    // Checked before waiting for the body: a bad command never becomes "read more".
-    let command = ver_cmd & 0x0f;
-    if command > 1 {
-        return Err(ProxyHeaderError::V2Malformed);
-    }
-    let needed = match family {
-        0x11 => 12,
-        0x21 => 36,
-        _ => 0,
-    };
-    if command == 1 && len < needed {
-        return Err(ProxyHeaderError::V2Malformed);
-    }
-    if buf.len() < consumed {
+    let total = 16 + len;
+    if buf.len() < total {
         return Ok(Decoded::Incomplete);
     }
-    if command == 0 || needed == 0 {
-        // LOCAL, or an address family HAProxy does not use (unix, unspecified).
-        return Ok(Decoded::Complete {
-            header: ProxyHeader::Unknown,
-            consumed,
-        });
-    }
-    let body = &buf[16..consumed];
-    let port = |at: usize| u16::from_be_bytes([body[at], body[at + 1]]);
-    let (source, destination) = if family == 0x11 {
-        let ip = |at: usize| Ipv4Addr::new(body[at], body[at + 1], body[at + 2], body[at + 3]);
-        (
-            SocketAddr::new(IpAddr::V4(ip(0)), port(8)),
-            SocketAddr::new(IpAddr::V4(ip(4)), port(10)),
-        )
-    } else {
-        let ip = |at: usize| {
-            let mut octets = [0u8; 16];
-            octets.copy_from_slice(&body[at..at + 16]);
-            Ipv6Addr::from(octets)
-        };
-        (
-            SocketAddr::new(IpAddr::V6(ip(0)), port(32)),
-            SocketAddr::new(IpAddr::V6(ip(16)), port(34)),
-        )
+    let complete = |header| {
+        Ok(Decoded::Complete {
+            header,
+            consumed: total,
+        })
     };
-    Ok(Decoded::Complete {
-        header: ProxyHeader::Proxied {
-            source,
-            destination,
-        },
-        consumed,
-    })
+    match buf[12] & 0x0f {
+        0x00 => return complete(ProxyHeader::Unknown),
+        0x01 => {}
+        _ => return bad(),
+    }
+    let family = buf[13];
+    let body = &buf[16..total];
+    let port = |at: usize| u16::from_be_bytes([body[at], body[at + 1]]);
+    let (header, mut tlv_at) = match family {
+        0x11 => {
+            if len < 12 {
+                return bad();
+            }
+            let ip = |at: usize| Ipv4Addr::new(body[at], body[at + 1], body[at + 2], body[at + 3]);
+            let header = ProxyHeader::Proxied {
+                source: SocketAddr::new(IpAddr::V4(ip(0)), port(8)),
+                destination: SocketAddr::new(IpAddr::V4(ip(4)), port(10)),
+            };
+            (header, 16 + 12)
+        }
+        0x21 => {
+            if len < 36 {
+                return bad();
+            }
+            let ip = |at: usize| {
+                let mut octets = [0u8; 16];
+                octets.copy_from_slice(&body[at..at + 16]);
+                Ipv6Addr::from(octets)
+            };
+            let header = ProxyHeader::Proxied {
+                source: SocketAddr::new(IpAddr::V6(ip(0)), port(32)),
+                destination: SocketAddr::new(IpAddr::V6(ip(16)), port(34)),
+            };
+            (header, 16 + 36)
+        }
+        // Another family (unix, unspecified): the connection's own addresses.
+        _ => return complete(ProxyHeader::Unknown),
+    };
+    while tlv_at < total {
+        if tlv_at + 3 > total {
+            return bad();
+        }
+        let kind = buf[tlv_at];
+        let value_len = usize::from(u16::from_be_bytes([buf[tlv_at + 1], buf[tlv_at + 2]]));
+        let value_at = tlv_at + 3;
+        tlv_at = value_at + value_len;
+        if tlv_at > total {
+            return bad();
+        }
+        match kind {
+            PP2_TYPE_CRC32C => {
+                if value_len != 4 {
+                    return bad();
+                }
+                let expected = u32::from_be_bytes([
+                    buf[value_at],
+                    buf[value_at + 1],
+                    buf[value_at + 2],
+                    buf[value_at + 3],
+                ]);
+                let mut zeroed = buf[..total].to_vec();
+                zeroed[value_at..value_at + 4].fill(0);
+                if crc32c(&zeroed) != expected {
+                    return bad();
+                }
+            }
+            PP2_TYPE_AUTHORITY if value_len > 255 => return bad(),
+            PP2_TYPE_UNIQUE_ID if value_len > 128 => return bad(),
+            _ => {}
+        }
+    }
+    complete(header)
+}
+
+/// CRC-32C (Castagnoli), as `hash_crc32c()`.
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 #[cfg(test)]
@@ -333,15 +429,60 @@ mod tests {
         );
         assert_eq!(decode(b"PROXY TCP4 192").unwrap(), Decoded::Incomplete);
         assert_eq!(decode(b"PRO").unwrap(), Decoded::Incomplete);
-        assert_eq!(decode(b"GET / HTTP/1.0"), Err(ProxyHeaderError::NotProxy));
+        // As haproxy 2.6.12 answered (tests/reference_io.rs re-checks these lines).
+        assert_eq!(
+            decode(b"GET / HTTP/1.0\r\n\r\n"),
+            Err(ProxyHeaderError::NotProxy)
+        );
+        assert_eq!(
+            decode(b"GET / HTTP/1"),
+            Ok(Decoded::Incomplete),
+            "< 16 bytes"
+        );
+        assert_eq!(decode(b"PROXY TCP4 1.2.3.4"), Ok(Decoded::Incomplete));
+        assert_eq!(
+            decode(b"PROXY TCP4 1.2.3.4 x\r\n"),
+            Err(ProxyHeaderError::BadHeader)
+        );
         assert_eq!(
             decode(b"PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n"),
-            Err(ProxyHeaderError::V1Malformed)
+            Err(ProxyHeaderError::BadHeader)
         );
         assert_eq!(
-            decode(&[b"PROXY ".as_slice(), &[b'x'; 120]].concat()),
-            Err(ProxyHeaderError::V1TooLong)
+            decode(b"PROXY TCP5 1.2.3.4 1.2.3.5 1 2\r\n"),
+            Err(ProxyHeaderError::UnhandledProtocol)
         );
+        assert_eq!(
+            decode(b"PROXY UNKNOWN 1.2.3.4 1.2.3.5 1 2\r\n"),
+            Err(ProxyHeaderError::UnhandledProtocol),
+            "2.6 only takes a bare UNKNOWN"
+        );
+    }
+
+    #[test]
+    fn crc32c_is_castagnoli() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn v2_crc32c_tlv_is_checked() {
+        let mut bytes = encode_v2(Some((sa("192.0.2.1:1"), sa("192.0.2.2:2"))));
+        bytes[15] += 7;
+        bytes.extend_from_slice(&[PP2_TYPE_CRC32C, 0x00, 0x04, 0, 0, 0, 0]);
+        let crc = crc32c(&bytes);
+        let n = bytes.len();
+        bytes[n - 4..].copy_from_slice(&crc.to_be_bytes());
+        assert!(matches!(
+            decode(&bytes),
+            Ok(Decoded::Complete { consumed: 35, .. })
+        ));
+        bytes[n - 1] ^= 1;
+        assert_eq!(decode(&bytes), Err(ProxyHeaderError::BadHeader));
+        // A TLV running past the header's end.
+        let mut bytes = encode_v2(Some((sa("192.0.2.1:1"), sa("192.0.2.2:2"))));
+        bytes[15] += 4;
+        bytes.extend_from_slice(&[0x04, 0x00, 0x09, 0x00]);
+        assert_eq!(decode(&bytes), Err(ProxyHeaderError::BadHeader));
     }
 
     #[test]

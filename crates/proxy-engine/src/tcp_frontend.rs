@@ -302,6 +302,7 @@ async fn serve(
         client,
         local,
         accept_proxy,
+        listener,
         slots,
     } = accepted;
     if let Some(logging) = frontend.logging.as_ref().filter(|l| !l.tcplog) {
@@ -325,7 +326,20 @@ async fn serve(
     picker.enter_backend();
     let record = run_session(connection, frontend.settings, &mut picker).await;
     picker.leave_backend();
-    if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {
+    if let (Some(error), Some(logging)) = (record.embryonic, frontend.logging.as_ref()) {
+        // session_kill_embryonic(): only frontends with a log format (tcplog) log these.
+        if logging.tcplog && !(logging.dontlognull && error.is_null()) {
+            logging.send(&format!(
+                "{}:{} [{}] {}/{}: {}",
+                client.ip(),
+                client.port(),
+                logging.clock.accept_date(record.accepted_at),
+                frontend.name,
+                listener,
+                error
+            ));
+        }
+    } else if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {
         let (backend, server) = picker.counts(record.server.as_deref());
         let line = tcplog_record(frontend, &record, backend, server);
         if !(logging.dontlognull && is_null_session(&line)) {

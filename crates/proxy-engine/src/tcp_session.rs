@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::proxy_protocol::{self, Decoded, ProxyHeader};
+use crate::proxy_protocol::{self, Decoded, ProxyHeader, ProxyHeaderError};
 use crate::traffic_log::{TerminationCause, TerminationPhase, TerminationState};
 
 /// The buffer of each direction.
@@ -196,6 +196,44 @@ impl Default for SessionSettings {
     }
 }
 
+/// Why a connection with `accept-proxy` never became a session (`conn_err_code_str()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbryonicError {
+    /// The client closed before sending anything (`CO_ER_PRX_EMPTY`).
+    Empty,
+    /// A receive error (`CO_ER_PRX_ABORT`).
+    Abort,
+    /// Nothing within `timeout client` (`CO_ER_PRX_TIMEOUT`).
+    Timeout,
+    /// The first bytes received were not a whole header (`CO_ER_PRX_TRUNCATED`).
+    Truncated,
+    /// Not a PROXY header, an invalid one, or an unhandled protocol.
+    Header(ProxyHeaderError),
+}
+
+impl std::fmt::Display for EmbryonicError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EmbryonicError::Empty => "Connection closed while waiting for PROXY protocol header",
+            EmbryonicError::Abort => "Connection error while waiting for PROXY protocol header",
+            EmbryonicError::Timeout => "Timeout while waiting for PROXY protocol header",
+            EmbryonicError::Truncated => "Truncated PROXY protocol header received",
+            EmbryonicError::Header(e) => return write!(f, "{e}"),
+        })
+    }
+}
+
+impl EmbryonicError {
+    /// `option dontlognull` drops these: nothing was received (a timeout too, because
+    /// HAProxy tests its error code before setting it to "timeout").
+    pub fn is_null(self) -> bool {
+        matches!(
+            self,
+            EmbryonicError::Empty | EmbryonicError::Abort | EmbryonicError::Timeout
+        )
+    }
+}
+
 /// What happened in a session: everything the tcplog line needs, except the process,
 /// frontend and backend counters the engine samples when it writes the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +254,9 @@ pub struct SessionRecord {
     pub retries: u32,
     pub redispatched: bool,
     pub termination: TerminationState,
+    /// Set when the connection ended before the session started (bad PROXY header):
+    /// HAProxy logs `CLIENT [DATE] FRONTEND/LISTENER: REASON` instead of the tcplog line.
+    pub embryonic: Option<EmbryonicError>,
 }
 
 fn state(cause: TerminationCause, phase: TerminationPhase) -> TerminationState {
@@ -265,6 +306,7 @@ pub async fn run_session(
         retries: 0,
         redispatched: false,
         termination: state(TerminationCause::Normal, TerminationPhase::None),
+        embryonic: None,
     };
     let _ = stream.set_nodelay(true);
     if settings.client_keepalive {
@@ -280,9 +322,22 @@ pub async fn run_session(
                 record.destination = dst;
             }
             Ok(None) => {}
-            Err(termination) => {
-                record.termination = termination;
+            Err(error) => {
+                record.termination = match error {
+                    EmbryonicError::Timeout => {
+                        state(TerminationCause::ClientTimeout, TerminationPhase::Request)
+                    }
+                    EmbryonicError::Empty | EmbryonicError::Abort => {
+                        state(TerminationCause::ClientAbort, TerminationPhase::Request)
+                    }
+                    _ => state(TerminationCause::Proxy, TerminationPhase::Request),
+                };
+                record.embryonic = Some(error);
                 record.total_ms = ms(accepted.elapsed());
+                if !matches!(error, EmbryonicError::Timeout | EmbryonicError::Empty) {
+                    // HAProxy closes with the bytes unread, so the kernel resets.
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
                 return record;
             }
         }
@@ -323,53 +378,40 @@ pub async fn run_session(
     record
 }
 
-/// Reads the PROXY header (`accept-proxy`) under `timeout client`; bytes after it stay
-/// in `pending`. A bad header or a timeout ends the session (`PR` / `cR`, as HAProxy's
-/// embryonic sessions).
+/// Reads the PROXY header (`accept-proxy`) as HAProxy does: from the first bytes that
+/// arrive within `timeout client`, once (a header split over two reads is "truncated");
+/// bytes after it stay in `pending`.
 async fn read_proxy_header(
     stream: &mut TcpStream,
     pending: &mut Vec<u8>,
     timeout: Option<Duration>,
-) -> Result<Option<(SocketAddr, SocketAddr)>, TerminationState> {
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut buf = [0u8; 512];
-    loop {
-        match proxy_protocol::decode(pending) {
-            Ok(Decoded::Complete { header, consumed }) => {
-                pending.drain(..consumed);
-                return Ok(match header {
-                    ProxyHeader::Proxied {
-                        source,
-                        destination,
-                    } => Some((source, destination)),
-                    ProxyHeader::Unknown => None,
-                });
-            }
-            Ok(Decoded::Incomplete) => {}
-            Err(_) => return Err(state(TerminationCause::Proxy, TerminationPhase::Request)),
+) -> Result<Option<(SocketAddr, SocketAddr)>, EmbryonicError> {
+    let mut buf = vec![0u8; BUFFER_SIZE];
+    let read = stream.read(&mut buf);
+    let n = match timeout {
+        Some(t) => tokio::time::timeout(t, read)
+            .await
+            .map_err(|_| EmbryonicError::Timeout)?,
+        None => read.await,
+    };
+    let n = match n {
+        Ok(0) => return Err(EmbryonicError::Empty),
+        Ok(n) => n,
+        Err(_) => return Err(EmbryonicError::Abort),
+    };
+    match proxy_protocol::decode(&buf[..n]) {
+        Ok(Decoded::Complete { header, consumed }) => {
+            pending.extend_from_slice(&buf[consumed..n]);
+            Ok(match header {
+                ProxyHeader::Proxied {
+                    source,
+                    destination,
+                } => Some((source, destination)),
+                ProxyHeader::Unknown => None,
+            })
         }
-        let read = async { stream.read(&mut buf).await };
-        let n = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, read).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(state(
-                        TerminationCause::ClientTimeout,
-                        TerminationPhase::Request,
-                    ))
-                }
-            },
-            None => read.await,
-        };
-        match n {
-            Ok(0) | Err(_) => {
-                return Err(state(
-                    TerminationCause::ClientAbort,
-                    TerminationPhase::Request,
-                ))
-            }
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-        }
+        Ok(Decoded::Incomplete) => Err(EmbryonicError::Truncated),
+        Err(e) => Err(EmbryonicError::Header(e)),
     }
 }
 
