@@ -628,6 +628,8 @@ impl Pump {
             termination: state(TerminationCause::Normal, TerminationPhase::None),
         };
         let end = |cause| state(cause, TerminationPhase::Data);
+        let timer = tokio::time::sleep_until(far_future());
+        tokio::pin!(timer);
         // An error after a timeout keeps the timeout's flag (the first one wins).
         let fail = |out: &mut PumpOutcome, cause| {
             if out.termination.cause == TerminationCause::Normal {
@@ -647,16 +649,17 @@ impl Pump {
             if !self.client.writing && !self.server.writing {
                 return out;
             }
+            // One timer for the session, moved lazily: activity only pushes deadlines
+            // later, so the timer is re-armed when it fires early (or when a deadline
+            // moved earlier, e.g. a `*-fin` timeout) rather than on every read.
             let deadline = [self.client.deadline(), self.server.deadline()]
                 .into_iter()
                 .flatten()
-                .min();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
+                .min()
+                .unwrap_or_else(far_future);
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             let client_reading = self.client.reading;
             let server_reading = self.server.reading;
             tokio::select! {
@@ -692,7 +695,8 @@ impl Pump {
                         return out;
                     }
                 },
-                () = sleep => {
+                () = &mut timer => {
+                    timer.as_mut().reset(far_future());
                     // A side idle past its timeout is not cut off: HAProxy stops reading
                     // it and forwards a FIN to the other side (the first timeout names
                     // the session), then waits for that side to close under its own
@@ -724,6 +728,11 @@ impl Pump {
             }
         }
     }
+}
+
+/// A deadline that never comes (about 30 years; tokio's timer caps it anyway).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// What one direction did.
