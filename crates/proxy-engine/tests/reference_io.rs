@@ -124,6 +124,19 @@ frontend kaclient
     bind 127.0.0.1:8018
     option clitcpka
     default_backend be_echo
+frontend tunnel
+    bind 127.0.0.1:8019
+    default_backend be_tunnel
+backend be_tunnel
+    timeout tunnel 400ms
+    server quiet 127.0.0.1:9003
+frontend redisp
+    bind 127.0.0.1:8020
+    default_backend be_redisp
+backend be_redisp
+    option redispatch
+    server dead 127.0.0.1:9002
+    server s1 127.0.0.1:9001
 frontend clihold
     bind 127.0.0.1:8015
     timeout client 300ms
@@ -674,6 +687,22 @@ fn traffic(lab: &Lab) -> Vec<Seen> {
                 format!("client-side {client_side}, server-side {server_side}").into_bytes(),
             );
         }
+
+        // `timeout tunnel` replaces both idle timers once connected.
+        let mut c = connect(8019);
+        c.write_all(b"x").unwrap();
+        let got = read_all(&mut c);
+        drop(c);
+        record("tunnel", got);
+
+        // option redispatch with two active servers: the refused first attempt moves to
+        // the other server at once (`+1`).
+        let mut c = connect(8020);
+        c.write_all(b"again").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let got = read_all(&mut c);
+        drop(c);
+        record("redisp", got);
 
         // Half-close with data after the client's FIN.
         let mut c = connect(8014);
