@@ -24,8 +24,8 @@ use crate::tcp_session::{
     SessionRecord, SessionSettings, SessionTimeouts, DEFAULT_RETRIES,
 };
 use crate::traffic_log::{
-    format_tcplog, is_null_session, proxy_targets, LogClock, LogCounters, LogIdentity, LogSender,
-    TcpLogRecord, LEVEL_INFO,
+    format_tcplog, is_error_session, is_null_session, proxy_targets, LogClock, LogCounters,
+    LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
 };
 
 /// A balancer shared by every session of a backend, plus the connection counts the log
@@ -117,16 +117,24 @@ pub struct TrafficLogging {
     /// `option tcplog`: a line per session at its end; otherwise a `Connect from` line.
     pub tcplog: bool,
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only sessions with an error or a retry are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: such sessions are logged at `err`, not `info`.
+    pub separate_errors: bool,
     pub clock: LogClock,
 }
 
 impl TrafficLogging {
     fn send(&self, message: &str) {
+        self.send_at(LEVEL_INFO, message);
+    }
+
+    fn send_at(&self, level: u8, message: &str) {
         let mut sender = match self.sender.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        sender.send(LEVEL_INFO, SystemTime::now(), message);
+        sender.send(level, SystemTime::now(), message);
     }
 }
 
@@ -237,6 +245,8 @@ impl TcpFrontend {
                 sender: Arc::new(Mutex::new(LogSender::new(identity, targets)?)),
                 tcplog: frontend.settings.options.tcplog,
                 dontlognull: flag(frontend, "dontlognull"),
+                dontlog_normal: flag(frontend, "dontlog-normal"),
+                separate_errors: flag(frontend, "log-separate-errors"),
                 clock,
             })
         };
@@ -329,21 +339,37 @@ async fn serve(
     if let (Some(error), Some(logging)) = (record.embryonic, frontend.logging.as_ref()) {
         // session_kill_embryonic(): only frontends with a log format (tcplog) log these.
         if logging.tcplog && !(logging.dontlognull && error.is_null()) {
-            logging.send(&format!(
-                "{}:{} [{}] {}/{}: {}",
-                client.ip(),
-                client.port(),
-                logging.clock.accept_date(record.accepted_at),
-                frontend.name,
-                listener,
-                error
-            ));
+            let level = if logging.separate_errors {
+                LEVEL_ERR
+            } else {
+                LEVEL_INFO
+            };
+            logging.send_at(
+                level,
+                &format!(
+                    "{}:{} [{}] {}/{}: {}",
+                    client.ip(),
+                    client.port(),
+                    logging.clock.accept_date(record.accepted_at),
+                    frontend.name,
+                    listener,
+                    error
+                ),
+            );
         }
     } else if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {
         let (backend, server) = picker.counts(record.server.as_deref());
         let line = tcplog_record(frontend, &record, backend, server);
-        if !(logging.dontlognull && is_null_session(&line)) {
-            logging.send(&format_tcplog(&line, logging.clock));
+        let error = is_error_session(&line);
+        let dropped =
+            (logging.dontlognull && is_null_session(&line)) || (logging.dontlog_normal && !error);
+        if !dropped {
+            let level = if error && logging.separate_errors {
+                LEVEL_ERR
+            } else {
+                LEVEL_INFO
+            };
+            logging.send_at(level, &format_tcplog(&line, logging.clock));
         }
     }
     drop(slots);

@@ -482,6 +482,9 @@ async fn connect_with_retries(
 ) -> Option<(TcpStream, ServerTarget)> {
     let mut client_closed = false;
     let Some(mut target) = picker.pick(record.client, None) else {
+        // No server: the session never reached a queue, so `%Tw` is -1 (as haproxy
+        // 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`).
+        record.queue_ms = None;
         record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Connect);
         return None;
     };

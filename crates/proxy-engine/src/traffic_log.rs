@@ -23,6 +23,8 @@ use crate::error::ProxyError;
 
 /// Syslog severity of traffic lines (`LOG_INFO`).
 pub const LEVEL_INFO: u8 = 6;
+/// Severity of sessions with errors under `option log-separate-errors` (`LOG_ERR`).
+pub const LEVEL_ERR: u8 = 3;
 /// HAProxy's default `len` (`MAX_SYSLOG_LEN`).
 pub const DEFAULT_MAX_LENGTH: usize = 1024;
 
@@ -288,6 +290,15 @@ pub fn format_tcplog(record: &TcpLogRecord, clock: LogClock) -> String {
 /// Whether `option dontlognull` drops this session: nothing came from the client.
 pub fn is_null_session(record: &TcpLogRecord) -> bool {
     record.bytes_from_client == 0
+}
+
+/// Whether the session counts as an error for `option log-separate-errors` and
+/// `option dontlog-normal` (`strm_log()`): redispatched, ended by anything but a normal
+/// close, or retried.
+pub fn is_error_session(record: &TcpLogRecord) -> bool {
+    record.counters.redispatched
+        || record.termination.cause != TerminationCause::Normal
+        || record.counters.retries > 0
 }
 
 /// A `log ... format NAME`.
@@ -622,6 +633,27 @@ mod tests {
             format_tcplog(&refused, LogClock::default()),
             "127.0.0.1:58606 [22/Nov/2026:03:41:12.730] fe2 be2/s2 1/-1/3005 0 SC 1/1/0/0/3 0/0"
         );
+    }
+
+    #[test]
+    fn errors_are_what_strm_log_calls_errors() {
+        assert!(!is_error_session(&record()));
+        let retried = TcpLogRecord {
+            counters: LogCounters {
+                retries: 1,
+                ..LogCounters::default()
+            },
+            ..record()
+        };
+        assert!(is_error_session(&retried));
+        let timed_out = TcpLogRecord {
+            termination: TerminationState {
+                cause: TerminationCause::ClientTimeout,
+                phase: TerminationPhase::Data,
+            },
+            ..record()
+        };
+        assert!(is_error_session(&timed_out));
     }
 
     #[test]

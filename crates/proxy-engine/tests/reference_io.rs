@@ -137,6 +137,18 @@ backend be_redisp
     option redispatch
     server dead 127.0.0.1:9002
     server s1 127.0.0.1:9001
+frontend quietok
+    bind 127.0.0.1:8021
+    option dontlog-normal
+    default_backend be_echo
+frontend seperr
+    bind 127.0.0.1:8022
+    option log-separate-errors
+    default_backend be_rst
+frontend nosrv
+    bind 127.0.0.1:8023
+    default_backend be_empty
+backend be_empty
 frontend clihold
     bind 127.0.0.1:8015
     timeout client 300ms
@@ -506,9 +518,10 @@ fn read_all(c: &mut TcpStream) -> Vec<u8> {
 fn traffic(lab: &Lab) -> Vec<Seen> {
     lab.ns.enter(|| {
         let mut seen = Vec::new();
-        let mut record = |frontend, received| {
+        let mut record = |frontend: &'static str, received| {
             seen.push(Seen { frontend, received });
-            lab.wait_lines(frontend, 1);
+            // `quietok` (dontlog-normal) must log nothing: no line to wait for.
+            lab.wait_lines(frontend, usize::from(frontend != "quietok"));
         };
 
         // Echo, then the client half-closes and the server follows: `--`.
@@ -704,6 +717,27 @@ fn traffic(lab: &Lab) -> Vec<Seen> {
         drop(c);
         record("redisp", got);
 
+        // dontlog-normal: a clean session leaves no line (checked after the next one);
+        // log-separate-errors: an `SD` session is logged at err (the 5515 header's PRI).
+        let mut c = connect(8021);
+        c.write_all(b"fine").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let got = read_all(&mut c);
+        drop(c);
+        record("quietok", got);
+        let mut c = connect(8022);
+        c.write_all(b"x").unwrap();
+        let got = read_all(&mut c);
+        drop(c);
+        record("seperr", got);
+
+        // A backend without servers: `<NOSRV>`, `SC`.
+        let mut c = connect(8023);
+        c.write_all(b"x").unwrap();
+        let got = read_all(&mut c);
+        drop(c);
+        record("nosrv", got);
+
         // Half-close with data after the client's FIN.
         let mut c = connect(8014);
         c.write_all(b"one").unwrap();
@@ -825,7 +859,16 @@ fn tcplog_lines_match_the_reference_for_the_same_traffic() {
             continue;
         }
         for (t, m) in theirs.iter().zip(&mine) {
-            let (t, m) = (normalise(t), normalise(m));
+            let (mut t, mut m) = (normalise(t), normalise(m));
+            if seen.frontend == "tunnel" {
+                // Both tunnel timers expire in the same millisecond: the reference itself
+                // reports `cD` or `sD` from one run to the next.
+                for n in [&mut t, &mut m] {
+                    for w in n.rest.iter_mut().filter(|w| *w == "cD" || *w == "sD") {
+                        *w = "cD|sD".into();
+                    }
+                }
+            }
             // Timers are the machine's; the pauses and timeouts they contain are not.
             let tolerance = 150 + t.total_ms / 5;
             if t.client != m.client
