@@ -22,11 +22,10 @@ use proxy_engine::listener::{
 };
 
 fn config(text: &str) -> HaproxyConfig {
-    let dir = std::env::temp_dir().join(format!("hapio-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let path: PathBuf = dir.join(format!("{n}.cfg"));
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("hapio-listeners-{}-{n}.cfg", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let env: BTreeMap<String, String> = BTreeMap::new();
     let options = LoadOptions {
