@@ -7,9 +7,24 @@
 //!   `maxconn` slots and queues, `slowstart`), one [`balance::Balancer`] per backend.
 //! - [`health`]: the health-check state machine (rise/fall, intervals, spreading) and
 //!   the server state log lines.
+//! - [`proxy_protocol`]: PROXY protocol v1/v2 encode (`send-proxy[-v2]`) and decode
+//!   (`accept-proxy`), pure.
+//! - [`listener`]: `bind` lines to sockets (ranges, IPv6, `fd@N`, `IP_FREEBIND`,
+//!   `SO_REUSEPORT`, backlog) and the `maxconn` limits gating `accept()`.
+//! - [`tcp_session`]: one `mode tcp` session: connect retries/redispatch (pure rule),
+//!   the pump with per-side idle and `*-fin` timeouts, the record for the log line.
+//! - [`tcp_frontend`]: the runtime wiring listeners -> sessions -> log lines for one
+//!   frontend, with the balancer plugged in as a [`tcp_session::ServerPicker`].
+//! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
+//!   and the datagram/stdout sender.
 
 pub mod balance;
 pub mod error;
 pub mod health;
+pub mod listener;
+pub mod proxy_protocol;
+pub mod tcp_frontend;
+pub mod tcp_session;
+pub mod traffic_log;
 
 pub use error::ProxyError;

@@ -1,0 +1,407 @@
+//! A `mode tcp` frontend running: listeners -> sessions -> traffic log lines, with the
+//! server choice supplied by the caller (the balancer) through [`ServerPicker`].
+//!
+//! Log lines as HAProxy 2.6 writes them (src/frontend.c, src/stream.c):
+//! - with `option tcplog`, one line when the session ends (not for sessions that sent
+//!   nothing when `option dontlognull` is set);
+//! - without it, `Connect from IP:PORT to IP:PORT (FRONTEND/TCP)` when the connection is
+//!   accepted;
+//! - `%ac`/`%fc` count this session, `%bc`/`%sc` are sampled after it has left the
+//!   backend and the server (as the reference's `1/1/0/0/0` for a lone session).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use haproxy_conf::model::{HaproxyConfig, Proxy};
+
+use crate::error::ProxyError;
+use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
+use crate::tcp_session::{
+    run_session, BackendView, ClientConnection, Redispatch, ServerPicker, ServerTarget,
+    SessionRecord, SessionSettings, SessionTimeouts, DEFAULT_RETRIES,
+};
+use crate::traffic_log::{
+    format_tcplog, is_error_session, is_null_session, proxy_targets, LogClock, LogCounters,
+    LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
+};
+
+/// A balancer shared by every session of a backend, plus the connection counts the log
+/// lines show. Locked only for the duration of each call, never across an await.
+#[derive(Clone)]
+pub struct SharedPicker {
+    inner: Arc<Mutex<Counted>>,
+}
+
+impl std::fmt::Debug for SharedPicker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedPicker").finish_non_exhaustive()
+    }
+}
+
+struct Counted {
+    picker: Box<dyn ServerPicker>,
+    backend_sessions: u32,
+    server_sessions: HashMap<String, u32>,
+}
+
+impl SharedPicker {
+    pub fn new(picker: Box<dyn ServerPicker>) -> SharedPicker {
+        SharedPicker {
+            inner: Arc::new(Mutex::new(Counted {
+                picker,
+                backend_sessions: 0,
+                server_sessions: HashMap::new(),
+            })),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Counted) -> R) -> R {
+        // A panic while holding the lock leaves plain counters behind: keep using them.
+        let mut guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    fn enter_backend(&self) {
+        self.with(|c| c.backend_sessions += 1);
+    }
+
+    fn leave_backend(&self) {
+        self.with(|c| c.backend_sessions = c.backend_sessions.saturating_sub(1));
+    }
+
+    /// `%bc` and `%sc` now.
+    fn counts(&self, server: Option<&str>) -> (u32, u32) {
+        self.with(|c| {
+            let sc = server.and_then(|s| c.server_sessions.get(s)).copied();
+            (c.backend_sessions, sc.unwrap_or(0))
+        })
+    }
+}
+
+impl ServerPicker for SharedPicker {
+    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Option<ServerTarget> {
+        self.with(|c| c.picker.pick(client, previous))
+    }
+
+    fn view(&self, server: &str) -> BackendView {
+        self.with(|c| c.picker.view(server))
+    }
+
+    fn connected(&mut self, server: &str) {
+        self.with(|c| {
+            *c.server_sessions.entry(server.to_string()).or_insert(0) += 1;
+            c.picker.connected(server);
+        });
+    }
+
+    fn released(&mut self, server: &str) {
+        self.with(|c| {
+            if let Some(n) = c.server_sessions.get_mut(server) {
+                *n = n.saturating_sub(1);
+            }
+            c.picker.released(server);
+        });
+    }
+}
+
+/// How a frontend logs.
+#[derive(Debug, Clone)]
+pub struct TrafficLogging {
+    pub sender: Arc<Mutex<LogSender>>,
+    /// `option tcplog`: a line per session at its end; otherwise a `Connect from` line.
+    pub tcplog: bool,
+    pub dontlognull: bool,
+    /// `option dontlog-normal`: only sessions with an error or a retry are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: such sessions are logged at `err`, not `info`.
+    pub separate_errors: bool,
+    pub clock: LogClock,
+}
+
+impl TrafficLogging {
+    fn send(&self, message: &str) {
+        self.send_at(LEVEL_INFO, message);
+    }
+
+    fn send_at(&self, level: u8, message: &str) {
+        let mut sender = match self.sender.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        sender.send(level, SystemTime::now(), message);
+    }
+}
+
+/// Everything a TCP frontend needs to run.
+#[derive(Debug)]
+pub struct TcpFrontend {
+    pub name: String,
+    pub backend: String,
+    pub listeners: Vec<Listener>,
+    pub settings: SessionSettings,
+    pub logging: Option<TrafficLogging>,
+    pub frontend_limit: ConnLimit,
+    pub process_limit: ConnLimit,
+}
+
+fn flag(proxy: &Proxy, name: &str) -> bool {
+    proxy.settings.options.flag(name).unwrap_or(false)
+}
+
+/// The session settings of `frontend` sending to `backend` (the same proxy for `listen`).
+pub fn session_settings(frontend: &Proxy, backend: &Proxy) -> SessionSettings {
+    SessionSettings {
+        timeouts: SessionTimeouts::from_model(
+            &frontend.settings.timeouts,
+            &backend.settings.timeouts,
+        ),
+        retries: backend.settings.retries.unwrap_or(DEFAULT_RETRIES),
+        redispatch: if flag(backend, "redispatch") {
+            Redispatch::BeforeEnd(1)
+        } else {
+            Redispatch::Off
+        },
+        client_keepalive: flag(frontend, "tcpka") || flag(frontend, "clitcpka"),
+        server_keepalive: flag(backend, "tcpka") || flag(backend, "srvtcpka"),
+    }
+}
+
+/// The system host name, for `log-send-hostname` without an argument.
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+impl TcpFrontend {
+    /// Plans and opens the listeners of frontend `name` (inside a tokio runtime) and its
+    /// logging, from the configuration.
+    pub fn from_config(
+        config: &HaproxyConfig,
+        name: &str,
+        process_limit: ConnLimit,
+        clock: LogClock,
+    ) -> Result<TcpFrontend, ProxyError> {
+        let frontend = config
+            .proxy(name)
+            .filter(|p| p.kind.has_frontend())
+            .ok_or_else(|| ProxyError::Plan(format!("no frontend '{name}'")))?;
+        let backend_name = if frontend.kind.has_backend() {
+            frontend.name.clone()
+        } else {
+            frontend.settings.default_backend.clone().ok_or_else(|| {
+                ProxyError::Plan(format!("frontend '{name}' has no default_backend"))
+            })?
+        };
+        let backend = config
+            .proxy(&backend_name)
+            .ok_or_else(|| ProxyError::Plan(format!("no backend '{backend_name}'")))?;
+        if frontend.settings.log_format.is_some() {
+            return Err(ProxyError::Plan(format!(
+                "{}:{}: 'log-format' is not supported by ha-compat's proxy engine yet",
+                frontend.at.file, frontend.at.line
+            )));
+        }
+        let frontend_limit = ConnLimit::new(frontend.settings.maxconn.or(config.global.maxconn));
+        let mut listeners = Vec::new();
+        for plan in plan_listeners(frontend, config.global.maxconn)? {
+            let socket = open_listener(&plan)?;
+            listeners.push(Listener::new(
+                socket,
+                plan,
+                frontend_limit.clone(),
+                process_limit.clone(),
+            )?);
+        }
+        let targets = proxy_targets(&config.global.logs, &frontend.settings.logs)?;
+        let logging = if targets.is_empty() {
+            None
+        } else {
+            let hostname = config.global.log_send_hostname.as_ref().map(|h| {
+                if h.is_empty() {
+                    system_hostname()
+                } else {
+                    h.clone()
+                }
+            });
+            let identity = LogIdentity {
+                tag: frontend
+                    .settings
+                    .log_tag
+                    .clone()
+                    .or_else(|| config.global.log_tag.clone())
+                    .unwrap_or_else(|| "haproxy".into()),
+                pid: std::process::id(),
+                hostname,
+                clock,
+            };
+            Some(TrafficLogging {
+                sender: Arc::new(Mutex::new(LogSender::new(identity, targets)?)),
+                tcplog: frontend.settings.options.tcplog,
+                dontlognull: flag(frontend, "dontlognull"),
+                dontlog_normal: flag(frontend, "dontlog-normal"),
+                separate_errors: flag(frontend, "log-separate-errors"),
+                clock,
+            })
+        };
+        Ok(TcpFrontend {
+            name: frontend.name.clone(),
+            backend: backend_name,
+            listeners,
+            settings: session_settings(frontend, backend),
+            logging,
+            frontend_limit,
+            process_limit,
+        })
+    }
+
+    /// The addresses the listeners are bound to (in plan order).
+    pub fn local_addrs(&self) -> Result<Vec<SocketAddr>, ProxyError> {
+        self.listeners.iter().map(Listener::local_addr).collect()
+    }
+}
+
+/// Accepts on every listener of `frontend` until `shutdown` resolves, each session on its
+/// own task, each logged as HAProxy logs it. Sessions under way go on after shutdown.
+pub async fn run_tcp_frontend(
+    frontend: TcpFrontend,
+    picker: SharedPicker,
+    shutdown: impl Future<Output = ()>,
+) {
+    let frontend = Arc::new(frontend);
+    let mut accept_tasks = tokio::task::JoinSet::new();
+    for index in 0..frontend.listeners.len() {
+        let frontend = Arc::clone(&frontend);
+        let picker = picker.clone();
+        accept_tasks.spawn(async move {
+            let listener = &frontend.listeners[index];
+            loop {
+                let accepted = match listener.accept().await {
+                    Ok(a) => a,
+                    Err(_) => {
+                        // EMFILE and friends: HAProxy pauses the listener briefly too.
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let frontend = Arc::clone(&frontend);
+                let picker = picker.clone();
+                tokio::spawn(async move {
+                    serve(&frontend, picker, accepted).await;
+                });
+            }
+        });
+    }
+    shutdown.await;
+    accept_tasks.abort_all();
+}
+
+async fn serve(
+    frontend: &TcpFrontend,
+    mut picker: SharedPicker,
+    accepted: crate::listener::Accepted,
+) {
+    let crate::listener::Accepted {
+        stream,
+        client,
+        local,
+        accept_proxy,
+        listener,
+        slots,
+    } = accepted;
+    if let Some(logging) = frontend.logging.as_ref().filter(|l| !l.tcplog) {
+        logging.send(&format!(
+            "Connect from {}:{} to {}:{} ({}/TCP)",
+            client.ip(),
+            client.port(),
+            local.ip(),
+            local.port(),
+            frontend.name
+        ));
+    }
+    let connection = ClientConnection {
+        stream,
+        client,
+        local,
+        accept_proxy,
+        accepted_at: SystemTime::now(),
+        accepted: Instant::now(),
+    };
+    picker.enter_backend();
+    let record = run_session(connection, frontend.settings, &mut picker).await;
+    picker.leave_backend();
+    if let (Some(error), Some(logging)) = (record.embryonic, frontend.logging.as_ref()) {
+        // session_kill_embryonic(): only frontends with a log format (tcplog) log these.
+        if logging.tcplog && !(logging.dontlognull && error.is_null()) {
+            let level = if logging.separate_errors {
+                LEVEL_ERR
+            } else {
+                LEVEL_INFO
+            };
+            logging.send_at(
+                level,
+                &format!(
+                    "{}:{} [{}] {}/{}: {}",
+                    client.ip(),
+                    client.port(),
+                    logging.clock.accept_date(record.accepted_at),
+                    frontend.name,
+                    listener,
+                    error
+                ),
+            );
+        }
+    } else if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {
+        let (backend, server) = picker.counts(record.server.as_deref());
+        let line = tcplog_record(frontend, &record, backend, server);
+        let error = is_error_session(&line);
+        let dropped =
+            (logging.dontlognull && is_null_session(&line)) || (logging.dontlog_normal && !error);
+        if !dropped {
+            let level = if error && logging.separate_errors {
+                LEVEL_ERR
+            } else {
+                LEVEL_INFO
+            };
+            logging.send_at(level, &format_tcplog(&line, logging.clock));
+        }
+    }
+    drop(slots);
+}
+
+fn tcplog_record(
+    frontend: &TcpFrontend,
+    record: &SessionRecord,
+    backend: u32,
+    server: u32,
+) -> TcpLogRecord {
+    TcpLogRecord {
+        client: record.client,
+        accepted_at: record.accepted_at,
+        frontend: frontend.name.clone(),
+        backend: frontend.backend.clone(),
+        server: record.server.clone(),
+        queue_ms: record.queue_ms,
+        connect_ms: record.connect_ms,
+        total_ms: record.total_ms,
+        bytes_to_client: record.bytes_to_client,
+        bytes_from_client: record.bytes_from_client,
+        termination: record.termination,
+        counters: LogCounters {
+            process: frontend.process_limit.current(),
+            frontend: frontend.frontend_limit.current(),
+            backend,
+            server,
+            retries: record.retries,
+            redispatched: record.redispatched,
+            server_queue: 0,
+            backend_queue: 0,
+        },
+    }
+}

@@ -1,0 +1,922 @@
+//! One `mode tcp` session: optional PROXY header from the client, server choice with
+//! HAProxy's connect retries and redispatch, the bidirectional pump with per-side idle
+//! timeouts and half-close, and the record the tcplog line is written from.
+//!
+//! HAProxy 2.6 semantics copied (src/backend.c `back_handle_st_cer()`,
+//! include/haproxy/stream.h `stream_choose_redispatch()`, src/stconn.c, src/stream.c):
+//! - `retries N` (default 3) more attempts after a failed connect. After a connection
+//!   *error* (refused, unreachable) the next attempt waits MIN(1 s, `timeout connect`)
+//!   when it goes to the same server or the backend has at most one active server;
+//!   after a connect *timeout* it retries at once.
+//! - `option redispatch [N]` (N defaults to -1: the last retry) moves the session to
+//!   another server every N retries (or on the last one), and on every retry when the
+//!   backend has more than one active server and a non-hash algorithm.
+//! - A client that closes while the connection is being set up, having sent nothing,
+//!   aborts it (`CC`); one that sent data and half-closed waits for the server.
+//! - Each side has its own idle timer (`timeout client` / `timeout server`, both
+//!   replaced by `timeout tunnel` once connected), refreshed by a read from that side or
+//!   a write to it. A FIN is forwarded as a shutdown of the other side; once we have shut
+//!   a side's write, its timer becomes `timeout client-fin` / `server-fin` if set.
+//! - Termination flags: `--` both sides closed cleanly, `CD`/`SD` a reset or error on the
+//!   client/server side, `cD`/`sD` a side's timer expired, `SC` connection refused after
+//!   the retries (`sC` if the last attempt timed out), `CC` client abort while connecting.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::proxy_protocol::{self, Decoded, ProxyHeader, ProxyHeaderError};
+use crate::traffic_log::{TerminationCause, TerminationPhase, TerminationState};
+
+/// The buffer of each direction.
+pub const BUFFER_SIZE: usize = 32 * 1024;
+
+/// HAProxy's `CONN_RETRIES` default.
+pub const DEFAULT_RETRIES: u32 = 3;
+
+/// `option redispatch [interval]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redispatch {
+    /// No `option redispatch` (or `no option redispatch`).
+    Off,
+    /// `option redispatch N`, N > 0: every N retries.
+    Every(u32),
+    /// `option redispatch` (-1) or a negative N: the Nth retry before the end, counted
+    /// as HAProxy does (`retries % (retries + 1 + N) == 0`).
+    BeforeEnd(u32),
+}
+
+/// What the balancer says about the backend when a retry is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendView {
+    /// Usable (running, non-backup) servers: HAProxy's `srv_act`.
+    pub active_servers: u32,
+    /// The algorithm hashes (source, uri, hdr...): a retry must not move such a
+    /// session on its own (`BE_LB_KIND_HI`).
+    pub hash_based: bool,
+    /// The server of the failed attempt is still up.
+    pub server_running: bool,
+}
+
+/// Why an attempt to reach a server failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Refused, unreachable, reset: HAProxy's `STRM_ET_CONN_ERR`.
+    Error,
+    /// `timeout connect` expired: `STRM_ET_CONN_TO`.
+    Timeout,
+}
+
+/// What to do after a failed attempt (`back_handle_st_cer()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// No retry left: the session ends (`SC` / `sC`).
+    GiveUp,
+    /// Try again, after `pause` (zero: at once); `redispatch` asks the balancer for a
+    /// server anew.
+    Retry { redispatch: bool, pause: Duration },
+}
+
+/// The pure retry rule. `retries_done` is the number of retries already made (0 after
+/// the first attempt failed).
+pub fn after_connect_failure(
+    failure: ConnectFailure,
+    retries_done: u32,
+    retries: u32,
+    redispatch: Redispatch,
+    connect_timeout: Option<Duration>,
+    backend: BackendView,
+) -> RetryDecision {
+    if retries_done >= retries {
+        return RetryDecision::GiveUp;
+    }
+    let n = retries_done + 1; // s->conn_retries after the increment
+    let on_interval = match redispatch {
+        Redispatch::Off => false,
+        // checked_rem: a zero interval never matches (and `is_multiple_of` is past MSRV).
+        Redispatch::Every(every) => n.checked_rem(every) == Some(0),
+        Redispatch::BeforeEnd(before) => {
+            let modulo = (retries + 1).saturating_sub(before);
+            n.checked_rem(modulo) == Some(0)
+        }
+    };
+    let redispatch = redispatch != Redispatch::Off
+        && (!backend.server_running
+            || on_interval
+            || (backend.active_servers > 1 && !backend.hash_based));
+    let pause = if failure == ConnectFailure::Error && (!redispatch || backend.active_servers <= 1)
+    {
+        let second = Duration::from_secs(1);
+        connect_timeout.map_or(second, |t| if t.is_zero() { second } else { t.min(second) })
+    } else {
+        Duration::ZERO
+    };
+    RetryDecision::Retry { redispatch, pause }
+}
+
+/// The timeouts a TCP session runs with (`None`: not set, no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionTimeouts {
+    pub connect: Option<Duration>,
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+}
+
+impl SessionTimeouts {
+    /// From the model's timeouts (frontend's client side, backend's server side, as
+    /// HAProxy takes them).
+    pub fn from_model(
+        frontend: &haproxy_conf::model::Timeouts,
+        backend: &haproxy_conf::model::Timeouts,
+    ) -> SessionTimeouts {
+        SessionTimeouts {
+            connect: backend.connect,
+            client: frontend.client,
+            server: backend.server,
+            tunnel: backend.tunnel,
+            client_fin: frontend.client_fin,
+            server_fin: backend.server_fin,
+        }
+    }
+}
+
+/// `send-proxy` / `send-proxy-v2` on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendProxy {
+    V1,
+    V2,
+}
+
+/// A server to connect to, as the balancer chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTarget {
+    pub name: String,
+    pub address: SocketAddr,
+    pub send_proxy: Option<SendProxy>,
+}
+
+/// The balancer as a session sees it: the balancer modules implement this.
+pub trait ServerPicker: Send {
+    /// A server for a new attempt; `previous` is the server of the failed attempt when
+    /// redispatching. `None`: no server available.
+    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Option<ServerTarget>;
+    /// The backend as it is now, for the retry rule.
+    fn view(&self, server: &str) -> BackendView;
+    /// A connection to `server` was established / has ended (for leastconn and `%sc`).
+    fn connected(&mut self, _server: &str) {}
+    fn released(&mut self, _server: &str) {}
+}
+
+/// How a session behaves, from the frontend and backend settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub timeouts: SessionTimeouts,
+    pub retries: u32,
+    pub redispatch: Redispatch,
+    /// `option tcpka` (or `clitcpka`): SO_KEEPALIVE on the client connection.
+    pub client_keepalive: bool,
+    /// `option tcpka` (or `srvtcpka`): SO_KEEPALIVE on server connections.
+    pub server_keepalive: bool,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            timeouts: SessionTimeouts::default(),
+            retries: DEFAULT_RETRIES,
+            redispatch: Redispatch::Off,
+            client_keepalive: false,
+            server_keepalive: false,
+        }
+    }
+}
+
+/// Why a connection with `accept-proxy` never became a session (`conn_err_code_str()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbryonicError {
+    /// The client closed before sending anything (`CO_ER_PRX_EMPTY`).
+    Empty,
+    /// A receive error (`CO_ER_PRX_ABORT`).
+    Abort,
+    /// Nothing within `timeout client` (`CO_ER_PRX_TIMEOUT`).
+    Timeout,
+    /// The first bytes received were not a whole header (`CO_ER_PRX_TRUNCATED`).
+    Truncated,
+    /// Not a PROXY header, an invalid one, or an unhandled protocol.
+    Header(ProxyHeaderError),
+}
+
+impl std::fmt::Display for EmbryonicError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EmbryonicError::Empty => "Connection closed while waiting for PROXY protocol header",
+            EmbryonicError::Abort => "Connection error while waiting for PROXY protocol header",
+            EmbryonicError::Timeout => "Timeout while waiting for PROXY protocol header",
+            EmbryonicError::Truncated => "Truncated PROXY protocol header received",
+            EmbryonicError::Header(e) => return write!(f, "{e}"),
+        })
+    }
+}
+
+impl EmbryonicError {
+    /// `option dontlognull` drops these: nothing was received (a timeout too, because
+    /// HAProxy tests its error code before setting it to "timeout").
+    pub fn is_null(self) -> bool {
+        matches!(
+            self,
+            EmbryonicError::Empty | EmbryonicError::Abort | EmbryonicError::Timeout
+        )
+    }
+}
+
+/// What happened in a session: everything the tcplog line needs, except the process,
+/// frontend and backend counters the engine samples when it writes the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The client (the PROXY header's source with `accept-proxy`).
+    pub client: SocketAddr,
+    /// The address the client reached (the PROXY header's destination with
+    /// `accept-proxy`).
+    pub destination: SocketAddr,
+    pub accepted_at: SystemTime,
+    /// The last server tried (`None`: `<NOSRV>`).
+    pub server: Option<String>,
+    pub queue_ms: Option<u64>,
+    pub connect_ms: Option<u64>,
+    pub total_ms: u64,
+    pub bytes_from_client: u64,
+    pub bytes_to_client: u64,
+    pub retries: u32,
+    pub redispatched: bool,
+    pub termination: TerminationState,
+    /// Set when the connection ended before the session started (bad PROXY header):
+    /// HAProxy logs `CLIENT [DATE] FRONTEND/LISTENER: REASON` instead of the tcplog line.
+    pub embryonic: Option<EmbryonicError>,
+}
+
+fn state(cause: TerminationCause, phase: TerminationPhase) -> TerminationState {
+    TerminationState { cause, phase }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection as the listener gave it.
+#[derive(Debug)]
+pub struct ClientConnection {
+    pub stream: TcpStream,
+    pub client: SocketAddr,
+    pub local: SocketAddr,
+    pub accept_proxy: bool,
+    pub accepted_at: SystemTime,
+    pub accepted: Instant,
+}
+
+/// Runs one session to its end and says what happened. Never fails: every error is a
+/// termination state in the record.
+pub async fn run_session(
+    connection: ClientConnection,
+    settings: SessionSettings,
+    picker: &mut dyn ServerPicker,
+) -> SessionRecord {
+    let ClientConnection {
+        mut stream,
+        client,
+        local,
+        accept_proxy,
+        accepted_at,
+        accepted,
+    } = connection;
+    let mut record = SessionRecord {
+        client,
+        destination: local,
+        accepted_at,
+        server: None,
+        queue_ms: None,
+        connect_ms: None,
+        total_ms: 0,
+        bytes_from_client: 0,
+        bytes_to_client: 0,
+        retries: 0,
+        redispatched: false,
+        termination: state(TerminationCause::Normal, TerminationPhase::None),
+        embryonic: None,
+    };
+    let _ = stream.set_nodelay(true);
+    if settings.client_keepalive {
+        let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+    }
+    // Bytes from the client not yet forwarded (payload after a PROXY header, data sent
+    // while the server is being reached).
+    let mut pending = Vec::with_capacity(BUFFER_SIZE);
+    if accept_proxy {
+        match read_proxy_header(&mut stream, &mut pending, settings.timeouts.client).await {
+            Ok(Some((src, dst))) => {
+                record.client = src;
+                record.destination = dst;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                record.termination = match error {
+                    EmbryonicError::Timeout => {
+                        state(TerminationCause::ClientTimeout, TerminationPhase::Request)
+                    }
+                    EmbryonicError::Empty | EmbryonicError::Abort => {
+                        state(TerminationCause::ClientAbort, TerminationPhase::Request)
+                    }
+                    _ => state(TerminationCause::Proxy, TerminationPhase::Request),
+                };
+                record.embryonic = Some(error);
+                record.total_ms = ms(accepted.elapsed());
+                if !matches!(error, EmbryonicError::Timeout | EmbryonicError::Empty) {
+                    // HAProxy closes with the bytes unread, so the kernel resets.
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
+                return record;
+            }
+        }
+    }
+    let queued = Instant::now();
+    record.queue_ms = Some(ms(queued - accepted));
+
+    let connected = connect_with_retries(
+        &mut stream,
+        &mut pending,
+        &settings,
+        picker,
+        &mut record,
+        queued,
+    )
+    .await;
+    let Some((server_stream, target)) = connected else {
+        record.bytes_from_client = pending.len() as u64;
+        record.total_ms = ms(accepted.elapsed());
+        return record;
+    };
+    picker.connected(&target.name);
+    let header = match target.send_proxy {
+        None => Vec::new(),
+        Some(SendProxy::V1) => proxy_protocol::encode_v1(Some((record.client, record.destination))),
+        Some(SendProxy::V2) => proxy_protocol::encode_v2(Some((record.client, record.destination))),
+    };
+    record.bytes_from_client = pending.len() as u64;
+    let mut first = header;
+    first.extend_from_slice(&pending);
+    let pump = Pump::new(&settings.timeouts);
+    let outcome = pump.run(stream, server_stream, first).await;
+    picker.released(&target.name);
+    record.bytes_from_client += outcome.bytes_from_client;
+    record.bytes_to_client = outcome.bytes_to_client;
+    record.termination = outcome.termination;
+    record.total_ms = ms(accepted.elapsed());
+    record
+}
+
+/// Reads the PROXY header (`accept-proxy`) as HAProxy does: from the first bytes that
+/// arrive within `timeout client`, once (a header split over two reads is "truncated");
+/// bytes after it stay in `pending`.
+async fn read_proxy_header(
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    timeout: Option<Duration>,
+) -> Result<Option<(SocketAddr, SocketAddr)>, EmbryonicError> {
+    let mut buf = vec![0u8; BUFFER_SIZE];
+    let read = stream.read(&mut buf);
+    let n = match timeout {
+        Some(t) => tokio::time::timeout(t, read)
+            .await
+            .map_err(|_| EmbryonicError::Timeout)?,
+        None => read.await,
+    };
+    let n = match n {
+        Ok(0) => return Err(EmbryonicError::Empty),
+        Ok(n) => n,
+        Err(_) => return Err(EmbryonicError::Abort),
+    };
+    match proxy_protocol::decode(&buf[..n]) {
+        Ok(Decoded::Complete { header, consumed }) => {
+            pending.extend_from_slice(&buf[consumed..n]);
+            Ok(match header {
+                ProxyHeader::Proxied {
+                    source,
+                    destination,
+                } => Some((source, destination)),
+                ProxyHeader::Unknown => None,
+            })
+        }
+        Ok(Decoded::Incomplete) => Err(EmbryonicError::Truncated),
+        Err(e) => Err(EmbryonicError::Header(e)),
+    }
+}
+
+/// The client closed with nothing to forward while we were reaching a server (`CC`).
+struct ClientAborted;
+
+/// Reads what the client sends while `until` runs; an abort stops waiting.
+async fn watch_client<F: std::future::Future>(
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    client_closed: &mut bool,
+    until: F,
+) -> Result<F::Output, ClientAborted> {
+    tokio::pin!(until);
+    let mut buf = [0u8; 4096];
+    loop {
+        let room = BUFFER_SIZE.saturating_sub(pending.len()).min(buf.len());
+        tokio::select! {
+            out = &mut until => return Ok(out),
+            r = stream.read(&mut buf[..room]), if !*client_closed && room > 0 => match r {
+                Ok(0) => {
+                    *client_closed = true;
+                    if pending.is_empty() {
+                        return Err(ClientAborted);
+                    }
+                }
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(_) => return Err(ClientAborted),
+            },
+        }
+    }
+}
+
+async fn connect_once(
+    target: &ServerTarget,
+    keepalive: bool,
+    timeout: Option<Duration>,
+) -> Result<TcpStream, ConnectFailure> {
+    let socket = if target.address.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|_| ConnectFailure::Error)?;
+    if keepalive {
+        let _ = socket.set_keepalive(true);
+    }
+    let _ = socket.set_nodelay(true);
+    let connect = socket.connect(target.address);
+    let result = match timeout {
+        Some(t) => tokio::time::timeout(t, connect)
+            .await
+            .map_err(|_| ConnectFailure::Timeout)?,
+        None => connect.await,
+    };
+    result.map_err(|_| ConnectFailure::Error)
+}
+
+/// The connect loop with retries, pauses and redispatch; fills the record's server,
+/// retries, timers and (on failure) termination.
+async fn connect_with_retries(
+    client: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    settings: &SessionSettings,
+    picker: &mut dyn ServerPicker,
+    record: &mut SessionRecord,
+    queued: Instant,
+) -> Option<(TcpStream, ServerTarget)> {
+    let mut client_closed = false;
+    let Some(mut target) = picker.pick(record.client, None) else {
+        // No server: the session never reached a queue, so `%Tw` is -1 (as haproxy
+        // 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`).
+        record.queue_ms = None;
+        record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Connect);
+        return None;
+    };
+    let abort = |record: &mut SessionRecord| {
+        record.termination = state(TerminationCause::ClientAbort, TerminationPhase::Connect);
+    };
+    loop {
+        record.server = Some(target.name.clone());
+        let attempt = connect_once(
+            &target,
+            settings.server_keepalive,
+            settings.timeouts.connect,
+        );
+        let failure = match watch_client(client, pending, &mut client_closed, attempt).await {
+            Err(ClientAborted) => {
+                abort(record);
+                return None;
+            }
+            Ok(Ok(stream)) => {
+                record.connect_ms = Some(ms(queued.elapsed()));
+                return Some((stream, target));
+            }
+            Ok(Err(failure)) => failure,
+        };
+        let decision = after_connect_failure(
+            failure,
+            record.retries,
+            settings.retries,
+            settings.redispatch,
+            settings.timeouts.connect,
+            picker.view(&target.name),
+        );
+        match decision {
+            RetryDecision::GiveUp => {
+                let cause = match failure {
+                    ConnectFailure::Error => TerminationCause::ServerAbort,
+                    ConnectFailure::Timeout => TerminationCause::ServerTimeout,
+                };
+                record.termination = state(cause, TerminationPhase::Connect);
+                return None;
+            }
+            RetryDecision::Retry { redispatch, pause } => {
+                record.retries += 1;
+                if !pause.is_zero() {
+                    let sleep = tokio::time::sleep(pause);
+                    if watch_client(client, pending, &mut client_closed, sleep)
+                        .await
+                        .is_err()
+                    {
+                        abort(record);
+                        return None;
+                    }
+                }
+                if redispatch {
+                    match picker.pick(record.client, Some(&target.name)) {
+                        Some(next) => {
+                            if next.name != target.name {
+                                record.redispatched = true;
+                            }
+                            target = next;
+                        }
+                        None => {
+                            record.termination =
+                                state(TerminationCause::ServerAbort, TerminationPhase::Connect);
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One side of the pump: its idle timer and whether each direction is still open.
+#[derive(Debug)]
+struct Side {
+    /// We may still read from this side (no FIN received).
+    reading: bool,
+    /// We have not shut our write to this side yet.
+    writing: bool,
+    idle: Option<Duration>,
+    fin_idle: Option<Duration>,
+    last_activity: tokio::time::Instant,
+}
+
+impl Side {
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.idle.map(|t| self.last_activity + t)
+    }
+
+    /// We shut our write to this side: HAProxy switches its read timeout to `*-fin`.
+    fn shut_write(&mut self) {
+        self.writing = false;
+        if let Some(fin) = self.fin_idle {
+            self.idle = Some(fin);
+            self.last_activity = tokio::time::Instant::now();
+        }
+    }
+}
+
+struct PumpOutcome {
+    bytes_from_client: u64,
+    bytes_to_client: u64,
+    termination: TerminationState,
+}
+
+/// The data phase.
+struct Pump {
+    client: Side,
+    server: Side,
+}
+
+impl Pump {
+    fn new(t: &SessionTimeouts) -> Pump {
+        let now = tokio::time::Instant::now();
+        let side = |idle: Option<Duration>, fin_idle| Side {
+            reading: true,
+            writing: true,
+            idle: t.tunnel.or(idle),
+            fin_idle,
+            last_activity: now,
+        };
+        Pump {
+            client: side(t.client, t.client_fin),
+            server: side(t.server, t.server_fin),
+        }
+    }
+
+    /// `to_server_first` is sent before anything else (PROXY header, early data); the
+    /// byte counters only count what the pump itself reads.
+    async fn run(
+        mut self,
+        mut client: TcpStream,
+        mut server: TcpStream,
+        to_server_first: Vec<u8>,
+    ) -> PumpOutcome {
+        let (mut cr, mut cw) = client.split();
+        let (mut sr, mut sw) = server.split();
+        let mut c2s = Buffer::with_first(to_server_first);
+        let mut s2c = Buffer::with_first(Vec::new());
+        let mut out = PumpOutcome {
+            bytes_from_client: 0,
+            bytes_to_client: 0,
+            termination: state(TerminationCause::Normal, TerminationPhase::None),
+        };
+        let end = |cause| state(cause, TerminationPhase::Data);
+        let timer = tokio::time::sleep_until(far_future());
+        tokio::pin!(timer);
+        // An error after a timeout keeps the timeout's flag (the first one wins).
+        let fail = |out: &mut PumpOutcome, cause| {
+            if out.termination.cause == TerminationCause::Normal {
+                out.termination = state(cause, TerminationPhase::Data);
+            }
+        };
+        loop {
+            // A FIN received and everything before it forwarded: forward the FIN.
+            if !self.client.reading && c2s.is_empty() && self.server.writing {
+                let _ = sw.shutdown().await;
+                self.server.shut_write();
+            }
+            if !self.server.reading && s2c.is_empty() && self.client.writing {
+                let _ = cw.shutdown().await;
+                self.client.shut_write();
+            }
+            if !self.client.writing && !self.server.writing {
+                return out;
+            }
+            // One timer for the session, moved lazily: activity only pushes deadlines
+            // later, so the timer is re-armed when it fires early (or when a deadline
+            // moved earlier, e.g. a `*-fin` timeout) rather than on every read.
+            let deadline = [self.client.deadline(), self.server.deadline()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(far_future);
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
+            let client_reading = self.client.reading;
+            let server_reading = self.server.reading;
+            tokio::select! {
+                step = c2s.step(&mut cr, &mut sw, client_reading) => match step {
+                    Step::Read(n) => {
+                        self.client.last_activity = tokio::time::Instant::now();
+                        out.bytes_from_client += n as u64;
+                    }
+                    Step::Eof => self.client.reading = false,
+                    Step::Wrote(_) => self.server.last_activity = tokio::time::Instant::now(),
+                    Step::ReadFailed => {
+                        fail(&mut out, TerminationCause::ClientAbort);
+                        return out;
+                    }
+                    Step::WriteFailed => {
+                        fail(&mut out, TerminationCause::ServerAbort);
+                        return out;
+                    }
+                },
+                step = s2c.step(&mut sr, &mut cw, server_reading) => match step {
+                    Step::Read(_) => self.server.last_activity = tokio::time::Instant::now(),
+                    Step::Eof => self.server.reading = false,
+                    Step::Wrote(n) => {
+                        self.client.last_activity = tokio::time::Instant::now();
+                        out.bytes_to_client += n as u64;
+                    }
+                    Step::ReadFailed => {
+                        fail(&mut out, TerminationCause::ServerAbort);
+                        return out;
+                    }
+                    Step::WriteFailed => {
+                        fail(&mut out, TerminationCause::ClientAbort);
+                        return out;
+                    }
+                },
+                () = &mut timer => {
+                    timer.as_mut().reset(far_future());
+                    // A side idle past its timeout is not cut off: HAProxy stops reading
+                    // it and forwards a FIN to the other side (the first timeout names
+                    // the session), then waits for that side to close under its own
+                    // timer. Data still owed to the expired side ends it at once.
+                    let now = tokio::time::Instant::now();
+                    let expired = |side: &Side| side.deadline().is_some_and(|d| d <= now);
+                    for (is_client, cause) in [
+                        (true, TerminationCause::ClientTimeout),
+                        (false, TerminationCause::ServerTimeout),
+                    ] {
+                        let (side, owed) = if is_client {
+                            (&mut self.client, !s2c.is_empty())
+                        } else {
+                            (&mut self.server, !c2s.is_empty())
+                        };
+                        if !expired(side) {
+                            continue;
+                        }
+                        if out.termination.cause == TerminationCause::Normal {
+                            out.termination = end(cause);
+                        }
+                        if owed || !side.reading {
+                            return out;
+                        }
+                        side.reading = false;
+                        side.idle = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A deadline that never comes (about 30 years; tokio's timer caps it anyway).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// What one direction did.
+enum Step {
+    Read(usize),
+    Eof,
+    Wrote(usize),
+    ReadFailed,
+    WriteFailed,
+}
+
+/// One direction's buffer: read when empty, write out what it holds.
+struct Buffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Buffer {
+    fn with_first(first: Vec<u8>) -> Buffer {
+        let end = first.len();
+        let mut data = first;
+        data.resize(BUFFER_SIZE.max(end), 0);
+        Buffer {
+            data,
+            start: 0,
+            end,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Writes what is buffered, or reads when empty (and `reading`); never resolves
+    /// when there is nothing to do. Cancel-safe: tokio's TCP read and write are, and the
+    /// indices only move once an operation has completed.
+    async fn step<R, W>(&mut self, from: &mut R, to: &mut W, reading: bool) -> Step
+    where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin,
+    {
+        if !self.is_empty() {
+            return match to.write(&self.data[self.start..self.end]).await {
+                Ok(n) if n > 0 => {
+                    self.start += n;
+                    Step::Wrote(n)
+                }
+                _ => Step::WriteFailed,
+            };
+        }
+        if !reading {
+            return std::future::pending().await;
+        }
+        let capacity = self.data.len();
+        match from.read(&mut self.data[..capacity]).await {
+            Ok(0) => Step::Eof,
+            Ok(n) => {
+                (self.start, self.end) = (0, n);
+                Step::Read(n)
+            }
+            Err(_) => Step::ReadFailed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: BackendView = BackendView {
+        active_servers: 1,
+        hash_based: false,
+        server_running: true,
+    };
+    const TWO: BackendView = BackendView {
+        active_servers: 2,
+        hash_based: false,
+        server_running: true,
+    };
+
+    fn retry(redispatch: bool, pause_ms: u64) -> RetryDecision {
+        RetryDecision::Retry {
+            redispatch,
+            pause: Duration::from_millis(pause_ms),
+        }
+    }
+
+    #[test]
+    fn refused_connections_wait_a_second_on_the_same_server() {
+        // haproxy 2.6.12, retries 3, timeout connect 2s, one server refusing: Tt 3005 ms,
+        // %rc 3, SC (tests/reference_io.rs).
+        let connect = Some(Duration::from_secs(2));
+        for done in 0..3 {
+            assert_eq!(
+                after_connect_failure(
+                    ConnectFailure::Error,
+                    done,
+                    3,
+                    Redispatch::Off,
+                    connect,
+                    ONE
+                ),
+                retry(false, 1000)
+            );
+        }
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 3, 3, Redispatch::Off, connect, ONE),
+            RetryDecision::GiveUp
+        );
+        // The pause is MIN(1 s, timeout connect); timeouts retry at once.
+        assert_eq!(
+            after_connect_failure(
+                ConnectFailure::Error,
+                0,
+                3,
+                Redispatch::Off,
+                Some(Duration::from_millis(300)),
+                ONE
+            ),
+            retry(false, 300)
+        );
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Timeout, 0, 3, Redispatch::Off, connect, ONE),
+            retry(false, 0)
+        );
+    }
+
+    #[test]
+    fn redispatch_rules_follow_stream_choose_redispatch() {
+        let c = Some(Duration::from_secs(5));
+        let last = Redispatch::BeforeEnd(1);
+        // One active server: only the last retry redispatches, and still pauses.
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 0, 3, last, c, ONE),
+            retry(false, 1000)
+        );
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 2, 3, last, c, ONE),
+            retry(true, 1000)
+        );
+        // Several active servers, round robin: every retry moves, without pause.
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 0, 3, last, c, TWO),
+            retry(true, 0)
+        );
+        // A hash algorithm keeps the server until the last retry.
+        let hashed = BackendView {
+            hash_based: true,
+            ..TWO
+        };
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 0, 3, last, c, hashed),
+            retry(false, 1000)
+        );
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 2, 3, last, c, hashed),
+            retry(true, 0)
+        );
+        // A server known down is left at once.
+        let down = BackendView {
+            server_running: false,
+            ..ONE
+        };
+        assert_eq!(
+            after_connect_failure(ConnectFailure::Error, 0, 3, last, c, down),
+            retry(true, 1000)
+        );
+        // `option redispatch 2`: retries 2 and 4.
+        let every2 = Redispatch::Every(2);
+        let hits: Vec<bool> = (0..4)
+            .map(|d| {
+                matches!(
+                    after_connect_failure(ConnectFailure::Timeout, d, 5, every2, c, hashed),
+                    RetryDecision::Retry {
+                        redispatch: true,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(hits, vec![false, true, false, true]);
+    }
+}
