@@ -7,9 +7,13 @@
 //!   `maxconn` slots and queues, `slowstart`), one [`balance::Balancer`] per backend.
 //! - [`health`]: the health-check state machine (rise/fall, intervals, spreading) and
 //!   the server state log lines.
+//! - [`probe`]: what one health check does on the wire (TCP connect, `tcp-check`,
+//!   `httpchk`), with HAProxy's statuses and `info:` texts, and the per-server check
+//!   tasks ([`probe::schedule`]) that drive [`health`] and report transitions.
 
 pub mod balance;
 pub mod error;
 pub mod health;
+pub mod probe;
 
 pub use error::ProxyError;
