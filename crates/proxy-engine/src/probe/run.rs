@@ -136,7 +136,7 @@ impl Run<'_> {
         }
     }
 
-    async fn connect(&mut self, c: &Connect) -> Result<(), Stop> {
+    async fn connect(&mut self, c: &Connect, delay_ack: bool) -> Result<(), Stop> {
         self.close();
         self.input.clear();
         self.eos = false;
@@ -152,6 +152,12 @@ impl Run<'_> {
             Ok(s) => s,
             Err(e) => return Err(self.conn_error(CheckStatus::SockErr, &e)),
         };
+        if delay_ack {
+            // CONNECT_DELACK_ALWAYS: a pure connect check is closed (with a reset)
+            // before the handshake's last ACK leaves, so the server never accepts it;
+            // before a send, the ACK rides with the data.
+            let _ = socket2::SockRef::from(&socket).set_tcp_quickack(false);
+        }
         let stream = match timeout_at(self.deadline, socket.connect(target)).await {
             Err(_) => return Err(self.expired(true)),
             Ok(Err(e)) => return Err(self.conn_error(CheckStatus::L4Con, &e)),
@@ -256,7 +262,12 @@ impl Run<'_> {
             match &step.action {
                 Action::Connect(c) => {
                     self.current = Some(i);
-                    if let Err(Stop::Done(r)) = self.connect(c).await {
+                    let next = steps[i + 1..].first().map(|s| &s.action);
+                    let delay_ack = matches!(
+                        next,
+                        None | Some(Action::Send(_)) | Some(Action::SendHttp(_))
+                    );
+                    if let Err(Stop::Done(r)) = self.connect(c, delay_ack).await {
                         self.close();
                         return r;
                     }
