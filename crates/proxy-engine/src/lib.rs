@@ -17,11 +17,15 @@
 //!   frontend, with the balancer plugged in as a [`tcp_session::ServerPicker`].
 //! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
 //!   and the datagram/stdout sender.
+//! - [`probe`]: what one health check does on the wire (TCP connect, `tcp-check`,
+//!   `httpchk`), with HAProxy's statuses and `info:` texts, and the per-server check
+//!   tasks ([`probe::schedule`]) that drive [`health`] and report transitions.
 
 pub mod balance;
 pub mod error;
 pub mod health;
 pub mod listener;
+pub mod probe;
 pub mod proxy_protocol;
 pub mod tcp_frontend;
 pub mod tcp_session;
