@@ -260,11 +260,6 @@ impl Notifier {
         self.fifos.add(path, &self.tx);
     }
 
-    /// The paths of the open notify FIFOs.
-    pub fn fifo_paths(&self) -> Vec<&str> {
-        self.fifos.paths()
-    }
-
     /// The SMTP settings in use, if alerts can be mailed.
     pub fn smtp(&self) -> Option<&SmtpSettings> {
         self.smtp.as_ref()

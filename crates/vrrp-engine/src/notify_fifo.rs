@@ -247,11 +247,6 @@ impl NotifyFifos {
         }
     }
 
-    /// The paths of the open FIFOs, in the order lines are written to them.
-    pub fn paths(&self) -> Vec<&str> {
-        self.open.iter().map(|f| f.path.as_str()).collect()
-    }
-
     /// Writes `line` to every open FIFO (`notify_fifo()`: non-blocking, errors ignored).
     pub fn write_line(&mut self, line: &str) {
         for f in &mut self.open {
@@ -323,6 +318,8 @@ impl Drop for NotifyFifos {
 
 /// Reaps `child` on a thread; logs keepalived's line if it ends without being terminated.
 fn watch(mut child: std::process::Child, tx: Sender<Input>) -> FifoScript {
+    // Linux pids fit in an i32 (pid_max <= 2^22); a failed conversion would only make the
+    // signals miss.
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let exited = Arc::new(AtomicBool::new(false));
     let terminated = Arc::new(AtomicBool::new(false));
@@ -347,5 +344,98 @@ fn watch(mut child: std::process::Child, tx: Sender<Input>) -> FifoScript {
         exited,
         terminated,
         killer: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn global(dir: &Path, vrrp: bool) -> GlobalDefs {
+        let fifo = |name: &str| NotifyFifo {
+            path: dir.join(name).display().to_string(),
+            owner: None,
+            script: None,
+        };
+        GlobalDefs {
+            notify_fifo: Some(fifo("fifo")),
+            vrrp_notify_fifo: vrrp.then(|| fifo("vfifo")),
+            ..GlobalDefs::default()
+        }
+    }
+
+    /// A fresh directory, removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let d = std::env::temp_dir().join(format!("hafifo-unit-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            Dir(d)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn open(g: &GlobalDefs) -> NotifyFifos {
+        let (tx, _rx) = std::sync::mpsc::channel();
+        NotifyFifos::open(g, false, &mut ScriptSecurity::new(g), &tx)
+    }
+
+    // What keepalived 2.2.7 leaves, as measured by crates/ha-compat/tests/
+    // notify_fifo_reference.rs: a created FIFO is mode 0600; shut-down with only a
+    // `notify_fifo` leaves it, with a `vrrp_notify_fifo` too removes both; a reload removes.
+    #[test]
+    fn created_mode_and_what_each_end_leaves() {
+        let dir = Dir::new("ends");
+        let (f, v) = (dir.path().join("fifo"), dir.path().join("vfifo"));
+
+        let fifos = open(&global(dir.path(), false));
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        drop(fifos);
+        assert!(!f.exists(), "a reload removes what it created");
+
+        let mut fifos = open(&global(dir.path(), false));
+        fifos.stopping();
+        drop(fifos);
+        assert!(f.exists(), "a lone notify_fifo stays at shut-down");
+        std::fs::remove_file(&f).unwrap();
+
+        let mut fifos = open(&global(dir.path(), true));
+        fifos.stopping();
+        drop(fifos);
+        assert!(
+            !f.exists() && !v.exists(),
+            "both go with a vrrp_notify_fifo"
+        );
+    }
+
+    #[test]
+    fn existing_fifo_is_used_and_kept() {
+        let dir = Dir::new("existing");
+        let f = dir.path().join("fifo");
+        mkfifo(&f, Mode::from_bits_truncate(0o644)).unwrap();
+        let mut reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(OFlag::O_NONBLOCK.bits())
+            .open(&f)
+            .unwrap();
+        let mut fifos = open(&global(dir.path(), false));
+        fifos.write_line("INSTANCE \"VI_1\" MASTER 100\n");
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut got).ok();
+        assert_eq!(got, "INSTANCE \"VI_1\" MASTER 100\n");
+        drop(fifos);
+        assert!(f.exists(), "not ours to remove");
     }
 }
