@@ -191,6 +191,8 @@ fn reload(
     let plan_options = PlanOptions {
         log_detail: options.detail,
     };
+    // The runtime tells the notifier (notify FIFOs reopened, scripts replaced); on error
+    // nothing has changed.
     let (config, counters) = match runtime.reload(&parsed.config, plan_options) {
         Ok(()) => (parsed.config, carried),
         Err(e) => {
@@ -198,10 +200,6 @@ fn reload(
             (running.clone(), counters)
         }
     };
-    runtime.set_notifications(Box::new(vrrp_engine::notify::Notifier::new(
-        &config,
-        sender.clone(),
-    )));
     let trackers =
         vrrp_engine::tracker::spawn_reloaded(&config, runtime.table(), sender, &counters)?;
     Ok((trackers, config))

@@ -112,6 +112,10 @@ const SUPPORTED: &[(&str, &[&str])] = &[
             "vrrp_no_swap",
             "max_auto_priority",
             "dynamic_interfaces",
+            "notify_fifo",
+            "notify_fifo_script",
+            "vrrp_notify_fifo",
+            "vrrp_notify_fifo_script",
         ],
     ),
     (

@@ -39,6 +39,7 @@ impl KeepalivedConfig {
             || !self.track_processes.is_empty()
             || self.instances.iter().any(|i| !i.notify.is_empty())
             || self.sync_groups.iter().any(|g| !g.notify.is_empty())
+            || self.global.notify_fifos().any(|f| f.script.is_some())
     }
 }
 
@@ -68,6 +69,30 @@ pub struct GlobalDefs {
     pub vrrp_no_swap: bool,
     pub max_auto_priority: Option<i32>,
     pub dynamic_interfaces: bool,
+    /// `notify_fifo`: every VRRP state line is written to it (and, in keepalived, the
+    /// checker's LVS lines too).
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo`: the VRRP lines only. It may name the `notify_fifo`: keepalived
+    /// then writes every line twice (until a reload, which drops this one).
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
+}
+
+impl GlobalDefs {
+    /// The notify FIFOs in keepalived's opening order: `notify_fifo`, then `vrrp_notify_fifo`.
+    pub fn notify_fifos(&self) -> impl Iterator<Item = &NotifyFifo> {
+        self.notify_fifo.iter().chain(self.vrrp_notify_fifo.iter())
+    }
+}
+
+/// `notify_fifo PATH [USER [GROUP]]` (or `vrrp_notify_fifo`) with its `*_fifo_script`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotifyFifo {
+    pub path: String,
+    /// Who owns the FIFO when keepalived creates it; `None`: the default script user.
+    pub owner: Option<ScriptUser>,
+    /// `notify_fifo_script COMMAND [USER [GROUP]]`: started with the FIFO's path as its last
+    /// argument, before the FIFO is opened.
+    pub script: Option<Command>,
 }
 
 impl Default for GlobalDefs {
@@ -95,6 +120,8 @@ impl Default for GlobalDefs {
             vrrp_no_swap: false,
             max_auto_priority: None,
             dynamic_interfaces: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }
@@ -370,7 +397,6 @@ pub struct Notify {
     pub stop: Option<Command>,
     pub deleted: Option<Command>,
     pub master_rx_lower_pri: Option<Command>,
-    pub fifo: Option<String>,
 }
 
 impl Notify {

@@ -27,7 +27,9 @@
 //!   keepalived's socket options, netlink address requests and link watch, GARP and NA.
 //! - [`tracker`]: the tracking runner (scripts, processes, files on threads) feeding the
 //!   runtime's queue; [`script_exec`]: keepalived's script user and security rules.
-//! - [`notify`]: notify scripts, `notify_fifo` lines and SMTP alerts on state changes.
+//! - [`notify`]: notify scripts, `notify_fifo` lines and SMTP alerts on state changes;
+//!   [`notify_fifo`]: the global notify FIFOs, their scripts, and what reload and
+//!   shut-down do to them.
 //! - [`error`]: the crate's error type, [`VrrpError`].
 
 pub mod ah;
@@ -39,6 +41,7 @@ pub mod linux;
 pub mod log;
 pub mod machine;
 pub mod notify;
+pub mod notify_fifo;
 pub mod plan;
 pub mod platform;
 pub mod runtime;

@@ -1,7 +1,8 @@
 //! Notification on state changes, as keepalived 2.2.7's `vrrp_notify.c` does it: the
 //! state's own `notify_*` script (run with its configured argv only), the generic `notify`
 //! script (argv + `INSTANCE|GROUP NAME STATE PRIORITY`), a line on each notify FIFO
-//! (`INSTANCE "NAME" STATE PRIORITY`), and an SMTP alert (`smtp.c`) when `smtp_alert` is on.
+//! (`INSTANCE "NAME" STATE PRIORITY`, see [`crate::notify_fifo`]), and an SMTP alert
+//! (`smtp.c`) when `smtp_alert` is on.
 //!
 //! Every method returns at once: scripts are started and reaped on a thread each (no
 //! zombies), e-mails are sent from a thread each. Lines keepalived would log go to the
@@ -17,21 +18,17 @@
 //! (keepalived canonicalises it with `getaddrinfo(AI_CANONNAME)`).
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::unix::fs::OpenOptionsExt;
 use std::process::Child;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use keepalived_conf::model::{Command, KeepalivedConfig, Notify};
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::sys::signal::{killpg, Signal};
-use nix::sys::stat::Mode;
-use nix::unistd::{getuid, mkfifo, Pid, User};
+use nix::unistd::{getuid, Pid, User};
 
+use crate::notify_fifo::NotifyFifos;
 use crate::platform::Input;
 use crate::script_exec::{PreparedScript, ScriptKind, ScriptSecurity};
 
@@ -134,7 +131,7 @@ pub struct SmtpSettings {
 pub struct Notifier {
     instances: HashMap<String, Target>,
     groups: HashMap<String, Target>,
-    fifos: Vec<(String, File, bool)>,
+    fifos: NotifyFifos,
     smtp: Option<SmtpSettings>,
     tx: Sender<Input>,
 }
@@ -148,114 +145,119 @@ fn local_name() -> String {
         .unwrap_or_else(|| "[unknown]".to_string())
 }
 
+/// What a configuration notifies, apart from the FIFOs.
+type Targets = (
+    HashMap<String, Target>,
+    HashMap<String, Target>,
+    Option<SmtpSettings>,
+);
+
+fn targets(config: &KeepalivedConfig, sec: &mut ScriptSecurity, logs: &mut Vec<String>) -> Targets {
+    let g = &config.global;
+    let default_alert = g.smtp_alert.unwrap_or(false);
+    let mut instances = HashMap::new();
+    for i in &config.instances {
+        let scripts = Scripts::new(&i.notify, sec, logs);
+        instances.insert(
+            i.name.clone(),
+            Target {
+                scripts,
+                smtp_alert: i.smtp_alert.unwrap_or(default_alert),
+                last_email_state: None,
+            },
+        );
+    }
+    let mut groups = HashMap::new();
+    for sg in &config.sync_groups {
+        let scripts = Scripts::new(&sg.notify, sec, logs);
+        groups.insert(
+            sg.name.clone(),
+            Target {
+                scripts,
+                smtp_alert: sg.smtp_alert.unwrap_or(default_alert),
+                last_email_state: None,
+            },
+        );
+    }
+    let smtp = match &g.smtp_server {
+        Some(server) if !g.notification_email.is_empty() => {
+            let local = local_name();
+            let user = User::from_uid(getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_else(|| "root".to_string());
+            Some(SmtpSettings {
+                server: (server.host.clone(), server.port),
+                helo: g.smtp_helo_name.clone().unwrap_or_else(|| local.clone()),
+                from: g
+                    .notification_email_from
+                    .clone()
+                    .unwrap_or_else(|| format!("{user}@{local}")),
+                to: g.notification_email.clone(),
+                router_id: g.router_id.clone().unwrap_or(local),
+                timeout: g.smtp_connect_timeout,
+            })
+        }
+        _ => None,
+    };
+    (instances, groups, smtp)
+}
+
 impl Notifier {
     /// Prepares every notify script of `config` (keepalived's user and security rules, its
-    /// messages to `log`), opens the notify FIFOs named in the configuration and sets up
-    /// SMTP alerts.
+    /// messages to `log`), opens the global notify FIFOs (starting their scripts) and sets
+    /// up SMTP alerts.
     pub fn new(config: &KeepalivedConfig, log: Sender<Input>) -> Notifier {
         let mut sec = ScriptSecurity::new(&config.global);
         let mut logs = Vec::new();
-        let g = &config.global;
-        let default_alert = g.smtp_alert.unwrap_or(false);
-        let mut instances = HashMap::new();
-        let mut fifo_paths: Vec<String> = Vec::new();
-        for i in &config.instances {
-            let scripts = Scripts::new(&i.notify, &mut sec, &mut logs);
-            if let Some(f) = &i.notify.fifo {
-                fifo_paths.push(f.clone());
-            }
-            instances.insert(
-                i.name.clone(),
-                Target {
-                    scripts,
-                    smtp_alert: i.smtp_alert.unwrap_or(default_alert),
-                    last_email_state: None,
-                },
-            );
-        }
-        let mut groups = HashMap::new();
-        for sg in &config.sync_groups {
-            let scripts = Scripts::new(&sg.notify, &mut sec, &mut logs);
-            if let Some(f) = &sg.notify.fifo {
-                fifo_paths.push(f.clone());
-            }
-            groups.insert(
-                sg.name.clone(),
-                Target {
-                    scripts,
-                    smtp_alert: sg.smtp_alert.unwrap_or(default_alert),
-                    last_email_state: None,
-                },
-            );
-        }
-        let smtp = match &g.smtp_server {
-            Some(server) if !g.notification_email.is_empty() => {
-                let local = local_name();
-                let user = User::from_uid(getuid())
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name)
-                    .unwrap_or_else(|| "root".to_string());
-                Some(SmtpSettings {
-                    server: (server.host.clone(), server.port),
-                    helo: g.smtp_helo_name.clone().unwrap_or_else(|| local.clone()),
-                    from: g
-                        .notification_email_from
-                        .clone()
-                        .unwrap_or_else(|| format!("{user}@{local}")),
-                    to: g.notification_email.clone(),
-                    router_id: g.router_id.clone().unwrap_or(local),
-                    timeout: g.smtp_connect_timeout,
-                })
-            }
-            _ => None,
-        };
+        let (instances, groups, smtp) = targets(config, &mut sec, &mut logs);
         for l in logs {
             let _ = log.send(Input::Log(l));
         }
-        let mut n = Notifier {
+        let fifos = NotifyFifos::open(&config.global, false, &mut sec, &log);
+        Notifier {
             instances,
             groups,
-            fifos: Vec::new(),
+            fifos,
             smtp,
             tx: log,
-        };
-        fifo_paths.dedup();
-        for p in fifo_paths {
-            n.add_fifo(&p);
         }
-        n
     }
 
-    /// Opens (creating it if missing, as keepalived's `fifo_open()`) a notify FIFO every
-    /// line is written to: `global_defs`' `notify_fifo` / `vrrp_notify_fifo`.
+    /// A reload replaces the configuration by `config` (keepalived's `reload_vrrp_thread()`):
+    /// the FIFO scripts are terminated, the FIFOs closed (those we created removed), and
+    /// `config`'s opened, with their scripts started. The instance and group scripts stay
+    /// until [`Notifier::reloaded`]: the instances the reload deletes notify with theirs.
+    pub fn reloading(&mut self, config: &KeepalivedConfig) {
+        // The old FIFOs go before the new ones are made: they may have the same path.
+        self.fifos = NotifyFifos::default();
+        let mut sec = ScriptSecurity::new(&config.global);
+        self.fifos = NotifyFifos::open(&config.global, true, &mut sec, &self.tx);
+    }
+
+    /// The reload is done: notifications follow `config`.
+    pub fn reloaded(&mut self, config: &KeepalivedConfig) {
+        let mut sec = ScriptSecurity::new(&config.global);
+        let mut logs = Vec::new();
+        let (instances, groups, smtp) = targets(config, &mut sec, &mut logs);
+        for l in logs {
+            self.log(l);
+        }
+        self.instances = instances;
+        self.groups = groups;
+        self.smtp = smtp;
+    }
+
+    /// Shut-down begins: the FIFO scripts are terminated before the `STOP` notifications.
+    pub fn stopping(&mut self) {
+        self.fifos.stopping();
+    }
+
+    /// Opens (creating it if missing, as keepalived's `fifo_open()`) a further notify FIFO
+    /// every line is written to, without a script.
     pub fn add_fifo(&mut self, path: &str) {
-        if self.fifos.iter().any(|(p, _, _)| p == path) {
-            return;
-        }
-        let mut created = false;
-        match mkfifo(path, Mode::from_bits_truncate(0o644)) {
-            Ok(()) => created = true,
-            Err(Errno::EEXIST) => {}
-            Err(_) => self.log(format!("Unable to create notify fifo {path}")),
-        }
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW).bits())
-            .open(path)
-        {
-            Ok(f) => self.fifos.push((path.to_string(), f, created)),
-            Err(e) => {
-                self.log(format!(
-                    "Unable to open notify fifo {path} - errno {}",
-                    e.raw_os_error().unwrap_or(0)
-                ));
-                if created {
-                    let _ = std::fs::remove_file(path);
-                }
-            }
-        }
+        self.fifos.add(path, &self.tx);
     }
 
     /// The SMTP settings in use, if alerts can be mailed.
@@ -268,11 +270,8 @@ impl Notifier {
     }
 
     fn fifo_line(&mut self, kind: &str, name: &str, state: &str, priority: u8) {
-        let line = format!("{kind} \"{name}\" {state} {priority}\n");
-        for (_, f, _) in &mut self.fifos {
-            // Non-blocking, errors ignored: keepalived's `notify_fifo()`.
-            let _ = f.write_all(line.as_bytes());
-        }
+        self.fifos
+            .write_line(&format!("{kind} \"{name}\" {state} {priority}\n"));
     }
 
     /// An instance entered `state` with effective priority `priority`
@@ -418,17 +417,6 @@ impl Notifier {
             });
         if spawned.is_err() {
             self.log("Failed fork process".to_string());
-        }
-    }
-}
-
-impl Drop for Notifier {
-    fn drop(&mut self) {
-        // keepalived's `fifo_close()`: a FIFO it created is removed.
-        for (path, _, created) in &self.fifos {
-            if *created {
-                let _ = std::fs::remove_file(path);
-            }
         }
     }
 }

@@ -34,6 +34,14 @@ pub trait Notifications {
     fn master_rx_lower_pri(&mut self, name: &str, priority: u8);
     /// Sync group `name` entered `state`.
     fn group(&mut self, name: &str, state: State);
+    /// Shut-down begins, before the instances' `STOP` (keepalived terminates its scripts
+    /// first).
+    fn stopping(&mut self) {}
+    /// A reload to `config` can no longer fail: called before the deleted instances
+    /// notify.
+    fn reloading(&mut self, _config: &KeepalivedConfig) {}
+    /// The reload to `config` is done.
+    fn reloaded(&mut self, _config: &KeepalivedConfig) {}
 }
 
 impl Notifications for crate::notify::Notifier {
@@ -63,6 +71,18 @@ impl Notifications for crate::notify::Notifier {
             State::Init => return,
         };
         self.group_state(name, state);
+    }
+
+    fn stopping(&mut self) {
+        crate::notify::Notifier::stopping(self);
+    }
+
+    fn reloading(&mut self, config: &KeepalivedConfig) {
+        crate::notify::Notifier::reloading(self, config);
+    }
+
+    fn reloaded(&mut self, config: &KeepalivedConfig) {
+        crate::notify::Notifier::reloaded(self, config);
     }
 }
 
@@ -281,6 +301,7 @@ impl<P: Platform> Runtime<P> {
                 }
             }
         }
+        self.notifications.stopping();
         let now = self.now();
         let actions = self.node.stop(now);
         self.act_all(actions);
@@ -307,8 +328,10 @@ impl<P: Platform> Runtime<P> {
     /// restarts its master down timer); an old instance with no continuation is deleted
     /// (a master sends priority 0 and releases its addresses); a new one starts. Tracker
     /// states carry over by what they track; sync groups take the state their members
-    /// have ([`Node::resumed`]). The caller restarts the tracking runner afterwards (with
-    /// [`crate::tracker::spawn_reloaded`]) and replaces the notifications.
+    /// have ([`Node::resumed`]). The notifications are told ([`Notifications::reloading`]
+    /// before the deleted instances notify, [`Notifications::reloaded`] before the others
+    /// do). The caller restarts the tracking runner afterwards (with
+    /// [`crate::tracker::spawn_reloaded`]).
     ///
     /// Call it with the old tracking runner already stopped. On error (the new
     /// configuration cannot be planned or a channel cannot be opened) nothing has
@@ -410,6 +433,7 @@ impl<P: Platform> Runtime<P> {
             machines.push(m);
         }
 
+        self.notifications.reloading(config);
         // Deleted instances, while they are still in the node.
         let deleted: Vec<usize> = (0..taken.len()).filter(|&k| !taken[k]).collect();
         for k in deleted {
@@ -500,6 +524,8 @@ impl<P: Platform> Runtime<P> {
         self.table = table;
         self.links.extend(links);
         self.tracker_states = carried.into_iter().collect();
+        // The continuing and new instances notify with the new configuration's scripts.
+        self.notifications.reloaded(config);
         for (i, actions) in starts {
             for a in actions {
                 self.act(i, a);

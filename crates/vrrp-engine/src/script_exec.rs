@@ -84,6 +84,8 @@ pub enum ScriptKind<'a> {
     Track(&'a str),
     /// A `notify*` command.
     Notify,
+    /// `notify_fifo_script` (`""`) or `vrrp_notify_fifo_script` (`"vrrp_"`).
+    NotifyFifo(&'a str),
 }
 
 /// The user context shared by all scripts of a configuration: `enable_script_security`
@@ -106,7 +108,9 @@ impl ScriptSecurity {
         }
     }
 
-    fn default_user(&mut self, logs: &mut Vec<String>) -> Option<(u32, u32)> {
+    /// keepalived's `get_default_script_user()`: the global `script_user`, else
+    /// `keepalived_script` if it exists, else ours; `None` when that fails.
+    pub(crate) fn default_user(&mut self, logs: &mut Vec<String>) -> Option<(u32, u32)> {
         if let Some(d) = self.default {
             return d;
         }
@@ -160,6 +164,9 @@ impl ScriptSecurity {
                         ScriptKind::Notify => {
                             format!("Invalid user/group for notify script {first} - ignoring")
                         }
+                        ScriptKind::NotifyFifo(prefix) => format!(
+                            "Invalid user/group for {prefix}notify_fifo script {first} - ignoring"
+                        ),
                     });
                     return None;
                 }
@@ -173,6 +180,9 @@ impl ScriptSecurity {
                         }
                         ScriptKind::Notify => format!(
                             "Failed to set default user for notify script {first} - ignoring"
+                        ),
+                        ScriptKind::NotifyFifo(prefix) => format!(
+                            "Failed to set default user for {prefix}notify_fifo script {first} - ignoring"
                         ),
                     });
                     return None;
@@ -207,7 +217,8 @@ impl ScriptSecurity {
                     return None;
                 }
             }
-            ScriptKind::Notify => {
+            ScriptKind::Notify | ScriptKind::NotifyFifo(_) => {
+                // `check_notify_script_secure()`.
                 if flags & (SC_INHIBIT | SC_NOTFOUND) != 0 || flags & SC_EXECUTABLE == 0 {
                     return None;
                 }
@@ -233,7 +244,7 @@ pub fn cmd_str(argv: &[String]) -> String {
 }
 
 /// `set_uid_gid()`: the uid and gid (the user's primary group unless one is named).
-fn resolve_user(u: &ScriptUser, logs: &mut Vec<String>) -> Option<(u32, u32)> {
+pub(crate) fn resolve_user(u: &ScriptUser, logs: &mut Vec<String>) -> Option<(u32, u32)> {
     let user = match User::from_name(&u.user) {
         Err(_) => {
             logs.push(format!(

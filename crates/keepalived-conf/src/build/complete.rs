@@ -30,6 +30,7 @@ pub(super) fn complete(ctx: &mut Ctx<'_>) {
         std::mem::swap(ctx.diags, &mut quiet);
     }
     disable_missing_scripts(ctx);
+    super::global::complete_notify_fifos(ctx);
     check_script_security(ctx);
     let pending = std::mem::take(&mut ctx.pending_instances);
     for raw in pending {
@@ -264,6 +265,11 @@ fn check_script_security(ctx: &mut Ctx<'_>) {
             .into_iter()
             .flatten()
         {
+            runs |= found(&c.argv);
+        }
+    }
+    for fifo in ctx.config.global.notify_fifos() {
+        if let Some(c) = &fifo.script {
             runs |= found(&c.argv);
         }
     }

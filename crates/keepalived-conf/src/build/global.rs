@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::Ctx;
-use crate::model::{ScriptUser, SmtpServer, VrrpVersion};
+use crate::model::{NotifyFifo, ScriptUser, SmtpServer, VrrpVersion};
 use crate::status::ConfigErr;
 use crate::syntax::Node;
 
@@ -168,6 +168,10 @@ pub(super) fn global_defs(ctx: &mut Ctx<'_>, node: &Node) {
                 ctx.config.global.max_auto_priority = value.map(|v| v as i32);
             }
             "dynamic_interfaces" => ctx.config.global.dynamic_interfaces = true,
+            "notify_fifo" => notify_fifo(ctx, item, FifoKind::Global),
+            "vrrp_notify_fifo" => notify_fifo(ctx, item, FifoKind::Vrrp),
+            "notify_fifo_script" => notify_fifo_script(ctx, item, FifoKind::Global),
+            "vrrp_notify_fifo_script" => notify_fifo_script(ctx, item, FifoKind::Vrrp),
             _ => ctx.other("global_defs", item),
         }
     }
@@ -237,6 +241,132 @@ fn count_arg(ctx: &mut Ctx<'_>, item: &Node) -> Option<u32> {
                 format!("{} '{}' invalid - ignoring", item.name(), w.text),
             );
             None
+        }
+    }
+}
+
+/// Which of the VRRP process's two notify FIFOs a keyword sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FifoKind {
+    /// `notify_fifo`.
+    Global,
+    /// `vrrp_notify_fifo`.
+    Vrrp,
+}
+
+impl FifoKind {
+    /// keepalived's `type` prefix in its messages.
+    pub(super) fn prefix(self) -> &'static str {
+        match self {
+            FifoKind::Global => "",
+            FifoKind::Vrrp => "vrrp_",
+        }
+    }
+
+    pub(super) fn index(self) -> usize {
+        match self {
+            FifoKind::Global => 0,
+            FifoKind::Vrrp => 1,
+        }
+    }
+}
+
+/// `[vrrp_]notify_fifo PATH [USER [GROUP]]` (keepalived's `notify_fifo()`): the first one
+/// counts. The owner is looked up by the engine, as script users are: keepalived looks it
+/// up while reading and ignores the line when the user does not exist (two log lines, not
+/// a configuration error, not printed by `-t`), so a second `notify_fifo` after one with a
+/// missing user is taken by keepalived and reported as a duplicate here.
+fn notify_fifo(ctx: &mut Ctx<'_>, item: &Node, kind: FifoKind) {
+    let prefix = kind.prefix();
+    let Some(path) = item.args().first() else {
+        ctx.warn(
+            item.span(),
+            ConfigErr::GeneralError,
+            format!("No {prefix}notify_fifo name specified"),
+        );
+        return;
+    };
+    let slot = match kind {
+        FifoKind::Global => &ctx.config.global.notify_fifo,
+        FifoKind::Vrrp => &ctx.config.global.vrrp_notify_fifo,
+    };
+    if slot.is_some() {
+        ctx.warn(
+            path.span,
+            ConfigErr::GeneralError,
+            format!(
+                "{prefix}notify_fifo already specified - ignoring {}",
+                path.text
+            ),
+        );
+        return;
+    }
+    let owner = item.args().get(1).map(|u| ScriptUser {
+        user: u.text.clone(),
+        group: item.args().get(2).map(|g| g.text.clone()),
+    });
+    let fifo = NotifyFifo {
+        path: path.text.clone(),
+        owner,
+        script: None,
+    };
+    match kind {
+        FifoKind::Global => ctx.config.global.notify_fifo = Some(fifo),
+        FifoKind::Vrrp => ctx.config.global.vrrp_notify_fifo = Some(fifo),
+    }
+}
+
+/// `[vrrp_]notify_fifo_script COMMAND [USER [GROUP]]` (keepalived's
+/// `notify_fifo_script()`): the first one counts; `complete` gives it to its FIFO.
+fn notify_fifo_script(ctx: &mut Ctx<'_>, item: &Node, kind: FifoKind) {
+    let prefix = kind.prefix();
+    let Some(first) = item.args().first() else {
+        ctx.warn(
+            item.span(),
+            ConfigErr::GeneralError,
+            format!("No {prefix}notify_fifo_script specified"),
+        );
+        return;
+    };
+    if ctx.fifo_scripts[kind.index()].is_some() {
+        ctx.warn(
+            first.span,
+            ConfigErr::GeneralError,
+            format!(
+                "{prefix}notify_fifo_script already specified - ignoring {}",
+                first.text
+            ),
+        );
+        return;
+    }
+    if let Some(command) = super::instance::notify_command(ctx, item) {
+        ctx.fifo_scripts[kind.index()] = Some((command, item.span()));
+    }
+}
+
+/// After reading (keepalived's `vrrp_complete_init()`): each `*_fifo_script` goes to its
+/// FIFO (without one it is never run). Both FIFOs are kept even when they name the same
+/// path: keepalived 2.2.7's VRRP process drops the `vrrp_notify_fifo` then only on a
+/// reload (`init_global_data()` is not called when it first reads the file), so that is
+/// the engine's business.
+pub(super) fn complete_notify_fifos(ctx: &mut Ctx<'_>) {
+    for kind in [FifoKind::Global, FifoKind::Vrrp] {
+        let Some((command, span)) = ctx.fifo_scripts[kind.index()].take() else {
+            continue;
+        };
+        let fifo = match kind {
+            FifoKind::Global => &mut ctx.config.global.notify_fifo,
+            FifoKind::Vrrp => &mut ctx.config.global.vrrp_notify_fifo,
+        };
+        match fifo {
+            Some(f) => f.script = Some(command),
+            None => ctx.diags.push(conf_diag::Diagnostic::warning(
+                span,
+                format!(
+                    "ha-compat: {p}notify_fifo_script without {p}notify_fifo is never run (keepalived ignores it too)",
+                    p = kind.prefix()
+                ),
+            )),
         }
     }
 }

@@ -22,7 +22,7 @@ use conf_diag::{Diagnostic, Diagnostics, Severity, Span};
 
 use crate::host::Host;
 use crate::keywords::{self, Support};
-use crate::model::KeepalivedConfig;
+use crate::model::{Command, KeepalivedConfig};
 use crate::reader::Word;
 use crate::status::{ConfigErr, STOPPED_CODE};
 use crate::syntax::Node;
@@ -41,6 +41,7 @@ pub fn build(nodes: &[Node], host: &dyn Host, diags: &mut Diagnostics) -> Keepal
         config: KeepalivedConfig::default(),
         pending_instances: Vec::new(),
         script_names,
+        fifo_scripts: [None, None],
     };
     let mut lvs_warned = false;
     for node in nodes {
@@ -86,6 +87,9 @@ pub(crate) struct Ctx<'a> {
     /// Every `vrrp_script` name in the file, before or after: lets the "not found"
     /// warning say that the order is the problem.
     pub script_names: Vec<String>,
+    /// `notify_fifo_script` and `vrrp_notify_fifo_script` as read (with the line of the
+    /// keyword): `complete` gives each to its FIFO, which may come later in the file.
+    pub fifo_scripts: [Option<(Command, Span)>; 2],
 }
 
 impl Ctx<'_> {
