@@ -19,70 +19,16 @@ use std::time::{Duration, Instant};
 use nix::sched::CloneFlags;
 use proxy_engine::balance::{Balancer, Pick, RequestInfo, ServerId};
 
+mod common;
+use common::Ns;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
 const HAPROXY: &str = "/usr/sbin/haproxy";
 const SERVER_PORT_BASE: u16 = 9001;
 const SERVERS: usize = 4;
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 // ---------------------------------------------------------------- the lab
-
-/// A network namespace with `lo` up, deleted on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!(
-            "hape-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        run(&["ip", "netns", "add", &name]);
-        let ns = Ns { name };
-        run(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// Moves the calling thread into the namespace (threads it spawns inherit it).
-    fn enter_this_thread(&self) {
-        let fd = std::fs::File::open(format!("/run/netns/{}", self.name)).expect("netns file");
-        nix::sched::setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-    }
-
-    /// Runs `f` on a thread inside the namespace.
-    fn run_in<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                self.enter_this_thread();
-                f()
-            })
-            .join()
-            .expect("thread in namespace")
-        })
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Servers `s1`..`s4` on 127.0.0.1:9001.. inside the namespace. An HTTP request
 /// (`GET ...`) is answered with the server's name as body and the connection closed;
@@ -176,7 +122,7 @@ fn start_haproxy(ns: &Ns, cfg_text: &str, sock: &Path, port: u16) -> Haproxy {
         cfg,
         sock: sock.to_path_buf(),
     };
-    let ready = ns.run_in(|| {
+    let ready = ns.enter(|| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists() {
@@ -230,7 +176,7 @@ fn gets(n: usize) -> Vec<Step> {
 
 /// The sequence of server names the real haproxy gives the steps.
 fn reference_sequence(ns: &Ns, port: u16, sock: &Path, steps: &[Step]) -> Vec<String> {
-    ns.run_in(|| {
+    ns.enter(|| {
         let mut names = Vec::new();
         let mut held: Vec<TcpStream> = Vec::new();
         for step in steps {

@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sched::CloneFlags;
+mod common;
+use common::Ns;
+
 use proxy_engine::balance::{Balancer, ServerId};
 use proxy_engine::health::{
     backend_down_line, health_check_line, server_down_line, server_up_line, CheckParams,
@@ -24,32 +27,6 @@ use proxy_engine::health::{
 };
 
 const HAPROXY: &str = "/usr/sbin/haproxy";
-
-struct Ns(String);
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!("hapc-{}", std::process::id());
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ns = Ns(name);
-        assert!(Command::new("ip")
-            .args(["-n", &ns.0, "link", "set", "lo", "up"])
-            .status()
-            .unwrap()
-            .success());
-        ns
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 struct Killed(Child);
 
@@ -64,7 +41,7 @@ impl Drop for Killed {
 fn listener(ns: &Ns, port: u16) -> Arc<AtomicBool> {
     let on = Arc::new(AtomicBool::new(true));
     let flag = on.clone();
-    let path = format!("/run/netns/{}", ns.0);
+    let path = format!("/run/netns/{}", ns.name);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let fd = std::fs::File::open(path).unwrap();
@@ -229,7 +206,7 @@ fn server_state_lines_match_the_real_haproxy() {
     let cfg_path = std::env::temp_dir().join(format!("hapc-{}.cfg", std::process::id()));
     std::fs::write(&cfg_path, CFG).unwrap();
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.0, HAPROXY, "-db", "-f"])
+        .args(["netns", "exec", &ns.name, HAPROXY, "-db", "-f"])
         .arg(&cfg_path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
