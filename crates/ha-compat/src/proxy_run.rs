@@ -1,8 +1,10 @@
 //! Running the proxy engine in the foreground: `haproxy -db -f FILE` and `ha-compat -f
 //! haproxy.cfg`. Loads the configuration (diagnostics as `haproxy -c` prints them), opens
 //! every listener, then drops privileges as HAProxy 2.6 does (`chroot`, then
-//! `group`/`gid`, then `user`/`uid`), and runs until SIGTERM/SIGINT (hard stop) or
-//! SIGUSR1 (soft stop: listeners close, sessions under way finish).
+//! `group`/`gid`, then `user`/`uid`), and runs until SIGUSR1 (soft stop: listeners close,
+//! `Proxy X stopped` lines, exit 0 once the sessions under way have ended) or
+//! SIGTERM/SIGINT (default action: killed by the signal, as HAProxy 2.6 without
+//! master-worker).
 //!
 //! Messages on stderr in HAProxy's shape: `[WARNING]  (PID) : ...`, `[ALERT]    (PID) :
 //! ...`. What the engine cannot run yet is refused before anything starts, with the
@@ -79,26 +81,19 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
     }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
     runtime.block_on(async move {
+        // SIGUSR1: soft stop. SIGTERM and SIGINT keep their default action, as in HAProxy
+        // 2.6 without master-worker: the process ends at once, killed by the signal.
         let stop = async {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::user_defined1()),
-            ) else {
-                std::future::pending::<()>().await;
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = usr1.recv() => {}
+            match signal(SignalKind::user_defined1()) {
+                Ok(mut usr1) => {
+                    usr1.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
         };
         engine.run(events, stop).await;
     });
-    // Sessions still under way end with the runtime (a hard stop, as HAProxy's SIGTERM;
-    // SIGUSR1's wait for them is the supervisor's graceful reload, issue 8).
     runtime.shutdown_background();
     0
 }

@@ -34,6 +34,7 @@ use crate::traffic_log::{LogClock, LogSender};
 /// `LOG_EMERG`, `LOG_ALERT`, `LOG_NOTICE`: the levels of the server state lines.
 const LEVEL_EMERG: u8 = 0;
 const LEVEL_ALERT: u8 = 1;
+const LEVEL_WARNING: u8 = 4;
 const LEVEL_NOTICE: u8 = 5;
 
 /// Where the engine's own messages go (the `haproxy` command prints them on stderr as
@@ -299,6 +300,21 @@ pub struct Engine {
     frontends: Vec<(TcpFrontend, usize)>,
     backends: Vec<Backend>,
     epoch: tokio::time::Instant,
+    /// Every connection of the process (the soft stop waits for it to drain).
+    process: ConnLimit,
+    /// What the soft stop reports, in configuration order.
+    stop_reports: Vec<StopReport>,
+}
+
+/// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop.
+struct StopReport {
+    name: String,
+    /// The frontend's connection counter (frontends and listens).
+    frontend: Option<ConnLimit>,
+    /// The counters of the frontends whose sessions this backend took (backends and
+    /// listens: in `mode tcp` every connection becomes a session of the default backend).
+    backend_of: Vec<ConnLimit>,
+    log: Option<Arc<Mutex<LogSender>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -359,10 +375,45 @@ impl Engine {
                 check.first = delays.next().unwrap_or(Duration::ZERO);
             }
         }
+        let mut stop_reports = Vec::new();
+        for proxy in config.proxies.iter().filter(|p| !p.disabled) {
+            let frontend = frontends
+                .iter()
+                .find(|(f, _)| f.name == proxy.name)
+                .map(|(f, _)| f.frontend_limit.clone());
+            let backend_of = frontends
+                .iter()
+                .filter(|(f, _)| f.backend == proxy.name)
+                .map(|(f, _)| f.frontend_limit.clone())
+                .collect();
+            stop_reports.push(StopReport {
+                name: proxy.name.clone(),
+                frontend,
+                backend_of,
+                log: log_sender(config, &proxy.settings, clock)?,
+            });
+        }
+        // HAProxy 2.6's internal HTTP client proxy is stopped (and reported) too; it logs
+        // to the global targets.
+        let internal = haproxy_conf::model::ProxySettings {
+            logs: haproxy_conf::model::ProxyLogs {
+                global: true,
+                targets: Vec::new(),
+            },
+            ..Default::default()
+        };
+        stop_reports.push(StopReport {
+            name: "<HTTPCLIENT>".into(),
+            frontend: None,
+            backend_of: Vec::new(),
+            log: log_sender(config, &internal, clock)?,
+        });
         Ok(Engine {
             frontends,
             backends,
             epoch,
+            process: process.clone(),
+            stop_reports,
         })
     }
 
@@ -418,8 +469,29 @@ impl Engine {
             _ = shutdown => {}
             _ = state_changes => {}
         }
+        // The soft stop (SIGUSR1): listeners close, each proxy is reported, and the
+        // process ends once the sessions under way have.
         let _ = stop_tx.send(true);
         tasks.abort_all();
+        for report in &self.stop_reports {
+            let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
+            let be: u64 = report.backend_of.iter().map(ConnLimit::cumulated).sum();
+            let line = format!(
+                "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
+                report.name
+            );
+            events.warning(&line);
+            if let Some(log) = &report.log {
+                let mut sender = match log.lock() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                sender.send(LEVEL_WARNING, SystemTime::now(), &line);
+            }
+        }
+        while self.process.current() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -453,7 +525,7 @@ fn build_backend(
         });
         addresses.push(address);
     }
-    let log = log_sender(config, proxy, clock)?;
+    let log = log_sender(config, &proxy.settings, clock)?;
     let log_health_checks = proxy
         .settings
         .options

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use haproxy_conf::model::{HaproxyConfig, Proxy};
+use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
 
 use crate::error::ProxyError;
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
@@ -189,10 +189,10 @@ fn system_hostname() -> String {
 /// it logs nowhere.
 pub fn log_sender(
     config: &HaproxyConfig,
-    proxy: &Proxy,
+    settings: &ProxySettings,
     clock: LogClock,
 ) -> Result<Option<Arc<Mutex<LogSender>>>, ProxyError> {
-    let targets = proxy_targets(&config.global.logs, &proxy.settings.logs)?;
+    let targets = proxy_targets(&config.global.logs, &settings.logs)?;
     if targets.is_empty() {
         return Ok(None);
     }
@@ -204,8 +204,7 @@ pub fn log_sender(
         }
     });
     let identity = LogIdentity {
-        tag: proxy
-            .settings
+        tag: settings
             .log_tag
             .clone()
             .or_else(|| config.global.log_tag.clone())
@@ -259,7 +258,7 @@ impl TcpFrontend {
                 process_limit.clone(),
             )?);
         }
-        let logging = log_sender(config, frontend, clock)?.map(|sender| TrafficLogging {
+        let logging = log_sender(config, &frontend.settings, clock)?.map(|sender| TrafficLogging {
             sender,
             tcplog: frontend.settings.options.tcplog,
             dontlognull: flag(frontend, "dontlognull"),
