@@ -100,6 +100,7 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
             return 1;
         }
     };
+    runtime.preset_trackers(trackers.initial_states());
     if let Err(e) = forward_signals(sender.clone(), logger.clone()) {
         logger.info(&format!("Unable to handle signals: {e}"));
         return 1;

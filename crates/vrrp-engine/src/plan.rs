@@ -16,7 +16,7 @@ use keepalived_conf::model::{
 use crate::ah;
 use crate::codec::{Advert, ChecksumMode, Family, Version, IPPROTO_AH, IPPROTO_VRRP};
 use crate::error::VrrpError;
-use crate::machine::{InstanceParams, Tracked};
+use crate::machine::{InstanceParams, Tracked, TrackedKind};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
 use crate::rx::{Auth, Expected};
 use crate::sync_group::GroupParams;
@@ -227,14 +227,20 @@ fn plan_instance(
         .into_iter()
         .filter_map(|s| {
             let id = table.id(&s.kind)?;
-            let name = match &s.kind {
-                TrackerKind::Script(n)
-                | TrackerKind::Process(n)
-                | TrackerKind::File(n)
-                | TrackerKind::Interface(n) => n.clone(),
+            let (kind, name) = match &s.kind {
+                TrackerKind::Script(n) => (TrackedKind::Script, n.clone()),
+                TrackerKind::Process(n) => (TrackedKind::Process, n.clone()),
+                TrackerKind::File(n) => (TrackedKind::File, n.clone()),
+                TrackerKind::Interface(n) => (
+                    TrackedKind::Interface {
+                        index: interfaces.get(n).map_or(0, |i| i.index),
+                    },
+                    n.clone(),
+                ),
             };
             Some(Tracked {
                 id,
+                kind,
                 name,
                 weight: s.weight,
                 reverse: s.reverse,

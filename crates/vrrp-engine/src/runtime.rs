@@ -233,6 +233,24 @@ impl<P: Platform> Runtime<P> {
         self.notifications = notifications;
     }
 
+    /// Tracker states known before the instances start (the tracking runner's first
+    /// readings of files and processes, [`crate::tracker::TrackerRunner::initial_states`]):
+    /// keepalived reads them before any instance starts, so an instance they hold down
+    /// starts in FAULT, with the line naming them. Ignored once running.
+    pub fn preset_trackers(&mut self, states: &[(TrackerId, TrackerState)]) {
+        if self.started {
+            return;
+        }
+        for (id, state) in states {
+            self.tracker_states.insert(*id, *state);
+            for i in 0..self.running.len() {
+                let now = self.now();
+                let actions = self.node.handle(i, Event::Tracker(*id, *state), now);
+                self.act_all(actions);
+            }
+        }
+    }
+
     /// A handle to push inputs (signals, trackers) into the loop.
     pub fn sender(&self) -> Sender<Input> {
         self.sender.clone()
@@ -409,6 +427,7 @@ impl<P: Platform> Runtime<P> {
         // The new machines, with the carried tracker states (which logs "Changing
         // effective priority", as keepalived does on every reload).
         let mut machines = Vec::new();
+        let mut first_lines = Vec::new();
         for p in &plans {
             let mut m = Instance::new(p.params.clone());
             let mut first = Vec::new();
@@ -425,12 +444,28 @@ impl<P: Platform> Runtime<P> {
                     first.extend(m.handle(Event::Tracker(id, state), now));
                 }
             }
-            for a in &first {
-                if let Action::Log(line) = a {
-                    self.logger.info(line);
-                }
-            }
+            first_lines.push(
+                first
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Action::Log(line) => Some(line),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            );
             machines.push(m);
+        }
+        // keepalived's `initialise_tracking_priorities()` again: what holds each instance
+        // in FAULT (whatever its old state; measured on 2.2.7's reload), then by instance
+        // its scripts' lines and its priority.
+        let (global, per_instance) = crate::sync_group::fault_reason_lines(&machines);
+        for line in global {
+            self.logger.info(&line);
+        }
+        for (scripts, first) in per_instance.into_iter().zip(first_lines) {
+            for line in scripts.iter().chain(&first) {
+                self.logger.info(line);
+            }
         }
 
         self.notifications.reloading(config);
