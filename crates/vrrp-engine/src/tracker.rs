@@ -236,9 +236,14 @@ pub fn spawn_reloaded(
     if !processes.is_empty() {
         let tx = inbound.clone();
         let st = stopper.clone();
+        // Reported again by the thread, as the files' first readings are.
+        let first = runner.initial.clone();
         let t = std::thread::Builder::new()
             .name("track_process".to_string())
             .spawn(move || {
+                for (id, state) in first {
+                    let _ = tx.send(Input::Tracker(id, state));
+                }
                 process_loop(processes, tx, st);
                 None
             })
