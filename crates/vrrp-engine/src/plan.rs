@@ -46,17 +46,42 @@ pub struct PlanOptions {
     pub log_detail: bool,
 }
 
+/// A keyword the engine refuses to run, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The keyword's place in the configuration (`None` if the model has none).
+    pub span: Option<conf_diag::Span>,
+    /// What is refused: `(VI_1) use_vmac: not implemented yet`.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; ha-compat refuses to run rather than ignore it",
+            self.message
+        )
+    }
+}
+
 /// What the configuration asks for that the running engine does not do yet and that
 /// changes routing or failover: running without it would silently do something else, so
 /// the engine refuses to start (the configuration test still accepts it, as keepalived).
-pub fn not_runnable(config: &KeepalivedConfig) -> Vec<String> {
+pub fn not_runnable(config: &KeepalivedConfig) -> Vec<Refusal> {
     let mut out = Vec::new();
     for i in &config.instances {
         if !i.virtual_routes.is_empty() {
-            out.push(format!("({}) virtual_routes: not implemented yet", i.name));
+            out.push(Refusal {
+                span: i.virtual_routes_span.or(i.span),
+                message: format!("({}) virtual_routes: not implemented yet", i.name),
+            });
         }
         if i.use_vmac.is_some() {
-            out.push(format!("({}) use_vmac: not implemented yet", i.name));
+            out.push(Refusal {
+                span: i.use_vmac_span.or(i.span),
+                message: format!("({}) use_vmac: not implemented yet", i.name),
+            });
         }
     }
     out
@@ -84,9 +109,7 @@ pub fn plan(
     options: PlanOptions,
 ) -> Result<NodePlan, VrrpError> {
     if let Some(first) = not_runnable(config).into_iter().next() {
-        return Err(VrrpError::Plan(format!(
-            "{first}; ha-compat refuses to run rather than ignore it"
-        )));
+        return Err(VrrpError::Plan(first.to_string()));
     }
     let mut warnings = Vec::new();
     let (groups, tracking) = plan_groups(config, &mut warnings);
