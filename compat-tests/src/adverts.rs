@@ -5,7 +5,8 @@
 //! (RFC 3768 VRRPv2, RFC 5798 VRRPv3, RFC 4302 AH) and from what keepalived 2.2.7 was seen to
 //! send (the captures in `compat-tests/data/`, see its README), never from ha-compat's code.
 //!
-//! - [`read_pcap`] / [`read_pcap_file`]: a classic pcap file (`tcpdump -w`; both byte orders,
+//! - [`read_pcap`] / [`read_pcap_file`] ([`read_pcap_so_far`] while tcpdump still writes it):
+//!   a classic pcap file (`tcpdump -w`; both byte orders,
 //!   µs and ns timestamps; link types Ethernet, Linux cooked SLL and SLL2, raw IP) into the
 //!   [`Advert`]s it holds. Other packets are skipped. A VRRP packet that cannot be decoded
 //!   completely is still returned, with [`Advert::malformed`] saying why; only a broken pcap
@@ -608,6 +609,31 @@ pub fn read_pcap_file(path: &Path) -> Result<Vec<Advert>, AdvertError> {
         source,
     })?;
     read_pcap(&bytes)
+}
+
+/// [`read_pcap`] on a capture that is still being written: a record the writer has not
+/// finished yet (or a header not written completely) is left out instead of being an error,
+/// so a test can watch the wire while tcpdump runs.
+pub fn read_pcap_so_far(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
+    if bytes.len() < 24 {
+        return Ok(Vec::new());
+    }
+    let big_endian = match u32_at(bytes, 0, false).unwrap_or(0) {
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => true,
+        // Anything else, bad magic included, is read_pcap's to judge.
+        _ => false,
+    };
+    let mut complete = 24;
+    while let Some(incl) = u32_at(bytes, complete + 8, big_endian) {
+        let end = usize::try_from(incl)
+            .ok()
+            .and_then(|n| (complete + 16).checked_add(n));
+        match end {
+            Some(end) if end <= bytes.len() => complete = end,
+            _ => break,
+        }
+    }
+    read_pcap(bytes.get(..complete).unwrap_or(bytes))
 }
 
 /// Reads a classic pcap capture (`tcpdump -w`) and returns its VRRP packets in capture order:
@@ -1682,6 +1708,25 @@ mod tests {
     }
 
     #[test]
+    fn a_capture_being_written_reads_as_the_adverts_complete_so_far() {
+        for name in ["v2-unicast-pass.pcap", "v3-multicast-any-sll-ns.pcap"] {
+            let bytes = fixture(name);
+            let all = read(name);
+            assert_eq!(read_pcap_so_far(&bytes).unwrap(), all, "{name}");
+            let mut seen = 0;
+            for cut in 0..=bytes.len() {
+                let so_far = read_pcap_so_far(&bytes[..cut])
+                    .unwrap_or_else(|e| panic!("{name} cut at {cut}: {e}"));
+                // Only whole records, in order, and never fewer than before.
+                assert!(so_far.len() >= seen && so_far.len() <= all.len());
+                assert_eq!(so_far[..], all[..so_far.len()], "{name} cut at {cut}");
+                seen = so_far.len();
+            }
+            assert_eq!(seen, all.len());
+        }
+    }
+
+    #[test]
     fn truncated_and_mutated_captures_never_panic() {
         let files: Vec<Vec<u8>> = [
             "v2-unicast-pass.pcap",
@@ -1718,6 +1763,7 @@ mod tests {
                     };
                 }
             }
+            let _ = read_pcap_so_far(&bytes);
             if let Ok(adverts) = read_pcap(&bytes) {
                 for w in adverts.windows(2) {
                     let _ = diff_including_src(&w[0], &w[1]);

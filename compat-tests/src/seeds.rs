@@ -261,6 +261,9 @@ pub struct ReferenceRecord {
     pub responses: BTreeMap<String, Vec<u8>>,
     /// A steady-state advert of the master by scenario.
     pub adverts: BTreeMap<String, Advert>,
+    /// Takeover delays on the wire (the dead master's last advert -> the new master's
+    /// first), µs, by `scenario/fault`.
+    pub takeovers: BTreeMap<String, u64>,
 }
 
 /// Runs scenario `name` with `subject`; a panic inside (a broken lab) becomes a crashed
@@ -712,6 +715,178 @@ fn measure(
             report.measure(&format!("outage: {what}"), value, ms);
             ms
         }
+    }
+}
+
+/// How long after one of the master's adverts a node-loss fault is injected.
+///
+/// The backup takes over `3 x advert_int + skew` after the *last advert it received*, so
+/// the client-side outage of a fault is that minus the time between that advert and the
+/// fault: anywhere in the last interval if the fault is not aligned. Which phase an
+/// unaligned fault hits depends on what the lab did before (seed 000's reference keeps the
+/// VIP on lb1 through step 8 while ha-compat preempts it back, and the lab then injects the
+/// fault ~40 ms after the new master's first advert: 6.56 s against the reference's 4.8 s).
+/// A fixed phase makes the outage comparable between subjects and runs.
+const FAULT_PHASE: Duration = Duration::from_millis(100);
+
+/// A node-loss fault, as injected.
+struct NodeLoss {
+    /// When the fault was injected (µs since the epoch, the clock of the capture).
+    fault_us: u64,
+    /// The advert of the lost node the fault was timed after (µs), if one was seen in time.
+    after_advert_us: Option<u64>,
+}
+
+/// The adverts in a capture tcpdump is still writing.
+fn adverts_so_far(pcap: &Path) -> Vec<Advert> {
+    let bytes = std::fs::read(pcap).unwrap_or_default();
+    adverts::read_pcap_so_far(&bytes).unwrap_or_else(|e| panic!("{}: {e}", pcap.display()))
+}
+
+/// Loses `node` (every process SIGKILLed, cable cut) [`FAULT_PHASE`] after one of its
+/// adverts as the capture `pcap` sees it. An advert seen too late to keep the phase (a
+/// loaded machine) is skipped for the next; if none is seen within three intervals the
+/// fault is injected unaligned (the takeover check measures from the wire either way).
+fn lose_node(lab: &mut Lab, pcap: &Path, node: &str, advert_int: u8) -> NodeLoss {
+    let src = std::net::IpAddr::V4(lab.node(node).addr());
+    let phase_us = u64::try_from(FAULT_PHASE.as_micros()).unwrap_or(u64::MAX);
+    let deadline = Instant::now() + Duration::from_secs(u64::from(advert_int) * 3);
+    let mut after_advert_us = None;
+    let mut skipped = 0u64;
+    while Instant::now() < deadline {
+        let last = adverts_so_far(pcap)
+            .iter()
+            .rev()
+            .find(|a| a.src == src && a.timestamp_us > skipped)
+            .map(|a| a.timestamp_us);
+        if let Some(ts) = last {
+            let now = now_us();
+            if now < ts + phase_us {
+                std::thread::sleep(Duration::from_micros(ts + phase_us - now));
+                after_advert_us = Some(ts);
+                break;
+            }
+            skipped = ts;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let fault_us = now_us();
+    lab.node_mut(node).kill_all();
+    lab.unplug(node);
+    NodeLoss {
+        fault_us,
+        after_advert_us,
+    }
+}
+
+/// The VRRPv2 master-down interval of a backup with (effective) priority `priority`, µs:
+/// `3 x advert_int + (256 - priority) / 256 s` (RFC 3768 §6.1; keepalived 2.2.7's
+/// `VRRP_MS_DOWN_TIMER` with `VRRP_TIMER_SKEW` on the effective priority, in whole µs).
+fn master_down_us(advert_int: u8, priority: u16) -> u64 {
+    3 * u64::from(advert_int) * 1_000_000 + (256 - u64::from(priority.min(255))) * 1_000_000 / 256
+}
+
+/// The takeover after a node loss as the wire shows it: from the lost master's last
+/// advert to the new master's first, checked against the master-down interval of the new
+/// master's priority (±100 ms) and, for the other subjects, against the reference's delay
+/// in the same run (±10%). Independent of when the lab injected the fault.
+#[allow(clippy::too_many_arguments)]
+fn check_takeover(
+    report: &mut Report,
+    reference: &mut ReferenceRecord,
+    pcap: &Path,
+    what: &str,
+    lost: Ipv4Addr,
+    new: Ipv4Addr,
+    loss: &NodeLoss,
+    advert_int: u8,
+    new_priority: u16,
+) {
+    let (lost_ip, new_ip) = (std::net::IpAddr::V4(lost), std::net::IpAddr::V4(new));
+    let mut adverts = Vec::new();
+    // The VIP has moved when this runs, and the new master sent its first advert as it
+    // took it: wait only for tcpdump to write it.
+    let first_new = |adverts: &[Advert]| {
+        adverts
+            .iter()
+            .find(|a| a.src == new_ip && a.timestamp_us > loss.fault_us && a.priority > 0)
+            .map(|a| a.timestamp_us)
+    };
+    wait_for(Duration::from_secs(2), || {
+        adverts = adverts_so_far(pcap);
+        first_new(&adverts).is_some()
+    });
+    let expected = master_down_us(advert_int, new_priority);
+    let name = format!(
+        "{what}: {new} takes over {} ms after {lost}'s last advert (3 x {advert_int} s + skew of priority {new_priority}, ±100 ms)",
+        expected / 1000
+    );
+    let Some(first) = first_new(&adverts) else {
+        report.check(
+            &name,
+            &Expect::Holds,
+            Err(format!(
+                "no advert from {new} after the fault in the capture"
+            )),
+        );
+        return;
+    };
+    let Some(last) = adverts
+        .iter()
+        .filter(|a| a.src == lost_ip && a.timestamp_us < first)
+        .map(|a| a.timestamp_us)
+        .next_back()
+    else {
+        report.check(
+            &name,
+            &Expect::Holds,
+            Err(format!("no advert from {lost} before the takeover")),
+        );
+        return;
+    };
+    let delay = first - last;
+    let phase = loss.fault_us.saturating_sub(last);
+    report.measure(
+        &format!("takeover: {what}"),
+        format!(
+            "{} ms from the last advert to the new master's first (formula {} ms); fault {} ms after the last advert{}",
+            delay.div_ceil(1000),
+            expected / 1000,
+            phase / 1000,
+            if loss.after_advert_us.is_some() {
+                ""
+            } else {
+                " (no advert seen in time to align the fault)"
+            }
+        ),
+        None,
+    );
+    report.check(
+        &name,
+        &Expect::Holds,
+        if delay.abs_diff(expected) <= 100_000 {
+            Ok(())
+        } else {
+            Err(format!("{} ms", delay / 1000))
+        },
+    );
+    let key = format!("{}/{what}", report.scenario);
+    if report.subject == Subject::Reference {
+        reference.takeovers.insert(key, delay);
+    } else if let Some(&theirs) = reference.takeovers.get(&key) {
+        report.check(
+            &format!("{what}: takeover delay within 10% of the reference's in this run"),
+            &Expect::Holds,
+            if delay.abs_diff(theirs) * 10 <= theirs {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} ms, reference {} ms",
+                    delay / 1000,
+                    theirs / 1000
+                ))
+            },
+        );
     }
 }
 
@@ -1384,9 +1559,8 @@ pub fn run_lb_seed(
         .cloned()
         .unwrap_or_else(|| master.to_owned());
     let other = if holder == "lb1" { "lb2" } else { "lb1" };
-    let t_lost = now_us();
-    lab.node_mut(&holder).kill_all();
-    lab.unplug(&holder);
+    let loss = lose_node(&mut lab, &pcap, &holder, seed.advert_int);
+    let t_lost = loss.fault_us;
     let took = wait_for(failover, || lab.node(other).holds(vip));
     report.check(
         &format!("{holder} lost (SIGKILL, cable cut): {other} takes the VIP"),
@@ -1408,6 +1582,20 @@ pub fn run_lb_seed(
         },
     );
     measure_outage(report, &client, "master node lost", t_lost);
+    if took {
+        let (lost_addr, new_addr) = (lab.node(&holder).addr(), lab.node(other).addr());
+        check_takeover(
+            report,
+            reference,
+            &pcap,
+            "master node lost",
+            lost_addr,
+            new_addr,
+            &loss,
+            seed.advert_int,
+            effective(usize::from(other == "lb2")),
+        );
+    }
     report.check(
         &format!("{holder} lost: the dead node keeps the VIP on its interface (SIGKILL, nobody removes it)"),
         &Expect::Holds,
@@ -1610,9 +1798,8 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
         ),
     );
     // Failover by losing the master (the tutorial stops haproxy, which never ran here).
-    let t_lost = now_us();
-    lab.node_mut("lb1").kill_all();
-    lab.unplug("lb1");
+    let loss = lose_node(&mut lab, &pcap, "lb1", 1);
+    let t_lost = loss.fault_us;
     let took = wait_for(Duration::from_secs(10), || lab.node("lb2").holds(vip));
     let moved_ms = (now_us() - t_lost) / 1000;
     report.check(
@@ -1629,6 +1816,23 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
             "lb1 lost -> VIP on lb2",
             format!("{moved_ms} ms"),
             Some(moved_ms),
+        );
+    }
+    if took {
+        // lb2's priority 100 gains chk_haproxy's weight 2 only where haproxy runs (the
+        // reference haproxy refuses the config).
+        let lb2_priority = if imps[1] == Impl::Ours { 102 } else { 100 };
+        let (lb1_addr, lb2_addr) = (lab.node("lb1").addr(), lab.node("lb2").addr());
+        check_takeover(
+            report,
+            reference,
+            &pcap,
+            "lb1 lost",
+            lb1_addr,
+            lb2_addr,
+            &loss,
+            1,
+            lb2_priority,
         );
     }
     let resumed = client.wait_success_after(t_lost, Duration::from_secs(3));
@@ -1877,5 +2081,17 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b""), "");
+    }
+
+    #[test]
+    fn master_down_interval_is_rfc3768s() {
+        // RFC 3768 §6.1: Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time,
+        // Skew_Time = (256 - Priority) / 256 s. keepalived 2.2.7 (reference, seed 000 lab:
+        // lb2 at priority 100) took over 6.611 s after lb1's last advert.
+        assert_eq!(master_down_us(2, 100), 6_609_375);
+        assert_eq!(master_down_us(1, 100), 3_609_375);
+        assert_eq!(master_down_us(1, 255), 3_003_906);
+        // A priority beyond 255 (a tracker's weight added) is capped as keepalived caps it.
+        assert_eq!(master_down_us(1, 300), master_down_us(1, 255));
     }
 }
