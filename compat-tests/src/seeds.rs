@@ -1777,9 +1777,22 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
             )),
         },
     );
-    let took = wait_holder(&lab, &lbs, vip, "lb1", Duration::from_secs(10));
+    // chk_haproxy adds its weight 2 only where haproxy runs: the reference refuses the
+    // config, ours runs it. lb1 (101) stays master unless only lb2 (100) runs ours (mixed).
+    let priority = |i: usize, base: u16| base + if imps[i] == Impl::Ours { 2 } else { 0 };
+    let (m, b) = if priority(0, 101) >= priority(1, 100) {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let (master, backup) = (lbs[m], lbs[b]);
+    let (master_priority, backup_priority) =
+        (priority(m, [101, 100][m]), priority(b, [101, 100][b]));
+    let took = wait_holder(&lab, &lbs, vip, master, Duration::from_secs(10));
     report.check(
-        "lb1 (MASTER, priority 101) holds 192.168.0.100/32 on eth0 and lb2 does not",
+        &format!(
+            "{master} (priority {master_priority}) holds 192.168.0.100/32 on eth0 and {backup} does not"
+        ),
         &Expect::Holds,
         took.map(|_| ()),
     );
@@ -1790,7 +1803,7 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     let records = client.records();
     report.check(
         "requests to 192.168.0.100:7001 reach the server",
-        &refuses(imps[0]),
+        &refuses(imps[m]),
         served_by(
             &window(&records, t0 + 300_000, t0 + 2_000_000),
             &["web1"],
@@ -1798,47 +1811,42 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
         ),
     );
     // Failover by losing the master (the tutorial stops haproxy, which never ran here).
-    let loss = lose_node(&mut lab, &pcap, "lb1", 1);
+    let loss = lose_node(&mut lab, &pcap, master, 1);
     let t_lost = loss.fault_us;
-    let took = wait_for(Duration::from_secs(10), || lab.node("lb2").holds(vip));
+    let took = wait_for(Duration::from_secs(10), || lab.node(backup).holds(vip));
     let moved_ms = (now_us() - t_lost) / 1000;
     report.check(
-        "lb1 lost: lb2 takes 192.168.0.100",
+        &format!("{master} lost: {backup} takes 192.168.0.100"),
         &Expect::Holds,
         if took {
             Ok(())
         } else {
-            Err("lb2 does not hold the VIP".to_owned())
+            Err(format!("{backup} does not hold the VIP"))
         },
     );
     if took {
         report.measure(
-            "lb1 lost -> VIP on lb2",
+            "master lost -> VIP on the backup",
             format!("{moved_ms} ms"),
             Some(moved_ms),
         );
-    }
-    if took {
-        // lb2's priority 100 gains chk_haproxy's weight 2 only where haproxy runs (the
-        // reference haproxy refuses the config).
-        let lb2_priority = if imps[1] == Impl::Ours { 102 } else { 100 };
-        let (lb1_addr, lb2_addr) = (lab.node("lb1").addr(), lab.node("lb2").addr());
+        let (master_addr, backup_addr) = (lab.node(master).addr(), lab.node(backup).addr());
         check_takeover(
             report,
             reference,
             &pcap,
-            "lb1 lost",
-            lb1_addr,
-            lb2_addr,
+            "master lost",
+            master_addr,
+            backup_addr,
             &loss,
             1,
-            lb2_priority,
+            backup_priority,
         );
     }
     let resumed = client.wait_success_after(t_lost, Duration::from_secs(3));
     report.check(
-        "lb1 lost: service resumes through lb2",
-        &refuses(imps[1]),
+        &format!("{master} lost: service resumes through {backup}"),
+        &refuses(imps[b]),
         if resumed {
             Ok(())
         } else {
@@ -1848,16 +1856,14 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     lab.stop_captures();
     let want = AdvertWant {
         vrid: 51,
-        // Neither node runs haproxy (the reference refuses the config), so chk_haproxy
-        // fails on both and adds nothing.
-        priority: if imps[0] == Impl::Reference { 101 } else { 103 },
+        priority: u8::try_from(master_priority).unwrap_or(u8::MAX),
         interval_s: 1,
         auth: None,
         dst: Ipv4Addr::new(224, 0, 0, 18),
         vip,
     };
-    let lb1_addr = lab.node("lb1").addr();
-    check_adverts(&lab, report, reference, &pcap, lb1_addr, &want);
+    let master_addr = lab.node(master).addr();
+    check_adverts(&lab, report, reference, &pcap, master_addr, &want);
 }
 
 /// Seed 003: keepalived on the nginx nodes themselves (AH, weight 4), with and without
