@@ -6,14 +6,17 @@
 # peak RSS. Needs root, haproxy, nginx, wrk, curl, bc. Everything stays inside a network
 # namespace the script makes and deletes (hapio-bench-PID); traffic only on its 127.0.0.1.
 #
-#   sudo scripts/bench-tcp-io.sh            # builds the example in release mode first
-#   ROUNDS=5 OURS=path/to/tcp_frontends sudo -E scripts/bench-tcp-io.sh
+# Ours is the ha-compat binary run as `haproxy -db -f FILE` (a symlink named haproxy), so
+# the whole engine is measured: listeners, the roundrobin balancer, health checks, logs.
+#
+#   sudo scripts/bench-tcp-io.sh            # builds ha-compat in release mode first
+#   ROUNDS=5 OURS=path/to/ha-compat sudo -E scripts/bench-tcp-io.sh
 set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${OURS:-}" ]; then
-    cargo build --release -q -p proxy-engine --example tcp_frontends --manifest-path "$ROOT/Cargo.toml"
-    OURS="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/tcp_frontends"
+    cargo build --release -q -p ha-compat --manifest-path "$ROOT/Cargo.toml"
+    OURS="${CARGO_TARGET_DIR:-$ROOT/target}/release/ha-compat"
 fi
 NS=hapio-bench-$$
 DIR=$(mktemp -d /tmp/hapio-bench.XXXXXX)
@@ -30,6 +33,8 @@ chmod 755 "$DIR"   # nginx's workers (www-data) read the files
 mkdir -p "$DIR/www"
 head -c 100 /dev/zero | tr '\0' a > "$DIR/www/index.html"
 head -c 1073741824 /dev/zero > "$DIR/www/big"
+mkdir -p "$DIR/bin"
+ln -s "$(readlink -f "$OURS")" "$DIR/bin/haproxy"
 cat > "$DIR/nginx.conf" <<NGINX
 worker_processes 1;
 pid $DIR/nginx.pid;
@@ -94,6 +99,6 @@ run() {
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$ROUNDS"); do
     run haproxy haproxy -db -f "$DIR/proxy.cfg"
-    run ours "$OURS" "$DIR/proxy.cfg"
+    run ours "$DIR/bin/haproxy" -db -f "$DIR/proxy.cfg"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -439,51 +439,75 @@ fn start_daemons(
             Ok(())
         }
         Impl::Ours => {
-            let (label, program, args): (&str, PathBuf, Vec<&str>) = if keepalived_only {
-                ("keepalived", crate::ours_as("keepalived"), ka_args.clone())
-            } else {
-                (
-                    "ha-compat",
-                    crate::ours(),
-                    vec![
-                        "-f",
-                        "/etc/keepalived/keepalived.conf",
-                        "-f",
-                        "/etc/haproxy/haproxy.cfg",
-                    ],
-                )
-            };
-            let log = dir.join(format!("{node}-{label}.log"));
-            lab.node_mut(node).spawn(label, &program, &args, &log);
+            // Ours under the daemons' names, as the tutorials run them (`killall -0 haproxy`
+            // must see the proxy); one `ha-compat` command for both is the supervisor's.
+            let ka = crate::ours_as("keepalived");
+            let ka_log = dir.join(format!("{node}-keepalived.log"));
+            lab.node_mut(node)
+                .spawn("keepalived", &ka, &ka_args, &ka_log);
+            if !keepalived_only {
+                start_our_haproxy(lab, node);
+            }
             let deadline = Instant::now() + Duration::from_secs(2);
+            let mut proxy_checked = keepalived_only;
             while Instant::now() < deadline {
-                // Up once an instance has entered its first state (see `wait_running`).
-                if std::fs::read_to_string(&log).is_ok_and(|out| out.contains(") Entering ")) {
+                if !proxy_checked {
+                    if let Some(code) = lab.node_mut(node).exited(OUR_HAPROXY) {
+                        proxy_checked = true;
+                        if code != ha_compat::EXIT_ENGINE_NOT_BUILT {
+                            let out =
+                                std::fs::read_to_string(dir.join(format!("{node}-haproxy.log")))
+                                    .unwrap_or_default();
+                            panic!("{node}: our haproxy exited with {code} at start: {out}");
+                        }
+                        // Our proxy engine refuses what it cannot run yet (HTTP mode):
+                        // the reference haproxy runs beside our VRRP engine, so the VRRP
+                        // side is still ours and judged.
+                        start_reference_haproxy(lab, node);
+                    }
+                }
+                // Our haproxy is up once it listens (it binds within milliseconds, or
+                // refuses as fast). No fixed wait: it would start the next node, and every
+                // later step, later than with the reference, shifting faults against the
+                // VRRP and check schedules (a fixed 2 s once added ~1.6 s to seed 003's
+                // measured outage).
+                if !proxy_checked && lab.node(node).sh("ss -Hltnp | grep -q '\"haproxy\"'") == 0 {
+                    proxy_checked = true;
+                }
+                // keepalived is up once an instance has entered its first state.
+                let entered =
+                    std::fs::read_to_string(&ka_log).is_ok_and(|out| out.contains(") Entering "));
+                if entered && proxy_checked {
                     return Ok(());
                 }
-                if let Some(code) = lab.node_mut(node).exited(label) {
-                    let out = std::fs::read_to_string(&log).unwrap_or_default();
-                    let last = out.lines().next().unwrap_or("").to_owned();
-                    if code == ha_compat::EXIT_ENGINE_NOT_BUILT && !keepalived_only {
-                        // The proxy engine is not built yet (issue 6): run our VRRP engine
-                        // as `keepalived` beside the reference haproxy, so the VRRP side is
-                        // still ours and judged.
-                        let ka = crate::ours_as("keepalived");
-                        let log = dir.join(format!("{node}-keepalived.log"));
-                        lab.node_mut(node).spawn("keepalived", &ka, &ka_args, &log);
-                        start_reference_haproxy(lab, node);
-                        return wait_running(lab, node, "keepalived", &log);
-                    }
+                if let Some(code) = lab.node_mut(node).exited("keepalived") {
+                    let out = std::fs::read_to_string(&ka_log).unwrap_or_default();
+                    let last = out.lines().last().unwrap_or("").to_owned();
                     if code == ha_compat::EXIT_ENGINE_NOT_BUILT {
                         return Err(format!("{node}: {last}"));
                     }
-                    panic!("{node}: ha-compat exited with {code} at start: {last}");
+                    panic!("{node}: keepalived (ours) exited with {code} at start: {last}");
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(20));
             }
             Ok(())
         }
     }
+}
+
+/// The label our haproxy runs under in the lab (the process name is `haproxy`).
+const OUR_HAPROXY: &str = "haproxy-ours";
+
+/// Our proxy engine as `haproxy -db -f /etc/haproxy/haproxy.cfg`, its output in
+/// `NODE-haproxy.log` like the reference's.
+fn start_our_haproxy(lab: &mut Lab, node: &str) {
+    let log = lab.dir().join(format!("{node}-haproxy.log"));
+    lab.node_mut(node).spawn(
+        OUR_HAPROXY,
+        &crate::ours_as("haproxy"),
+        &["-db", "-f", "/etc/haproxy/haproxy.cfg"],
+        &log,
+    );
 }
 
 /// Which haproxy each node runs: ours, or the reference beside our VRRP engine while our
@@ -496,31 +520,6 @@ fn proxy_impls(lab: &Lab, lbs: &[&str; 2], imps: [Impl; 2]) -> [Impl; 2] {
             imps[i]
         }
     })
-}
-
-/// Waits until `label` has entered a first VRRP state (2 s at most); an early exit is
-/// "not implemented" (69) or a crash.
-fn wait_running(lab: &mut Lab, node: &str, label: &str, log: &Path) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        // Up as soon as an instance has entered its first state: waiting the full 2 s
-        // would start the next node (and every later step) later than with the
-        // reference, which shifted seed 003's kill against the 2 s script schedule and
-        // added ~1.6 s to the measured outage.
-        if std::fs::read_to_string(log).is_ok_and(|out| out.contains(") Entering ")) {
-            return Ok(());
-        }
-        if let Some(code) = lab.node_mut(node).exited(label) {
-            let out = std::fs::read_to_string(log).unwrap_or_default();
-            let last = out.lines().last().unwrap_or("").to_owned();
-            if code == ha_compat::EXIT_ENGINE_NOT_BUILT {
-                return Err(format!("{node}: {last}"));
-            }
-            panic!("{node}: {label} (ours) exited with {code} at start: {last}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
 }
 
 fn start_reference_haproxy(lab: &mut Lab, node: &str) {
@@ -1499,10 +1498,12 @@ pub fn run_lb_seed(
     // 8. haproxy back on the old master: it takes the VIP back if its priority is higher
     // (preemption), else the VIP stays where it is.
     let t_back = now_us();
-    // The reference haproxy also runs beside our VRRP engine while our proxy engine is
-    // missing (see `start_daemons`).
-    if holder_imp == Impl::Reference || lab.node(&holder).has_spawned("haproxy") {
+    // The reference haproxy also runs beside our VRRP engine where our proxy engine
+    // refused the configuration (see `start_daemons`).
+    if holder_proxy == Impl::Reference {
         start_reference_haproxy(&mut lab, &holder);
+    } else {
+        start_our_haproxy(&mut lab, &holder);
     }
     // Running means still running a moment later: a haproxy that refuses its config is
     // visible for a few milliseconds while it parses.

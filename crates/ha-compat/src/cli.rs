@@ -113,15 +113,23 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
                 .files
                 .iter()
                 .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
-            if !haproxy.is_empty() {
+            if !haproxy.is_empty() && !keepalived.is_empty() {
                 let _ = writeln!(
                     err,
-                    "ha-compat: running the proxy engine is not built yet (issue 6); checking the files instead"
+                    "ha-compat: running keepalived.conf and haproxy.cfg from one command needs the \
+                     supervisor (not built yet); run them as `keepalived -n -f FILE` and \
+                     `haproxy -db -f FILE` meanwhile"
                 );
-                return match check_files(&cli.files, false, None, false, out, err) {
-                    0 => crate::EXIT_ENGINE_NOT_BUILT,
-                    other => other,
-                };
+                return crate::EXIT_ENGINE_NOT_BUILT;
+            }
+            if !haproxy.is_empty() {
+                // The proxy in the foreground, as `haproxy -db -f FILE...`.
+                let mut args: Vec<OsString> = vec!["-db".into()];
+                for file in haproxy {
+                    args.push("-f".into());
+                    args.push(file.into());
+                }
+                return crate::haproxy_cli::run(&args, out, err);
             }
             let [file] = keepalived.as_slice() else {
                 let _ = writeln!(err, "ha-compat: one keepalived.conf at a time");

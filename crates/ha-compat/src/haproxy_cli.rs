@@ -1,7 +1,7 @@
 //! The drop-in `haproxy` command line (HAProxy 2.6's own single-dash flags, which clap
 //! cannot express: `-vv`, `-cc COND`, `-dW`, `-sf PID…`), for now the check side:
-//! `-c`, `-f FILE|DIR`, `-q`, `-V`, `-C DIR`, `-cc`, `-v`, `-vv`, `-dW`, `-dr`.
-//! Starting the proxy engine arrives with the proxy-engine issue.
+//! `-c`, `-f FILE|DIR`, `-q`, `-V`, `-C DIR`, `-cc`, `-v`, `-vv`, `-dW`, `-dr`; without
+//! `-c` it runs the proxy engine in the foreground ([`crate::proxy_run`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -104,6 +104,8 @@ struct Flags {
     verbose: bool,
     version: u8,
     zero_warning: bool,
+    /// `-db` / `-d`: stay in the foreground even with `daemon` in the configuration.
+    foreground: bool,
     chdir: Option<PathBuf>,
     files: Vec<PathBuf>,
 }
@@ -156,8 +158,9 @@ fn parse_flags(args: &[OsString]) -> Result<Flags, ()> {
                     i += 1;
                 }
             }
-            "-D" | "-W" | "-Ws" | "-d" | "-db" | "-de" | "-dp" | "-dS" | "-dG" | "-dR" | "-dL"
-            | "-dr" | "-dV" | "-dD" | "-dF" | "-dZ" => {}
+            "-d" | "-db" => f.foreground = true,
+            "-D" | "-W" | "-Ws" | "-de" | "-dp" | "-dS" | "-dG" | "-dR" | "-dL" | "-dr" | "-dV"
+            | "-dD" | "-dF" | "-dZ" => {}
             other if other.starts_with("-f") && other.len() > 2 => {
                 f.files.push(PathBuf::from(&other[2..]))
             }
@@ -238,12 +241,6 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if files.is_empty() {
         return usage(out, err);
     }
-    if !flags.check {
-        if !silent {
-            let _ = writeln!(err, "[ALERT]    ({pid}) : ha-compat: running the proxy engine is not built yet; use -c to check the configuration.");
-        }
-        return crate::EXIT_ENGINE_NOT_BUILT;
-    }
     let options = LoadOptions {
         env: &ProcessEnv,
         features: FEATURES,
@@ -272,6 +269,27 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             .unmodelled
             .iter()
             .any(|d| d.words.first().is_some_and(|w| w == "zero-warning"));
+    if !flags.check {
+        return match loaded.outcome {
+            Outcome::Unreadable { .. } | Outcome::Invalid => 1,
+            Outcome::Valid { listeners: false } => {
+                let _ = writeln!(err, "[ALERT]    ({pid}) : [haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.");
+                1
+            }
+            Outcome::Valid { listeners: true } => {
+                if warnings && zero_warning {
+                    let _ = writeln!(err, "[ALERT]    ({pid}) : config : Some warnings were found and 'zero-warning' is set. Aborting.");
+                    return 1;
+                }
+                if loaded.config.global.daemon && !flags.foreground {
+                    let _ = writeln!(err, "[WARNING]  ({pid}) : ha-compat: 'daemon' is not supported yet: running in the foreground (use -db, or the supervisor's service units).");
+                }
+                // HAProxy's messages name argv[0] ("[haproxy.main()] ...").
+                let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
+                crate::proxy_run::run(loaded.config, &program, err)
+            }
+        };
+    }
     match loaded.outcome {
         Outcome::Unreadable { .. } | Outcome::Invalid => 1,
         Outcome::Valid { listeners } => {

@@ -6,6 +6,8 @@
 //! - [`haproxy_cli`]: the drop-in `haproxy` command line (`-c`, `-f`, `-cc`, `-vv`…).
 //! - [`check`]: loading and reporting a configuration, shared by both.
 //! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
+//! - [`proxy_run`]: the proxy engine in the foreground (`haproxy -db -f FILE`): refusals,
+//!   privileges dropped after binding, signals, server state lines on stderr.
 //!
 //! The name the binary is invoked under picks the personality: `keepalived` (a symlink
 //! installed by packaging) behaves like keepalived; anything else is `ha-compat`.
@@ -14,12 +16,13 @@ pub mod check;
 pub mod cli;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
+pub mod proxy_run;
 pub mod vrrp_run;
 
 use std::ffi::OsString;
 
-/// Exit status when asked to *run* an engine that this version does not have yet (VRRP:
-/// issue 5, proxy: issue 6). 69 is sysexits' `EX_UNAVAILABLE`; neither keepalived (0..6) nor
+/// Exit status when asked to *run* what this version cannot run yet (a haproxy.cfg with
+/// HTTP proxies or routing rules, both engines from one command before the supervisor). 69 is sysexits' `EX_UNAVAILABLE`; neither keepalived (0..6) nor
 /// HAProxy (0..2) uses it, so the compat labs can tell "not implemented" from a failure and
 /// never count such a run as passed.
 pub const EXIT_ENGINE_NOT_BUILT: i32 = 69;

@@ -65,6 +65,15 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
     {
         return keepalived_conf::status::exit::CONFIG;
     }
+    // Refused keywords, named with their place like the configuration's own errors.
+    if let Some(refused) = vrrp_engine::plan::not_runnable(&parsed.config).first() {
+        let text = refusal_text(refused, &parsed.sources);
+        logger.info(&format!("Unable to start the VRRP engine: {text}"));
+        if !options.console {
+            let _ = writeln!(err, "{text}");
+        }
+        return 1;
+    }
     let config = parsed.config;
     let platform = match vrrp_engine::linux::LinuxPlatform::new() {
         Ok(p) => p,
@@ -100,6 +109,7 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
             return 1;
         }
     };
+    runtime.preset_trackers(trackers.initial_states());
     if let Err(e) = forward_signals(sender.clone(), logger.clone()) {
         logger.info(&format!("Unable to handle signals: {e}"));
         return 1;
@@ -174,11 +184,8 @@ fn reload(
         keep(fatal.message.clone());
         return Ok((trackers, running.clone()));
     }
-    if let Some(refused) = vrrp_engine::plan::not_runnable(&parsed.config)
-        .into_iter()
-        .next()
-    {
-        keep(refused);
+    if let Some(refused) = vrrp_engine::plan::not_runnable(&parsed.config).first() {
+        keep(refusal_text(refused, &parsed.sources));
         return Ok((trackers, running.clone()));
     }
     logger.info("Reloading");
@@ -203,6 +210,21 @@ fn reload(
     let trackers =
         vrrp_engine::tracker::spawn_reloaded(&config, runtime.table(), sender, &counters)?;
     Ok((trackers, config))
+}
+
+/// A refused keyword as `FILE:LINE: (VI_1) use_vmac: not implemented yet; ha-compat
+/// refuses to run rather than ignore it` (the file as it was opened or included).
+pub fn refusal_text(
+    refused: &vrrp_engine::plan::Refusal,
+    sources: &conf_diag::SourceMap,
+) -> String {
+    match refused
+        .span
+        .and_then(|s| Some((sources.path(s.file)?, s.line)))
+    {
+        Some((path, line)) => format!("{}:{line}: {refused}", path.display()),
+        None => refused.to_string(),
+    }
 }
 
 /// SIGTERM and SIGINT stop, SIGHUP reloads: each becomes an input of the runtime's loop.

@@ -123,3 +123,37 @@ fn haproxy_personality_checks_like_haproxy_c() {
     let (code, out, _) = run(&["haproxy", "-c", "-f", &ok]);
     assert_eq!((code, out.as_str()), (0, "Configuration file is valid\n"));
 }
+
+/// What the engine refuses to run is named with its place, like the configuration's own
+/// errors: `FILE:LINE: message`.
+#[test]
+fn refused_keywords_name_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("hac-refuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let cases = [
+        (
+            "routes.conf",
+            "virtual_routes {\n    10.9.0.0/24 via 127.0.0.2\n  }",
+            "virtual_routes",
+        ),
+        ("vmac.conf", "use_vmac", "use_vmac"),
+    ];
+    for (name, keyword_lines, keyword) in cases {
+        let path = dir.join(name);
+        // The refused keyword is on line 9.
+        let text = format!(
+            "vrrp_instance VI_1 {{\n  interface lo\n  virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {{\n    127.0.0.51/32\n  }}\n  {keyword_lines}\n}}\n"
+        );
+        std::fs::write(&path, text).expect("write conf");
+        let path = path.to_string_lossy().into_owned();
+        let (code, _, err) = run(&["keepalived", "-n", "-f", &path]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "{path}:9: (VI_1) {keyword}: not implemented yet; ha-compat refuses to run rather than ignore it"
+            )),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

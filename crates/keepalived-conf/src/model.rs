@@ -433,6 +433,9 @@ pub struct VrrpInstance {
     pub virtual_ipaddresses: Vec<VirtualIp>,
     pub virtual_ipaddresses_excluded: Vec<VirtualIp>,
     pub virtual_routes: Vec<VirtualRoute>,
+    /// Where the (last) `virtual_routes` block is, for messages about it.
+    #[serde(skip)]
+    pub virtual_routes_span: Option<Span>,
     pub track_interfaces: Vec<TrackRef>,
     pub track_scripts: Vec<TrackRef>,
     pub track_processes: Vec<TrackRef>,
@@ -443,6 +446,9 @@ pub struct VrrpInstance {
     pub accept: Option<bool>,
     /// `use_vmac [NAME]`: the macvlan name (keepalived's default `vrrp.VRID`).
     pub use_vmac: Option<String>,
+    /// Where `use_vmac` is, for messages about it.
+    #[serde(skip)]
+    pub use_vmac_span: Option<Span>,
     pub vmac_xmit_base: bool,
     pub dont_track_primary: bool,
     pub skip_check_adv_addr: bool,

@@ -17,11 +17,15 @@
 //!   frontend, with the balancer plugged in as a [`tcp_session::ServerPicker`].
 //! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
 //!   and the datagram/stdout sender.
+//! - [`engine`]: the whole configuration running: frontends, one shared balancer per
+//!   backend (sessions, checks and queue timer), server state lines; and what the
+//!   engine refuses to run yet ([`engine::refusals`]).
 //! - [`probe`]: what one health check does on the wire (TCP connect, `tcp-check`,
 //!   `httpchk`), with HAProxy's statuses and `info:` texts, and the per-server check
 //!   tasks ([`probe::schedule`]) that drive [`health`] and report transitions.
 
 pub mod balance;
+pub mod engine;
 pub mod error;
 pub mod health;
 pub mod listener;

@@ -223,6 +223,8 @@ fn own_inherited_fd(fd: i32) -> std::os::fd::OwnedFd {
 pub struct ConnLimit {
     semaphore: Arc<Semaphore>,
     total: usize,
+    /// Every connection that ever held a slot (HAProxy's `cum_conn`).
+    cumulated: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ConnLimit {
@@ -232,7 +234,13 @@ impl ConnLimit {
         ConnLimit {
             semaphore: Arc::new(Semaphore::new(total)),
             total,
+            cumulated: Arc::default(),
         }
+    }
+
+    /// Connections that ever held a slot.
+    pub fn cumulated(&self) -> u64 {
+        self.cumulated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Connections currently holding a slot.
@@ -333,6 +341,11 @@ impl Listener {
             }
             match ready.try_io(|socket| socket.get_ref().accept()) {
                 Ok(Ok((stream, client))) => {
+                    for limit in &self.limits {
+                        limit
+                            .cumulated
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     stream.set_nonblocking(true)?;
                     let stream = TcpStream::from_std(stream)?;
                     let local = stream.local_addr()?;

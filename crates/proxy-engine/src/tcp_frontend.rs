@@ -15,13 +15,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use haproxy_conf::model::{HaproxyConfig, Proxy};
+use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
 
 use crate::error::ProxyError;
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
-    run_session, BackendView, ClientConnection, Redispatch, ServerPicker, ServerTarget,
-    SessionRecord, SessionSettings, SessionTimeouts, DEFAULT_RETRIES,
+    run_session, BackendView, ClientConnection, Picked, Redispatch, ServerPicker, SessionRecord,
+    SessionSettings, SessionTimeouts, DEFAULT_RETRIES,
 };
 use crate::traffic_log::{
     format_tcplog, is_error_session, is_null_session, proxy_targets, LogClock, LogCounters,
@@ -85,8 +85,12 @@ impl SharedPicker {
 }
 
 impl ServerPicker for SharedPicker {
-    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Option<ServerTarget> {
+    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked {
         self.with(|c| c.picker.pick(client, previous))
+    }
+
+    fn cancel(&mut self, ticket: u64) {
+        self.with(|c| c.picker.cancel(ticket));
     }
 
     fn view(&self, server: &str) -> BackendView {
@@ -100,12 +104,14 @@ impl ServerPicker for SharedPicker {
         });
     }
 
-    fn released(&mut self, server: &str) {
+    fn released(&mut self, server: &str, was_connected: bool) {
         self.with(|c| {
-            if let Some(n) = c.server_sessions.get_mut(server) {
-                *n = n.saturating_sub(1);
+            if was_connected {
+                if let Some(n) = c.server_sessions.get_mut(server) {
+                    *n = n.saturating_sub(1);
+                }
             }
-            c.picker.released(server);
+            c.picker.released(server, was_connected);
         });
     }
 }
@@ -179,6 +185,39 @@ fn system_hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The log sender of `proxy` (its targets, or global's with `log global`), `None` when
+/// it logs nowhere.
+pub fn log_sender(
+    config: &HaproxyConfig,
+    settings: &ProxySettings,
+    clock: LogClock,
+) -> Result<Option<Arc<Mutex<LogSender>>>, ProxyError> {
+    let targets = proxy_targets(&config.global.logs, &settings.logs)?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let hostname = config.global.log_send_hostname.as_ref().map(|h| {
+        if h.is_empty() {
+            system_hostname()
+        } else {
+            h.clone()
+        }
+    });
+    let identity = LogIdentity {
+        tag: settings
+            .log_tag
+            .clone()
+            .or_else(|| config.global.log_tag.clone())
+            .unwrap_or_else(|| "haproxy".into()),
+        pid: std::process::id(),
+        hostname,
+        clock,
+    };
+    Ok(Some(Arc::new(Mutex::new(LogSender::new(
+        identity, targets,
+    )?))))
+}
+
 impl TcpFrontend {
     /// Plans and opens the listeners of frontend `name` (inside a tokio runtime) and its
     /// logging, from the configuration.
@@ -219,37 +258,14 @@ impl TcpFrontend {
                 process_limit.clone(),
             )?);
         }
-        let targets = proxy_targets(&config.global.logs, &frontend.settings.logs)?;
-        let logging = if targets.is_empty() {
-            None
-        } else {
-            let hostname = config.global.log_send_hostname.as_ref().map(|h| {
-                if h.is_empty() {
-                    system_hostname()
-                } else {
-                    h.clone()
-                }
-            });
-            let identity = LogIdentity {
-                tag: frontend
-                    .settings
-                    .log_tag
-                    .clone()
-                    .or_else(|| config.global.log_tag.clone())
-                    .unwrap_or_else(|| "haproxy".into()),
-                pid: std::process::id(),
-                hostname,
-                clock,
-            };
-            Some(TrafficLogging {
-                sender: Arc::new(Mutex::new(LogSender::new(identity, targets)?)),
-                tcplog: frontend.settings.options.tcplog,
-                dontlognull: flag(frontend, "dontlognull"),
-                dontlog_normal: flag(frontend, "dontlog-normal"),
-                separate_errors: flag(frontend, "log-separate-errors"),
-                clock,
-            })
-        };
+        let logging = log_sender(config, &frontend.settings, clock)?.map(|sender| TrafficLogging {
+            sender,
+            tcplog: frontend.settings.options.tcplog,
+            dontlognull: flag(frontend, "dontlognull"),
+            dontlog_normal: flag(frontend, "dontlog-normal"),
+            separate_errors: flag(frontend, "log-separate-errors"),
+            clock,
+        });
         Ok(TcpFrontend {
             name: frontend.name.clone(),
             backend: backend_name,

@@ -160,16 +160,48 @@ pub struct ServerTarget {
     pub send_proxy: Option<SendProxy>,
 }
 
-/// The balancer as a session sees it: the balancer modules implement this.
+/// A connection waiting in a backend or server queue (`maxconn` reached): the slot
+/// arrives on `slot`, `None` when `timeout queue` ran out first.
+#[derive(Debug)]
+pub struct QueueWait {
+    pub ticket: u64,
+    pub slot: tokio::sync::oneshot::Receiver<Option<ServerTarget>>,
+}
+
+/// What a session gets when it asks for a server.
+#[derive(Debug)]
+pub enum Picked {
+    /// Connect to this server (its connection slot is taken).
+    Server(ServerTarget),
+    /// Every usable server is full: wait for a slot.
+    Queued(QueueWait),
+    /// The chosen server's queue holds `maxqueue` connections (`SQ`).
+    QueueFull,
+    /// No usable server (`SC`).
+    NoServer,
+}
+
+impl From<Option<ServerTarget>> for Picked {
+    fn from(target: Option<ServerTarget>) -> Picked {
+        target.map_or(Picked::NoServer, Picked::Server)
+    }
+}
+
+/// The balancer as a session sees it: the engine's balancers implement this.
 pub trait ServerPicker: Send {
     /// A server for a new attempt; `previous` is the server of the failed attempt when
-    /// redispatching. `None`: no server available.
-    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Option<ServerTarget>;
+    /// redispatching (its slot has been released already).
+    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked;
+    /// A queued connection gave up (client gone) before getting its slot.
+    fn cancel(&mut self, _ticket: u64) {}
     /// The backend as it is now, for the retry rule.
     fn view(&self, server: &str) -> BackendView;
-    /// A connection to `server` was established / has ended (for leastconn and `%sc`).
+    /// A connection to `server` was established (for `%sc`).
     fn connected(&mut self, _server: &str) {}
-    fn released(&mut self, _server: &str) {}
+    /// The session no longer uses the slot it was given on `server`: after the data
+    /// phase (`was_connected`), or after failed attempts it gives up on or redispatches
+    /// away from.
+    fn released(&mut self, _server: &str, _was_connected: bool) {}
 }
 
 /// How a session behaves, from the frontend and backend settings.
@@ -342,16 +374,13 @@ pub async fn run_session(
             }
         }
     }
-    let queued = Instant::now();
-    record.queue_ms = Some(ms(queued - accepted));
-
     let connected = connect_with_retries(
         &mut stream,
         &mut pending,
         &settings,
         picker,
         &mut record,
-        queued,
+        accepted,
     )
     .await;
     let Some((server_stream, target)) = connected else {
@@ -370,7 +399,7 @@ pub async fn run_session(
     first.extend_from_slice(&pending);
     let pump = Pump::new(&settings.timeouts);
     let outcome = pump.run(stream, server_stream, first).await;
-    picker.released(&target.name);
+    picker.released(&target.name, true);
     record.bytes_from_client += outcome.bytes_from_client;
     record.bytes_to_client = outcome.bytes_to_client;
     record.termination = outcome.termination;
@@ -470,24 +499,73 @@ async fn connect_once(
     result.map_err(|_| ConnectFailure::Error)
 }
 
-/// The connect loop with retries, pauses and redispatch; fills the record's server,
-/// retries, timers and (on failure) termination.
+/// Asks the picker for a server and, when the connection is queued, waits for its
+/// slot while watching the client. `Err` carries the termination state.
+async fn obtain_server(
+    client: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    client_closed: &mut bool,
+    picker: &mut dyn ServerPicker,
+    record: &SessionRecord,
+    previous: Option<&str>,
+) -> Result<ServerTarget, TerminationState> {
+    match picker.pick(record.client, previous) {
+        Picked::Server(target) => Ok(target),
+        Picked::NoServer => Err(state(
+            TerminationCause::ServerAbort,
+            TerminationPhase::Connect,
+        )),
+        // STRM_ET_QUEUE_ERR: `SQ`.
+        Picked::QueueFull => Err(state(
+            TerminationCause::ServerAbort,
+            TerminationPhase::Queue,
+        )),
+        Picked::Queued(wait) => {
+            match watch_client(client, pending, client_closed, wait.slot).await {
+                Ok(Ok(Some(target))) => Ok(target),
+                // STRM_ET_QUEUE_TO (or the engine stopped): `sQ`.
+                Ok(_) => Err(state(
+                    TerminationCause::ServerTimeout,
+                    TerminationPhase::Queue,
+                )),
+                // STRM_ET_QUEUE_ABRT: `CQ`.
+                Err(ClientAborted) => {
+                    picker.cancel(wait.ticket);
+                    Err(state(
+                        TerminationCause::ClientAbort,
+                        TerminationPhase::Queue,
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The connect loop with queueing, retries, pauses and redispatch; fills the record's
+/// server, retries, timers and (on failure) termination.
 async fn connect_with_retries(
     client: &mut TcpStream,
     pending: &mut Vec<u8>,
     settings: &SessionSettings,
     picker: &mut dyn ServerPicker,
     record: &mut SessionRecord,
-    queued: Instant,
+    accepted: Instant,
 ) -> Option<(TcpStream, ServerTarget)> {
     let mut client_closed = false;
-    let Some(mut target) = picker.pick(record.client, None) else {
-        // No server: the session never reached a queue, so `%Tw` is -1 (as haproxy
-        // 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`).
-        record.queue_ms = None;
-        record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Connect);
-        return None;
-    };
+    let mut target =
+        match obtain_server(client, pending, &mut client_closed, picker, record, None).await {
+            Ok(t) => t,
+            Err(termination) => {
+                // No slot: the session never left the queue (or never reached one), so
+                // `%Tw` is -1 (as haproxy 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`).
+                record.queue_ms = None;
+                record.termination = termination;
+                return None;
+            }
+        };
+    // %Tw: until the slot was given; %Tc counts from here, retries included.
+    let queued = Instant::now();
+    record.queue_ms = Some(ms(queued - accepted));
     let abort = |record: &mut SessionRecord| {
         record.termination = state(TerminationCause::ClientAbort, TerminationPhase::Connect);
     };
@@ -500,6 +578,7 @@ async fn connect_with_retries(
         );
         let failure = match watch_client(client, pending, &mut client_closed, attempt).await {
             Err(ClientAborted) => {
+                picker.released(&target.name, false);
                 abort(record);
                 return None;
             }
@@ -519,6 +598,7 @@ async fn connect_with_retries(
         );
         match decision {
             RetryDecision::GiveUp => {
+                picker.released(&target.name, false);
                 let cause = match failure {
                     ConnectFailure::Error => TerminationCause::ServerAbort,
                     ConnectFailure::Timeout => TerminationCause::ServerTimeout,
@@ -534,21 +614,32 @@ async fn connect_with_retries(
                         .await
                         .is_err()
                     {
+                        picker.released(&target.name, false);
                         abort(record);
                         return None;
                     }
                 }
                 if redispatch {
-                    match picker.pick(record.client, Some(&target.name)) {
-                        Some(next) => {
-                            if next.name != target.name {
+                    picker.released(&target.name, false);
+                    let previous = target.name.clone();
+                    match obtain_server(
+                        client,
+                        pending,
+                        &mut client_closed,
+                        picker,
+                        record,
+                        Some(&previous),
+                    )
+                    .await
+                    {
+                        Ok(next) => {
+                            if next.name != previous {
                                 record.redispatched = true;
                             }
                             target = next;
                         }
-                        None => {
-                            record.termination =
-                                state(TerminationCause::ServerAbort, TerminationPhase::Connect);
+                        Err(termination) => {
+                            record.termination = termination;
                             return None;
                         }
                     }

@@ -20,12 +20,10 @@ use std::time::{Duration, Instant};
 
 use common::Ns;
 use haproxy_conf::host::AnyAccounts;
-use haproxy_conf::model::{HaproxyConfig, ServerHost, ServerPort};
+use haproxy_conf::model::HaproxyConfig;
 use haproxy_conf::{LoadOptions, NoResolver};
-use proxy_engine::listener::ConnLimit;
+use proxy_engine::engine::{Engine, EngineEvents};
 use proxy_engine::proxy_protocol;
-use proxy_engine::tcp_frontend::{run_tcp_frontend, SharedPicker, TcpFrontend};
-use proxy_engine::tcp_session::{BackendView, SendProxy, ServerPicker, ServerTarget};
 use proxy_engine::traffic_log::LogClock;
 
 const CFG: &str = "\
@@ -383,56 +381,12 @@ fn start_reference(lab: &Lab, cfg: &std::path::Path) -> Reference {
     reference
 }
 
-/// The first server of a backend, the next one on redispatch: enough for one-server
-/// backends (the balancers are tested on their own).
-struct FirstServer {
-    servers: Vec<ServerTarget>,
-}
+/// The engine's messages (server state lines) are not what these scenarios compare.
+struct Quiet;
 
-impl ServerPicker for FirstServer {
-    fn pick(&mut self, _client: SocketAddr, previous: Option<&str>) -> Option<ServerTarget> {
-        let at = previous
-            .and_then(|p| self.servers.iter().position(|s| s.name == p))
-            .map_or(0, |i| (i + 1) % self.servers.len());
-        self.servers.get(at).cloned()
-    }
-
-    fn view(&self, _server: &str) -> BackendView {
-        BackendView {
-            active_servers: self.servers.len() as u32,
-            hash_based: false,
-            server_running: true,
-        }
-    }
-}
-
-fn picker_for(config: &HaproxyConfig, backend: &str) -> SharedPicker {
-    let servers = config
-        .proxy(backend)
-        .unwrap()
-        .servers
-        .iter()
-        .map(|s| {
-            let ServerHost::Ip(ip) = s.address.host else {
-                panic!("{:?}", s.address)
-            };
-            let ServerPort::Fixed(port) = s.address.port else {
-                panic!("{:?}", s.address)
-            };
-            ServerTarget {
-                name: s.name.clone(),
-                address: SocketAddr::new(ip, port),
-                send_proxy: if s.options.send_proxy_v2 == Some(true) {
-                    Some(SendProxy::V2)
-                } else if s.options.send_proxy == Some(true) {
-                    Some(SendProxy::V1)
-                } else {
-                    None
-                },
-            }
-        })
-        .collect();
-    SharedPicker::new(Box::new(FirstServer { servers }))
+impl EngineEvents for Quiet {
+    fn warning(&self, _message: &str) {}
+    fn alert(&self, _message: &str) {}
 }
 
 /// Ours, stopped (runtime dropped, every socket closed) on drop.
@@ -459,21 +413,13 @@ fn start_ours(lab: &Lab, config: HaproxyConfig) -> Ours {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let process = ConnLimit::new(config.global.maxconn);
-            let names: Vec<String> = config.frontends().map(|p| p.name.clone()).collect();
-            for name in names {
-                let frontend =
-                    TcpFrontend::from_config(&config, &name, process.clone(), LogClock::default())
-                        .unwrap();
-                let picker = picker_for(&config, &frontend.backend.clone());
-                tokio::spawn(run_tcp_frontend(
-                    frontend,
-                    picker,
-                    std::future::pending::<()>(),
-                ));
-            }
+            let engine = Engine::build(&config, LogClock::default()).unwrap();
             ready_tx.send(()).unwrap();
-            let _ = stopped.await;
+            engine
+                .run(Arc::new(Quiet), async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
     });
     ready_rx.recv().unwrap();

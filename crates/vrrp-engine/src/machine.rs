@@ -58,11 +58,31 @@ impl State {
     }
 }
 
+/// What kind of object a [`Tracked`] is (its log lines and start-up rules differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackedKind {
+    /// A `vrrp_script`: until its first result a weight-0 one holds the instance in FAULT
+    /// silently (keepalived's `num_script_init`).
+    Script,
+    /// A `vrrp_track_process`.
+    Process,
+    /// A `track_file`.
+    File,
+    /// An interface, with its kernel index (keepalived logs its start-up lines in the
+    /// order of its interface list, which is the kernel's).
+    Interface {
+        /// The interface's index (0 if unknown).
+        index: u32,
+    },
+}
+
 /// A tracked object as an instance weighs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
     /// Which tracker.
     pub id: TrackerId,
+    /// What it is.
+    pub kind: TrackedKind,
     /// The name, for log lines (`VRRP_Script` name, interface name...).
     pub name: String,
     /// The weight (0: a failure puts the instance in FAULT).
@@ -84,10 +104,77 @@ impl Tracked {
     /// keepalived's status of a tracked file: the value times the weight, clamped to
     /// -254..=253, where -254 means FAULT (`update_track_file_status`, `weight_range`).
     fn file_status(&self, value: i64) -> i64 {
-        (value
+        self.raw_file_status(value).clamp(-254, 253)
+    }
+
+    /// The status before clamping, as keepalived's start-up line prints it
+    /// (`initialise_vrrp_file_tracking_priorities()`): -254 for a weight-0 file in FAULT.
+    fn raw_file_status(&self, value: i64) -> i64 {
+        if self.weight == 0 {
+            return if (value != 0) != self.reverse {
+                -254
+            } else {
+                0
+            };
+        }
+        value
             .saturating_mul(i64::from(self.weight))
-            .saturating_mul(i64::from(self.multiplier())))
-        .clamp(-254, 253)
+            .saturating_mul(i64::from(self.multiplier()))
+    }
+
+    /// keepalived's start-up (and reload) line for this tracker holding `instance` in
+    /// FAULT (`vrrp_track.c`: `initialise_*_tracking_priorities()`,
+    /// `initialise_track_script_state()`), with where it comes in keepalived's order.
+    fn fault_reason(&self, instance: &str, state: TrackerState) -> FaultReason {
+        let (pass, key, line) = match (self.kind, state) {
+            (TrackedKind::Interface { index }, _) => (
+                0,
+                index,
+                format!(
+                    "({instance}): entering FAULT state (interface {} down)",
+                    self.name
+                ),
+            ),
+            (TrackedKind::File, TrackerState::Value(v)) => (
+                1,
+                0,
+                format!(
+                    "({instance}): entering FAULT state (tracked file {} has status {})",
+                    self.name,
+                    self.raw_file_status(v)
+                ),
+            ),
+            (TrackedKind::File, _) => (
+                1,
+                0,
+                format!(
+                    "({instance}): entering FAULT state (tracked file {} has status -254)",
+                    self.name
+                ),
+            ),
+            (TrackedKind::Process, _) => (
+                2,
+                0,
+                format!(
+                    "({instance}) entering FAULT state (tracked process {} quorum not achieved)",
+                    self.name
+                ),
+            ),
+            (TrackedKind::Script, _) => (
+                3,
+                0,
+                format!(
+                    "({instance}): entering FAULT state due to script {}",
+                    self.name
+                ),
+            ),
+        };
+        FaultReason {
+            pass,
+            key,
+            tracker: self.id,
+            line,
+        }
     }
 
     /// What this tracker in `state` adds to the priority (keepalived's incremental updates
@@ -117,6 +204,41 @@ impl Tracked {
             Some(TrackerState::Failed) => !self.reverse,
             Some(TrackerState::Value(v)) => (v != 0) != self.reverse,
         }
+    }
+}
+
+/// One start-up line saying which tracker holds an instance in FAULT, with its place in
+/// keepalived's order: every interface's lines (by interface index), then every tracked
+/// file's, then every process's (each by tracker, in configuration order), then each
+/// instance's scripts (`initialise_tracking_priorities()`). Sort a node's reasons with
+/// [`FaultReason::sort_key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultReason {
+    /// 0 interfaces, 1 files, 2 processes, 3 scripts.
+    pass: u8,
+    /// The interface index (interfaces).
+    key: u32,
+    tracker: TrackerId,
+    /// The line.
+    pub line: String,
+}
+
+impl FaultReason {
+    /// The position of the line of instance number `instance` (in configuration order):
+    /// the first three passes go tracker by tracker over the instances, the scripts'
+    /// instance by instance.
+    pub fn sort_key(&self, instance: usize) -> (u8, u32, usize, usize) {
+        if self.pass == 3 {
+            (self.pass, 0, instance, self.tracker.0)
+        } else {
+            (self.pass, self.key, self.tracker.0, instance)
+        }
+    }
+
+    /// Whether the line comes in the pass over each instance (scripts), after the passes
+    /// over the trackers.
+    pub fn per_instance(&self) -> bool {
+        self.pass == 3
     }
 }
 
@@ -253,6 +375,12 @@ pub struct Instance {
     tracker_states: BTreeMap<TrackerId, TrackerState>,
     /// Trackers holding the instance in FAULT.
     faults: usize,
+    /// Weight-0 scripts that have not reported yet (keepalived's `num_script_init`): while
+    /// any has not, the instance stays in FAULT without a word.
+    scripts_init: usize,
+    /// [`Instance::enter_fault_at_start`] has put the instance in FAULT; the start itself
+    /// is still to come.
+    fault_at_start: bool,
     /// keepalived's `ipsecah_counter`: one per instance, moved by received adverts too.
     ah_counter: SeqCounter,
     /// Set for the duration of a call made on behalf of a sync group.
@@ -281,9 +409,17 @@ impl Instance {
             master_priority: 0,
             tracker_states: BTreeMap::new(),
             faults: 0,
+            scripts_init: 0,
+            fault_at_start: false,
             ah_counter: SeqCounter::default(),
             group: None,
         };
+        instance.scripts_init = instance
+            .params
+            .tracked
+            .iter()
+            .filter(|t| t.kind == TrackedKind::Script && t.weight == 0)
+            .count();
         if instance.params.want_master {
             instance.want = State::Master;
         }
@@ -375,6 +511,26 @@ impl Instance {
         self.faults > 0
     }
 
+    /// Whether weight-0 scripts have yet to report (keepalived's `num_script_init`).
+    pub fn scripts_init(&self) -> bool {
+        self.scripts_init > 0
+    }
+
+    /// keepalived's lines naming each tracker that holds this instance in FAULT, as it
+    /// logs them at start-up and on reload (the caller puts every instance's lines in
+    /// keepalived's order with [`FaultReason::sort_key`]).
+    pub fn fault_reasons(&self) -> Vec<FaultReason> {
+        self.params
+            .tracked
+            .iter()
+            .filter_map(|t| {
+                let state = *self.tracker_states.get(&t.id)?;
+                t.faults(Some(state))
+                    .then(|| t.fault_reason(&self.params.name, state))
+            })
+            .collect()
+    }
+
     /// `vrrp_sync_master()` on this member: it wants MASTER and goes there if the group
     /// lets it (`vrrp_state_goto_master()`).
     pub fn sync_to_master(&mut self, now: Duration, view: GroupView) -> Vec<Action> {
@@ -439,12 +595,15 @@ impl Instance {
 
     /// keepalived's `vrrp_complete_init()` for a member of a group in FAULT at start-up:
     /// `(VI_1) entering FAULT state` and the FAULT notifications, before the group's.
+    /// The same for an instance its own trackers hold down; its start
+    /// ([`Event::Start`]) follows, after every instance has had this line.
     pub fn enter_fault_at_start(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         if self.state == State::Init {
             self.log(&mut out, "entering FAULT state".into());
             self.state = State::Fault;
             self.want = State::Fault;
+            self.fault_at_start = true;
             out.push(Action::Notify(State::Fault, self.effective_priority));
         }
         out
@@ -461,9 +620,10 @@ impl Instance {
         if begin == State::Fault {
             self.want = State::Fault;
         }
+        self.fault_at_start = false;
         self.detail(&mut out, "removing VIPs.".into());
         out.push(Action::RemoveAddresses);
-        let up = self.faults == 0;
+        let up = self.faults == 0 && self.scripts_init == 0;
         if up
             && group_state == State::Master
             && self.want == State::Master
@@ -488,7 +648,7 @@ impl Instance {
                 // FAULT STATE (init)", so that line never appears; the notification is
                 // sent for an instance its own trackers hold down.
                 self.state = State::Fault;
-                if begin != State::Fault && !up {
+                if begin != State::Fault && self.faults > 0 {
                     out.push(Action::Notify(State::Fault, self.effective_priority));
                 }
             }
@@ -534,6 +694,11 @@ impl Instance {
         out.push(Action::Log(format!("({}) {line}", self.params.name)));
     }
 
+    /// keepalived's other prefix, `(VI_1): ...`, which some of its lines have.
+    fn log_colon(&self, out: &mut Vec<Action>, line: String) {
+        out.push(Action::Log(format!("({}): {line}", self.params.name)));
+    }
+
     /// `vrrp_handle_ipaddress`'s lines: "(VI_1) setting VIPs." / "removing E-VIPs.", one
     /// per non-empty list (`verb`: "sett" or "remov").
     fn vip_lines(&self, out: &mut Vec<Action>, verb: &str) {
@@ -561,11 +726,15 @@ impl Instance {
     /// `vrrp_init_state`; `remove_stale`: at process start (not for an instance a reload
     /// adds) keepalived first removes addresses a previous run may have left.
     fn start_with(&mut self, remove_stale: bool, now: Duration, out: &mut Vec<Action>) {
-        if self.state != State::Init {
+        let entered_fault = std::mem::take(&mut self.fault_at_start);
+        if self.state != State::Init && !entered_fault {
             return;
         }
-        let up = self.faults == 0;
-        if !up {
+        // Weight-0 scripts without a result yet: FAULT, silently and without notifying
+        // (`vrrp_init_state()` compares the state with itself; the notifications need
+        // `num_script_if_fault`). Measured on 2.2.7: no line until the script reports.
+        let up = self.faults == 0 && self.scripts_init == 0;
+        if self.faults > 0 && !entered_fault {
             // `vrrp_complete_init()`, before any address is touched: "(VI_1) entering
             // FAULT state" and the notifications. `vrrp_init_state()` then compares the
             // state with itself, so "Entering FAULT STATE (init)" never appears in 2.2.7.
@@ -1091,16 +1260,58 @@ impl Instance {
         for t in &tracked {
             let was = t.faults(before);
             let is = t.faults(Some(state));
+            // A tracked file's detail lines (`process_update_vrrp_track_file_status()`),
+            // not for the first reading (keepalived's is at start-up, before any instance
+            // runs).
+            let file_detail = t.kind == TrackedKind::File
+                && self.params.log_detail
+                && before.is_some()
+                && self.state != State::Init;
+            if file_detail && is && !was {
+                self.log_colon(out, format!("tracked file {} now FAULT state", t.name));
+            }
             if t.weight != 0 && self.params.base_priority != PRIO_OWNER {
                 self.total_priority += t.contribution(Some(state)) - t.contribution(before);
-                if !is {
+                if t.kind == TrackedKind::File && was && !is {
+                    // Leaving FAULT sets the priority without the "Changing" line.
+                    self.effective_priority =
+                        self.total_priority.clamp(1, i32::from(PRIO_OWNER) - 1) as u8;
+                } else if !is {
                     self.set_effective_priority(out);
                 }
             }
+            if file_detail && was && !is {
+                self.log_colon(out, format!("tracked file {} leaving FAULT state", t.name));
+                if t.contribution(Some(state)) != 0 {
+                    self.log(
+                        out,
+                        format!("Setting effective priority to {}", self.effective_priority),
+                    );
+                }
+            }
+            // keepalived's `process_script_update_priority()` for a weight-0 script's
+            // first result: the instance leaves its silent start-up FAULT when the last
+            // such script has reported.
+            let first_script_result =
+                t.kind == TrackedKind::Script && t.weight == 0 && before.is_none();
+            let leaving_init = if first_script_result {
+                self.scripts_init = self.scripts_init.saturating_sub(1);
+                self.scripts_init == 0
+            } else {
+                false
+            };
             if is && !was {
+                let silent_fault = self.state == State::Fault && self.faults == 0;
                 self.down_instance(now, out);
+                if silent_fault && self.group.is_none() {
+                    // `vrrp_state_leave_fault()` notifies even when the state stays FAULT
+                    // (measured: `INSTANCE VI_INIT_FAIL FAULT 100` with no log line).
+                    out.push(Action::Notify(State::Fault, self.effective_priority));
+                }
             } else if was && !is {
                 self.try_up_instance(now, out);
+            } else if leaving_init && !is {
+                self.leave_script_init(now, out);
             }
         }
     }
@@ -1154,6 +1365,28 @@ impl Instance {
         if self.faults > 0 {
             return;
         }
+        if self.scripts_init > 0 {
+            self.want = State::Backup;
+            return;
+        }
+        self.come_up(now, out);
+    }
+
+    /// `try_up_instance(vrrp, true)`: the last weight-0 script has reported success and
+    /// nothing else holds the instance down: it leaves the FAULT it started in
+    /// (measured: `(VI_INIT_OK) Entering BACKUP STATE` right after
+    /// `VRRP_Script(chk_slow_ok) succeeded`).
+    fn leave_script_init(&mut self, now: Duration, out: &mut Vec<Action>) {
+        // Only from that start-up FAULT: a script a reload adds does not hold a running
+        // instance (keepalived's `SCRIPT_INIT_STATE_INIT_RELOAD`).
+        if self.faults > 0 || self.state != State::Fault {
+            return;
+        }
+        self.come_up(now, out);
+    }
+
+    /// The rest of `try_up_instance()`, once nothing holds the instance down.
+    fn come_up(&mut self, now: Duration, out: &mut Vec<Action>) {
         if !(self.want == State::Master && self.params.base_priority == PRIO_OWNER) {
             self.want = State::Backup;
         }

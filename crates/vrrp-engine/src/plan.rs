@@ -16,7 +16,7 @@ use keepalived_conf::model::{
 use crate::ah;
 use crate::codec::{Advert, ChecksumMode, Family, Version, IPPROTO_AH, IPPROTO_VRRP};
 use crate::error::VrrpError;
-use crate::machine::{InstanceParams, Tracked};
+use crate::machine::{InstanceParams, Tracked, TrackedKind};
 use crate::platform::{AddressSpec, ChannelSpec, InterfaceInfo};
 use crate::rx::{Auth, Expected};
 use crate::sync_group::GroupParams;
@@ -46,17 +46,42 @@ pub struct PlanOptions {
     pub log_detail: bool,
 }
 
+/// A keyword the engine refuses to run, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The keyword's place in the configuration (`None` if the model has none).
+    pub span: Option<conf_diag::Span>,
+    /// What is refused: `(VI_1) use_vmac: not implemented yet`.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; ha-compat refuses to run rather than ignore it",
+            self.message
+        )
+    }
+}
+
 /// What the configuration asks for that the running engine does not do yet and that
 /// changes routing or failover: running without it would silently do something else, so
 /// the engine refuses to start (the configuration test still accepts it, as keepalived).
-pub fn not_runnable(config: &KeepalivedConfig) -> Vec<String> {
+pub fn not_runnable(config: &KeepalivedConfig) -> Vec<Refusal> {
     let mut out = Vec::new();
     for i in &config.instances {
         if !i.virtual_routes.is_empty() {
-            out.push(format!("({}) virtual_routes: not implemented yet", i.name));
+            out.push(Refusal {
+                span: i.virtual_routes_span.or(i.span),
+                message: format!("({}) virtual_routes: not implemented yet", i.name),
+            });
         }
         if i.use_vmac.is_some() {
-            out.push(format!("({}) use_vmac: not implemented yet", i.name));
+            out.push(Refusal {
+                span: i.use_vmac_span.or(i.span),
+                message: format!("({}) use_vmac: not implemented yet", i.name),
+            });
         }
     }
     out
@@ -84,9 +109,7 @@ pub fn plan(
     options: PlanOptions,
 ) -> Result<NodePlan, VrrpError> {
     if let Some(first) = not_runnable(config).into_iter().next() {
-        return Err(VrrpError::Plan(format!(
-            "{first}; ha-compat refuses to run rather than ignore it"
-        )));
+        return Err(VrrpError::Plan(first.to_string()));
     }
     let mut warnings = Vec::new();
     let (groups, tracking) = plan_groups(config, &mut warnings);
@@ -227,14 +250,20 @@ fn plan_instance(
         .into_iter()
         .filter_map(|s| {
             let id = table.id(&s.kind)?;
-            let name = match &s.kind {
-                TrackerKind::Script(n)
-                | TrackerKind::Process(n)
-                | TrackerKind::File(n)
-                | TrackerKind::Interface(n) => n.clone(),
+            let (kind, name) = match &s.kind {
+                TrackerKind::Script(n) => (TrackedKind::Script, n.clone()),
+                TrackerKind::Process(n) => (TrackedKind::Process, n.clone()),
+                TrackerKind::File(n) => (TrackedKind::File, n.clone()),
+                TrackerKind::Interface(n) => (
+                    TrackedKind::Interface {
+                        index: interfaces.get(n).map_or(0, |i| i.index),
+                    },
+                    n.clone(),
+                ),
             };
             Some(Tracked {
                 id,
+                kind,
                 name,
                 weight: s.weight,
                 reverse: s.reverse,

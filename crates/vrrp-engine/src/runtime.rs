@@ -233,6 +233,24 @@ impl<P: Platform> Runtime<P> {
         self.notifications = notifications;
     }
 
+    /// Tracker states known before the instances start (the tracking runner's first
+    /// readings of files and processes, [`crate::tracker::TrackerRunner::initial_states`]):
+    /// keepalived reads them before any instance starts, so an instance they hold down
+    /// starts in FAULT, with the line naming them. Ignored once running.
+    pub fn preset_trackers(&mut self, states: &[(TrackerId, TrackerState)]) {
+        if self.started {
+            return;
+        }
+        for (id, state) in states {
+            self.tracker_states.insert(*id, *state);
+            for i in 0..self.running.len() {
+                let now = self.now();
+                let actions = self.node.handle(i, Event::Tracker(*id, *state), now);
+                self.act_all(actions);
+            }
+        }
+    }
+
     /// A handle to push inputs (signals, trackers) into the loop.
     pub fn sender(&self) -> Sender<Input> {
         self.sender.clone()
@@ -409,6 +427,7 @@ impl<P: Platform> Runtime<P> {
         // The new machines, with the carried tracker states (which logs "Changing
         // effective priority", as keepalived does on every reload).
         let mut machines = Vec::new();
+        let mut first_lines = Vec::new();
         for p in &plans {
             let mut m = Instance::new(p.params.clone());
             let mut first = Vec::new();
@@ -425,12 +444,28 @@ impl<P: Platform> Runtime<P> {
                     first.extend(m.handle(Event::Tracker(id, state), now));
                 }
             }
-            for a in &first {
-                if let Action::Log(line) = a {
-                    self.logger.info(line);
-                }
-            }
+            first_lines.push(
+                first
+                    .into_iter()
+                    .filter_map(|a| match a {
+                        Action::Log(line) => Some(line),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            );
             machines.push(m);
+        }
+        // keepalived's `initialise_tracking_priorities()` again: what holds each instance
+        // in FAULT (whatever its old state; measured on 2.2.7's reload), then by instance
+        // its scripts' lines and its priority.
+        let (global, per_instance) = crate::sync_group::fault_reason_lines(&machines);
+        for line in global {
+            self.logger.info(&line);
+        }
+        for (scripts, first) in per_instance.into_iter().zip(first_lines) {
+            for line in scripts.iter().chain(&first) {
+                self.logger.info(line);
+            }
         }
 
         self.notifications.reloading(config);
@@ -608,11 +643,24 @@ impl<P: Platform> Runtime<P> {
         match action {
             Action::Send { priority } => {
                 let machine = self.node.instance_mut(i);
-                if let Err(e) = send_advert(&mut self.platform, r, machine, priority) {
-                    self.logger.info(&format!(
-                        "({}): send advert error ({e})",
-                        r.plan.params.name
-                    ));
+                let unicast = r.plan.channel.multicast_group.is_none();
+                let link_up = self
+                    .links
+                    .get(&r.plan.params.interface)
+                    .copied()
+                    .unwrap_or(true);
+                for (dst, e) in send_advert(&mut self.platform, r, machine, priority) {
+                    // keepalived keeps quiet about a priority-0 advert that cannot go out
+                    // because the interface is down.
+                    if priority == 0
+                        && e.raw_os_error() == Some(nix::errno::Errno::ENETUNREACH as i32)
+                        && !link_up
+                    {
+                        continue;
+                    }
+                    let peer = unicast.then_some(dst);
+                    self.logger
+                        .info(&send_error_line(&r.plan.params.name, peer, &e));
                 }
             }
             Action::AddAddresses => {
@@ -671,13 +719,34 @@ impl<P: Platform> Runtime<P> {
     }
 }
 
-/// Builds and sends one advert of `r` with `priority` to each destination.
+/// keepalived's line for an advert that could not be sent (`vrrp_send_adv()`): to the
+/// multicast group `(VI_1): send advert error 101 (Network is unreachable)`, to a unicast
+/// `peer` `(VI_1) Cant send advert to 10.0.0.2 (Permission denied)` (the `%m` of both is
+/// `strerror(errno)`). An error without an errno (an advert we cannot build) keeps the
+/// multicast form with our own text in place of the number.
+pub fn send_error_line(instance: &str, peer: Option<IpAddr>, error: &VrrpError) -> String {
+    let errno = error.raw_os_error();
+    let text = errno.map_or_else(
+        || error.to_string(),
+        |n| nix::errno::Errno::from_raw(n).desc().to_string(),
+    );
+    match (peer, errno) {
+        (Some(peer), _) => format!("({instance}) Cant send advert to {peer} ({text})"),
+        (None, Some(n)) => format!("({instance}): send advert error {n} ({text})"),
+        (None, None) => format!("({instance}): send advert error ({text})"),
+    }
+}
+
+/// Builds and sends one advert of `r` with `priority` to each destination; returns the
+/// destinations it could not be sent to, with why (keepalived goes on with the next
+/// unicast peer after a failure).
 fn send_advert<P: Platform>(
     platform: &mut P,
     r: &mut Running,
     machine: Option<&mut Instance>,
     priority: u8,
-) -> Result<(), VrrpError> {
+) -> Vec<(IpAddr, VrrpError)> {
+    let mut failed = Vec::new();
     let mut advert = r.plan.advert.clone();
     advert.priority = priority;
     // One sequence number per advert, whatever the number of unicast peers (keepalived).
@@ -686,26 +755,39 @@ fn send_advert<P: Platform>(
         _ => None,
     };
     for dst in r.plan.destinations.clone() {
-        let payload = codec::encode(&advert, r.plan.channel.source, dst, ChecksumMode::Standard)?;
-        let packet = match (r.plan.channel.source, dst) {
-            (IpAddr::V4(src), IpAddr::V4(dst4)) => {
-                r.ip_id = ipv4::next_id(r.ip_id);
-                let fields = ipv4::Ipv4Fields::new(src, dst4, r.ip_id);
-                let seal = match (&r.plan.ah_key, seq) {
-                    (Some(key), Some(seq)) => Some(ah::AhSeal {
-                        key: key.clone(),
-                        seq,
-                        unicast: !dst4.is_multicast(),
-                    }),
-                    _ => None,
-                };
-                ipv4::build(&fields, &payload, seal.as_ref())?
-            }
-            _ => payload,
-        };
-        platform.send(r.channel, dst, &packet)?;
+        if let Err(e) = send_one(platform, r, &advert, seq, dst) {
+            failed.push((dst, e));
+        }
     }
-    Ok(())
+    failed
+}
+
+/// One advert to `dst` (AH-sealed with `seq` when the instance uses AH).
+fn send_one<P: Platform>(
+    platform: &mut P,
+    r: &mut Running,
+    advert: &codec::Advert,
+    seq: Option<u32>,
+    dst: IpAddr,
+) -> Result<(), VrrpError> {
+    let payload = codec::encode(advert, r.plan.channel.source, dst, ChecksumMode::Standard)?;
+    let packet = match (r.plan.channel.source, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst4)) => {
+            r.ip_id = ipv4::next_id(r.ip_id);
+            let fields = ipv4::Ipv4Fields::new(src, dst4, r.ip_id);
+            let seal = match (&r.plan.ah_key, seq) {
+                (Some(key), Some(seq)) => Some(ah::AhSeal {
+                    key: key.clone(),
+                    seq,
+                    unicast: !dst4.is_multicast(),
+                }),
+                _ => None,
+            };
+            ipv4::build(&fields, &payload, seal.as_ref())?
+        }
+        _ => payload,
+    };
+    platform.send(r.channel, dst, &packet)
 }
 
 /// The VRID of a received packet (IPv4: after the IP and any AH header).
@@ -722,5 +804,34 @@ fn packet_vrid(packet: &RxPacket, family: Family) -> Option<u8> {
             b.get(start + 1).copied()
         }
         Family::V6 => packet.bytes.get(1).copied(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os_error(errno: i32) -> VrrpError {
+        VrrpError::io("sending VRRP", std::io::Error::from_raw_os_error(errno))
+    }
+
+    #[test]
+    fn send_error_lines_as_keepalived() {
+        // Recorded from the real keepalived 2.2.7 (`keepalived -n -l -D --vrrp` in a
+        // namespace, `unicast_src_ip 10.77.0.1`, `unicast_peer { 10.77.0.255 }` on a /24:
+        // the broadcast address without SO_BROADCAST gives EACCES at every advert):
+        // "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)".
+        let peer: IpAddr = "10.77.0.255".parse().unwrap();
+        assert_eq!(
+            send_error_line("VI_UNI", Some(peer), &os_error(13)),
+            "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)"
+        );
+        // The multicast form, from vrrp.c's `"(%s): send advert error %d (%m)"` (not
+        // provoked on the real daemon: its priority-0 advert on a downed link is the one
+        // ENETUNREACH it would print, and it keeps quiet about that one).
+        assert_eq!(
+            send_error_line("VI_1", None, &os_error(101)),
+            "(VI_1): send advert error 101 (Network is unreachable)"
+        );
     }
 }

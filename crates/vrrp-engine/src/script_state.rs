@@ -7,7 +7,9 @@
 //! `rise + fall - 1`, once good); a failure counts down towards `rise` (and drops to 0 once
 //! bad). At start-up `result` is `rise - 1` ("one success is enough") and the first result,
 //! whatever it is, is a determination; with `init_fail` it is 0 and the script is failed from
-//! the start, silently.
+//! the start, silently. (keepalived 2.2.7 never gets there for a script in use: tracking it
+//! resets it to the initial state, so [`crate::tracker`] builds every counter without
+//! `init_fail`.)
 
 use crate::track::TrackerState;
 

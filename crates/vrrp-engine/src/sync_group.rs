@@ -33,6 +33,34 @@ use std::time::Duration;
 
 use crate::machine::{Action, Event, GroupView, Instance, State};
 
+/// keepalived's start-up (and reload) lines naming the trackers that hold instances in
+/// FAULT, in its order: first the lines of the passes over the trackers (interfaces by
+/// index, files, processes), then, by instance, each instance's script lines.
+pub fn fault_reason_lines(instances: &[Instance]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut global = Vec::new();
+    let mut per_instance = vec![Vec::new(); instances.len()];
+    for (i, m) in instances.iter().enumerate() {
+        for r in m.fault_reasons() {
+            if r.per_instance() {
+                per_instance[i].push((r.sort_key(i), r.line));
+            } else {
+                global.push((r.sort_key(i), r.line));
+            }
+        }
+    }
+    global.sort();
+    for lines in &mut per_instance {
+        lines.sort();
+    }
+    (
+        global.into_iter().map(|(_, l)| l).collect(),
+        per_instance
+            .into_iter()
+            .map(|v| v.into_iter().map(|(_, l)| l).collect())
+            .collect(),
+    )
+}
+
 /// A sync group as planned: its name and its members (indices into the node's instances).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupParams {
@@ -175,27 +203,31 @@ impl Node {
     /// Starts every instance: keepalived's start-up for groups, then `vrrp_init_state()`.
     pub fn start(&mut self, now: Duration) -> Vec<NodeAction> {
         let mut out = Vec::new();
-        // `initialise_tracking_priorities()`: a member held down puts its group in FAULT.
-        for g in 0..self.groups.len() {
-            for k in 0..self.groups[g].members.len() {
-                let m = self.groups[g].members[k];
-                if self.instances[m].tracker_fault() && self.groups[g].state != State::Fault {
-                    self.groups[g].state = State::Fault;
-                    out.push(NodeAction::Log(format!(
-                        "VRRP_Group({}): Syncing {} to FAULT state",
-                        self.groups[g].name,
-                        self.instances[m].params().name
-                    )));
-                }
+        // `initialise_tracking_priorities()`: the lines naming what holds each instance in
+        // FAULT (interfaces, files, processes over every instance, then each instance's
+        // scripts), and a member held down puts its group in FAULT.
+        let (global, per_instance) = fault_reason_lines(&self.instances);
+        out.extend(global.into_iter().map(NodeAction::Log));
+        for (i, scripts) in per_instance.into_iter().enumerate() {
+            out.extend(scripts.into_iter().map(NodeAction::Log));
+            let Some(g) = self.member_of[i] else { continue };
+            if self.instances[i].tracker_fault() && self.groups[g].state != State::Fault {
+                self.groups[g].state = State::Fault;
+                out.push(NodeAction::Log(format!(
+                    "VRRP_Group({}): Syncing {} to FAULT state",
+                    self.groups[g].name,
+                    self.instances[i].params().name
+                )));
             }
         }
-        // `vrrp_complete_init()`: every member of a group in FAULT enters FAULT.
+        // `vrrp_complete_init()`: every instance held down, and every member of a group in
+        // FAULT, enters FAULT (all these lines before any instance starts).
         for i in 0..self.instances.len() {
-            if let Some(g) = self.member_of[i] {
-                if self.groups[g].state == State::Fault {
-                    let actions = self.instances[i].enter_fault_at_start();
-                    self.push_instance(i, actions, &mut out);
-                }
+            let group_fault =
+                self.member_of[i].is_some_and(|g| self.groups[g].state == State::Fault);
+            if group_fault || self.instances[i].tracker_fault() {
+                let actions = self.instances[i].enter_fault_at_start();
+                self.push_instance(i, actions, &mut out);
             }
         }
         // `vrrp_init_state()`: groups in FAULT or BACKUP notify first.

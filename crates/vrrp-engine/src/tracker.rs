@@ -97,6 +97,8 @@ pub struct TrackerRunner {
     stopper: Arc<Stopper>,
     /// Script threads hand back their counter when they end (carried over a reload).
     threads: Vec<JoinHandle<Option<ScriptCounter>>>,
+    /// The first readings of the tracked files and processes.
+    initial: Vec<(TrackerId, TrackerState)>,
 }
 
 impl TrackerRunner {
@@ -104,6 +106,13 @@ impl TrackerRunner {
     /// name (what a reload carries over, see [`spawn_reloaded`]).
     pub fn stop(mut self) -> BTreeMap<String, ScriptCounter> {
         self.shutdown()
+    }
+
+    /// The state of every tracked file and process as read when the runner started
+    /// (keepalived reads them before its instances start: see
+    /// [`crate::runtime::Runtime::preset_trackers`]). The threads report them again.
+    pub fn initial_states(&self) -> &[(TrackerId, TrackerState)] {
+        &self.initial
     }
 
     fn shutdown(&mut self) -> BTreeMap<String, ScriptCounter> {
@@ -163,6 +172,7 @@ pub fn spawn_reloaded(
     let mut runner = TrackerRunner {
         stopper: stopper.clone(),
         threads: Vec::new(),
+        initial: Vec::new(),
     };
     let mut security = ScriptSecurity::new(&config.global);
 
@@ -204,7 +214,7 @@ pub fn spawn_reloaded(
         runner.threads.push(t);
     }
 
-    let processes: Vec<(TrackerId, ProcessMatcher, ProcessQuorum)> = config
+    let mut processes: Vec<(TrackerId, ProcessMatcher, ProcessQuorum)> = config
         .track_processes
         .iter()
         .filter_map(|p| {
@@ -213,11 +223,27 @@ pub fn spawn_reloaded(
         })
         .collect();
     if !processes.is_empty() {
+        // The first count now, silently (keepalived's start-up reading).
+        let matchers: Vec<&ProcessMatcher> = processes.iter().map(|(_, m, _)| m).collect();
+        let counts = count_processes(&matchers);
+        let now = Instant::now();
+        for ((id, _, q), count) in processes.iter_mut().zip(counts) {
+            if let Some((state, _)) = q.observe(count, now) {
+                runner.initial.push((*id, state));
+            }
+        }
+    }
+    if !processes.is_empty() {
         let tx = inbound.clone();
         let st = stopper.clone();
+        // Reported again by the thread, as the files' first readings are.
+        let first = runner.initial.clone();
         let t = std::thread::Builder::new()
             .name("track_process".to_string())
             .spawn(move || {
+                for (id, state) in first {
+                    let _ = tx.send(Input::Tracker(id, state));
+                }
                 process_loop(processes, tx, st);
                 None
             })
@@ -237,6 +263,7 @@ pub fn spawn_reloaded(
         let watched = FileWatch::init(f, &mut logs);
         send_logs(&inbound, logs);
         if let Some(w) = watched {
+            runner.initial.push((id, TrackerState::Value(w.last)));
             files.push((id, w));
         }
     }
@@ -264,8 +291,14 @@ fn send_logs(tx: &Sender<Input>, logs: Vec<String>) {
     }
 }
 
+/// `init_fail` is parsed but has no effect: keepalived 2.2.7's `alloc_track_script()`
+/// sets the script back to `SCRIPT_INIT_STATE_INIT` when an instance or group tracks it,
+/// and a script nobody tracks is removed. Measured: with `init_fail` and weight 0 the real
+/// daemon logs no FAULT line at start, logs the first failure (`VRRP_Script(chk_flag)
+/// failed (exited with status 1)`, which an already failed script would not) and the
+/// instance enters BACKUP on the first success, exactly as without `init_fail`.
 fn counter_for(script: &VrrpScript) -> ScriptCounter {
-    ScriptCounter::new(&script.name, script.rise, script.fall, script.init_fail)
+    ScriptCounter::new(&script.name, script.rise, script.fall, false)
 }
 
 /// keepalived's `SCRIPT_STATE_*` while a child runs.

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use vrrp_engine::codec::{ChecksumMode, Family, Version};
-use vrrp_engine::machine::{Action, Event, Instance, InstanceParams, State, Tracked};
+use vrrp_engine::machine::{Action, Event, Instance, InstanceParams, State, Tracked, TrackedKind};
 use vrrp_engine::rx::{Auth, Expected};
 use vrrp_engine::track::{TrackerId, TrackerState};
 
@@ -143,6 +143,7 @@ fn a_continuing_backup_restarts_its_master_down_timer() {
 fn carried_tracker_states_set_the_priority_and_can_fault_the_instance() {
     let chk = Tracked {
         id: TrackerId(0),
+        kind: TrackedKind::Script,
         name: "chk".into(),
         weight: 2,
         reverse: false,

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use vrrp_engine::codec::{self, Advert, ChecksumMode, Family, Version, WireAuth};
-use vrrp_engine::machine::{Action, Event, Instance, InstanceParams, State, Tracked};
+use vrrp_engine::machine::{Action, Event, Instance, InstanceParams, State, Tracked, TrackedKind};
 use vrrp_engine::rx::{Auth, Expected, Received};
 use vrrp_engine::track::{TrackerId, TrackerState};
 
@@ -498,6 +498,7 @@ fn equal_priority_simultaneous_masters_resolve_to_higher_address() {
 fn script(weight: i16) -> Vec<Tracked> {
     vec![Tracked {
         id: TrackerId(0),
+        kind: TrackedKind::Script,
         name: "chk".into(),
         weight,
         reverse: false,
@@ -587,6 +588,7 @@ fn interface_down_at_start_enters_fault_init() {
     let mut a = cfg(11, 150);
     a.tracked = vec![Tracked {
         id: TrackerId(3),
+        kind: TrackedKind::Interface { index: 3 },
         name: "eth1".into(),
         weight: 0,
         reverse: false,
@@ -737,8 +739,8 @@ mod properties {
         ) {
             let mut c = cfg(11, base);
             c.tracked = vec![
-                Tracked { id: TrackerId(0), name: "a".into(), weight: weights.0, reverse: false },
-                Tracked { id: TrackerId(1), name: "b".into(), weight: weights.1, reverse: true },
+                Tracked { id: TrackerId(0), kind: TrackedKind::Script, name: "a".into(), weight: weights.0, reverse: false },
+                Tracked { id: TrackerId(1), kind: TrackedKind::Process, name: "b".into(), weight: weights.1, reverse: true },
             ];
             let mut instance = Instance::new(params(&c));
             let mut now = Duration::ZERO;

@@ -271,7 +271,9 @@ fn tracked_process_gains_and_loses_quorum() {
         .id(&TrackerKind::Process("proc".into()))
         .expect("tracked");
     let (tx, rx) = channel();
-    let _runner = tracker::spawn(&conf, &table, tx).expect("spawn");
+    let runner = tracker::spawn(&conf, &table, tx).expect("spawn");
+    // Read before the instances start, as keepalived does (`Runtime::preset_trackers`).
+    assert_eq!(runner.initial_states(), [(id, TrackerState::Failed)]);
 
     // First determination: silent (keepalived's start-up), failed with no process.
     let seen = until(&rx, Duration::from_secs(2), |i| {

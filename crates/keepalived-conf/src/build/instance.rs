@@ -76,6 +76,7 @@ pub(super) fn vrrp_instance(ctx: &mut Ctx<'_>, node: &Node) {
             virtual_ipaddresses: Vec::new(),
             virtual_ipaddresses_excluded: Vec::new(),
             virtual_routes: Vec::new(),
+            virtual_routes_span: None,
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_processes: Vec::new(),
@@ -85,6 +86,7 @@ pub(super) fn vrrp_instance(ctx: &mut Ctx<'_>, node: &Node) {
             garp: ctx.config.global.garp,
             accept: None,
             use_vmac: None,
+            use_vmac_span: None,
             vmac_xmit_base: false,
             dont_track_primary: false,
             skip_check_adv_addr: false,
@@ -315,6 +317,7 @@ fn instance_keyword(ctx: &mut Ctx<'_>, raw: &mut RawInstance, item: &Node) {
         }
         "virtual_routes" => {
             block_extra_args(ctx, item);
+            inst.virtual_routes_span = Some(item.span());
             for line in item.children() {
                 if let Some(route) = virtual_route(ctx, &line.line.words) {
                     inst.virtual_routes.push(route);
@@ -482,6 +485,7 @@ fn instance_keyword(ctx: &mut Ctx<'_>, raw: &mut RawInstance, item: &Node) {
         "accept" => inst.accept = Some(true),
         "no_accept" => inst.accept = Some(false),
         "use_vmac" => {
+            inst.use_vmac_span = Some(item.span());
             inst.use_vmac = Some(match item.args().first() {
                 Some(w) => w.text.clone(),
                 None => String::new(),

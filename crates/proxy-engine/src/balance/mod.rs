@@ -483,6 +483,15 @@ impl Balancer {
         }
     }
 
+    /// The algorithm hashes something of the request (`BE_LB_KIND_HI`: source, uri,
+    /// url_param, hdr): a retry must not move the session on its own.
+    pub fn hash_based(&self) -> bool {
+        matches!(
+            self.method,
+            Method::Source | Method::Uri { .. } | Method::UrlParam { .. } | Method::Hdr { .. }
+        )
+    }
+
     /// Chooses the server for a new connection (`assign_server_and_queue()`). `avoid` is
     /// the server a retry comes from (HAProxy takes it only when nothing else is left).
     pub fn pick(&mut self, req: &RequestInfo<'_>, avoid: Option<ServerId>, now: Duration) -> Pick {
@@ -559,7 +568,7 @@ impl Balancer {
     }
 
     /// When to call [`Balancer::expire_queue`] or [`Balancer::refresh`] next.
-    pub fn next_deadline(&self) -> Option<Duration> {
+    pub fn next_deadline(&self, now: Duration) -> Option<Duration> {
         let queue = self.queue_timeout.and_then(|t| {
             self.queue
                 .iter()
@@ -573,7 +582,7 @@ impl Balancer {
             .srvs
             .iter()
             .any(|s| s.next_state == ServerState::Starting)
-            .then(|| Duration::from_secs(1));
+            .then(|| now + Duration::from_secs(1));
         match (queue, warmup) {
             (Some(q), Some(w)) => Some(q.min(w)),
             (q, w) => q.or(w),

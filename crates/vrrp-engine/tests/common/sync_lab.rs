@@ -195,8 +195,7 @@ pub const BACKUP_FAULT_NOTIFY: &[&str] = &[
     "GROUP G1 FAULT 0",
 ];
 
-/// Starting with `hasg-a` down. The first line is not ha-compat's yet (it logs no
-/// tracker-specific line at start-up; see docs/compatibility.md).
+/// Starting with `hasg-a` down.
 pub const START_IN_FAULT: &[&str] = &[
     "(VI_A): entering FAULT state (interface hasg-a down)",
     "VRRP_Group(G1): Syncing VI_A to FAULT state",

@@ -1,0 +1,653 @@
+//! The whole proxy running from a haproxy.cfg: every `mode tcp` frontend's listeners
+//! and sessions, one [`Balancer`] per backend (shared by its sessions, its health
+//! checks and its queue timer), the server state lines on stderr and in the backend's
+//! log targets.
+//!
+//! [`refusals`] says, with `file:line`, what in a configuration this engine cannot run
+//! yet (HTTP mode, routing and filtering rules): HAProxy would route or filter those
+//! connections, so running without them would be wrong, not merely incomplete.
+//!
+//! Server state changes as HAProxy 2.6 reports them (src/server.c
+//! `srv_update_status()`): `[WARNING]` on stderr and `notice` (up) / `alert` (down) to the
+//! backend's log targets; a backend left without servers adds `[ALERT]` on stderr and an
+//! `emerg` log line (`backend be has no server available!`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use haproxy_conf::model::{HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::balance::{Balancer, Dequeued, Pick, QueueTicket, RequestInfo, ServerId};
+use crate::error::ProxyError;
+use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
+use crate::listener::ConnLimit;
+use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
+use crate::probe::ProbeSpec;
+use crate::tcp_frontend::{log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
+use crate::tcp_session::{BackendView, Picked, QueueWait, SendProxy, ServerPicker, ServerTarget};
+use crate::traffic_log::{LogClock, LogSender};
+
+/// `LOG_EMERG`, `LOG_ALERT`, `LOG_NOTICE`: the levels of the server state lines.
+const LEVEL_EMERG: u8 = 0;
+const LEVEL_ALERT: u8 = 1;
+const LEVEL_WARNING: u8 = 4;
+const LEVEL_NOTICE: u8 = 5;
+
+/// Where the engine's own messages go (the `haproxy` command prints them on stderr as
+/// `[WARNING]  (PID) : ...` / `[ALERT]    (PID) : ...`).
+pub trait EngineEvents: Send + Sync {
+    fn warning(&self, message: &str);
+    fn alert(&self, message: &str);
+}
+
+/// What this engine cannot run in `config` yet, one `file:line: ...` message each.
+pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let at = |p: &Proxy| format!("{}:{}", p.at.file, p.at.line);
+    for proxy in config.proxies.iter().filter(|p| !p.disabled) {
+        let kind = proxy.kind.keyword();
+        if proxy.settings.mode != Mode::Tcp {
+            out.push(format!(
+                "{}: {kind} '{}' is in 'mode {}': ha-compat's proxy engine runs 'mode tcp' \
+                 only so far (HTTP mode is the next step)",
+                at(proxy),
+                proxy.name,
+                match proxy.settings.mode {
+                    Mode::Http => "http",
+                    Mode::Log => "log",
+                    Mode::Tcp => "tcp",
+                }
+            ));
+            continue;
+        }
+        if let Some(rule) = proxy.use_backends.first() {
+            out.push(format!(
+                "{}:{}: 'use_backend' rules are not supported by ha-compat's proxy engine yet \
+                 (they route connections; refusing rather than ignoring them)",
+                rule.at.file, rule.at.line
+            ));
+        }
+        if let Some(acl) = proxy.acls.first() {
+            out.push(format!(
+                "{}:{}: 'acl' is not supported by ha-compat's proxy engine yet",
+                acl.at.file, acl.at.line
+            ));
+        }
+        if let Some(rule) = proxy.settings.tcp_request.first() {
+            out.push(format!(
+                "{}:{}: 'tcp-request' rules are not supported by ha-compat's proxy engine yet \
+                 (they filter connections; refusing rather than ignoring them)",
+                rule.at.file, rule.at.line
+            ));
+        }
+        if proxy.kind.has_frontend() && proxy.settings.log_format.is_some() {
+            out.push(format!(
+                "{}: 'log-format' is not supported by ha-compat's proxy engine yet",
+                at(proxy)
+            ));
+        }
+        if proxy.kind.has_frontend()
+            && !proxy.kind.has_backend()
+            && proxy.settings.default_backend.is_none()
+        {
+            out.push(format!(
+                "{}: frontend '{}' has no 'default_backend'",
+                at(proxy),
+                proxy.name
+            ));
+        }
+        for server in &proxy.servers {
+            if let Err(e) = server_address(server, proxy) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+/// The address a server's connections go to: literal IPs, or host names resolved once at
+/// startup (libc's resolver, as HAProxy's `init-addr libc`).
+fn server_address(server: &Server, proxy: &Proxy) -> Result<SocketAddr, String> {
+    let at = format!("{}:{}", server.at.file, server.at.line);
+    let port = match server.address.port {
+        ServerPort::Fixed(p) => p,
+        _ => {
+            return Err(format!(
+                "{at}: server '{}/{}': a port taken from the client's (none or +/-N) is not \
+                 supported by ha-compat's proxy engine yet",
+                proxy.name, server.name
+            ))
+        }
+    };
+    let ip: IpAddr = match &server.address.host {
+        ServerHost::Ip(ip) => *ip,
+        ServerHost::Name(name) => (name.as_str(), port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                format!(
+                    "{at}: could not resolve address '{name}' of server '{}/{}'",
+                    proxy.name, server.name
+                )
+            })?,
+        ServerHost::Unix(_) | ServerHost::Abstract(_) => {
+            return Err(format!(
+                "{at}: server '{}/{}': UNIX socket servers are not supported by ha-compat's \
+                 proxy engine yet",
+                proxy.name, server.name
+            ))
+        }
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// A queued connection: where its slot goes, and what it hashes on if it is picked
+/// again (redispatch).
+struct Waiter {
+    slot: oneshot::Sender<Option<ServerTarget>>,
+    client: SocketAddr,
+}
+
+/// One backend's balancer and what goes with it.
+struct BackendState {
+    balancer: Balancer,
+    targets: Vec<ServerTarget>,
+    waiters: HashMap<QueueTicket, Waiter>,
+    epoch: Instant,
+}
+
+impl BackendState {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Hands the slots of `dequeued` to their waiters; a slot whose waiter is gone goes
+    /// back to the balancer (which may hand it on).
+    fn deliver(&mut self, mut dequeued: Vec<Dequeued>) {
+        while let Some(d) = dequeued.pop() {
+            let target = self.targets[d.server.0].clone();
+            let delivered = match self.waiters.remove(&d.ticket) {
+                Some(w) => w.slot.send(Some(target)).is_ok(),
+                None => false,
+            };
+            if !delivered {
+                let now = self.now();
+                dequeued.extend(self.balancer.release(d.server, now));
+            }
+        }
+    }
+
+    /// Queued connections whose server went down with `option redispatch`: picked again.
+    fn repick(&mut self, tickets: Vec<QueueTicket>) {
+        for ticket in tickets {
+            let Some(waiter) = self.waiters.remove(&ticket) else {
+                continue;
+            };
+            let now = self.now();
+            let req = RequestInfo {
+                source: Some(waiter.client.ip()),
+                ..RequestInfo::default()
+            };
+            match self.balancer.pick(&req, None, now) {
+                Pick::Server(id) => {
+                    let target = self.targets[id.0].clone();
+                    if waiter.slot.send(Some(target)).is_err() {
+                        let more = self.balancer.release(id, now);
+                        self.deliver(more);
+                    }
+                }
+                Pick::Queued(new_ticket) => {
+                    self.waiters.insert(new_ticket, waiter);
+                }
+                Pick::QueueFull(_) | Pick::NoServer => {
+                    let _ = waiter.slot.send(None);
+                }
+            }
+        }
+    }
+}
+
+/// A backend as its sessions, checks and queue timer share it.
+#[derive(Clone)]
+struct BackendHandle {
+    state: Arc<Mutex<BackendState>>,
+    /// Wakes the queue timer when a connection is queued (a nearer deadline).
+    queue_changed: Arc<Notify>,
+}
+
+impl BackendHandle {
+    fn lock(&self) -> MutexGuard<'_, BackendState> {
+        // Only plain data behind the lock; a panicked holder leaves it usable.
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+impl ServerPicker for BackendHandle {
+    fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked {
+        let mut state = self.lock();
+        let now = state.now();
+        let avoid = previous.and_then(|p| state.balancer.find(p));
+        let req = RequestInfo {
+            source: Some(client.ip()),
+            ..RequestInfo::default()
+        };
+        match state.balancer.pick(&req, avoid, now) {
+            Pick::Server(id) => Picked::Server(state.targets[id.0].clone()),
+            Pick::Queued(ticket) => {
+                let (slot, receiver) = oneshot::channel();
+                state.waiters.insert(ticket, Waiter { slot, client });
+                self.queue_changed.notify_one();
+                Picked::Queued(QueueWait {
+                    ticket: ticket.0,
+                    slot: receiver,
+                })
+            }
+            Pick::QueueFull(_) => Picked::QueueFull,
+            Pick::NoServer => Picked::NoServer,
+        }
+    }
+
+    fn cancel(&mut self, ticket: u64) {
+        let mut state = self.lock();
+        state.balancer.cancel(QueueTicket(ticket));
+        state.waiters.remove(&QueueTicket(ticket));
+    }
+
+    fn view(&self, server: &str) -> BackendView {
+        let state = self.lock();
+        BackendView {
+            active_servers: state.balancer.usable_counts().0,
+            hash_based: state.balancer.hash_based(),
+            server_running: state
+                .balancer
+                .find(server)
+                .is_some_and(|id| state.balancer.is_usable(id)),
+        }
+    }
+
+    fn released(&mut self, server: &str, _was_connected: bool) {
+        let mut state = self.lock();
+        let Some(id) = state.balancer.find(server) else {
+            return;
+        };
+        let now = state.now();
+        let dequeued = state.balancer.release(id, now);
+        state.deliver(dequeued);
+    }
+}
+
+/// One backend ready to run.
+struct Backend {
+    name: String,
+    /// `proxy_type_str()`: "backend", or "proxy" for a `listen`.
+    type_str: &'static str,
+    handle: BackendHandle,
+    checks: Vec<ServerCheck>,
+    log: Option<Arc<Mutex<LogSender>>>,
+}
+
+/// A configuration turned into sockets and balancers, ready to [`Engine::run`].
+pub struct Engine {
+    frontends: Vec<(TcpFrontend, usize)>,
+    backends: Vec<Backend>,
+    epoch: tokio::time::Instant,
+    /// Every connection of the process (the soft stop waits for it to drain).
+    process: ConnLimit,
+    /// What the soft stop reports, in configuration order.
+    stop_reports: Vec<StopReport>,
+}
+
+/// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop.
+struct StopReport {
+    name: String,
+    /// The frontend's connection counter (frontends and listens).
+    frontend: Option<ConnLimit>,
+    /// The counters of the frontends whose sessions this backend took (backends and
+    /// listens: in `mode tcp` every connection becomes a session of the default backend).
+    backend_of: Vec<ConnLimit>,
+    log: Option<Arc<Mutex<LogSender>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("frontends", &self.frontends.len())
+            .field("backends", &self.backends.len())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Opens every listener (inside a tokio runtime) and builds the balancers and check
+    /// plans. Fails on the first of [`refusals`] or an unusable socket.
+    pub fn build(config: &HaproxyConfig, clock: LogClock) -> Result<Engine, ProxyError> {
+        if let Some(first) = refusals(config).into_iter().next() {
+            return Err(ProxyError::Plan(first));
+        }
+        let epoch = tokio::time::Instant::now();
+        let process = ConnLimit::new(config.global.maxconn);
+        let mut backends: Vec<Backend> = Vec::new();
+        let mut backend_index: HashMap<String, usize> = HashMap::new();
+        let mut frontends = Vec::new();
+        for proxy in config.frontends().filter(|p| !p.disabled) {
+            let frontend = TcpFrontend::from_config(config, &proxy.name, process.clone(), clock)?;
+            let index = match backend_index.get(&frontend.backend) {
+                Some(i) => *i,
+                None => {
+                    let backend = config
+                        .proxy(&frontend.backend)
+                        .filter(|b| b.kind.has_backend())
+                        .ok_or_else(|| {
+                            ProxyError::Plan(format!("no backend '{}'", frontend.backend))
+                        })?;
+                    backends.push(build_backend(config, backend, epoch.into_std(), clock)?);
+                    backend_index.insert(frontend.backend.clone(), backends.len() - 1);
+                    backends.len() - 1
+                }
+            };
+            frontends.push((frontend, index));
+        }
+        // Backends no frontend uses still run their checks, as in HAProxy.
+        for proxy in config.backends().filter(|p| !p.disabled) {
+            if !backend_index.contains_key(&proxy.name) {
+                backends.push(build_backend(config, proxy, epoch.into_std(), clock)?);
+                backend_index.insert(proxy.name.clone(), backends.len() - 1);
+            }
+        }
+        // start_checks(): first checks spread over every checked server of the process.
+        let params: Vec<CheckParams> = backends
+            .iter()
+            .flat_map(|b| b.checks.iter().map(|c| c.params.clone()))
+            .collect();
+        let mut delays = first_check_delays(&params).into_iter();
+        for (index, backend) in backends.iter_mut().enumerate() {
+            for check in &mut backend.checks {
+                check.key.0 = index;
+                check.first = delays.next().unwrap_or(Duration::ZERO);
+            }
+        }
+        let mut stop_reports = Vec::new();
+        for proxy in config.proxies.iter().filter(|p| !p.disabled) {
+            let frontend = frontends
+                .iter()
+                .find(|(f, _)| f.name == proxy.name)
+                .map(|(f, _)| f.frontend_limit.clone());
+            let backend_of = frontends
+                .iter()
+                .filter(|(f, _)| f.backend == proxy.name)
+                .map(|(f, _)| f.frontend_limit.clone())
+                .collect();
+            stop_reports.push(StopReport {
+                name: proxy.name.clone(),
+                frontend,
+                backend_of,
+                log: log_sender(config, &proxy.settings, clock)?,
+            });
+        }
+        // HAProxy 2.6's internal HTTP client proxy is stopped (and reported) too; it logs
+        // to the global targets.
+        let internal = haproxy_conf::model::ProxySettings {
+            logs: haproxy_conf::model::ProxyLogs {
+                global: true,
+                targets: Vec::new(),
+            },
+            ..Default::default()
+        };
+        stop_reports.push(StopReport {
+            name: "<HTTPCLIENT>".into(),
+            frontend: None,
+            backend_of: Vec::new(),
+            log: log_sender(config, &internal, clock)?,
+        });
+        Ok(Engine {
+            frontends,
+            backends,
+            epoch,
+            process: process.clone(),
+            stop_reports,
+        })
+    }
+
+    /// The addresses every frontend listens on, by frontend name.
+    pub fn local_addrs(&self) -> Vec<(String, Vec<SocketAddr>)> {
+        self.frontends
+            .iter()
+            .map(|(f, _)| (f.name.clone(), f.local_addrs().unwrap_or_default()))
+            .collect()
+    }
+
+    /// Runs until `shutdown` resolves: listeners stop accepting then; sessions under way
+    /// are left to the runtime's end.
+    pub async fn run(self, events: Arc<dyn EngineEvents>, shutdown: impl Future<Output = ()>) {
+        let (reports_tx, mut reports_rx) = mpsc::unbounded_channel::<CheckReport>();
+        let mut tasks = tokio::task::JoinSet::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        for backend in &self.backends {
+            for check in &backend.checks {
+                let handle = spawn_check(check.clone(), self.epoch, reports_tx.clone());
+                tasks.spawn(async move {
+                    let _ = handle.await;
+                });
+            }
+            let handle = backend.handle.clone();
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    _ = queue_timer(handle) => {}
+                    _ = stop.changed() => {}
+                }
+            });
+        }
+        drop(reports_tx);
+        for (frontend, index) in self.frontends {
+            let picker = SharedPicker::new(Box::new(self.backends[index].handle.clone()));
+            let mut stop = stop_rx.clone();
+            tasks.spawn(run_tcp_frontend(frontend, picker, async move {
+                let _ = stop.changed().await;
+            }));
+        }
+        let backends = self.backends;
+        let state_changes = async {
+            while let Some(report) = reports_rx.recv().await {
+                if let Some(backend) = backends.get(report.key.0) {
+                    apply_report(backend, &report, events.as_ref());
+                }
+            }
+            // No checks (or they all ended): the proxy runs on without them.
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = shutdown => {}
+            _ = state_changes => {}
+        }
+        // The soft stop (SIGUSR1): listeners close, each proxy is reported, and the
+        // process ends once the sessions under way have.
+        let _ = stop_tx.send(true);
+        tasks.abort_all();
+        for report in &self.stop_reports {
+            let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
+            let be: u64 = report.backend_of.iter().map(ConnLimit::cumulated).sum();
+            let line = format!(
+                "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
+                report.name
+            );
+            events.warning(&line);
+            if let Some(log) = &report.log {
+                let mut sender = match log.lock() {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                sender.send(LEVEL_WARNING, SystemTime::now(), &line);
+            }
+        }
+        while self.process.current() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn build_backend(
+    config: &HaproxyConfig,
+    proxy: &Proxy,
+    epoch: Instant,
+    clock: LogClock,
+) -> Result<Backend, ProxyError> {
+    let index_seed = proxy
+        .name
+        .bytes()
+        .fold(2_463_534_242u32, |h, b| h.rotate_left(5) ^ u32::from(b));
+    let balancer = Balancer::new(proxy, index_seed)?;
+    let mut targets = Vec::new();
+    let mut addresses = Vec::new();
+    for server in &proxy.servers {
+        let address = server_address(server, proxy).map_err(ProxyError::Plan)?;
+        let o = &server.options;
+        let send_proxy = if o.send_proxy_v2 == Some(true) {
+            Some(SendProxy::V2)
+        } else if o.send_proxy == Some(true) {
+            Some(SendProxy::V1)
+        } else {
+            None
+        };
+        targets.push(ServerTarget {
+            name: server.name.clone(),
+            address,
+            send_proxy,
+        });
+        addresses.push(address);
+    }
+    let log = log_sender(config, &proxy.settings, clock)?;
+    let log_health_checks = proxy
+        .settings
+        .options
+        .flag("log-health-checks")
+        .unwrap_or(false);
+    let mut checks = Vec::new();
+    for (i, server) in proxy.servers.iter().enumerate() {
+        if server.options.check != Some(true) {
+            continue;
+        }
+        let spec = ProbeSpec::new(server, &proxy.settings, addresses[i].ip())?;
+        checks.push(ServerCheck {
+            // `key.0`, the backend's index, is set by `Engine::build`.
+            key: (0, i),
+            backend: proxy.name.clone(),
+            server: server.name.clone(),
+            backup: server.options.backup == Some(true),
+            weight_zero: server.options.weight == Some(0),
+            params: CheckParams::new(server, &proxy.settings, &config.global),
+            spec,
+            log_health_checks,
+            first: Duration::ZERO,
+            in_maintenance: server.options.disabled == Some(true) || server.unresolved,
+        });
+    }
+    Ok(Backend {
+        name: proxy.name.clone(),
+        type_str: proxy.kind.type_str(),
+        handle: BackendHandle {
+            state: Arc::new(Mutex::new(BackendState {
+                balancer,
+                targets,
+                waiters: HashMap::new(),
+                epoch,
+            })),
+            queue_changed: Arc::new(Notify::new()),
+        },
+        checks,
+        log,
+    })
+}
+
+/// Applies one check report to its backend's balancer and reports the change.
+fn apply_report(backend: &Backend, report: &CheckReport, events: &dyn EngineEvents) {
+    let send = |level: u8, line: &str| {
+        if let Some(log) = &backend.log {
+            let mut sender = match log.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            sender.send(level, SystemTime::now(), line);
+        }
+    };
+    if let Some(line) = &report.health_line {
+        send(LEVEL_NOTICE, line);
+    }
+    let Some(transition) = report.transition else {
+        return;
+    };
+    let change = {
+        let mut state = backend.handle.lock();
+        let now = state.now();
+        let id = ServerId(report.key.1);
+        let change = match transition {
+            crate::health::Transition::Down => state.balancer.set_stopped(id, now),
+            crate::health::Transition::Up => state.balancer.set_running(id, now),
+        };
+        if let Some(c) = &change {
+            state.repick(c.redispatch.clone());
+            state.deliver(c.dequeued.clone());
+        }
+        change
+    };
+    let Some(change) = change else {
+        return;
+    };
+    if let Some(line) = report.state_line(&change) {
+        events.warning(&line);
+        let level = match transition {
+            crate::health::Transition::Down => LEVEL_ALERT,
+            crate::health::Transition::Up => LEVEL_NOTICE,
+        };
+        send(level, &line);
+    }
+    if change.backend_down {
+        events.alert(&backend_down_alert(backend.type_str, &backend.name));
+        send(
+            LEVEL_EMERG,
+            &backend_down_line(backend.type_str, &backend.name),
+        );
+    }
+}
+
+/// Expires queued connections (`timeout queue`, 503 `sQ`) and ramps `slowstart`
+/// weights, at the balancer's deadlines.
+async fn queue_timer(handle: BackendHandle) {
+    loop {
+        let (deadline, epoch) = {
+            let state = handle.lock();
+            (state.balancer.next_deadline(state.now()), state.epoch)
+        };
+        let notified = handle.queue_changed.notified();
+        match deadline {
+            Some(d) => {
+                let at = tokio::time::Instant::from_std(epoch + d);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = notified => continue,
+                }
+            }
+            None => {
+                notified.await;
+                continue;
+            }
+        }
+        let mut state = handle.lock();
+        let now = state.now();
+        for ticket in state.balancer.expire_queue(now) {
+            if let Some(w) = state.waiters.remove(&ticket) {
+                let _ = w.slot.send(None);
+            }
+        }
+        state.balancer.refresh(now);
+    }
+}
