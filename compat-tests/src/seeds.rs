@@ -1787,9 +1787,18 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
             )),
         },
     );
-    let took = wait_holder(&lab, &lbs, vip, "lb1", Duration::from_secs(10));
+    // chk_haproxy adds its weight 2 only where a haproxy runs: ours accepts the config,
+    // the reference refuses it. So a mixed pair's lb2 (ours, 102) outranks lb1 (101).
+    let priorities = [0, 1].map(|i| [101u8, 100][i] + if imps[i] == Impl::Ours { 2 } else { 0 });
+    let m = usize::from(priorities[1] > priorities[0]);
+    let (master, backup) = (lbs[m], lbs[1 - m]);
+    let took = wait_holder(&lab, &lbs, vip, master, Duration::from_secs(10));
     report.check(
-        "lb1 (MASTER, priority 101) holds 192.168.0.100/32 on eth0 and lb2 does not",
+        &format!(
+            "{master} (priority {}) holds 192.168.0.100/32 on eth0 and {backup} (priority {}) does not",
+            priorities[m],
+            priorities[1 - m]
+        ),
         &Expect::Holds,
         took.map(|_| ()),
     );
@@ -1800,7 +1809,7 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     let records = client.records();
     report.check(
         "requests to 192.168.0.100:7001 reach the server",
-        &refuses(imps[0]),
+        &refuses(imps[m]),
         served_by(
             &window(&records, t0 + 300_000, t0 + 2_000_000),
             &["web1"],
@@ -1808,46 +1817,41 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
         ),
     );
     // Failover by losing the master (the tutorial stops haproxy, which never ran here).
-    let loss = lose_node(&mut lab, &pcap, "lb1", 1);
+    let loss = lose_node(&mut lab, &pcap, master, 1);
     let t_lost = loss.fault_us;
-    let took = wait_for(Duration::from_secs(10), || lab.node("lb2").holds(vip));
+    let took = wait_for(Duration::from_secs(10), || lab.node(backup).holds(vip));
     let moved_ms = (now_us() - t_lost) / 1000;
     report.check(
-        "lb1 lost: lb2 takes 192.168.0.100",
+        &format!("{master} lost: {backup} takes 192.168.0.100"),
         &Expect::Holds,
         if took {
             Ok(())
         } else {
-            Err("lb2 does not hold the VIP".to_owned())
+            Err(format!("{backup} does not hold the VIP"))
         },
     );
     if took {
         report.measure(
-            "lb1 lost -> VIP on lb2",
+            &format!("{master} lost -> VIP on {backup}"),
             format!("{moved_ms} ms"),
             Some(moved_ms),
         );
-    }
-    if took {
-        // lb2's priority 100 gains chk_haproxy's weight 2 only where haproxy runs (the
-        // reference haproxy refuses the config).
-        let lb2_priority = if imps[1] == Impl::Ours { 102 } else { 100 };
-        let (lb1_addr, lb2_addr) = (lab.node("lb1").addr(), lab.node("lb2").addr());
+        let (lost_addr, new_addr) = (lab.node(master).addr(), lab.node(backup).addr());
         check_takeover(
             report,
             reference,
             (&pcap, &arp_pcap),
-            "lb1 lost",
-            (lb1_addr, lb2_addr, vip),
+            "master lost",
+            (lost_addr, new_addr, vip),
             &loss,
             1,
-            lb2_priority,
+            u16::from(priorities[1 - m]),
         );
     }
     let resumed = client.wait_success_after(t_lost, Duration::from_secs(3));
     report.check(
-        "lb1 lost: service resumes through lb2",
-        &refuses(imps[1]),
+        &format!("{master} lost: service resumes through {backup}"),
+        &refuses(imps[1 - m]),
         if resumed {
             Ok(())
         } else {
@@ -1857,16 +1861,14 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     lab.stop_captures();
     let want = AdvertWant {
         vrid: 51,
-        // Neither node runs haproxy (the reference refuses the config), so chk_haproxy
-        // fails on both and adds nothing.
-        priority: if imps[0] == Impl::Reference { 101 } else { 103 },
+        priority: priorities[m],
         interval_s: 1,
         auth: None,
         dst: Ipv4Addr::new(224, 0, 0, 18),
         vip,
     };
-    let lb1_addr = lab.node("lb1").addr();
-    check_adverts(&lab, report, reference, &pcap, lb1_addr, &want);
+    let master_addr = lab.node(master).addr();
+    check_adverts(&lab, report, reference, &pcap, master_addr, &want);
 }
 
 /// Seed 003: keepalived on the nginx nodes themselves (AH, weight 4), with and without
