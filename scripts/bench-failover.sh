@@ -53,7 +53,11 @@ for path in sorted(glob.glob(out + "/*.log")):
             ms = float("inf")
         rows.setdefault((scenario, fault), {}).setdefault(subject, []).append(ms)
 subjects = [s for s in ("reference", "ha-compat", "mixed") if any(s in by for by in rows.values())]
-fmt = lambda v: f"{statistics.median(v):.0f} ({len(v)})" if v else "-"
+def fmt(v):
+    if not v:
+        return "-"
+    med = statistics.median(v)
+    return f"{med:.0f} ({len(v)})" if med != float("inf") else f"never recovered ({len(v)})"
 print("Client-side outage (fault -> first successful request), median ms (n):\n")
 print("| scenario | fault | " + " | ".join(subjects) + " | ha-compat / reference |")
 print("|---|---|" + "---|" * len(subjects) + "---|")
@@ -61,7 +65,8 @@ for (scenario, fault), by in sorted(rows.items()):
     ref = by.get("reference", [])
     ours = by.get("ha-compat", [])
     ratio = "-"
-    if ref and ours and statistics.median(ref) > 0:
+    finite = lambda v: v and statistics.median(v) < float("inf")
+    if finite(ref) and finite(ours) and statistics.median(ref) > 0:
         ratio = f"{statistics.median(ours) / statistics.median(ref):.2f}"
     cells = " | ".join(fmt(by.get(s, [])) for s in subjects)
     print(f"| {scenario} | {fault} | {cells} | {ratio} |")

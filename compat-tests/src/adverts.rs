@@ -11,6 +11,8 @@
 //!   [`Advert`]s it holds. Other packets are skipped. A VRRP packet that cannot be decoded
 //!   completely is still returned, with [`Advert::malformed`] saying why; only a broken pcap
 //!   file (bad header, a record running past the end of the file) is an [`AdvertError`].
+//! - [`read_garps_so_far`]: the gratuitous ARPs in a capture (a new master's announcement of
+//!   the VIP, which reaches the wire even when its unicast advert cannot).
 //! - [`decode_ip_packet`]: one IPv4/IPv6 packet (as from a raw socket) into an [`Advert`].
 //! - [`Advert::describe`]: one line, field by field.
 //! - [`diff`] / [`diff_including_src`]: the fields two implementations must agree on when they
@@ -62,6 +64,7 @@ const LINKTYPE_LINUX_SLL2: u32 = 276;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_ARP: u16 = 0x0806;
 
 /// Why a capture could not be read at all.
 #[derive(Debug)]
@@ -618,9 +621,14 @@ pub fn read_pcap_so_far(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
     if bytes.len() < 24 {
         return Ok(Vec::new());
     }
+    read_pcap(complete_records(bytes))
+}
+
+/// The file header and the records written completely so far.
+fn complete_records(bytes: &[u8]) -> &[u8] {
     let big_endian = match u32_at(bytes, 0, false).unwrap_or(0) {
         0xd4c3_b2a1 | 0x4d3c_b2a1 => true,
-        // Anything else, bad magic included, is read_pcap's to judge.
+        // Anything else, bad magic included, is the reader's to judge.
         _ => false,
     };
     let mut complete = 24;
@@ -633,7 +641,57 @@ pub fn read_pcap_so_far(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
             _ => break,
         }
     }
-    read_pcap(bytes.get(..complete).unwrap_or(bytes))
+    bytes.get(..complete).unwrap_or(bytes)
+}
+
+/// A gratuitous ARP (sender address = target address) seen in a capture: how a new VRRP
+/// master announces the VIP, broadcast, so it reaches the wire even when a unicast advert
+/// waits for the ARP resolution of a dead peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Garp {
+    /// Capture time, microseconds since the UNIX epoch.
+    pub timestamp_us: u64,
+    /// The announced address.
+    pub addr: Ipv4Addr,
+    /// The sender hardware address.
+    pub mac: [u8; 6],
+}
+
+/// The gratuitous ARPs (IPv4 over Ethernet, request or reply, sender IP = target IP) in a
+/// pcap capture, complete records only (the capture may still be written).
+pub fn read_garps_so_far(bytes: &[u8]) -> Result<Vec<Garp>, AdvertError> {
+    if bytes.len() < 24 {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    pcap_records(
+        complete_records(bytes),
+        |linktype, data, _frame, ts, _cut| {
+            let Some((ETHERTYPE_ARP, arp)) = link_payload(linktype, data) else {
+                return;
+            };
+            // htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4, op 1 or 2.
+            let fixed = [0x00, 0x01, 0x08, 0x00, 6, 4, 0x00];
+            if arp.get(..7) != Some(&fixed[..]) || !matches!(arp.get(7), Some(1 | 2)) {
+                return;
+            }
+            let (Some(mac), Some(sender), Some(target)) = (
+                arp.get(8..14).and_then(|m| <[u8; 6]>::try_from(m).ok()),
+                ipv4_at(arp, 14),
+                ipv4_at(arp, 24),
+            ) else {
+                return;
+            };
+            if sender == target {
+                out.push(Garp {
+                    timestamp_us: ts,
+                    addr: sender,
+                    mac,
+                });
+            }
+        },
+    )?;
+    Ok(out)
 }
 
 /// Reads a classic pcap capture (`tcpdump -w`) and returns its VRRP packets in capture order:
@@ -641,6 +699,28 @@ pub fn read_pcap_so_far(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
 /// hop-by-hop, routing or destination options headers, or AH). Everything else is skipped;
 /// VRRP packets that are cut short or malformed come back with [`Advert::malformed`] set.
 pub fn read_pcap(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
+    let mut out = Vec::new();
+    pcap_records(bytes, |linktype, data, frame, ts, cut| {
+        if let Some(mut advert) = decode_frame(linktype, data, frame, ts) {
+            if let Some((incl, orig)) = cut {
+                if advert.malformed.is_none() {
+                    // Not reachable in practice (the IP length check catches it first), but
+                    // the pcap record says outright that bytes are missing.
+                    advert.malformed = Some(format!("captured {incl} of {orig} bytes"));
+                }
+            }
+            out.push(advert);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Walks a classic pcap file's records: `each(linktype, data, frame, timestamp_us, cut)`,
+/// `cut` = `Some((captured, original length))` when the record holds less than the packet.
+fn pcap_records(
+    bytes: &[u8],
+    mut each: impl FnMut(u32, &[u8], usize, u64, Option<(u32, u32)>),
+) -> Result<(), AdvertError> {
     let header = bytes
         .get(..24)
         .ok_or(AdvertError::TooShort { len: bytes.len() })?;
@@ -666,7 +746,6 @@ pub fn read_pcap(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
     ) {
         return Err(AdvertError::UnsupportedLinkType(linktype));
     }
-    let mut out = Vec::new();
     let mut offset = 24;
     let mut frame = 0;
     while offset < bytes.len() {
@@ -690,21 +769,29 @@ pub fn read_pcap(bytes: &[u8]) -> Result<Vec<Advert>, AdvertError> {
         let data = bytes.get(start..end).unwrap_or_default();
         let frac_us = if nanos { frac / 1000 } else { frac };
         let ts = u64::from(sec) * 1_000_000 + u64::from(frac_us);
-        if let Some(mut advert) = decode_frame(linktype, data, frame, ts) {
-            if orig > incl && advert.malformed.is_none() {
-                // Not reachable in practice (the IP length check catches it first), but the
-                // pcap record says outright that bytes are missing.
-                advert.malformed = Some(format!("captured {incl} of {orig} bytes"));
-            }
-            out.push(advert);
-        }
+        each(
+            linktype,
+            data,
+            frame,
+            ts,
+            (orig > incl).then_some((incl, orig)),
+        );
         offset = end;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn decode_frame(linktype: u32, data: &[u8], frame: usize, ts: u64) -> Option<Advert> {
-    let (ethertype, ip) = match linktype {
+    match link_payload(linktype, data)? {
+        (ETHERTYPE_IPV4, ip) => decode_ipv4(ip, frame, ts),
+        (ETHERTYPE_IPV6, ip) => decode_ipv6(ip, frame, ts),
+        _ => None,
+    }
+}
+
+/// The ethertype and payload of a captured frame (raw IP: by its version nibble).
+fn link_payload(linktype: u32, data: &[u8]) -> Option<(u16, &[u8])> {
+    Some(match linktype {
         LINKTYPE_ETHERNET => {
             let mut at = 12;
             let mut ethertype = u16_at(data, at)?;
@@ -724,12 +811,7 @@ fn decode_frame(linktype: u32, data: &[u8], frame: usize, ts: u64) -> Option<Adv
             6 => (ETHERTYPE_IPV6, data),
             _ => return None,
         },
-    };
-    match ethertype {
-        ETHERTYPE_IPV4 => decode_ipv4(ip, frame, ts),
-        ETHERTYPE_IPV6 => decode_ipv6(ip, frame, ts),
-        _ => None,
-    }
+    })
 }
 
 /// Decodes one IP packet (IPv4 or IPv6, by its version nibble) as [`read_pcap`] decodes each
@@ -1726,6 +1808,54 @@ mod tests {
         }
     }
 
+    /// An Ethernet ARP frame (RFC 826): `op` 1 request / 2 reply.
+    fn arp_frame(op: u8, mac: [u8; 6], sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, op]);
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&sender);
+        f.extend_from_slice(&[0; 6]);
+        f.extend_from_slice(&target);
+        f
+    }
+
+    #[test]
+    fn gratuitous_arps_are_the_ones_announcing_their_own_sender_address() {
+        let mac = [0x02, 0, 0, 0, 0, 0x22];
+        let vip = [192, 168, 56, 69];
+        let bytes = pcap(
+            false,
+            false,
+            LINKTYPE_ETHERNET,
+            &[
+                // A client resolving the VIP: not gratuitous.
+                (1_000_000, arp_frame(1, mac, [192, 168, 56, 100], vip)),
+                (2_000_000, arp_frame(1, mac, vip, vip)),
+                (2_000_100, arp_frame(2, mac, vip, vip)),
+                // A VRRP advert is not an ARP.
+                (3_000_000, fixture("v2-unicast-pass.pcap")[40..100].to_vec()),
+            ],
+        );
+        let want = |ts| Garp {
+            timestamp_us: ts,
+            addr: Ipv4Addr::from(vip),
+            mac,
+        };
+        assert_eq!(
+            read_garps_so_far(&bytes).unwrap(),
+            vec![want(2_000_000), want(2_000_100)]
+        );
+        // The second GARP half written (the advert, 16 + 60 bytes, not yet): complete
+        // records only.
+        let cut = bytes.len() - 76 - 30;
+        assert_eq!(
+            read_garps_so_far(&bytes[..cut]).unwrap(),
+            vec![want(2_000_000)]
+        );
+        assert_eq!(read_garps_so_far(&bytes[..10]).unwrap(), vec![]);
+    }
+
     #[test]
     fn truncated_and_mutated_captures_never_panic() {
         let files: Vec<Vec<u8>> = [
@@ -1764,6 +1894,7 @@ mod tests {
                 }
             }
             let _ = read_pcap_so_far(&bytes);
+            let _ = read_garps_so_far(&bytes);
             if let Ok(adverts) = read_pcap(&bytes) {
                 for w in adverts.windows(2) {
                     let _ = diff_including_src(&w[0], &w[1]);

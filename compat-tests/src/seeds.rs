@@ -794,23 +794,32 @@ fn master_down_us(advert_int: u8, priority: u16) -> u64 {
 fn check_takeover(
     report: &mut Report,
     reference: &mut ReferenceRecord,
-    pcap: &Path,
+    (pcap, arp_pcap): (&Path, &Path),
     what: &str,
-    lost: Ipv4Addr,
-    new: Ipv4Addr,
+    (lost, new, vip): (Ipv4Addr, Ipv4Addr, Ipv4Addr),
     loss: &NodeLoss,
     advert_int: u8,
     new_priority: u16,
 ) {
     let (lost_ip, new_ip) = (std::net::IpAddr::V4(lost), std::net::IpAddr::V4(new));
     let mut adverts = Vec::new();
-    // The VIP has moved when this runs, and the new master sent its first advert as it
-    // took it: wait only for tcpdump to write it.
+    // The new master's first packets as master: its advert and its gratuitous ARPs for the
+    // VIP, sent together. Either may be missing from the wire: a unicast advert to the
+    // dead peer waits for the peer's ARP resolution when the neighbour entry has expired
+    // (and is dropped when it fails), the broadcast GARPs do not; no GARP for the VIP can
+    // come from the dead node. The VIP has moved when this runs: wait only for tcpdump.
     let first_new = |adverts: &[Advert]| {
-        adverts
+        let advert = adverts
             .iter()
             .find(|a| a.src == new_ip && a.timestamp_us > loss.fault_us && a.priority > 0)
-            .map(|a| a.timestamp_us)
+            .map(|a| a.timestamp_us);
+        let bytes = std::fs::read(arp_pcap).unwrap_or_default();
+        let garp = adverts::read_garps_so_far(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", arp_pcap.display()))
+            .into_iter()
+            .find(|g| g.addr == vip && g.timestamp_us > loss.fault_us)
+            .map(|g| g.timestamp_us);
+        advert.into_iter().chain(garp).min()
     };
     wait_for(Duration::from_secs(2), || {
         adverts = adverts_so_far(pcap);
@@ -826,7 +835,7 @@ fn check_takeover(
             &name,
             &Expect::Holds,
             Err(format!(
-                "no advert from {new} after the fault in the capture"
+                "no advert from {new} nor GARP for {vip} after the fault in the capture"
             )),
         );
         return;
@@ -849,7 +858,7 @@ fn check_takeover(
     report.measure(
         &format!("takeover: {what}"),
         format!(
-            "{} ms from the last advert to the new master's first (formula {} ms); fault {} ms after the last advert{}",
+            "{} ms from the last advert to the new master's first advert or GARP (formula {} ms); fault {} ms after the last advert{}",
             delay.div_ceil(1000),
             expected / 1000,
             phase / 1000,
@@ -1167,6 +1176,7 @@ pub fn run_lb_seed(
     start_web(&mut lab, "web1");
     start_web(&mut lab, "web2");
     let pcap = lab.capture("ip proto 112 or ip proto 51", "vrrp.pcap");
+    let arp_pcap = lab.capture("arp", "arp.pcap");
     if seed.syslog_contains.is_some() {
         for lb in lbs {
             start_syslog(&mut lab, lb);
@@ -1587,10 +1597,9 @@ pub fn run_lb_seed(
         check_takeover(
             report,
             reference,
-            &pcap,
+            (&pcap, &arp_pcap),
             "master node lost",
-            lost_addr,
-            new_addr,
+            (lost_addr, new_addr, vip),
             &loss,
             seed.advert_int,
             effective(usize::from(other == "lb2")),
@@ -1740,6 +1749,7 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     }
     start_nginx(&mut lab, "web1", 7001);
     let pcap = lab.capture("ip proto 112 or ip proto 51", "vrrp.pcap");
+    let arp_pcap = lab.capture("arp", "arp.pcap");
     let imps = [subject.on_node(0), subject.on_node(1)];
     for (i, lb) in lbs.iter().enumerate() {
         if let Err(why) = start_daemons(&mut lab, lb, imps[i], &[], false) {
@@ -1777,21 +1787,17 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
             )),
         },
     );
-    // chk_haproxy adds its weight 2 only where haproxy runs: the reference refuses the
-    // config, ours runs it. lb1 (101) stays master unless only lb2 (100) runs ours (mixed).
-    let priority = |i: usize, base: u16| base + if imps[i] == Impl::Ours { 2 } else { 0 };
-    let (m, b) = if priority(0, 101) >= priority(1, 100) {
-        (0, 1)
-    } else {
-        (1, 0)
-    };
-    let (master, backup) = (lbs[m], lbs[b]);
-    let (master_priority, backup_priority) =
-        (priority(m, [101, 100][m]), priority(b, [101, 100][b]));
+    // chk_haproxy adds its weight 2 only where a haproxy runs: ours accepts the config,
+    // the reference refuses it. So a mixed pair's lb2 (ours, 102) outranks lb1 (101).
+    let priorities = [0, 1].map(|i| [101u8, 100][i] + if imps[i] == Impl::Ours { 2 } else { 0 });
+    let m = usize::from(priorities[1] > priorities[0]);
+    let (master, backup) = (lbs[m], lbs[1 - m]);
     let took = wait_holder(&lab, &lbs, vip, master, Duration::from_secs(10));
     report.check(
         &format!(
-            "{master} (priority {master_priority}) holds 192.168.0.100/32 on eth0 and {backup} does not"
+            "{master} (priority {}) holds 192.168.0.100/32 on eth0 and {backup} (priority {}) does not",
+            priorities[m],
+            priorities[1 - m]
         ),
         &Expect::Holds,
         took.map(|_| ()),
@@ -1826,27 +1832,26 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     );
     if took {
         report.measure(
-            "master lost -> VIP on the backup",
+            &format!("{master} lost -> VIP on {backup}"),
             format!("{moved_ms} ms"),
             Some(moved_ms),
         );
-        let (master_addr, backup_addr) = (lab.node(master).addr(), lab.node(backup).addr());
+        let (lost_addr, new_addr) = (lab.node(master).addr(), lab.node(backup).addr());
         check_takeover(
             report,
             reference,
-            &pcap,
+            (&pcap, &arp_pcap),
             "master lost",
-            master_addr,
-            backup_addr,
+            (lost_addr, new_addr, vip),
             &loss,
             1,
-            backup_priority,
+            u16::from(priorities[1 - m]),
         );
     }
     let resumed = client.wait_success_after(t_lost, Duration::from_secs(3));
     report.check(
         &format!("{master} lost: service resumes through {backup}"),
-        &refuses(imps[b]),
+        &refuses(imps[1 - m]),
         if resumed {
             Ok(())
         } else {
@@ -1856,7 +1861,7 @@ pub fn run_seed002(subject: Subject, report: &mut Report, reference: &mut Refere
     lab.stop_captures();
     let want = AdvertWant {
         vrid: 51,
-        priority: u8::try_from(master_priority).unwrap_or(u8::MAX),
+        priority: priorities[m],
         interval_s: 1,
         auth: None,
         dst: Ipv4Addr::new(224, 0, 0, 18),
