@@ -14,7 +14,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use haproxy_conf::model::{Global, HaproxyConfig};
-use proxy_engine::engine::{refusals, Engine, EngineEvents};
+use proxy_engine::engine::{refusals, Engine, EngineEvents, Stop};
 use proxy_engine::traffic_log::LogClock;
 
 /// The engine's messages, on stderr as HAProxy prints them in the foreground.
@@ -88,8 +88,9 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
             match signal(SignalKind::user_defined1()) {
                 Ok(mut usr1) => {
                     usr1.recv().await;
+                    Stop::Soft
                 }
-                Err(_) => std::future::pending::<()>().await,
+                Err(_) => std::future::pending::<Stop>().await,
             }
         };
         engine.run(events, stop).await;

@@ -295,6 +295,16 @@ struct Backend {
     log: Option<Arc<Mutex<LogSender>>>,
 }
 
+/// How [`Engine::run`] ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGUSR1: listeners close, every proxy is reported as stopped, and `run` returns
+    /// once the sessions under way have ended.
+    Soft,
+    /// `run` returns at once, reporting nothing (HAProxy is killed by SIGTERM).
+    Hard,
+}
+
 /// A configuration turned into sockets and balancers, ready to [`Engine::run`].
 pub struct Engine {
     frontends: Vec<(TcpFrontend, usize)>,
@@ -425,9 +435,8 @@ impl Engine {
             .collect()
     }
 
-    /// Runs until `shutdown` resolves: listeners stop accepting then; sessions under way
-    /// are left to the runtime's end.
-    pub async fn run(self, events: Arc<dyn EngineEvents>, shutdown: impl Future<Output = ()>) {
+    /// Runs until `shutdown` resolves, then stops as it says (see [`Stop`]).
+    pub async fn run(self, events: Arc<dyn EngineEvents>, shutdown: impl Future<Output = Stop>) {
         let (reports_tx, mut reports_rx) = mpsc::unbounded_channel::<CheckReport>();
         let mut tasks = tokio::task::JoinSet::new();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -465,14 +474,17 @@ impl Engine {
             // No checks (or they all ended): the proxy runs on without them.
             std::future::pending::<()>().await;
         };
-        tokio::select! {
-            _ = shutdown => {}
-            _ = state_changes => {}
-        }
-        // The soft stop (SIGUSR1): listeners close, each proxy is reported, and the
-        // process ends once the sessions under way have.
+        let stop = tokio::select! {
+            stop = shutdown => stop,
+            _ = state_changes => Stop::Hard,
+        };
         let _ = stop_tx.send(true);
         tasks.abort_all();
+        if stop == Stop::Hard {
+            return;
+        }
+        // The soft stop: listeners are closed; each proxy is reported, and the process
+        // ends once the sessions under way have.
         for report in &self.stop_reports {
             let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
             let be: u64 = report.backend_of.iter().map(ConnLimit::cumulated).sum();

@@ -22,7 +22,7 @@ use common::Ns;
 use haproxy_conf::host::AnyAccounts;
 use haproxy_conf::model::HaproxyConfig;
 use haproxy_conf::{LoadOptions, NoResolver};
-use proxy_engine::engine::{Engine, EngineEvents};
+use proxy_engine::engine::{Engine, EngineEvents, Stop};
 use proxy_engine::proxy_protocol;
 use proxy_engine::traffic_log::LogClock;
 
@@ -418,6 +418,8 @@ fn start_ours(lab: &Lab, config: HaproxyConfig) -> Ours {
             engine
                 .run(Arc::new(Quiet), async move {
                     let _ = stopped.await;
+                    // The reference is killed: nothing to report.
+                    Stop::Hard
                 })
                 .await;
         });
