@@ -400,7 +400,14 @@ impl Engine {
                 name: proxy.name.clone(),
                 frontend,
                 backend_of,
-                log: log_sender(config, &proxy.settings, clock)?,
+                // The sender this proxy already has (same targets), else a new one.
+                log: match backends.iter().find(|b| b.name == proxy.name) {
+                    Some(b) => b.log.clone(),
+                    None => match frontends.iter().find(|(f, _)| f.name == proxy.name) {
+                        Some((f, _)) => f.logging.as_ref().map(|l| l.sender.clone()),
+                        None => log_sender(config, &proxy.settings, clock)?,
+                    },
+                },
             });
         }
         // HAProxy 2.6's internal HTTP client proxy is stopped (and reported) too; it logs
@@ -493,13 +500,7 @@ impl Engine {
                 report.name
             );
             events.warning(&line);
-            if let Some(log) = &report.log {
-                let mut sender = match log.lock() {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                sender.send(LEVEL_WARNING, SystemTime::now(), &line);
-            }
+            send_log(report.log.as_ref(), LEVEL_WARNING, &line);
         }
         while self.process.current() > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -519,7 +520,6 @@ fn build_backend(
         .fold(2_463_534_242u32, |h, b| h.rotate_left(5) ^ u32::from(b));
     let balancer = Balancer::new(proxy, index_seed)?;
     let mut targets = Vec::new();
-    let mut addresses = Vec::new();
     for server in &proxy.servers {
         let address = server_address(server, proxy).map_err(ProxyError::Plan)?;
         let o = &server.options;
@@ -535,7 +535,6 @@ fn build_backend(
             address,
             send_proxy,
         });
-        addresses.push(address);
     }
     let log = log_sender(config, &proxy.settings, clock)?;
     let log_health_checks = proxy
@@ -548,7 +547,7 @@ fn build_backend(
         if server.options.check != Some(true) {
             continue;
         }
-        let spec = ProbeSpec::new(server, &proxy.settings, addresses[i].ip())?;
+        let spec = ProbeSpec::new(server, &proxy.settings, targets[i].address.ip())?;
         checks.push(ServerCheck {
             // `key.0`, the backend's index, is set by `Engine::build`.
             key: (0, i),
@@ -580,17 +579,21 @@ fn build_backend(
     })
 }
 
+/// Sends `line` at `level` to a proxy's log targets, if it has any.
+fn send_log(log: Option<&Arc<Mutex<LogSender>>>, level: u8, line: &str) {
+    if let Some(log) = log {
+        // A panicked holder leaves a usable sender (sockets and counters).
+        let mut sender = match log.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        sender.send(level, SystemTime::now(), line);
+    }
+}
+
 /// Applies one check report to its backend's balancer and reports the change.
 fn apply_report(backend: &Backend, report: &CheckReport, events: &dyn EngineEvents) {
-    let send = |level: u8, line: &str| {
-        if let Some(log) = &backend.log {
-            let mut sender = match log.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            sender.send(level, SystemTime::now(), line);
-        }
-    };
+    let send = |level: u8, line: &str| send_log(backend.log.as_ref(), level, line);
     if let Some(line) = &report.health_line {
         send(LEVEL_NOTICE, line);
     }
