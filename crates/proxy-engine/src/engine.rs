@@ -274,11 +274,28 @@ impl ServerPicker for BackendHandle {
         }
     }
 
-    fn released(&mut self, server: &str, _was_connected: bool) {
+    fn connection_opened(&mut self, server: &str) {
+        let mut state = self.lock();
+        if let Some(id) = state.balancer.find(server) {
+            state.balancer.connection_opened(id);
+        }
+    }
+
+    fn connection_failed(&mut self, server: &str) {
+        let mut state = self.lock();
+        if let Some(id) = state.balancer.find(server) {
+            state.balancer.connection_closed(id);
+        }
+    }
+
+    fn released(&mut self, server: &str, was_connected: bool) {
         let mut state = self.lock();
         let Some(id) = state.balancer.find(server) else {
             return;
         };
+        if was_connected {
+            state.balancer.connection_closed(id);
+        }
         let now = state.now();
         let dequeued = state.balancer.release(id, now);
         state.deliver(dequeued);

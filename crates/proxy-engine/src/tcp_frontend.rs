@@ -97,6 +97,14 @@ impl ServerPicker for SharedPicker {
         self.with(|c| c.picker.view(server))
     }
 
+    fn connection_opened(&mut self, server: &str) {
+        self.with(|c| c.picker.connection_opened(server));
+    }
+
+    fn connection_failed(&mut self, server: &str) {
+        self.with(|c| c.picker.connection_failed(server));
+    }
+
     fn connected(&mut self, server: &str) {
         self.with(|c| {
             *c.server_sessions.entry(server.to_string()).or_insert(0) += 1;

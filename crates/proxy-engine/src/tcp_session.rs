@@ -196,11 +196,15 @@ pub trait ServerPicker: Send {
     fn cancel(&mut self, _ticket: u64) {}
     /// The backend as it is now, for the retry rule.
     fn view(&self, server: &str) -> BackendView;
+    /// A connection attempt to `server` starts (HAProxy's `cur_sess`).
+    fn connection_opened(&mut self, _server: &str) {}
+    /// A connection attempt to `server` failed, or the session gave up during it.
+    fn connection_failed(&mut self, _server: &str) {}
     /// A connection to `server` was established (for `%sc`).
     fn connected(&mut self, _server: &str) {}
     /// The session no longer uses the slot it was given on `server`: after the data
-    /// phase (`was_connected`), or after failed attempts it gives up on or redispatches
-    /// away from.
+    /// phase (`was_connected`: its connection is closed too), or after failed attempts it
+    /// gives up on or redispatches away from.
     fn released(&mut self, _server: &str, _was_connected: bool) {}
 }
 
@@ -571,6 +575,7 @@ async fn connect_with_retries(
     };
     loop {
         record.server = Some(target.name.clone());
+        picker.connection_opened(&target.name);
         let attempt = connect_once(
             &target,
             settings.server_keepalive,
@@ -578,6 +583,7 @@ async fn connect_with_retries(
         );
         let failure = match watch_client(client, pending, &mut client_closed, attempt).await {
             Err(ClientAborted) => {
+                picker.connection_failed(&target.name);
                 picker.released(&target.name, false);
                 abort(record);
                 return None;
@@ -586,7 +592,10 @@ async fn connect_with_retries(
                 record.connect_ms = Some(ms(queued.elapsed()));
                 return Some((stream, target));
             }
-            Ok(Err(failure)) => failure,
+            Ok(Err(failure)) => {
+                picker.connection_failed(&target.name);
+                failure
+            }
         };
         let decision = after_connect_failure(
             failure,

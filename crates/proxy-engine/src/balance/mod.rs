@@ -183,6 +183,10 @@ struct Srv {
     cur_maint: bool,
     next_maint: bool,
     served: u32,
+    /// HAProxy's `cur_sess`: connections to the server being made or established. Unlike
+    /// `served` (the `maxconn` slots), a session waiting between two connect attempts
+    /// does not count (`back_handle_st_cer()` decrements it on a failed attempt).
+    cur_sess: u32,
     queue: VecDeque<Pending>,
     maxconn: u32,
     maxqueue: u32,
@@ -365,6 +369,7 @@ impl Balancer {
                     cur_maint: maint,
                     next_maint: maint,
                     served: 0,
+                    cur_sess: 0,
                     queue: VecDeque::new(),
                     maxconn: o.maxconn.unwrap_or(0),
                     maxqueue: o.maxqueue.unwrap_or(0),
@@ -533,6 +538,17 @@ impl Balancer {
         self.srvs[s].served = self.srvs[s].served.saturating_sub(1);
         self.drop_conn(s);
         self.process_server_queue(s, now)
+    }
+
+    /// A connection attempt to `id` starts (`cur_sess` + 1, as `connect_server()`).
+    pub fn connection_opened(&mut self, id: ServerId) {
+        self.srvs[id.0].cur_sess += 1;
+    }
+
+    /// A connection to `id` failed or ended (`cur_sess` - 1).
+    pub fn connection_closed(&mut self, id: ServerId) {
+        let srv = &mut self.srvs[id.0];
+        srv.cur_sess = srv.cur_sess.saturating_sub(1);
     }
 
     /// A queued connection gave up (client closed) before getting a slot.
@@ -732,7 +748,7 @@ impl Balancer {
             backup: srv.backup,
             active_servers: self.prm.srv_act,
             backup_servers: self.prm.srv_bck,
-            sessions_active: srv.served,
+            sessions_active: srv.cur_sess,
             requeued,
             remaining_in_queue: srv.queue.len() as u32,
             backend_down: had_servers && self.prm.srv_act == 0 && self.prm.srv_bck == 0,

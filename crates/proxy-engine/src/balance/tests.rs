@@ -144,6 +144,31 @@ fn no_usable_server() {
     assert_eq!(b.pick(&get("/"), None, ms(5)), Pick::Server(ServerId(0)));
 }
 
+/// `sessions active` in a DOWN line is HAProxy's `cur_sess`: connections being made or
+/// established. A session between two connect attempts keeps its slot (`served`) but is
+/// not counted (backend.c `back_handle_st_cer()` decrements `cur_sess` on a failed
+/// attempt); the seed 004 lab showed the reference logging `0 sessions active` while its
+/// clients were retrying against the refused server.
+#[test]
+fn sessions_active_counts_connections_not_slots() {
+    let mut b = Balancer::new(
+        &backend("backend be\n  server a 127.0.0.1:1\n  server b 127.0.0.1:2\n"),
+        1,
+    )
+    .unwrap();
+    let r = get("/");
+    assert_eq!(b.pick(&r, None, ms(0)), Pick::Server(ServerId(0)));
+    assert_eq!(b.pick(&r, None, ms(0)), Pick::Server(ServerId(1)));
+    assert_eq!(b.pick(&r, None, ms(0)), Pick::Server(ServerId(0)));
+    // Two attempts on a: one refused (waiting to retry), one established.
+    b.connection_opened(ServerId(0));
+    b.connection_closed(ServerId(0));
+    b.connection_opened(ServerId(0));
+    let down = b.set_stopped(ServerId(0), ms(1)).unwrap();
+    assert_eq!(b.served(ServerId(0)), 2);
+    assert_eq!(down.sessions_active, 1);
+}
+
 #[test]
 fn slowstart_ramps_the_weight_by_the_second() {
     let mut b = Balancer::new(
