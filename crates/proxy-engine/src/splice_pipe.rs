@@ -9,15 +9,20 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use nix::fcntl::{splice, OFlag, SpliceFFlags};
+use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// Most bytes asked from the socket in one call: the default pipe capacity (16 pages),
-/// so one fill never blocks on the pipe, as HAProxy's default `tune.pipesize` (0: the
-/// kernel's size).
-const PIPE_CAPACITY: usize = 64 * 1024;
+use crate::tcp_session::PipeLimits;
+
+/// The kernel's default pipe capacity (16 pages): HAProxy's `tune.pipesize` 0.
+const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
+
+/// Pipes open in the process, against `maxpipes` (HAProxy's `pipes_used`). Process-wide
+/// because the limit is: one engine runs per process.
+static PIPES_IN_USE: AtomicUsize = AtomicUsize::new(0);
 
 fn flags() -> SpliceFFlags {
     SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
@@ -28,17 +33,43 @@ fn flags() -> SpliceFFlags {
 pub(crate) struct SplicePipe {
     read_end: OwnedFd,
     write_end: OwnedFd,
+    /// Most bytes asked from the socket in one call: the pipe's capacity, so one fill
+    /// never waits for the pipe.
+    size: usize,
     held: usize,
 }
 
 impl SplicePipe {
-    /// A new, empty pipe (fails when out of file descriptors: the caller copies instead,
-    /// as HAProxy does when `get_pipe()` fails).
-    pub(crate) fn new() -> io::Result<SplicePipe> {
-        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        Ok(SplicePipe {
+    /// A new, empty pipe; `None` when `maxpipes` pipes are open or the process is out
+    /// of file descriptors: the caller copies instead, as HAProxy does when
+    /// `get_pipe()` fails.
+    pub(crate) fn new(limits: PipeLimits) -> Option<SplicePipe> {
+        let reserved = PIPES_IN_USE.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            // A match, not `is_none_or`: MSRV 1.80.
+            match limits.max_pipes {
+                Some(max) if n >= max => None,
+                _ => Some(n + 1),
+            }
+        });
+        reserved.ok()?;
+        let Ok((read_end, write_end)) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        else {
+            PIPES_IN_USE.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        };
+        let size = match limits.pipe_size {
+            // `tune.pipesize`: the kernel rounds up to pages and says what it set.
+            Some(wanted) => i32::try_from(wanted)
+                .ok()
+                .and_then(|w| fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(w)).ok())
+                .and_then(|got| usize::try_from(got).ok())
+                .unwrap_or(DEFAULT_PIPE_SIZE),
+            None => DEFAULT_PIPE_SIZE,
+        };
+        Some(SplicePipe {
             read_end,
             write_end,
+            size,
             held: 0,
         })
     }
@@ -51,7 +82,7 @@ impl SplicePipe {
     /// Moves what `from` has received into the (empty) pipe: `Ok(0)` is the peer's
     /// FIN. Cancel-safe: nothing moves until the call itself returns.
     pub(crate) async fn fill(&mut self, from: &TcpStream) -> io::Result<usize> {
-        let room = PIPE_CAPACITY - self.held;
+        let room = self.size.saturating_sub(self.held).max(1);
         loop {
             from.readable().await?;
             let moved = from.try_io(Interest::READABLE, || {
@@ -88,5 +119,11 @@ impl SplicePipe {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl Drop for SplicePipe {
+    fn drop(&mut self) {
+        PIPES_IN_USE.fetch_sub(1, Ordering::AcqRel);
     }
 }

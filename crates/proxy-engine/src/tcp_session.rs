@@ -241,6 +241,17 @@ pub struct Splicing {
     pub request: SplicePolicy,
     /// Server to client.
     pub response: SplicePolicy,
+    pub pipes: PipeLimits,
+}
+
+/// The kernel pipes splicing may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipeLimits {
+    /// `maxpipes`: pipes open at once in the process (`None`: no limit); a direction
+    /// that finds none left copies instead.
+    pub max_pipes: Option<usize>,
+    /// `tune.pipesize` (`None`: the kernel's default, 64 KiB).
+    pub pipe_size: Option<usize>,
 }
 
 impl Default for SessionSettings {
@@ -751,8 +762,8 @@ impl Pump {
     ) -> PumpOutcome {
         let (mut cr, mut cw) = client.split();
         let (mut sr, mut sw) = server.split();
-        let mut c2s = Direction::new(to_server_first, splicing.request);
-        let mut s2c = Direction::new(Vec::new(), splicing.response);
+        let mut c2s = Direction::new(to_server_first, splicing.request, splicing.pipes);
+        let mut s2c = Direction::new(Vec::new(), splicing.response, splicing.pipes);
         let mut out = PumpOutcome {
             bytes_from_client: 0,
             bytes_to_client: 0,
@@ -919,8 +930,9 @@ enum Forwarding {
     Copy,
     /// `splice-auto`, not yet a fast stream: through the buffer, counting full reads.
     Watching { full_reads: u8 },
-    /// Through a kernel pipe (once the buffer is empty).
-    Splice(SplicePipe),
+    /// Through a kernel pipe, taken at the first read that needs it (once the buffer
+    /// is empty).
+    Splice(Option<SplicePipe>),
 }
 
 /// One direction of the pump: its buffer (which also carries the bytes sent before the
@@ -929,30 +941,27 @@ enum Forwarding {
 struct Direction {
     buffer: Buffer,
     forwarding: Forwarding,
+    pipes: PipeLimits,
 }
 
 impl Direction {
-    fn new(first: Vec<u8>, policy: SplicePolicy) -> Direction {
+    fn new(first: Vec<u8>, policy: SplicePolicy, pipes: PipeLimits) -> Direction {
         let forwarding = match policy {
             SplicePolicy::Never => Forwarding::Copy,
             SplicePolicy::Auto => Forwarding::Watching { full_reads: 0 },
-            SplicePolicy::Always => Direction::pipe_or_copy(),
+            SplicePolicy::Always => Forwarding::Splice(None),
         };
         Direction {
             buffer: Buffer::with_first(first),
             forwarding,
+            pipes,
         }
-    }
-
-    /// No pipe to be had (file descriptors exhausted): copy, as HAProxy does.
-    fn pipe_or_copy() -> Forwarding {
-        SplicePipe::new().map_or(Forwarding::Copy, Forwarding::Splice)
     }
 
     fn is_empty(&self) -> bool {
         self.buffer.is_empty()
             && match &self.forwarding {
-                Forwarding::Splice(pipe) => pipe.held() == 0,
+                Forwarding::Splice(Some(pipe)) => pipe.held() == 0,
                 _ => true,
             }
     }
@@ -980,7 +989,7 @@ impl Direction {
                 _ => Step::WriteFailed,
             };
         }
-        if let Forwarding::Splice(pipe) = &mut self.forwarding {
+        if let Forwarding::Splice(Some(pipe)) = &mut self.forwarding {
             if pipe.held() > 0 {
                 return match pipe.drain(to.as_ref()).await {
                     Ok(n) => Step::Wrote {
@@ -994,12 +1003,22 @@ impl Direction {
         if !reading {
             return std::future::pending().await;
         }
-        if let Forwarding::Splice(pipe) = &mut self.forwarding {
-            return match pipe.fill(from.as_ref()).await {
-                Ok(0) => Step::Eof,
-                Ok(n) => Step::Read(n),
-                Err(_) => Step::ReadFailed,
-            };
+        if let Forwarding::Splice(slot) = &mut self.forwarding {
+            if slot.is_none() {
+                *slot = SplicePipe::new(self.pipes);
+            }
+        }
+        match &mut self.forwarding {
+            // No pipe to be had: copy from now on, as HAProxy does.
+            Forwarding::Splice(None) => self.forwarding = Forwarding::Copy,
+            Forwarding::Splice(Some(pipe)) => {
+                return match pipe.fill(from.as_ref()).await {
+                    Ok(0) => Step::Eof,
+                    Ok(n) => Step::Read(n),
+                    Err(_) => Step::ReadFailed,
+                };
+            }
+            _ => {}
         }
         let capacity = buffer.data.len();
         match from.read(&mut buffer.data[..capacity]).await {
@@ -1010,7 +1029,7 @@ impl Direction {
                     *full_reads = if n >= FULL_READ { *full_reads + 1 } else { 0 };
                     if *full_reads >= 3 {
                         // The pipe takes over once this buffer is written out.
-                        self.forwarding = Direction::pipe_or_copy();
+                        self.forwarding = Forwarding::Splice(None);
                     }
                 }
                 Step::Read(n)

@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use proxy_engine::tcp_session::{
-    run_session, BackendView, ClientConnection, Picked, ServerPicker, ServerTarget, SessionRecord,
-    SessionSettings, SplicePolicy, Splicing, BUFFER_SIZE,
+    run_session, BackendView, ClientConnection, Picked, PipeLimits, ServerPicker, ServerTarget,
+    SessionRecord, SessionSettings, SplicePolicy, Splicing, BUFFER_SIZE,
 };
 use proxy_engine::traffic_log::{TerminationCause, TerminationPhase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -149,6 +149,7 @@ fn splicing_both_ways_is_byte_exact_across_a_half_close() {
     let always = Splicing {
         request: SplicePolicy::Always,
         response: SplicePolicy::Always,
+        pipes: PipeLimits::default(),
     };
     let run = session(always, request.clone(), response.clone());
     check_exact(&run, &request, &response);
@@ -162,10 +163,35 @@ fn splicing_both_ways_is_byte_exact_across_a_half_close() {
     let response_only = Splicing {
         request: SplicePolicy::Never,
         response: SplicePolicy::Always,
+        pipes: PipeLimits::default(),
     };
     let run = session(response_only, request.clone(), response.clone());
     check_exact(&run, &request, &response);
     assert_eq!(run.record.bytes_spliced, RESPONSE as u64);
+
+    // Bigger pipes (`tune.pipesize`).
+    let big_pipes = Splicing {
+        pipes: PipeLimits {
+            max_pipes: None,
+            pipe_size: Some(1024 * 1024),
+        },
+        ..always
+    };
+    let run = session(big_pipes, request.clone(), response.clone());
+    check_exact(&run, &request, &response);
+    assert!(total - run.record.bytes_spliced <= BUFFER_SIZE as u64);
+
+    // No pipe left (`maxpipes` reached): copied, as HAProxy does.
+    let no_pipes = Splicing {
+        pipes: PipeLimits {
+            max_pipes: Some(0),
+            pipe_size: None,
+        },
+        ..always
+    };
+    let run = session(no_pipes, request.clone(), response.clone());
+    check_exact(&run, &request, &response);
+    assert_eq!(run.record.bytes_spliced, 0);
 
     // The copy path, same traffic, same counts.
     let run = session(Splicing::default(), request.clone(), response.clone());
@@ -181,6 +207,7 @@ fn splice_auto_starts_on_a_fast_stream_only() {
     let auto = Splicing {
         request: SplicePolicy::Auto,
         response: SplicePolicy::Auto,
+        pipes: PipeLimits::default(),
     };
     // A small exchange never fills the buffer three times: copied.
     let (request, response) = (payload(100, 3), payload(3000, 4));
