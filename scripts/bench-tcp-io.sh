@@ -105,7 +105,7 @@ run() {
     local t0 t1 got
     t0=$(date +%s.%N)
     got=$(ip netns exec "$NS" curl -sf --parallel --parallel-max "$PARALLEL" -K "$DIR/parallel.curl" \
-        -w '%{size_download}\n' | awk '{s+=$1} END {print s}')
+        -w '%{size_download}\n' 2>/dev/null | awk '{s+=$1} END {print s}')
     t1=$(date +%s.%N)
     c4=$(cpu)
     if [ "$got" != "$((PARALLEL * 10485760))" ]; then
