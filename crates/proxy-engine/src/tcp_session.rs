@@ -20,6 +20,9 @@
 //! - Termination flags: `--` both sides closed cleanly, `CD`/`SD` a reset or error on the
 //!   client/server side, `cD`/`sD` a side's timer expired, `SC` connection refused after
 //!   the retries (`sC` if the last attempt timed out), `CC` client abort while connecting.
+//! - `option splice-*`: a direction may forward through a kernel pipe
+//!   (`splice_pipe.rs`) instead of its buffer; the pump's timers, FIN forwarding and
+//!   byte counts are the same either way (src/stream.c decides when, see [`SplicePolicy`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
