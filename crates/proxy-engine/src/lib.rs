@@ -13,6 +13,8 @@
 //!   `SO_REUSEPORT`, backlog) and the `maxconn` limits gating `accept()`.
 //! - [`tcp_session`]: one `mode tcp` session: connect retries/redispatch (pure rule),
 //!   the pump with per-side idle and `*-fin` timeouts, the record for the log line.
+//! - `splice_pipe` (private): the pump's zero-copy leg for `option splice-*`, a kernel
+//!   pipe filled and drained with `splice(2)` on tokio's readiness.
 //! - [`tcp_frontend`]: the runtime wiring listeners -> sessions -> log lines for one
 //!   frontend, with the balancer plugged in as a [`tcp_session::ServerPicker`].
 //! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
@@ -31,6 +33,7 @@ pub mod health;
 pub mod listener;
 pub mod probe;
 pub mod proxy_protocol;
+mod splice_pipe;
 pub mod tcp_frontend;
 pub mod tcp_session;
 pub mod traffic_log;

@@ -20,8 +20,8 @@ use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
 use crate::error::ProxyError;
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
-    run_session, BackendView, ClientConnection, Picked, Redispatch, ServerPicker, SessionRecord,
-    SessionSettings, SessionTimeouts, DEFAULT_RETRIES,
+    run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, ServerPicker,
+    SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing, DEFAULT_RETRIES,
 };
 use crate::traffic_log::{
     format_tcplog, is_error_session, is_null_session, proxy_targets, LogClock, LogCounters,
@@ -168,8 +168,64 @@ fn flag(proxy: &Proxy, name: &str) -> bool {
     proxy.settings.options.flag(name).unwrap_or(false)
 }
 
+/// Which directions splice (src/stream.c): `option splice-request` / `splice-response`
+/// on the frontend or the backend always, `splice-auto` on either once the direction is a
+/// fast stream; nothing with `global nosplice` (`pipes` is `None`).
+pub fn splicing(frontend: &Proxy, backend: &Proxy, pipes: Option<PipeLimits>) -> Splicing {
+    let either = |name: &str| flag(frontend, name) || flag(backend, name);
+    let policy = |always: &str| {
+        if pipes.is_none() {
+            SplicePolicy::Never
+        } else if either(always) {
+            SplicePolicy::Always
+        } else if either("splice-auto") {
+            SplicePolicy::Auto
+        } else {
+            SplicePolicy::Never
+        }
+    };
+    Splicing {
+        request: policy("splice-request"),
+        response: policy("splice-response"),
+        pipes: pipes.unwrap_or_default(),
+    }
+}
+
+/// The pipes splicing may use, `None` with `global nosplice`. `maxpipes` defaults to a
+/// quarter of the global `maxconn` (HAProxy's `compute_ideal_maxpipes()` when the
+/// splicing frontends' `maxconn` add up to at least the global one, the usual case),
+/// unlimited without a global `maxconn`; `tune.pipesize` as given (bytes, `atol`).
+pub fn pipe_limits(config: &HaproxyConfig) -> Option<PipeLimits> {
+    let global = &config.global;
+    let nosplice = global
+        .unmodelled
+        .iter()
+        .any(|d| d.words.first().is_some_and(|w| w == "nosplice"));
+    if nosplice {
+        return None;
+    }
+    // Both are integers read with `atol` (kept as written in the model's `tune` map).
+    let number = |name: &str| {
+        let value = haproxy_conf::units::atol(global.tune.get(name)?);
+        usize::try_from(value).ok().filter(|&n| n > 0)
+    };
+    let max_pipes = number("maxpipes").or_else(|| {
+        let maxconn = usize::try_from(global.maxconn?).ok()?;
+        Some(if maxconn >= 4 { maxconn / 4 } else { maxconn })
+    });
+    let pipe_size = number("tune.pipesize");
+    Some(PipeLimits {
+        max_pipes,
+        pipe_size,
+    })
+}
+
 /// The session settings of `frontend` sending to `backend` (the same proxy for `listen`).
-pub fn session_settings(frontend: &Proxy, backend: &Proxy) -> SessionSettings {
+pub fn session_settings(
+    frontend: &Proxy,
+    backend: &Proxy,
+    pipes: Option<PipeLimits>,
+) -> SessionSettings {
     SessionSettings {
         timeouts: SessionTimeouts::from_model(
             &frontend.settings.timeouts,
@@ -183,6 +239,7 @@ pub fn session_settings(frontend: &Proxy, backend: &Proxy) -> SessionSettings {
         },
         client_keepalive: flag(frontend, "tcpka") || flag(frontend, "clitcpka"),
         server_keepalive: flag(backend, "tcpka") || flag(backend, "srvtcpka"),
+        splice: splicing(frontend, backend, pipes),
     }
 }
 
@@ -278,7 +335,7 @@ impl TcpFrontend {
             name: frontend.name.clone(),
             backend: backend_name,
             listeners,
-            settings: session_settings(frontend, backend),
+            settings: session_settings(frontend, backend, pipe_limits(config)),
             logging,
             frontend_limit,
             process_limit,
@@ -427,5 +484,101 @@ fn tcplog_record(
             server_queue: 0,
             backend_queue: 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> HaproxyConfig {
+        let path = std::env::temp_dir().join(format!(
+            "proxy-engine-splicing-{}-{}.cfg",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::write(&path, text).expect("write cfg");
+        let env = std::collections::BTreeMap::<String, String>::new();
+        let options = haproxy_conf::LoadOptions {
+            env: &env,
+            features: haproxy_conf::version::FEATURES,
+            resolver: &haproxy_conf::NoResolver,
+            accounts: &haproxy_conf::host::AnyAccounts,
+            host_files: false,
+        };
+        let loaded = haproxy_conf::load(std::slice::from_ref(&path), &options);
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            matches!(loaded.outcome, haproxy_conf::Outcome::Valid { .. }),
+            "{:?}",
+            loaded.diagnostics
+        );
+        loaded.config
+    }
+
+    fn of(text: &str, frontend: &str, backend: &str) -> Splicing {
+        let c = config(text);
+        let fe = c.proxy(frontend).expect("frontend");
+        let be = c.proxy(backend).expect("backend");
+        session_settings(fe, be, pipe_limits(&c)).splice
+    }
+
+    const BASE: &str =
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+
+    #[test]
+    fn splice_options_of_frontend_or_backend_apply_as_in_stream_c() {
+        use SplicePolicy::{Always, Auto, Never};
+        let cfg = format!(
+            "{BASE}frontend plain\n  bind :8001\n  default_backend b\n\
+             frontend req\n  bind :8002\n  option splice-request\n  default_backend auto\n\
+             backend b\n  server s 127.0.0.1:1\n\
+             backend auto\n  option splice-auto\n  option splice-response\n  server s 127.0.0.1:1\n"
+        );
+        let split = |request, response| Splicing {
+            request,
+            response,
+            pipes: PipeLimits::default(),
+        };
+        assert_eq!(of(&cfg, "plain", "b"), split(Never, Never));
+        // Either side's option counts; request/response win over auto.
+        assert_eq!(of(&cfg, "req", "auto"), split(Always, Always));
+        assert_eq!(of(&cfg, "plain", "auto"), split(Auto, Always));
+        // From defaults, undone by `no option` on one proxy only.
+        let cfg = format!(
+            "{}  option splice-auto\nfrontend f\n  bind :8001\n  default_backend b\n\
+             backend b\n  server s 127.0.0.1:1\n\
+             backend off\n  no option splice-auto\n  server s 127.0.0.1:1\n",
+            BASE
+        );
+        assert_eq!(of(&cfg, "f", "b"), split(Auto, Auto));
+        assert_eq!(of(&cfg, "f", "off"), split(Auto, Auto));
+        // `global nosplice` turns every option off.
+        let cfg = format!(
+            "global\n  nosplice\n{BASE}  option splice-request\n\
+             frontend f\n  bind :8001\n  default_backend b\nbackend b\n  server s 127.0.0.1:1\n"
+        );
+        assert_eq!(of(&cfg, "f", "b"), split(Never, Never));
+    }
+
+    #[test]
+    fn pipe_limits_follow_maxpipes_maxconn_and_pipesize() {
+        let limits = |global: &str| pipe_limits(&config(&format!("global\n{global}{BASE}")));
+        assert_eq!(limits(""), Some(PipeLimits::default()));
+        assert_eq!(
+            limits("  maxconn 4000\n  tune.pipesize 262144\n"),
+            Some(PipeLimits {
+                max_pipes: Some(1000),
+                pipe_size: Some(262_144),
+            })
+        );
+        assert_eq!(
+            limits("  maxconn 4000\n  maxpipes 7\n"),
+            Some(PipeLimits {
+                max_pipes: Some(7),
+                pipe_size: None,
+            })
+        );
+        assert_eq!(limits("  nosplice\n  maxpipes 7\n"), None);
     }
 }

@@ -20,14 +20,19 @@
 //! - Termination flags: `--` both sides closed cleanly, `CD`/`SD` a reset or error on the
 //!   client/server side, `cD`/`sD` a side's timer expired, `SC` connection refused after
 //!   the retries (`sC` if the last attempt timed out), `CC` client abort while connecting.
+//! - `option splice-*`: a direction may forward through a kernel pipe
+//!   (`splice_pipe.rs`) instead of its buffer; the pump's timers, FIN forwarding and
+//!   byte counts are the same either way (src/stream.c decides when, see [`SplicePolicy`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::proxy_protocol::{self, Decoded, ProxyHeader, ProxyHeaderError};
+use crate::splice_pipe::SplicePipe;
 use crate::traffic_log::{TerminationCause, TerminationPhase, TerminationState};
 
 /// The buffer of each direction.
@@ -218,6 +223,42 @@ pub struct SessionSettings {
     pub client_keepalive: bool,
     /// `option tcpka` (or `srvtcpka`): SO_KEEPALIVE on server connections.
     pub server_keepalive: bool,
+    /// `option splice-*`: which directions forward through a kernel pipe.
+    pub splice: Splicing,
+}
+
+/// When one direction forwards through a kernel pipe (`splice(2)`) rather than through
+/// its buffer (src/stream.c, "check if it is wise to enable kernel splicing").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SplicePolicy {
+    /// Copy through the buffer (no `option splice-*`, or `global nosplice`).
+    #[default]
+    Never,
+    /// `option splice-request` (`splice-response`): from the first byte the pump reads.
+    Always,
+    /// `option splice-auto`: once the direction looks like a fast stream, HAProxy's
+    /// `CF_STREAMER_FAST` (three reads in a row that fill the buffer).
+    Auto,
+}
+
+/// The splice policy of each direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Splicing {
+    /// Client to server.
+    pub request: SplicePolicy,
+    /// Server to client.
+    pub response: SplicePolicy,
+    pub pipes: PipeLimits,
+}
+
+/// The kernel pipes splicing may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipeLimits {
+    /// `maxpipes`: pipes open at once in the process (`None`: no limit); a direction
+    /// that finds none left copies instead.
+    pub max_pipes: Option<usize>,
+    /// `tune.pipesize` (`None`: the kernel's default, 64 KiB).
+    pub pipe_size: Option<usize>,
 }
 
 impl Default for SessionSettings {
@@ -228,6 +269,7 @@ impl Default for SessionSettings {
             redispatch: Redispatch::Off,
             client_keepalive: false,
             server_keepalive: false,
+            splice: Splicing::default(),
         }
     }
 }
@@ -287,6 +329,9 @@ pub struct SessionRecord {
     pub total_ms: u64,
     pub bytes_from_client: u64,
     pub bytes_to_client: u64,
+    /// Of the bytes forwarded (both directions), those that went through a kernel pipe
+    /// (`option splice-*`) rather than a buffer. Not logged: it says which path ran.
+    pub bytes_spliced: u64,
     pub retries: u32,
     pub redispatched: bool,
     pub termination: TerminationState,
@@ -339,6 +384,7 @@ pub async fn run_session(
         total_ms: 0,
         bytes_from_client: 0,
         bytes_to_client: 0,
+        bytes_spliced: 0,
         retries: 0,
         redispatched: false,
         termination: state(TerminationCause::Normal, TerminationPhase::None),
@@ -402,10 +448,13 @@ pub async fn run_session(
     let mut first = header;
     first.extend_from_slice(&pending);
     let pump = Pump::new(&settings.timeouts);
-    let outcome = pump.run(stream, server_stream, first).await;
+    let outcome = pump
+        .run(stream, server_stream, first, settings.splice)
+        .await;
     picker.released(&target.name, true);
     record.bytes_from_client += outcome.bytes_from_client;
     record.bytes_to_client = outcome.bytes_to_client;
+    record.bytes_spliced = outcome.bytes_spliced;
     record.termination = outcome.termination;
     record.total_ms = ms(accepted.elapsed());
     record
@@ -688,6 +737,7 @@ impl Side {
 struct PumpOutcome {
     bytes_from_client: u64,
     bytes_to_client: u64,
+    bytes_spliced: u64,
     termination: TerminationState,
 }
 
@@ -720,14 +770,16 @@ impl Pump {
         mut client: TcpStream,
         mut server: TcpStream,
         to_server_first: Vec<u8>,
+        splicing: Splicing,
     ) -> PumpOutcome {
         let (mut cr, mut cw) = client.split();
         let (mut sr, mut sw) = server.split();
-        let mut c2s = Buffer::with_first(to_server_first);
-        let mut s2c = Buffer::with_first(Vec::new());
+        let mut c2s = Direction::new(to_server_first, splicing.request, splicing.pipes);
+        let mut s2c = Direction::new(Vec::new(), splicing.response, splicing.pipes);
         let mut out = PumpOutcome {
             bytes_from_client: 0,
             bytes_to_client: 0,
+            bytes_spliced: 0,
             termination: state(TerminationCause::Normal, TerminationPhase::None),
         };
         let end = |cause| state(cause, TerminationPhase::Data);
@@ -772,7 +824,10 @@ impl Pump {
                         out.bytes_from_client += n as u64;
                     }
                     Step::Eof => self.client.reading = false,
-                    Step::Wrote(_) => self.server.last_activity = tokio::time::Instant::now(),
+                    Step::Wrote { spliced, .. } => {
+                        self.server.last_activity = tokio::time::Instant::now();
+                        out.bytes_spliced += spliced;
+                    }
                     Step::ReadFailed => {
                         fail(&mut out, TerminationCause::ClientAbort);
                         return out;
@@ -785,9 +840,10 @@ impl Pump {
                 step = s2c.step(&mut sr, &mut cw, server_reading) => match step {
                     Step::Read(_) => self.server.last_activity = tokio::time::Instant::now(),
                     Step::Eof => self.server.reading = false,
-                    Step::Wrote(n) => {
+                    Step::Wrote { bytes, spliced } => {
                         self.client.last_activity = tokio::time::Instant::now();
-                        out.bytes_to_client += n as u64;
+                        out.bytes_to_client += bytes;
+                        out.bytes_spliced += spliced;
                     }
                     Step::ReadFailed => {
                         fail(&mut out, TerminationCause::ServerAbort);
@@ -842,7 +898,11 @@ fn far_future() -> tokio::time::Instant {
 enum Step {
     Read(usize),
     Eof,
-    Wrote(usize),
+    /// `bytes` written to the destination, `spliced` of them from the pipe.
+    Wrote {
+        bytes: u64,
+        spliced: u64,
+    },
     ReadFailed,
     WriteFailed,
 }
@@ -869,32 +929,121 @@ impl Buffer {
     fn is_empty(&self) -> bool {
         self.start == self.end
     }
+}
 
-    /// Writes what is buffered, or reads when empty (and `reading`); never resolves
-    /// when there is nothing to do. Cancel-safe: tokio's TCP read and write are, and the
-    /// indices only move once an operation has completed.
-    async fn step<R, W>(&mut self, from: &mut R, to: &mut W, reading: bool) -> Step
-    where
-        R: tokio::io::AsyncRead + Unpin,
-        W: tokio::io::AsyncWrite + Unpin,
-    {
-        if !self.is_empty() {
-            return match to.write(&self.data[self.start..self.end]).await {
+/// HAProxy's "full read" for `CF_STREAMER_FAST`: the buffer filled but for the rewrite
+/// reserve (`buf.size - maxrewrite`, MAXREWRITE 1024).
+const FULL_READ: usize = BUFFER_SIZE - 1024;
+
+/// How a direction forwards, given its [`SplicePolicy`].
+#[derive(Debug)]
+enum Forwarding {
+    /// Through the buffer only.
+    Copy,
+    /// `splice-auto`, not yet a fast stream: through the buffer, counting full reads.
+    Watching { full_reads: u8 },
+    /// Through a kernel pipe, taken at the first read that needs it (once the buffer
+    /// is empty).
+    Splice(Option<SplicePipe>),
+}
+
+/// One direction of the pump: its buffer (which also carries the bytes sent before the
+/// pump: PROXY header, early data) and, when splicing, its pipe. Reads only when both
+/// are empty, so bytes leave in the order they came.
+struct Direction {
+    buffer: Buffer,
+    forwarding: Forwarding,
+    pipes: PipeLimits,
+}
+
+impl Direction {
+    fn new(first: Vec<u8>, policy: SplicePolicy, pipes: PipeLimits) -> Direction {
+        let forwarding = match policy {
+            SplicePolicy::Never => Forwarding::Copy,
+            SplicePolicy::Auto => Forwarding::Watching { full_reads: 0 },
+            SplicePolicy::Always => Forwarding::Splice(None),
+        };
+        Direction {
+            buffer: Buffer::with_first(first),
+            forwarding,
+            pipes,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.buffer.is_empty()
+            && match &self.forwarding {
+                Forwarding::Splice(Some(pipe)) => pipe.held() == 0,
+                _ => true,
+            }
+    }
+
+    /// Writes what is buffered or piped, or reads when empty (and `reading`); never
+    /// resolves when there is nothing to do. Cancel-safe: tokio's TCP read and write
+    /// are, so are the pipe's fill and drain, and the indices only move once an
+    /// operation has completed.
+    async fn step(
+        &mut self,
+        from: &mut ReadHalf<'_>,
+        to: &mut WriteHalf<'_>,
+        reading: bool,
+    ) -> Step {
+        let buffer = &mut self.buffer;
+        if !buffer.is_empty() {
+            return match to.write(&buffer.data[buffer.start..buffer.end]).await {
                 Ok(n) if n > 0 => {
-                    self.start += n;
-                    Step::Wrote(n)
+                    buffer.start += n;
+                    Step::Wrote {
+                        bytes: n as u64,
+                        spliced: 0,
+                    }
                 }
                 _ => Step::WriteFailed,
             };
         }
+        if let Forwarding::Splice(Some(pipe)) = &mut self.forwarding {
+            if pipe.held() > 0 {
+                return match pipe.drain(to.as_ref()).await {
+                    Ok(n) => Step::Wrote {
+                        bytes: n as u64,
+                        spliced: n as u64,
+                    },
+                    Err(_) => Step::WriteFailed,
+                };
+            }
+        }
         if !reading {
             return std::future::pending().await;
         }
-        let capacity = self.data.len();
-        match from.read(&mut self.data[..capacity]).await {
+        if let Forwarding::Splice(slot) = &mut self.forwarding {
+            if slot.is_none() {
+                *slot = SplicePipe::new(self.pipes);
+            }
+        }
+        match &mut self.forwarding {
+            // No pipe to be had: copy from now on, as HAProxy does.
+            Forwarding::Splice(None) => self.forwarding = Forwarding::Copy,
+            Forwarding::Splice(Some(pipe)) => {
+                return match pipe.fill(from.as_ref()).await {
+                    Ok(0) => Step::Eof,
+                    Ok(n) => Step::Read(n),
+                    Err(_) => Step::ReadFailed,
+                };
+            }
+            _ => {}
+        }
+        let capacity = buffer.data.len();
+        match from.read(&mut buffer.data[..capacity]).await {
             Ok(0) => Step::Eof,
             Ok(n) => {
-                (self.start, self.end) = (0, n);
+                (buffer.start, buffer.end) = (0, n);
+                if let Forwarding::Watching { full_reads } = &mut self.forwarding {
+                    *full_reads = if n >= FULL_READ { *full_reads + 1 } else { 0 };
+                    if *full_reads >= 3 {
+                        // The pipe takes over once this buffer is written out.
+                        self.forwarding = Forwarding::Splice(None);
+                    }
+                }
                 Step::Read(n)
             }
             Err(_) => Step::ReadFailed,

@@ -154,7 +154,28 @@ frontend clihold
 backend be_hold
     timeout server 1s
     server holder 127.0.0.1:9004
+frontend bulk
+    bind 127.0.0.1:8024
+    #BULK
+    default_backend be_bulk
+backend be_bulk
+    #BULK
+    server s1 127.0.0.1:9001
 ";
+
+/// [`CFG`] with kernel splicing (`option splice-request`, `splice-response`) on every
+/// proxy but the bulk ones, which have `option splice-auto` instead (splicing once the
+/// stream is fast).
+fn splice_cfg() -> String {
+    CFG.replace(
+        "    retries 2\n",
+        "    retries 2\n    option splice-request\n    option splice-response\n",
+    )
+    .replace(
+        "    #BULK\n",
+        "    no option splice-request\n    no option splice-response\n    option splice-auto\n",
+    )
+}
 
 fn write_cfg(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("hapio-{}-{name}.cfg", std::process::id()));
@@ -686,6 +707,23 @@ fn traffic(lab: &Lab) -> Vec<Seen> {
         drop(c);
         record("nosrv", got);
 
+        // Bulk both ways through the echo server, the client writing while it reads.
+        let mut c = connect(8024);
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = c.try_clone().unwrap();
+        let sent = data.clone();
+        let writer = std::thread::spawn(move || {
+            w.write_all(&sent).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let got = read_all(&mut c);
+        writer.join().unwrap();
+        drop(c);
+        record(
+            "bulk",
+            format!("{} bytes, same: {}", got.len(), got == data).into_bytes(),
+        );
+
         // Half-close with data after the client's FIN.
         let mut c = connect(8014);
         c.write_all(b"one").unwrap();
@@ -755,10 +793,21 @@ fn normalise_header(datagram: &str) -> String {
 
 #[test]
 fn tcplog_lines_match_the_reference_for_the_same_traffic() {
+    compare_tcplog_lines("tcplog", CFG);
+}
+
+/// The same with `option splice-*`: haproxy 2.6.12 (built with LINUX_SPLICE) splices
+/// too, so its lines and what the clients get are still the reference.
+#[test]
+fn tcplog_lines_match_the_reference_with_option_splice() {
+    compare_tcplog_lines("tcplog-splice", &splice_cfg());
+}
+
+fn compare_tcplog_lines(name: &str, cfg: &str) {
     if !common::can_run("reference_io") || !common::have_haproxy("reference_io") {
         return;
     }
-    let cfg_path = write_cfg("tcplog", CFG);
+    let cfg_path = write_cfg(name, cfg);
     let config = load(&cfg_path);
 
     let ref_lab = Lab::new();
