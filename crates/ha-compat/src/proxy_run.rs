@@ -67,7 +67,7 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
             return 1;
         }
     };
-    let clock = LogClock::default();
+    let clock = LogClock::host();
     let engine = match runtime.block_on(async { Engine::build(&config, clock) }) {
         Ok(e) => e,
         Err(e) => {

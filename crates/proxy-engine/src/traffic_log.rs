@@ -152,11 +152,32 @@ pub struct TcpLogRecord {
     pub counters: LogCounters,
 }
 
-/// Local time as the log lines show it: HAProxy uses the host's time zone.
+/// Local time as the log lines show it: HAProxy formats them with `localtime()`, so in the
+/// zone of `TZ`, else `/etc/localtime` (daylight saving included).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogClock {
-    /// Seconds east of UTC.
-    pub utc_offset_secs: i32,
+    zone: Zone,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Zone {
+    #[default]
+    Utc,
+    /// Seconds east of UTC, all year.
+    Fixed(i32),
+    /// A zone read from the time-zone database (`None`: it could not be read, UTC).
+    Tz(Option<&'static tz::TimeZone>),
+}
+
+/// The zone glibc's `tzset()` takes for a `TZ` of `tz_var` (`None`: unset): a zone name,
+/// `:name`, a file or a POSIX rule such as `EST5EDT,M3.2.0,M11.1.0`; empty means UTC; unset
+/// means `/etc/localtime`. `None` (UTC) when it cannot be read, as glibc falls back to UTC.
+fn zone_for(tz_var: Option<&str>) -> Option<tz::TimeZone> {
+    match tz_var {
+        Some("") => None,
+        Some(name) => tz::TimeZone::from_posix_tz(name).ok(),
+        None => tz::TimeZone::local().ok(),
+    }
 }
 
 /// A broken-down local time.
@@ -176,9 +197,46 @@ const MONTHS: [&str; 12] = [
 ];
 
 impl LogClock {
+    /// Dates in the host's time zone, as HAProxy's: `TZ`, else `/etc/localtime`, read once
+    /// (glibc reads it once too, at the first `localtime()`).
+    pub fn host() -> LogClock {
+        static HOST: std::sync::OnceLock<Option<tz::TimeZone>> = std::sync::OnceLock::new();
+        let zone = HOST.get_or_init(|| zone_for(std::env::var("TZ").ok().as_deref()));
+        LogClock {
+            zone: Zone::Tz(zone.as_ref()),
+        }
+    }
+
+    /// Dates in the zone a `TZ` of `tz_var` names (`None`: unset). The zone is leaked so the
+    /// clock stays `Copy`: for tests and one-off uses, not per connection.
+    pub fn for_tz(tz_var: Option<&str>) -> LogClock {
+        let zone = zone_for(tz_var).map(|z| &*Box::leak(Box::new(z)));
+        LogClock {
+            zone: Zone::Tz(zone),
+        }
+    }
+
+    /// Dates at a fixed offset from UTC (seconds east).
+    pub fn fixed(utc_offset_secs: i32) -> LogClock {
+        LogClock {
+            zone: Zone::Fixed(utc_offset_secs),
+        }
+    }
+
+    /// Seconds east of UTC at `epoch_secs`.
+    fn offset_at(self, epoch_secs: i64) -> i32 {
+        match self.zone {
+            Zone::Utc => 0,
+            Zone::Fixed(offset) => offset,
+            Zone::Tz(zone) => zone
+                .and_then(|zone| zone.find_local_time_type(epoch_secs).ok())
+                .map_or(0, tz::LocalTimeType::ut_offset),
+        }
+    }
+
     fn civil(self, at: SystemTime) -> CivilTime {
         let since = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        let secs = since.as_secs() as i64 + i64::from(self.utc_offset_secs);
+        let secs = since.as_secs() as i64 + i64::from(self.offset_at(since.as_secs() as i64));
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         // Howard Hinnant's days_from_civil inverse.
@@ -233,8 +291,10 @@ impl LogClock {
     /// `2026-11-22T03:41:12.529713+00:00`, as `timeofday_as_iso_us()`.
     pub fn iso(self, at: SystemTime) -> String {
         let t = self.civil(at);
-        let sign = if self.utc_offset_secs < 0 { '-' } else { '+' };
-        let off = self.utc_offset_secs.unsigned_abs();
+        let epoch = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let offset = self.offset_at(epoch.as_secs() as i64);
+        let sign = if offset < 0 { '-' } else { '+' };
+        let off = offset.unsigned_abs();
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{}{:02}:{:02}",
             t.year,
@@ -771,6 +831,58 @@ mod tests {
         assert_eq!(bytes, b"<134>Nov 22 03:41:12 localhost haproxy[3693]: m\n");
     }
 
+    /// The dates against glibc's `localtime()` (what haproxy calls), through `date` with the
+    /// same `TZ`: zones with daylight saving both ways, a half-hour zone, a POSIX rule, an
+    /// empty and an unknown `TZ`; instants around the 2026 transitions.
+    #[test]
+    fn dates_are_glibc_local_time() {
+        let zones = [
+            "Europe/Paris",
+            ":America/New_York",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe",
+            "EST5EDT,M3.2.0,M11.1.0",
+            "UTC",
+            "",
+            "No/Such_Zone",
+        ];
+        // 2026-03-29T00:59:59Z / 01:00:00Z (Paris), 2026-03-08T07:00:00Z (New York),
+        // 2026-04-04T15:00:00Z (Lord Howe), a summer and a winter instant.
+        let instants = [
+            1_774_745_999,
+            1_774_746_000,
+            1_772_953_199,
+            1_772_953_200,
+            1_775_314_800,
+            1_783_000_000,
+            1_795_308_905,
+        ];
+        for zone in zones {
+            let clock = LogClock::for_tz(Some(zone));
+            for secs in instants {
+                let out = std::process::Command::new("date")
+                    .env("TZ", zone)
+                    .arg("-d")
+                    .arg(format!("@{secs}"))
+                    .arg("+%d/%b/%Y:%H:%M:%S|%b %e %H:%M:%S|%Y-%m-%dT%H:%M:%S.000000%:z")
+                    .output();
+                let Ok(out) = out else {
+                    eprintln!("no date(1): skipped");
+                    return;
+                };
+                let glibc = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                let t = at(secs, 0);
+                let ours = format!(
+                    "{}|{}|{}",
+                    clock.accept_date(t).trim_end_matches(".000"),
+                    clock.legacy(t),
+                    clock.iso(t)
+                );
+                assert_eq!(ours, glibc, "TZ={zone:?} at {secs}");
+            }
+        }
+    }
+
     #[test]
     fn dates_pad_and_roll() {
         let clock = LogClock::default();
@@ -781,9 +893,7 @@ mod tests {
             clock.legacy(at(1_709_251_199 - 28 * 86_400, 0)),
             "Feb  1 23:59:59"
         );
-        let east = LogClock {
-            utc_offset_secs: 3600,
-        };
+        let east = LogClock::fixed(3600);
         assert_eq!(east.iso(t), "2024-03-01T00:59:59.999999+01:00");
     }
 }

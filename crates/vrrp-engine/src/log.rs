@@ -4,8 +4,8 @@
 //! - syslog through `/dev/log`: `<30>Nov 22 00:55:05 Keepalived_vrrp[PID]: ...` with the
 //!   facility of `-S` (LOG_DAEMON by default) and level INFO.
 //!
-//! Times are printed in UTC: the engine does not read the time-zone database (the labs and
-//! most servers run in UTC; the difference is documented in docs/compatibility.md).
+//! Times are local, as keepalived's `localtime()` gives them: the zone of `TZ`, else
+//! `/etc/localtime` (daylight saving included), read once.
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -95,7 +95,37 @@ fn now_civil() -> Civil {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    civil(secs)
+    local_civil(secs)
+}
+
+/// The zone glibc's `tzset()` takes for a `TZ` of `tz_var` (`None`: unset): a zone name,
+/// `:name`, a file or a POSIX rule; empty means UTC; unset means `/etc/localtime`. `None`
+/// (UTC) when it cannot be read, as glibc falls back to UTC.
+fn zone_for(tz_var: Option<&str>) -> Option<tz::TimeZone> {
+    match tz_var {
+        Some("") => None,
+        Some(name) => tz::TimeZone::from_posix_tz(name).ok(),
+        None => tz::TimeZone::local().ok(),
+    }
+}
+
+/// The host's zone, read once (glibc reads it once too, at the first `localtime()`).
+fn host_zone() -> Option<&'static tz::TimeZone> {
+    static ZONE: std::sync::OnceLock<Option<tz::TimeZone>> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| zone_for(std::env::var("TZ").ok().as_deref()))
+        .as_ref()
+}
+
+fn civil_in(zone: Option<&tz::TimeZone>, epoch_seconds: i64) -> Civil {
+    let offset = zone
+        .and_then(|zone| zone.find_local_time_type(epoch_seconds).ok())
+        .map_or(0, tz::LocalTimeType::ut_offset);
+    civil(epoch_seconds.saturating_add(i64::from(offset)))
+}
+
+/// Seconds since the epoch to the host's local date and time.
+pub fn local_civil(epoch_seconds: i64) -> Civil {
+    civil_in(host_zone(), epoch_seconds)
 }
 
 /// Where lines go. Cloning shares the sinks.
@@ -184,6 +214,51 @@ impl Logger {
 
 #[cfg(test)]
 mod tests {
+
+    /// keepalived's console time is `ctime()`, so glibc's `localtime()`: compared with
+    /// `date` under the same `TZ` (daylight saving both ways, a half-hour zone, a POSIX
+    /// rule, empty and unknown `TZ`), around the 2026 transitions.
+    #[test]
+    fn local_times_are_glibc_local_time() {
+        let zones = [
+            "Europe/Paris",
+            ":America/New_York",
+            "Australia/Lord_Howe",
+            "EST5EDT,M3.2.0,M11.1.0",
+            "",
+            "No/Such_Zone",
+        ];
+        let instants = [
+            1_774_745_999,
+            1_774_746_000,
+            1_772_953_200,
+            1_775_314_800,
+            1_783_000_000,
+            1_795_308_905,
+        ];
+        for zone in zones {
+            let tz = zone_for(Some(zone));
+            for secs in instants {
+                let Ok(out) = std::process::Command::new("date")
+                    .env("TZ", zone)
+                    .arg("-d")
+                    .arg(format!("@{secs}"))
+                    .arg("+%a %b %e %H:%M:%S %Y")
+                    .output()
+                else {
+                    eprintln!("no date(1): skipped");
+                    return;
+                };
+                let glibc = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                assert_eq!(
+                    console_time(&civil_in(tz.as_ref(), secs)),
+                    glibc,
+                    "TZ={zone:?} at {secs}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
