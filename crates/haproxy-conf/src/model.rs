@@ -340,6 +340,10 @@ pub struct Options {
     /// protocol, when not plain TCP connect.
     pub check_protocol: Option<String>,
     pub http_mode: Option<HttpConnectionMode>,
+    /// `option redispatch [N]`'s N, as HAProxy's `redispatch_after`: -1 without N (the
+    /// last retry), N > 0 every Nth retry, N < 0 the Nth retry before the last, 0 never
+    /// on an interval. `None` unless `option redispatch` was given.
+    pub redispatch_after: Option<i64>,
 }
 
 impl Options {

@@ -168,6 +168,18 @@ fn flag(proxy: &Proxy, name: &str) -> bool {
     proxy.settings.options.flag(name).unwrap_or(false)
 }
 
+/// The backend's `option redispatch [N]` (its `redispatch_after`, see
+/// [`after_connect_failure`](crate::tcp_session::after_connect_failure)).
+fn redispatch(backend: &Proxy) -> Redispatch {
+    if !flag(backend, "redispatch") {
+        return Redispatch::Off;
+    }
+    match backend.settings.options.redispatch_after.unwrap_or(-1) {
+        n if n < 0 => Redispatch::BeforeEnd(u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX)),
+        n => Redispatch::Every(u32::try_from(n).unwrap_or(u32::MAX)),
+    }
+}
+
 /// Which directions splice (src/stream.c): `option splice-request` / `splice-response`
 /// on the frontend or the backend always, `splice-auto` on either once the direction is a
 /// fast stream; nothing with `global nosplice` (`pipes` is `None`).
@@ -232,11 +244,7 @@ pub fn session_settings(
             &backend.settings.timeouts,
         ),
         retries: backend.settings.retries.unwrap_or(DEFAULT_RETRIES),
-        redispatch: if flag(backend, "redispatch") {
-            Redispatch::BeforeEnd(1)
-        } else {
-            Redispatch::Off
-        },
+        redispatch: redispatch(backend),
         client_keepalive: flag(frontend, "tcpka") || flag(frontend, "clitcpka"),
         server_keepalive: flag(backend, "tcpka") || flag(backend, "srvtcpka"),
         splice: splicing(frontend, backend, pipes),
@@ -489,6 +497,30 @@ fn tcplog_record(
 
 #[cfg(test)]
 mod tests {
+
+    /// `option redispatch [N]` as cfgparse-listen.c stores it in `redispatch_after`.
+    #[test]
+    fn redispatch_interval_is_read_as_haproxy_does() {
+        let be = |opt: &str| {
+            crate::balance::tests::backend(&format!(
+                "backend be\n  {opt}\n  server a 127.0.0.1:1\n"
+            ))
+        };
+        assert_eq!(
+            redispatch(&be("option redispatch")),
+            Redispatch::BeforeEnd(1)
+        );
+        assert_eq!(redispatch(&be("option redispatch 2")), Redispatch::Every(2));
+        assert_eq!(
+            redispatch(&be("option redispatch -2")),
+            Redispatch::BeforeEnd(2)
+        );
+        assert_eq!(redispatch(&be("option redispatch 0")), Redispatch::Every(0));
+        assert_eq!(redispatch(&be("option redispatch x")), Redispatch::Every(0));
+        assert_eq!(redispatch(&be("no option redispatch")), Redispatch::Off);
+        assert_eq!(redispatch(&be("retries 3")), Redispatch::Off);
+    }
+
     use super::*;
 
     fn config(text: &str) -> HaproxyConfig {

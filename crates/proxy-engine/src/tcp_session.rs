@@ -103,8 +103,11 @@ pub fn after_connect_failure(
         // checked_rem: a zero interval never matches (and `is_multiple_of` is past MSRV).
         Redispatch::Every(every) => n.checked_rem(every) == Some(0),
         Redispatch::BeforeEnd(before) => {
-            let modulo = (retries + 1).saturating_sub(before);
-            n.checked_rem(modulo) == Some(0)
+            // C's `%` with HAProxy's signed modulus (`retries + 1 + N`, N < 0): a modulus
+            // below zero still matches its multiples; zero never matches here (HAProxy
+            // would divide by zero).
+            let modulo = i64::from(retries) + 1 - i64::from(before);
+            i64::from(n).checked_rem(modulo) == Some(0)
         }
     };
     let redispatch = redispatch != Redispatch::Off

@@ -1199,16 +1199,24 @@ impl Parser<'_> {
                 }
                 // `option redispatch N`: HAProxy reads N with atol(), any text is accepted.
                 let kwm = line.kwm;
+                let after = line
+                    .words
+                    .get(2)
+                    .filter(|w| !w.is_empty())
+                    .map_or(-1, |w| crate::units::atol(w));
                 if let Some(s) = self.settings_mut() {
                     match kwm {
                         Kwm::Std => {
                             s.options.flags.insert("redispatch".into(), true);
+                            s.options.redispatch_after = Some(after);
                         }
                         Kwm::No => {
                             s.options.flags.insert("redispatch".into(), false);
+                            s.options.redispatch_after = None;
                         }
                         Kwm::Default => {
                             s.options.flags.remove("redispatch");
+                            s.options.redispatch_after = None;
                         }
                     }
                 }

@@ -1149,4 +1149,4 @@ fn assign_puids(proxy: &Proxy) -> Vec<(u32, &haproxy_conf::model::Server)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
