@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
 
+use crate::balance::QueuePosition;
 use crate::error::ProxyError;
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
@@ -89,8 +90,8 @@ impl ServerPicker for SharedPicker {
         self.with(|c| c.picker.pick(client, previous))
     }
 
-    fn cancel(&mut self, ticket: u64) {
-        self.with(|c| c.picker.cancel(ticket));
+    fn cancel(&mut self, ticket: u64) -> QueuePosition {
+        self.with(|c| c.picker.cancel(ticket))
     }
 
     fn view(&self, server: &str) -> BackendView {
@@ -416,8 +417,8 @@ fn tcplog_record(
             server,
             retries: record.retries,
             redispatched: record.redispatched,
-            server_queue: 0,
-            backend_queue: 0,
+            server_queue: record.queue_position.server_queue,
+            backend_queue: record.queue_position.backend_queue,
         },
     }
 }

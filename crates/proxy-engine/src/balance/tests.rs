@@ -103,14 +103,29 @@ fn full_servers_queue_and_a_release_hands_the_slot_over() {
         b.release(ServerId(1), ms(3)),
         vec![Dequeued {
             ticket: t1,
-            server: ServerId(1)
+            server: ServerId(1),
+            // First in the backend queue.
+            position: QueuePosition {
+                server_queue: 0,
+                backend_queue: 1
+            }
         }]
     );
     assert_eq!(b.served(ServerId(1)), 1);
     // timeout connect (1s) stands in for the unset timeout queue.
     assert_eq!(b.next_deadline(ms(0)), Some(ms(1002)));
     assert!(b.expire_queue(ms(1001)).is_empty());
-    assert_eq!(b.expire_queue(ms(1002)), vec![t2]);
+    // One connection left the backend queue with a slot while t2 waited.
+    assert_eq!(
+        b.expire_queue(ms(1002)),
+        vec![(
+            t2,
+            QueuePosition {
+                server_queue: 0,
+                backend_queue: 2
+            }
+        )]
+    );
     assert_eq!(b.queued(), 0);
 }
 
