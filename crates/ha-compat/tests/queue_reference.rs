@@ -23,7 +23,7 @@
 //!
 //! Each step waits for its evidence (the bytes a client receives, the log line a session
 //! writes when it ends) by polling with generous limits. Only "this session is now
-//! queued" has nothing to observe from outside; those steps wait a fixed 300 ms.
+//! queued" has nothing to observe from outside; those steps wait a fixed 500 ms.
 //!
 //! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -232,6 +232,23 @@ struct Observed {
     logs: Vec<String>,
     received: Vec<String>,
     status: Option<String>,
+    /// `(termination, %Tw)` of every tcplog line, unmasked: checked for what the story
+    /// makes certain, not compared (the values are timing).
+    waits: Vec<(String, i64)>,
+}
+
+/// `(termination, %Tw)` of each tcplog line in `path`.
+fn waits(path: &Path) -> Vec<(String, i64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("127.0.0.1:"))
+        .map(|l| {
+            let words: Vec<&str> = l.split(' ').collect();
+            let tw = words[4].split('/').next().unwrap().parse().unwrap();
+            (words[6].to_string(), tw)
+        })
+        .collect()
 }
 
 /// Masks what legitimately differs: pids, dates, client ports, timer values (which
@@ -280,7 +297,7 @@ fn await_logs(path: &Path, n: usize) {
 }
 
 /// Time for a new connection to be accepted and queued (nothing to see from outside).
-const SETTLE_MS: u64 = 300;
+const SETTLE_MS: u64 = 500;
 
 fn play(program: &Path, dir: &Path) -> Observed {
     let ns = Ns::new();
@@ -430,6 +447,7 @@ fn play(program: &Path, dir: &Path) -> Observed {
         logs: read(&stdout),
         received,
         status,
+        waits: waits(&stdout),
     }
 }
 
@@ -456,6 +474,30 @@ fn queues_behave_like_haproxy_2_6() {
     let ours = play(&link, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("ours: {ours:#?}");
+    // The story happened on the reference as planned (else the comparison proves little).
+    for flags in ["CQ", "sQ", "SQ"] {
+        assert!(
+            reference
+                .logs
+                .iter()
+                .any(|l| l.contains(&format!(" {flags} "))),
+            "no {flags} line: {reference:#?}"
+        );
+    }
+    // %Tw counts the wait: `timeout queue` (2 s) for `sQ`, at least the two settling
+    // pauses for be1's B (queued behind A while C and A's close were played).
+    for observed in [&reference, &ours] {
+        let sq: Vec<i64> = observed
+            .waits
+            .iter()
+            .filter(|(t, _)| t == "sQ")
+            .map(|(_, w)| *w)
+            .collect();
+        assert_eq!(sq.len(), 2, "{observed:#?}");
+        assert!(sq.iter().all(|w| *w >= 1990), "{observed:#?}");
+        let b = observed.waits.get(4).map_or(-1, |(_, w)| *w);
+        assert!(b >= 2 * SETTLE_MS as i64 - 10, "be1 B's %Tw: {observed:#?}");
+    }
     assert_eq!(ours.received, reference.received, "what the clients got");
     assert_eq!(ours.logs, reference.logs, "log lines");
     assert_eq!(ours.stderr, reference.stderr, "stderr");

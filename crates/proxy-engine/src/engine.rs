@@ -21,9 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use haproxy_conf::model::{HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::balance::{
-    Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId,
-};
+use crate::balance::{Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::listener::ConnLimit;
@@ -162,7 +160,7 @@ struct Waiter {
 impl Waiter {
     /// Tells the session how it left; `false` when it is gone.
     fn send(self, target: Option<ServerTarget>, position: QueuePosition) -> bool {
-        let position = self.position.add(position);
+        let position = self.position.then(position);
         self.exit.send(QueueExit { target, position }).is_ok()
     }
 }
@@ -202,7 +200,7 @@ impl BackendState {
             let Some(mut waiter) = self.waiters.remove(&ticket) else {
                 continue;
             };
-            waiter.position = waiter.position.add(position);
+            waiter.position = waiter.position.then(position);
             let now = self.now();
             let req = RequestInfo {
                 source: Some(waiter.client.ip()),
@@ -283,7 +281,7 @@ impl ServerPicker for BackendHandle {
         let mut state = self.lock();
         let position = state.balancer.cancel(QueueTicket(ticket));
         match state.waiters.remove(&QueueTicket(ticket)) {
-            Some(w) => w.position.add(position),
+            Some(w) => w.position.then(position),
             None => position,
         }
     }

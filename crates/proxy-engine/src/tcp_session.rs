@@ -555,7 +555,7 @@ async fn obtain_server(
                     target: Some(target),
                     position,
                 })) => {
-                    record.queue_position = record.queue_position.add(position);
+                    record.queue_position = record.queue_position.then(position);
                     return Ok(target);
                 }
                 // STRM_ET_QUEUE_TO: `sQ`.
@@ -587,7 +587,7 @@ async fn obtain_server(
                     )
                 }
             };
-            record.queue_position = record.queue_position.add(position);
+            record.queue_position = record.queue_position.then(position);
             record.queue_ms = Some(ms(accepted.elapsed()));
             if wait.server.is_some() {
                 record.server = wait.server;

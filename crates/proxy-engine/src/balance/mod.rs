@@ -90,7 +90,7 @@ pub struct QueuePosition {
 
 impl QueuePosition {
     /// Positions in two queues one after the other add up, as HAProxy's `+=`.
-    pub fn add(self, other: QueuePosition) -> QueuePosition {
+    pub fn then(self, other: QueuePosition) -> QueuePosition {
         QueuePosition {
             server_queue: self.server_queue.saturating_add(other.server_queue),
             backend_queue: self.backend_queue.saturating_add(other.backend_queue),
@@ -1134,22 +1134,30 @@ impl Balancer {
                 srv.queue.pop_front().map(|p| {
                     let at = p.position(srv.dequeued);
                     srv.dequeued += 1;
-                    (p.ticket, QueuePosition {
-                        server_queue: at,
-                        backend_queue: 0,
-                    })
+                    (
+                        p.ticket,
+                        QueuePosition {
+                            server_queue: at,
+                            backend_queue: 0,
+                        },
+                    )
                 })
             } else {
                 self.queue.pop_front().map(|p| {
                     let at = p.position(self.dequeued);
                     self.dequeued += 1;
-                    (p.ticket, QueuePosition {
-                        server_queue: 0,
-                        backend_queue: at,
-                    })
+                    (
+                        p.ticket,
+                        QueuePosition {
+                            server_queue: 0,
+                            backend_queue: at,
+                        },
+                    )
                 })
             };
-            let Some((ticket, position)) = left else { break };
+            let Some((ticket, position)) = left else {
+                break;
+            };
             self.srvs[s].served += 1;
             out.push(Dequeued {
                 ticket,

@@ -146,6 +146,45 @@ fn a_hashed_server_with_a_full_queue_refuses() {
 }
 
 #[test]
+fn queue_positions_count_the_slots_handed_out_meanwhile() {
+    // queue.c: `%sq` is the server queue's dequeue count when the connection leaves, minus
+    // the count when it joined, plus one; expiring or giving up does not move the count
+    // (haproxy 2.6.12 logs `1/0` for each, tests/queue_reference.rs).
+    let mut b = Balancer::new(
+        &backend(
+            "backend be\n  balance uri\n  timeout queue 5s\n  server a 127.0.0.1:1 maxconn 1\n",
+        ),
+        1,
+    )
+    .unwrap();
+    let r = get("/same");
+    let at = |server_queue| QueuePosition {
+        server_queue,
+        backend_queue: 0,
+    };
+    let Pick::Server(a) = b.pick(&r, None, ms(0)) else {
+        panic!("no server")
+    };
+    let Pick::Queued(t1) = b.pick(&r, None, ms(0)) else {
+        panic!("not queued")
+    };
+    assert_eq!(b.queued_on(t1), Some(a));
+    let Pick::Queued(t2) = b.pick(&r, None, ms(0)) else {
+        panic!("not queued")
+    };
+    let Pick::Queued(t3) = b.pick(&r, None, ms(1)) else {
+        panic!("not queued")
+    };
+    assert_eq!(b.cancel(t2), at(1));
+    assert_eq!(b.cancel(t2), QueuePosition::default());
+    let handed = b.release(a, ms(2));
+    assert_eq!(handed.len(), 1);
+    assert_eq!((handed[0].ticket, handed[0].position), (t1, at(1)));
+    // t1 got a slot while t3 waited.
+    assert_eq!(b.expire_queue(ms(5001)), vec![(t3, at(2))]);
+}
+
+#[test]
 fn no_usable_server() {
     let mut b = Balancer::new(&backend("backend be\n  server a 127.0.0.1:1\n"), 1).unwrap();
     let ch = b.set_stopped(ServerId(0), ms(0)).unwrap();
