@@ -22,8 +22,9 @@
 //! what each client received, and the exit status after SIGTERM.
 //!
 //! Each step waits for its evidence (the bytes a client receives, the log line a session
-//! writes when it ends) by polling with generous limits. Only "this session is now
-//! queued" has nothing to observe from outside; those steps wait a fixed 500 ms.
+//! writes when it ends) by polling with generous limits, then lets the session finish
+//! giving back its counts (`AFTER_LOG_MS`). Only "this session is now queued" has nothing
+//! to observe from outside; those steps wait a fixed 500 ms.
 //!
 //! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -288,13 +289,21 @@ fn read_lines(path: &Path) -> Vec<String> {
 }
 
 /// Waits until the log holds `n` lines (or `PATIENCE` passed: the comparison will show
-/// what is missing).
+/// what is missing), then `AFTER_LOG_MS`.
 fn await_logs(path: &Path, n: usize) {
     let start = Instant::now();
     while read_lines(path).len() < n && start.elapsed() < PATIENCE {
         sleep_ms(20);
     }
+    sleep_ms(AFTER_LOG_MS);
 }
+
+/// A session writes its line before it gives back its process and frontend connection
+/// counts (`%ac/%fc`; HAProxy frees the session after the log, on whichever of its
+/// threads runs it, and ours drops its slots after the log too). The next step must not
+/// race that: once in about 30 runs on a loaded machine, haproxy 2.6.12 itself logged
+/// `2/2/0/0/0` for the last session of a frontend when the previous one had just logged.
+const AFTER_LOG_MS: u64 = 200;
 
 /// Time for a new connection to be accepted and queued (nothing to see from outside).
 const SETTLE_MS: u64 = 500;
