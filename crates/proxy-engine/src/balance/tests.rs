@@ -148,8 +148,9 @@ fn a_hashed_server_with_a_full_queue_refuses() {
 #[test]
 fn queue_positions_count_the_slots_handed_out_meanwhile() {
     // queue.c: `%sq` is the server queue's dequeue count when the connection leaves, minus
-    // the count when it joined, plus one; expiring or giving up does not move the count
-    // (haproxy 2.6.12 logs `1/0` for each, tests/queue_reference.rs).
+    // the count when it joined, plus one; expiring or giving up does not move the count.
+    // The real haproxy 2.6.12 logs by this rule in ha-compat's tests/queue_reference.rs
+    // (`0/2` for a session that gave up after one other got the slot).
     let mut b = Balancer::new(
         &backend(
             "backend be\n  balance uri\n  timeout queue 5s\n  server a 127.0.0.1:1 maxconn 1\n",
