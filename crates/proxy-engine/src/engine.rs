@@ -21,14 +21,16 @@ use std::time::{Duration, Instant, SystemTime};
 use haproxy_conf::model::{HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::balance::{Balancer, Dequeued, Pick, QueueTicket, RequestInfo, ServerId};
+use crate::balance::{Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::listener::ConnLimit;
 use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
 use crate::tcp_frontend::{log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
-use crate::tcp_session::{BackendView, Picked, QueueWait, SendProxy, ServerPicker, ServerTarget};
+use crate::tcp_session::{
+    BackendView, Picked, QueueExit, QueueWait, SendProxy, ServerPicker, ServerTarget,
+};
 use crate::traffic_log::{LogClock, LogSender};
 
 /// `LOG_EMERG`, `LOG_ALERT`, `LOG_NOTICE`: the levels of the server state lines.
@@ -147,11 +149,20 @@ fn server_address(server: &Server, proxy: &Proxy) -> Result<SocketAddr, String> 
     Ok(SocketAddr::new(ip, port))
 }
 
-/// A queued connection: where its slot goes, and what it hashes on if it is picked
-/// again (redispatch).
+/// A queued connection: where its way out goes, what it hashes on if it is picked
+/// again (redispatch), and where it stood in the queues it already left that way.
 struct Waiter {
-    slot: oneshot::Sender<Option<ServerTarget>>,
+    exit: oneshot::Sender<QueueExit>,
     client: SocketAddr,
+    position: QueuePosition,
+}
+
+impl Waiter {
+    /// Tells the session how it left; `false` when it is gone.
+    fn send(self, target: Option<ServerTarget>, position: QueuePosition) -> bool {
+        let position = self.position.then(position);
+        self.exit.send(QueueExit { target, position }).is_ok()
+    }
 }
 
 /// One backend's balancer and what goes with it.
@@ -173,7 +184,7 @@ impl BackendState {
         while let Some(d) = dequeued.pop() {
             let target = self.targets[d.server.0].clone();
             let delivered = match self.waiters.remove(&d.ticket) {
-                Some(w) => w.slot.send(Some(target)).is_ok(),
+                Some(w) => w.send(Some(target), d.position),
                 None => false,
             };
             if !delivered {
@@ -184,11 +195,12 @@ impl BackendState {
     }
 
     /// Queued connections whose server went down with `option redispatch`: picked again.
-    fn repick(&mut self, tickets: Vec<QueueTicket>) {
-        for ticket in tickets {
-            let Some(waiter) = self.waiters.remove(&ticket) else {
+    fn repick(&mut self, tickets: Vec<(QueueTicket, QueuePosition)>) {
+        for (ticket, position) in tickets {
+            let Some(mut waiter) = self.waiters.remove(&ticket) else {
                 continue;
             };
+            waiter.position = waiter.position.then(position);
             let now = self.now();
             let req = RequestInfo {
                 source: Some(waiter.client.ip()),
@@ -197,7 +209,7 @@ impl BackendState {
             match self.balancer.pick(&req, None, now) {
                 Pick::Server(id) => {
                     let target = self.targets[id.0].clone();
-                    if waiter.slot.send(Some(target)).is_err() {
+                    if !waiter.send(Some(target), QueuePosition::default()) {
                         let more = self.balancer.release(id, now);
                         self.deliver(more);
                     }
@@ -206,7 +218,7 @@ impl BackendState {
                     self.waiters.insert(new_ticket, waiter);
                 }
                 Pick::QueueFull(_) | Pick::NoServer => {
-                    let _ = waiter.slot.send(None);
+                    let _ = waiter.send(None, QueuePosition::default());
                 }
             }
         }
@@ -243,23 +255,35 @@ impl ServerPicker for BackendHandle {
         match state.balancer.pick(&req, avoid, now) {
             Pick::Server(id) => Picked::Server(state.targets[id.0].clone()),
             Pick::Queued(ticket) => {
-                let (slot, receiver) = oneshot::channel();
-                state.waiters.insert(ticket, Waiter { slot, client });
+                let (exit, receiver) = oneshot::channel();
+                let waiter = Waiter {
+                    exit,
+                    client,
+                    position: QueuePosition::default(),
+                };
+                state.waiters.insert(ticket, waiter);
                 self.queue_changed.notify_one();
                 Picked::Queued(QueueWait {
                     ticket: ticket.0,
-                    slot: receiver,
+                    server: state
+                        .balancer
+                        .queued_on(ticket)
+                        .map(|id| state.targets[id.0].name.clone()),
+                    exit: receiver,
                 })
             }
-            Pick::QueueFull(_) => Picked::QueueFull,
+            Pick::QueueFull(id) => Picked::QueueFull(state.targets[id.0].name.clone()),
             Pick::NoServer => Picked::NoServer,
         }
     }
 
-    fn cancel(&mut self, ticket: u64) {
+    fn cancel(&mut self, ticket: u64) -> QueuePosition {
         let mut state = self.lock();
-        state.balancer.cancel(QueueTicket(ticket));
-        state.waiters.remove(&QueueTicket(ticket));
+        let position = state.balancer.cancel(QueueTicket(ticket));
+        match state.waiters.remove(&QueueTicket(ticket)) {
+            Some(w) => w.position.then(position),
+            None => position,
+        }
     }
 
     fn view(&self, server: &str) -> BackendView {
@@ -675,9 +699,9 @@ async fn queue_timer(handle: BackendHandle) {
         }
         let mut state = handle.lock();
         let now = state.now();
-        for ticket in state.balancer.expire_queue(now) {
+        for (ticket, position) in state.balancer.expire_queue(now) {
             if let Some(w) = state.waiters.remove(&ticket) {
-                let _ = w.slot.send(None);
+                let _ = w.send(None, position);
             }
         }
         state.balancer.refresh(now);

@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
 
+use crate::balance::QueuePosition;
 use crate::error::ProxyError;
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
@@ -29,10 +30,16 @@ use crate::traffic_log::{
 };
 
 /// A balancer shared by every session of a backend, plus the connection counts the log
-/// lines show. Locked only for the duration of each call, never across an await.
+/// lines show. Locked only for the duration of each call, never across an await. Each
+/// session has its own clone.
 #[derive(Clone)]
 pub struct SharedPicker {
     inner: Arc<Mutex<Counted>>,
+    /// This session's `%sc`, sampled when it left its server: after its own departure,
+    /// before its slot went to a queued session. HAProxy logs the line before the
+    /// session it woke has connected (haproxy 2.6.12: `3/3/2/0/0` for the session whose
+    /// end dequeues another); sampling later would race that session's connect.
+    server_count_at_release: Option<u32>,
 }
 
 impl std::fmt::Debug for SharedPicker {
@@ -55,6 +62,7 @@ impl SharedPicker {
                 backend_sessions: 0,
                 server_sessions: HashMap::new(),
             })),
+            server_count_at_release: None,
         }
     }
 
@@ -75,10 +83,12 @@ impl SharedPicker {
         self.with(|c| c.backend_sessions = c.backend_sessions.saturating_sub(1));
     }
 
-    /// `%bc` and `%sc` now.
+    /// `%bc` now and `%sc` (as it was when the session left its server, if it was
+    /// connected).
     fn counts(&self, server: Option<&str>) -> (u32, u32) {
         self.with(|c| {
             let sc = server.and_then(|s| c.server_sessions.get(s)).copied();
+            let sc = self.server_count_at_release.or(sc);
             (c.backend_sessions, sc.unwrap_or(0))
         })
     }
@@ -89,8 +99,8 @@ impl ServerPicker for SharedPicker {
         self.with(|c| c.picker.pick(client, previous))
     }
 
-    fn cancel(&mut self, ticket: u64) {
-        self.with(|c| c.picker.cancel(ticket));
+    fn cancel(&mut self, ticket: u64) -> QueuePosition {
+        self.with(|c| c.picker.cancel(ticket))
     }
 
     fn view(&self, server: &str) -> BackendView {
@@ -113,14 +123,20 @@ impl ServerPicker for SharedPicker {
     }
 
     fn released(&mut self, server: &str, was_connected: bool) {
-        self.with(|c| {
+        let at_release = self.with(|c| {
+            let mut at_release = None;
             if was_connected {
                 if let Some(n) = c.server_sessions.get_mut(server) {
                     *n = n.saturating_sub(1);
+                    at_release = Some(*n);
                 }
             }
             c.picker.released(server, was_connected);
+            at_release
         });
+        if at_release.is_some() {
+            self.server_count_at_release = at_release;
+        }
     }
 }
 
@@ -489,8 +505,8 @@ fn tcplog_record(
             server,
             retries: record.retries,
             redispatched: record.redispatched,
-            server_queue: 0,
-            backend_queue: 0,
+            server_queue: record.queue_position.server_queue,
+            backend_queue: record.queue_position.backend_queue,
         },
     }
 }

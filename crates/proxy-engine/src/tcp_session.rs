@@ -31,6 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::balance::QueuePosition;
 use crate::proxy_protocol::{self, Decoded, ProxyHeader, ProxyHeaderError};
 use crate::splice_pipe::SplicePipe;
 use crate::traffic_log::{TerminationCause, TerminationPhase, TerminationState};
@@ -168,12 +169,24 @@ pub struct ServerTarget {
     pub send_proxy: Option<SendProxy>,
 }
 
-/// A connection waiting in a backend or server queue (`maxconn` reached): the slot
-/// arrives on `slot`, `None` when `timeout queue` ran out first.
+/// How a connection left its queue: with a slot on `target`, or without one (`None`:
+/// `timeout queue` ran out first, or its server went down with nowhere else to go), and
+/// where it stood.
+#[derive(Debug)]
+pub struct QueueExit {
+    pub target: Option<ServerTarget>,
+    pub position: QueuePosition,
+}
+
+/// A connection waiting in a backend or server queue (`maxconn` reached): how it
+/// leaves arrives on `exit`.
 #[derive(Debug)]
 pub struct QueueWait {
     pub ticket: u64,
-    pub slot: tokio::sync::oneshot::Receiver<Option<ServerTarget>>,
+    /// The server whose own queue it waits in (the balancer chose it first: hashing);
+    /// `None` for the backend queue. HAProxy logs it even if no slot comes.
+    pub server: Option<String>,
+    pub exit: tokio::sync::oneshot::Receiver<QueueExit>,
 }
 
 /// What a session gets when it asks for a server.
@@ -183,8 +196,8 @@ pub enum Picked {
     Server(ServerTarget),
     /// Every usable server is full: wait for a slot.
     Queued(QueueWait),
-    /// The chosen server's queue holds `maxqueue` connections (`SQ`).
-    QueueFull,
+    /// The queue of the chosen server (named) holds `maxqueue` connections (`SQ`).
+    QueueFull(String),
     /// No usable server (`SC`).
     NoServer,
 }
@@ -200,8 +213,11 @@ pub trait ServerPicker: Send {
     /// A server for a new attempt; `previous` is the server of the failed attempt when
     /// redispatching (its slot has been released already).
     fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked;
-    /// A queued connection gave up (client gone) before getting its slot.
-    fn cancel(&mut self, _ticket: u64) {}
+    /// A queued connection gave up (client gone) before getting its slot: where it
+    /// stood.
+    fn cancel(&mut self, _ticket: u64) -> QueuePosition {
+        QueuePosition::default()
+    }
     /// The backend as it is now, for the retry rule.
     fn view(&self, server: &str) -> BackendView;
     /// A connection attempt to `server` starts (HAProxy's `cur_sess`).
@@ -328,6 +344,8 @@ pub struct SessionRecord {
     /// The last server tried (`None`: `<NOSRV>`).
     pub server: Option<String>,
     pub queue_ms: Option<u64>,
+    /// Where it stood in the queues it waited in (`%sq/%bq`).
+    pub queue_position: QueuePosition,
     pub connect_ms: Option<u64>,
     pub total_ms: u64,
     pub bytes_from_client: u64,
@@ -383,6 +401,7 @@ pub async fn run_session(
         accepted_at,
         server: None,
         queue_ms: None,
+        queue_position: QueuePosition::default(),
         connect_ms: None,
         total_ms: 0,
         bytes_from_client: 0,
@@ -557,12 +576,17 @@ async fn connect_once(
 
 /// Asks the picker for a server and, when the connection is queued, waits for its
 /// slot while watching the client. `Err` carries the termination state.
+///
+/// A queued session that leaves without a slot is logged as HAProxy's
+/// `back_handle_st_que()` leaves it: `%Tw` up to that moment, its position, and the
+/// server whose queue it waited in (none for the backend queue).
 async fn obtain_server(
     client: &mut TcpStream,
     pending: &mut Vec<u8>,
     client_closed: &mut bool,
     picker: &mut dyn ServerPicker,
-    record: &SessionRecord,
+    record: &mut SessionRecord,
+    accepted: Instant,
     previous: Option<&str>,
 ) -> Result<ServerTarget, TerminationState> {
     match picker.pick(record.client, previous) {
@@ -571,28 +595,60 @@ async fn obtain_server(
             TerminationCause::ServerAbort,
             TerminationPhase::Connect,
         )),
-        // STRM_ET_QUEUE_ERR: `SQ`.
-        Picked::QueueFull => Err(state(
-            TerminationCause::ServerAbort,
-            TerminationPhase::Queue,
-        )),
-        Picked::Queued(wait) => {
-            match watch_client(client, pending, client_closed, wait.slot).await {
-                Ok(Ok(Some(target))) => Ok(target),
-                // STRM_ET_QUEUE_TO (or the engine stopped): `sQ`.
-                Ok(_) => Err(state(
-                    TerminationCause::ServerTimeout,
-                    TerminationPhase::Queue,
-                )),
+        // STRM_ET_QUEUE_ERR: `SQ`, on the server chosen (haproxy 2.6.12 logs
+        // `be/web2 -1/-1/0 0 SQ`).
+        Picked::QueueFull(server) => {
+            record.server = Some(server);
+            Err(state(
+                TerminationCause::ServerAbort,
+                TerminationPhase::Queue,
+            ))
+        }
+        Picked::Queued(mut wait) => {
+            let outcome = watch_client(client, pending, client_closed, &mut wait.exit).await;
+            let (position, termination) = match outcome {
+                Ok(Ok(QueueExit {
+                    target: Some(target),
+                    position,
+                })) => {
+                    record.queue_position = record.queue_position.then(position);
+                    return Ok(target);
+                }
+                // STRM_ET_QUEUE_TO: `sQ`.
+                Ok(Ok(QueueExit {
+                    target: None,
+                    position,
+                })) => (
+                    position,
+                    state(TerminationCause::ServerTimeout, TerminationPhase::Queue),
+                ),
+                // The engine stopped.
+                Ok(Err(_)) => (
+                    QueuePosition::default(),
+                    state(TerminationCause::ServerTimeout, TerminationPhase::Queue),
+                ),
                 // STRM_ET_QUEUE_ABRT: `CQ`.
                 Err(ClientAborted) => {
-                    picker.cancel(wait.ticket);
-                    Err(state(
-                        TerminationCause::ClientAbort,
-                        TerminationPhase::Queue,
-                    ))
+                    let mut position = picker.cancel(wait.ticket);
+                    // A slot handed over just before the cancel goes back.
+                    if let Ok(exit) = wait.exit.try_recv() {
+                        if let Some(target) = exit.target {
+                            picker.released(&target.name, false);
+                        }
+                        position = exit.position;
+                    }
+                    (
+                        position,
+                        state(TerminationCause::ClientAbort, TerminationPhase::Queue),
+                    )
                 }
+            };
+            record.queue_position = record.queue_position.then(position);
+            record.queue_ms = Some(ms(accepted.elapsed()));
+            if wait.server.is_some() {
+                record.server = wait.server;
             }
+            Err(termination)
         }
     }
 }
@@ -608,17 +664,25 @@ async fn connect_with_retries(
     accepted: Instant,
 ) -> Option<(TcpStream, ServerTarget)> {
     let mut client_closed = false;
-    let mut target =
-        match obtain_server(client, pending, &mut client_closed, picker, record, None).await {
-            Ok(t) => t,
-            Err(termination) => {
-                // No slot: the session never left the queue (or never reached one), so
-                // `%Tw` is -1 (as haproxy 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`).
-                record.queue_ms = None;
-                record.termination = termination;
-                return None;
-            }
-        };
+    let first = obtain_server(
+        client,
+        pending,
+        &mut client_closed,
+        picker,
+        record,
+        accepted,
+        None,
+    )
+    .await;
+    let mut target = match first {
+        Ok(t) => t,
+        Err(termination) => {
+            // No slot. `%Tw` stays -1 unless the session waited in a queue (as haproxy
+            // 2.6.12 logs `be/<NOSRV> -1/-1/0 0 SC`, but `be/<NOSRV> 2001/-1/2001 0 sQ`).
+            record.termination = termination;
+            return None;
+        }
+    };
     // %Tw: until the slot was given; %Tc counts from here, retries included.
     let queued = Instant::now();
     record.queue_ms = Some(ms(queued - accepted));
@@ -689,6 +753,7 @@ async fn connect_with_retries(
                         &mut client_closed,
                         picker,
                         record,
+                        accepted,
                         Some(&previous),
                     )
                     .await

@@ -16,6 +16,8 @@
 //!   when the connection ends; it returns the queued connections that got a slot.
 //! - [`Pick::Queued`]: wait; [`Balancer::expire_queue`] (at [`Balancer::next_deadline`])
 //!   returns the tickets whose `timeout queue` ran out: answer 503, termination `sQ`.
+//!   Every way out of a queue says where the connection stood ([`QueuePosition`],
+//!   the tcplog line's `%sq/%bq`).
 //!   [`Pick::QueueFull`] (server `maxqueue` reached) is answered the same way at once.
 //!   [`Pick::NoServer`]: 503 `SC`.
 //! - Health checks call [`Balancer::set_running`] / [`Balancer::set_stopped`]; the
@@ -73,6 +75,27 @@ pub enum Pick {
 pub struct Dequeued {
     pub ticket: QueueTicket,
     pub server: ServerId,
+    pub position: QueuePosition,
+}
+
+/// Where a connection stood in the queues it left, as HAProxy logs it (`%sq`/`%bq`,
+/// `logs.srv_queue_pos`/`prx_queue_pos`): for each queue, one more than the connections
+/// that left that queue with a slot (`process_srv_queue()`; not those that expired,
+/// gave up or were moved) while it waited there; 0 when it never waited there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueuePosition {
+    pub server_queue: u32,
+    pub backend_queue: u32,
+}
+
+impl QueuePosition {
+    /// Positions in two queues one after the other add up, as HAProxy's `+=`.
+    pub fn then(self, other: QueuePosition) -> QueuePosition {
+        QueuePosition {
+            server_queue: self.server_queue.saturating_add(other.server_queue),
+            backend_queue: self.backend_queue.saturating_add(other.backend_queue),
+        }
+    }
 }
 
 /// What a request offers the hashing algorithms. Missing parts make HAProxy fall back
@@ -108,9 +131,9 @@ pub struct StateChange {
     /// The backend had servers before and has none now (`backend X has no server
     /// available!`).
     pub backend_down: bool,
-    /// Going down with `option redispatch`: these tickets left the server's queue and
-    /// must be picked again.
-    pub redispatch: Vec<QueueTicket>,
+    /// Going down with `option redispatch`: these tickets left the server's queue (at
+    /// these positions) and must be picked again.
+    pub redispatch: Vec<(QueueTicket, QueuePosition)>,
     /// Coming up: these queued connections now have a slot on the server.
     pub dequeued: Vec<Dequeued>,
 }
@@ -129,6 +152,17 @@ pub enum ServerState {
 struct Pending {
     ticket: QueueTicket,
     since: Duration,
+    /// The queue's `dequeued` count when this connection joined it (HAProxy's
+    /// `queue_idx`, plus one).
+    joined_at: u64,
+}
+
+impl Pending {
+    /// Its position (`%sq`/`%bq`) when it leaves a queue that has handed `dequeued` slots
+    /// out so far.
+    fn position(&self, dequeued: u64) -> u32 {
+        u32::try_from(dequeued.saturating_sub(self.joined_at).saturating_add(1)).unwrap_or(u32::MAX)
+    }
 }
 
 /// Which lookup structure the algorithm uses (`BE_LB_LKUP_*`).
@@ -188,6 +222,8 @@ struct Srv {
     /// does not count (`back_handle_st_cer()` decrements it on a failed attempt).
     cur_sess: u32,
     queue: VecDeque<Pending>,
+    /// Connections that left `queue` with a slot so far (HAProxy's `queue.idx`).
+    dequeued: u64,
     maxconn: u32,
     maxqueue: u32,
     /// In whole seconds, as HAProxy keeps it.
@@ -269,6 +305,8 @@ pub struct Balancer {
     rr_idx: usize,
     chash_last: Option<(usize, NodeRef)>,
     queue: VecDeque<Pending>,
+    /// Connections that left `queue` with a slot through `process_srv_queue()` so far.
+    dequeued: u64,
     next_ticket: u64,
     queue_timeout: Option<Duration>,
     prng: u32,
@@ -371,6 +409,7 @@ impl Balancer {
                     served: 0,
                     cur_sess: 0,
                     queue: VecDeque::new(),
+                    dequeued: 0,
                     maxconn: o.maxconn.unwrap_or(0),
                     maxqueue: o.maxqueue.unwrap_or(0),
                     slowstart: o
@@ -412,6 +451,7 @@ impl Balancer {
             rr_idx: 0,
             chash_last: None,
             queue: VecDeque::new(),
+            dequeued: 0,
             next_ticket: 0,
             // HAProxy uses `timeout connect` when `timeout queue` is not set.
             queue_timeout: timeouts.queue.or(timeouts.connect),
@@ -551,35 +591,76 @@ impl Balancer {
         srv.cur_sess = srv.cur_sess.saturating_sub(1);
     }
 
-    /// A queued connection gave up (client closed) before getting a slot.
-    pub fn cancel(&mut self, ticket: QueueTicket) {
-        self.queue.retain(|p| p.ticket != ticket);
+    /// The server whose own queue holds `ticket` (`None`: the backend queue, or not
+    /// queued).
+    pub fn queued_on(&self, ticket: QueueTicket) -> Option<ServerId> {
+        self.srvs
+            .iter()
+            .position(|s| s.queue.iter().any(|p| p.ticket == ticket))
+            .map(ServerId)
+    }
+
+    /// A queued connection gave up (client closed) before getting a slot: where it
+    /// stood (`pendconn_unlink()`).
+    pub fn cancel(&mut self, ticket: QueueTicket) -> QueuePosition {
+        let mut position = QueuePosition::default();
+        let dequeued = self.dequeued;
+        self.queue.retain(|p| {
+            let keep = p.ticket != ticket;
+            if !keep {
+                position.backend_queue = p.position(dequeued);
+            }
+            keep
+        });
         for s in &mut self.srvs {
-            s.queue.retain(|p| p.ticket != ticket);
+            let dequeued = s.dequeued;
+            s.queue.retain(|p| {
+                let keep = p.ticket != ticket;
+                if !keep {
+                    position.server_queue = p.position(dequeued);
+                }
+                keep
+            });
         }
+        position
     }
 
     /// Removes and returns the queued connections whose `timeout queue` (or, unset,
-    /// `timeout connect`) has run out: HAProxy answers them 503 with `sQ`.
-    pub fn expire_queue(&mut self, now: Duration) -> Vec<QueueTicket> {
+    /// `timeout connect`) has run out, with where they stood: HAProxy answers them 503
+    /// with `sQ`.
+    pub fn expire_queue(&mut self, now: Duration) -> Vec<(QueueTicket, QueuePosition)> {
         let Some(timeout) = self.queue_timeout else {
             return Vec::new();
         };
         let mut expired = Vec::new();
-        let mut sweep = |q: &mut VecDeque<Pending>| {
+        let mut sweep = |q: &mut VecDeque<Pending>, dequeued: u64, in_server: bool| {
             q.retain(|p| {
                 let keep = p.since + timeout > now;
                 if !keep {
-                    expired.push(p.ticket);
+                    let at = p.position(dequeued);
+                    expired.push((
+                        p.ticket,
+                        if in_server {
+                            QueuePosition {
+                                server_queue: at,
+                                backend_queue: 0,
+                            }
+                        } else {
+                            QueuePosition {
+                                server_queue: 0,
+                                backend_queue: at,
+                            }
+                        },
+                    ));
                 }
                 keep
             })
         };
-        sweep(&mut self.queue);
+        sweep(&mut self.queue, self.dequeued, false);
         for s in &mut self.srvs {
-            sweep(&mut s.queue);
+            sweep(&mut s.queue, s.dequeued, true);
         }
-        expired.sort();
+        expired.sort_by_key(|(t, _)| *t);
         expired
     }
 
@@ -739,7 +820,7 @@ impl Balancer {
         s: usize,
         had_servers: bool,
         requeued: u32,
-        redispatch: Vec<QueueTicket>,
+        redispatch: Vec<(QueueTicket, QueuePosition)>,
         dequeued: Vec<Dequeued>,
     ) -> StateChange {
         let srv = &self.srvs[s];
@@ -1017,10 +1098,20 @@ impl Balancer {
     fn enqueue(&mut self, server: Option<usize>, now: Duration) -> QueueTicket {
         self.next_ticket += 1;
         let ticket = QueueTicket(self.next_ticket);
-        let p = Pending { ticket, since: now };
         match server {
-            Some(s) => self.srvs[s].queue.push_back(p),
-            None => self.queue.push_back(p),
+            Some(s) => {
+                let joined_at = self.srvs[s].dequeued;
+                self.srvs[s].queue.push_back(Pending {
+                    ticket,
+                    since: now,
+                    joined_at,
+                })
+            }
+            None => self.queue.push_back(Pending {
+                ticket,
+                since: now,
+                joined_at: self.dequeued,
+            }),
         }
         ticket
     }
@@ -1052,16 +1143,42 @@ impl Balancer {
                 (None, Some(_)) => false,
                 (Some(a), Some(b)) => a <= b,
             };
-            let p = if take_own {
-                self.srvs[s].queue.pop_front()
+            // `pendconn_process_next_strm()`: the position is taken before the queue's
+            // count moves on.
+            let left = if take_own {
+                let srv = &mut self.srvs[s];
+                srv.queue.pop_front().map(|p| {
+                    let at = p.position(srv.dequeued);
+                    srv.dequeued += 1;
+                    (
+                        p.ticket,
+                        QueuePosition {
+                            server_queue: at,
+                            backend_queue: 0,
+                        },
+                    )
+                })
             } else {
-                self.queue.pop_front()
+                self.queue.pop_front().map(|p| {
+                    let at = p.position(self.dequeued);
+                    self.dequeued += 1;
+                    (
+                        p.ticket,
+                        QueuePosition {
+                            server_queue: 0,
+                            backend_queue: at,
+                        },
+                    )
+                })
             };
-            let Some(p) = p else { break };
+            let Some((ticket, position)) = left else {
+                break;
+            };
             self.srvs[s].served += 1;
             out.push(Dequeued {
-                ticket: p.ticket,
+                ticket,
                 server: ServerId(s),
+                position,
             });
         }
         if !out.is_empty() {
@@ -1072,11 +1189,22 @@ impl Balancer {
 
     /// `pendconn_redistribute()`: with `option redispatch`, the server's queue is handed
     /// back for a new pick.
-    fn redistribute(&mut self, s: usize) -> Vec<QueueTicket> {
+    fn redistribute(&mut self, s: usize) -> Vec<(QueueTicket, QueuePosition)> {
         if !self.redispatch {
             return Vec::new();
         }
-        self.srvs[s].queue.drain(..).map(|p| p.ticket).collect()
+        let srv = &mut self.srvs[s];
+        let dequeued = srv.dequeued;
+        srv.queue
+            .drain(..)
+            .map(|p| {
+                let position = QueuePosition {
+                    server_queue: p.position(dequeued),
+                    backend_queue: 0,
+                };
+                (p.ticket, position)
+            })
+            .collect()
     }
 
     /// `pendconn_grab_from_px()`: a server coming up takes connections from the backend
@@ -1099,9 +1227,14 @@ impl Balancer {
                 break;
             };
             self.srvs[s].served += 1;
+            // `pendconn_grab_from_px()` does not move the queue's count on.
             out.push(Dequeued {
                 ticket: p.ticket,
                 server: ServerId(s),
+                position: QueuePosition {
+                    server_queue: 0,
+                    backend_queue: p.position(self.dequeued),
+                },
             });
         }
         out

@@ -103,14 +103,29 @@ fn full_servers_queue_and_a_release_hands_the_slot_over() {
         b.release(ServerId(1), ms(3)),
         vec![Dequeued {
             ticket: t1,
-            server: ServerId(1)
+            server: ServerId(1),
+            // First in the backend queue.
+            position: QueuePosition {
+                server_queue: 0,
+                backend_queue: 1
+            }
         }]
     );
     assert_eq!(b.served(ServerId(1)), 1);
     // timeout connect (1s) stands in for the unset timeout queue.
     assert_eq!(b.next_deadline(ms(0)), Some(ms(1002)));
     assert!(b.expire_queue(ms(1001)).is_empty());
-    assert_eq!(b.expire_queue(ms(1002)), vec![t2]);
+    // One connection left the backend queue with a slot while t2 waited.
+    assert_eq!(
+        b.expire_queue(ms(1002)),
+        vec![(
+            t2,
+            QueuePosition {
+                server_queue: 0,
+                backend_queue: 2
+            }
+        )]
+    );
     assert_eq!(b.queued(), 0);
 }
 
@@ -128,6 +143,46 @@ fn a_hashed_server_with_a_full_queue_refuses() {
     assert!(matches!(b.pick(&r, None, ms(0)), Pick::Queued(_)));
     assert_eq!(b.pick(&r, None, ms(0)), Pick::QueueFull(first));
     assert_eq!(b.next_deadline(ms(0)), Some(ms(5000)));
+}
+
+#[test]
+fn queue_positions_count_the_slots_handed_out_meanwhile() {
+    // queue.c: `%sq` is the server queue's dequeue count when the connection leaves, minus
+    // the count when it joined, plus one; expiring or giving up does not move the count.
+    // The real haproxy 2.6.12 logs by this rule in ha-compat's tests/queue_reference.rs
+    // (`0/2` for a session that gave up after one other got the slot).
+    let mut b = Balancer::new(
+        &backend(
+            "backend be\n  balance uri\n  timeout queue 5s\n  server a 127.0.0.1:1 maxconn 1\n",
+        ),
+        1,
+    )
+    .unwrap();
+    let r = get("/same");
+    let at = |server_queue| QueuePosition {
+        server_queue,
+        backend_queue: 0,
+    };
+    let Pick::Server(a) = b.pick(&r, None, ms(0)) else {
+        panic!("no server")
+    };
+    let Pick::Queued(t1) = b.pick(&r, None, ms(0)) else {
+        panic!("not queued")
+    };
+    assert_eq!(b.queued_on(t1), Some(a));
+    let Pick::Queued(t2) = b.pick(&r, None, ms(0)) else {
+        panic!("not queued")
+    };
+    let Pick::Queued(t3) = b.pick(&r, None, ms(1)) else {
+        panic!("not queued")
+    };
+    assert_eq!(b.cancel(t2), at(1));
+    assert_eq!(b.cancel(t2), QueuePosition::default());
+    let handed = b.release(a, ms(2));
+    assert_eq!(handed.len(), 1);
+    assert_eq!((handed[0].ticket, handed[0].position), (t1, at(1)));
+    // t1 got a slot while t3 waited.
+    assert_eq!(b.expire_queue(ms(5001)), vec![(t3, at(2))]);
 }
 
 #[test]
