@@ -540,28 +540,7 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> HaproxyConfig {
-        let path = std::env::temp_dir().join(format!(
-            "proxy-engine-splicing-{}-{}.cfg",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::write(&path, text).expect("write cfg");
-        let env = std::collections::BTreeMap::<String, String>::new();
-        let options = haproxy_conf::LoadOptions {
-            env: &env,
-            features: haproxy_conf::version::FEATURES,
-            resolver: &haproxy_conf::NoResolver,
-            accounts: &haproxy_conf::host::AnyAccounts,
-            host_files: false,
-        };
-        let loaded = haproxy_conf::load(std::slice::from_ref(&path), &options);
-        let _ = std::fs::remove_file(&path);
-        assert!(
-            matches!(loaded.outcome, haproxy_conf::Outcome::Valid { .. }),
-            "{:?}",
-            loaded.diagnostics
-        );
-        loaded.config
+        crate::balance::tests::load_config(text)
     }
 
     fn of(text: &str, frontend: &str, backend: &str) -> Splicing {

@@ -7,11 +7,20 @@ use super::*;
 
 /// The first backend of a configuration made of `cfg` under a plain `defaults`.
 pub(crate) fn backend(cfg: &str) -> Proxy {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     let text = format!(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n{cfg}"
     );
+    load_config(&text)
+        .proxies
+        .into_iter()
+        .find(|p| p.kind.has_backend())
+        .expect("a backend")
+}
+
+/// `text` loaded as a haproxy.cfg (through a temporary file); it must be valid.
+pub(crate) fn load_config(text: &str) -> haproxy_conf::model::HaproxyConfig {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let path = std::env::temp_dir().join(format!(
         "proxy-engine-balance-{}-{}.cfg",
         std::process::id(),
@@ -33,12 +42,7 @@ pub(crate) fn backend(cfg: &str) -> Proxy {
         "{:?}",
         loaded.diagnostics
     );
-    loaded
-        .config
-        .proxies
-        .into_iter()
-        .find(|p| p.kind.has_backend())
-        .expect("a backend")
+    loaded.config
 }
 
 fn names(b: &mut Balancer, n: usize, req: &RequestInfo<'_>) -> Vec<String> {
