@@ -13,16 +13,15 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-const HAPROXY: &str = "/usr/sbin/haproxy";
+mod common;
+
+use common::{can_run, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
 
 const CFG: &str = "\
 global
@@ -43,109 +42,6 @@ backend be
     server web2 127.0.0.1:9002 check inter 300 fall 2 rise 2
     server web3 127.0.0.1:9003 check inter 300 backup
 ";
-
-/// A namespace with loopback up; deleted on drop.
-struct Ns(String);
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!(
-            "haprun-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip netns add {name}");
-        let ns = Ns(name);
-        let ok = Command::new("ip")
-            .args(["-n", &ns.0, "link", "set", "lo", "up"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        ns
-    }
-
-    /// Runs `f` on a new thread that has entered the namespace.
-    fn spawn<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let path = format!("/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).unwrap();
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            f()
-        })
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// A server on 127.0.0.1:`port` in the namespace that writes `name\n` and closes, until
-/// stopped (then the port refuses).
-struct Web {
-    running: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Web {
-    fn start(ns: &Ns, port: u16, name: &'static str) -> Web {
-        let running = Arc::new(AtomicBool::new(true));
-        let flag = running.clone();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = ns.spawn(move || {
-            let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-            listener.set_nonblocking(true).unwrap();
-            ready_tx.send(()).unwrap();
-            while flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.write_all(format!("{name}\n").as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        ready_rx.recv().unwrap();
-        Web {
-            running,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The daemon, killed on drop if the test did not stop it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sleep_ms(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
-}
 
 /// One client connection through the frontend: what it received.
 fn client(ns: &Ns) -> String {
@@ -203,10 +99,10 @@ fn mask(line: &str) -> String {
 }
 
 fn play(program: &Path, dir: &Path, stop: nix::sys::signal::Signal) -> Observed {
-    let ns = Ns::new();
+    let ns = Ns::new("haprun");
     let cfg = dir.join("haproxy.cfg");
     std::fs::write(&cfg, CFG).unwrap();
-    let web1 = Web::start(&ns, 9001, "web1");
+    let web1 = Web::start(&ns, 9001, "web1", AfterGreeting::Close);
     let stdout = dir.join(format!("{}.out", ns.0));
     let stderr = dir.join(format!("{}.err", ns.0));
     let mut daemon = Daemon(
@@ -237,7 +133,7 @@ fn play(program: &Path, dir: &Path, stop: nix::sys::signal::Signal) -> Observed 
     // fall 2: two failed checks, 300 ms apart.
     sleep_ms(1500);
     received.push(client(&ns));
-    let web2 = Web::start(&ns, 9002, "web2");
+    let web2 = Web::start(&ns, 9002, "web2", AfterGreeting::Close);
     // rise 2.
     sleep_ms(1500);
     received.push(client(&ns));
@@ -303,18 +199,10 @@ fn compare(stop: nix::sys::signal::Signal) -> (Observed, Observed) {
     (reference, ours)
 }
 
-fn can_run() -> bool {
-    let ok = nix::unistd::geteuid().is_root() && Path::new(HAPROXY).exists();
-    if !ok {
-        eprintln!("SKIP proxy_run_reference: needs root and {HAPROXY}");
-    }
-    ok
-}
-
 /// SIGTERM: HAProxy 2.6 without master-worker keeps the default action (killed).
 #[test]
 fn haproxy_db_runs_like_haproxy_2_6_until_sigterm() {
-    if can_run() {
+    if can_run("proxy_run_reference") {
         let (reference, _) = compare(nix::sys::signal::Signal::SIGTERM);
         assert_eq!(reference.status.as_deref(), Some("killed by signal 15"));
     }
@@ -323,7 +211,7 @@ fn haproxy_db_runs_like_haproxy_2_6_until_sigterm() {
 /// SIGUSR1: soft stop, `Proxy X stopped (cumulated conns: ...)` for every proxy, exit 0.
 #[test]
 fn haproxy_db_soft_stops_like_haproxy_2_6_on_sigusr1() {
-    if can_run() {
+    if can_run("proxy_run_reference") {
         let (reference, _) = compare(nix::sys::signal::Signal::SIGUSR1);
         assert!(
             reference

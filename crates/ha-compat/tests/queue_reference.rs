@@ -30,16 +30,15 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-const HAPROXY: &str = "/usr/sbin/haproxy";
+mod common;
+
+use common::{can_run, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
 
 const CFG: &str = "\
 global
@@ -70,116 +69,6 @@ backend be3
     server web3a 127.0.0.1:9003 maxconn 1 maxqueue 1
     server web3b 127.0.0.1:9004 maxconn 1 maxqueue 1
 ";
-
-/// A namespace with loopback up; deleted on drop.
-struct Ns(String);
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!(
-            "haqueue-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip netns add {name}");
-        let ns = Ns(name);
-        let ok = Command::new("ip")
-            .args(["-n", &ns.0, "link", "set", "lo", "up"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        ns
-    }
-
-    /// Runs `f` on a new thread that has entered the namespace.
-    fn spawn<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let path = format!("/run/netns/{}", self.0);
-        std::thread::spawn(move || {
-            let file = std::fs::File::open(&path).unwrap();
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            f()
-        })
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// A server on 127.0.0.1:`port` in the namespace that writes `name\n` to each connection
-/// and then holds it until the peer closes (then closes too): the session's slot stays
-/// taken for as long as the test's client wants.
-struct Web {
-    running: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Web {
-    fn start(ns: &Ns, port: u16, name: &'static str) -> Web {
-        let running = Arc::new(AtomicBool::new(true));
-        let flag = running.clone();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = ns.spawn(move || {
-            let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-            listener.set_nonblocking(true).unwrap();
-            ready_tx.send(()).unwrap();
-            while flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        std::thread::spawn(move || {
-                            let _ = s.set_nonblocking(false);
-                            // Bounded, so a stuck peer cannot keep the thread forever.
-                            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-                            let _ = s.write_all(format!("{name}\n").as_bytes());
-                            let mut sink = [0u8; 256];
-                            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        ready_rx.recv().unwrap();
-        Web {
-            running,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// The daemon, killed on drop if the test did not stop it.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sleep_ms(ms: u64) {
-    std::thread::sleep(Duration::from_millis(ms));
-}
 
 /// How long any awaited evidence may take (a loaded 2-core CI machine): far more than
 /// the story needs, and only spent when something is wrong.
@@ -309,14 +198,14 @@ const AFTER_LOG_MS: u64 = 200;
 const SETTLE_MS: u64 = 500;
 
 fn play(program: &Path, dir: &Path) -> Observed {
-    let ns = Ns::new();
+    let ns = Ns::new("haqueue");
     let cfg = dir.join("haproxy.cfg");
     std::fs::write(&cfg, CFG).unwrap();
     let webs = [
-        Web::start(&ns, 9001, "web1"),
-        Web::start(&ns, 9002, "web2"),
-        Web::start(&ns, 9003, "web3a"),
-        Web::start(&ns, 9004, "web3b"),
+        Web::start(&ns, 9001, "web1", AfterGreeting::Hold),
+        Web::start(&ns, 9002, "web2", AfterGreeting::Hold),
+        Web::start(&ns, 9003, "web3a", AfterGreeting::Hold),
+        Web::start(&ns, 9004, "web3b", AfterGreeting::Hold),
     ];
     let stdout = dir.join(format!("{}.out", ns.0));
     let stderr = dir.join(format!("{}.err", ns.0));
@@ -460,17 +349,9 @@ fn play(program: &Path, dir: &Path) -> Observed {
     }
 }
 
-fn can_run() -> bool {
-    let ok = nix::unistd::geteuid().is_root() && Path::new(HAPROXY).exists();
-    if !ok {
-        eprintln!("SKIP queue_reference: needs root and {HAPROXY}");
-    }
-    ok
-}
-
 #[test]
 fn queues_behave_like_haproxy_2_6() {
-    if !can_run() {
+    if !can_run("queue_reference") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("haqueue-{}", std::process::id()));

@@ -1,0 +1,151 @@
+//! What the haproxy reference tests share: a network namespace of their own, toy servers
+//! in it, the daemon under test killed on drop.
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses its own subset
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const HAPROXY: &str = "/usr/sbin/haproxy";
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A namespace `PREFIX-PID-N` with loopback up; deleted on drop.
+pub struct Ns(pub String);
+
+impl Ns {
+    pub fn new(prefix: &str) -> Ns {
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip netns add {name}");
+        let ns = Ns(name);
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0, "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        ns
+    }
+
+    /// Runs `f` on a new thread that has entered the namespace.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.0);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).unwrap();
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            f()
+        })
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// What a [`Web`] does with each connection after writing `name\n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterGreeting {
+    /// Close at once.
+    Close,
+    /// Hold it until the peer closes (then close too): the session's slot stays taken for
+    /// as long as the test's client wants.
+    Hold,
+}
+
+/// A server on 127.0.0.1:`port` in the namespace that writes `name\n` to each
+/// connection, until stopped (then the port refuses).
+pub struct Web {
+    running: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Web {
+    pub fn start(ns: &Ns, port: u16, name: &'static str, after: AfterGreeting) -> Web {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = ns.spawn(move || {
+            let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            ready_tx.send(()).unwrap();
+            while flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let mut greet = move || {
+                            let _ = s.set_nonblocking(false);
+                            // Bounded, so a stuck peer cannot keep the thread forever.
+                            let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+                            let _ = s.write_all(format!("{name}\n").as_bytes());
+                            if after == AfterGreeting::Hold {
+                                let mut sink = [0u8; 256];
+                                while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+                            }
+                        };
+                        match after {
+                            AfterGreeting::Close => greet(),
+                            AfterGreeting::Hold => {
+                                std::thread::spawn(greet);
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        ready_rx.recv().unwrap();
+        Web {
+            running,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The daemon, killed on drop if the test did not stop it.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+/// Root and the reference haproxy are there; otherwise says why `test` is skipped.
+pub fn can_run(test: &str) -> bool {
+    let ok = nix::unistd::geteuid().is_root() && Path::new(HAPROXY).exists();
+    if !ok {
+        eprintln!("SKIP {test}: needs root and {HAPROXY}");
+    }
+    ok
+}
