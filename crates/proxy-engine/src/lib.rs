@@ -9,6 +9,7 @@
 //!   the server state log lines.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 encode (`send-proxy[-v2]`) and decode
 //!   (`accept-proxy`), pure.
+//! - [`http`]: `mode http` (message heads, parsing, rules, error answers, stats page).
 //! - [`listener`]: `bind` lines to sockets (ranges, IPv6, `fd@N`, `IP_FREEBIND`,
 //!   `SO_REUSEPORT`, backlog) and the `maxconn` limits gating `accept()`.
 //! - [`tcp_session`]: one `mode tcp` session: connect retries/redispatch (pure rule),
@@ -30,6 +31,7 @@ pub mod balance;
 pub mod engine;
 pub mod error;
 pub mod health;
+pub mod http;
 pub mod listener;
 pub mod probe;
 pub mod proxy_protocol;
