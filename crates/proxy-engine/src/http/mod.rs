@@ -3,5 +3,11 @@
 //! Module map:
 //! - [`head`]: parsed request/response heads (HTX's view: start line, ordered headers),
 //!   case-insensitive lookups, and the lower-case serialization HAProxy sends.
+//! - [`errors`]: HAProxy's built-in error answers and `errorfile`s (raw for the
+//!   multiplexer's 400/408, through HTX for the stream's 403/502/503/504).
+//! - [`h1`]: HTTP/1 parsing (heads, `Connection` tokens, body framing and smuggling
+//!   rules, chunked coding) and the HTX sizes the logs count.
 
+pub mod errors;
+pub mod h1;
 pub mod head;
