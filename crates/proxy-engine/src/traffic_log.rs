@@ -81,8 +81,14 @@ pub enum TerminationPhase {
     Queue,
     /// `C`: connecting to the server (retries included).
     Connect,
+    /// `H`: waiting for the server's response headers (HTTP).
+    Headers,
     /// `D`: data transfer.
     Data,
+    /// `L`: the proxy was sending the last data (its own answer) to the client (HTTP).
+    LastData,
+    /// `T`: tarpitted (HTTP).
+    Tarpit,
 }
 
 impl TerminationPhase {
@@ -92,7 +98,10 @@ impl TerminationPhase {
             TerminationPhase::Request => 'R',
             TerminationPhase::Queue => 'Q',
             TerminationPhase::Connect => 'C',
+            TerminationPhase::Headers => 'H',
             TerminationPhase::Data => 'D',
+            TerminationPhase::LastData => 'L',
+            TerminationPhase::Tarpit => 'T',
         }
     }
 }
@@ -344,6 +353,86 @@ pub fn format_tcplog(record: &TcpLogRecord, clock: LogClock) -> String {
         c.retries,
         c.server_queue,
         c.backend_queue,
+    )
+}
+
+/// Everything an `option httplog` line says about one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLogRecord {
+    pub client: SocketAddr,
+    /// `%tr`: when the request began (accept date, plus the idle time before it).
+    pub request_at: SystemTime,
+    pub frontend: String,
+    pub backend: String,
+    pub server: Option<String>,
+    /// `%TR`: first byte to end of the request head, `None` if it never completed.
+    pub request_ms: Option<u64>,
+    pub queue_ms: Option<u64>,
+    pub connect_ms: Option<u64>,
+    /// `%Tr`: request sent to response head received.
+    pub response_ms: Option<u64>,
+    /// `%Ta`: the request's active time (first byte to the end of the response).
+    pub active_ms: u64,
+    /// `%ST`; `None` logs -1 (no answer at all).
+    pub status: Option<u16>,
+    /// `%B`, counted as HAProxy's HTX does (see `http::h1::htx_head_size`).
+    pub bytes_to_client: u64,
+    pub termination: TerminationState,
+    pub counters: LogCounters,
+    /// `%r` as received, `None` for `<BADREQ>`.
+    pub request_line: Option<String>,
+}
+
+/// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
+/// control bytes, `"`, `#` and bytes above 0x7e (`http_encode_map`).
+fn quoted_request_line(line: Option<&str>) -> String {
+    let Some(line) = line else {
+        return "\"<BADREQ>\"".to_string();
+    };
+    let mut out = String::with_capacity(line.len() + 2);
+    out.push('"');
+    for b in line.bytes() {
+        if b < 0x20 || b > 0x7e || b == b'"' || b == b'#' {
+            out.push_str(&format!("#{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The `option httplog` message: `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC
+/// %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`, with no captures (`%hr`/`%hs`
+/// print nothing, and their separators go with them).
+pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
+    let c = &record.counters;
+    format!(
+        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}-- {}/{}/{}/{}/{}{} {}/{} {}",
+        client_text(record.client),
+        clock.accept_date(record.request_at),
+        record.frontend,
+        record.backend,
+        record.server.as_deref().unwrap_or("<NOSRV>"),
+        ms_or_minus_one(record.request_ms),
+        ms_or_minus_one(record.queue_ms),
+        ms_or_minus_one(record.connect_ms),
+        ms_or_minus_one(record.response_ms),
+        record.active_ms,
+        record
+            .status
+            .map_or_else(|| "-1".to_string(), |s| s.to_string()),
+        record.bytes_to_client,
+        record.termination,
+        c.process,
+        c.frontend,
+        c.backend,
+        c.server,
+        if c.redispatched { "+" } else { "" },
+        c.retries,
+        c.server_queue,
+        c.backend_queue,
+        quoted_request_line(record.request_line.as_deref()),
     )
 }
 
@@ -692,6 +781,72 @@ mod tests {
         assert_eq!(
             format_tcplog(&refused, LogClock::default()),
             "127.0.0.1:58606 [22/Nov/2026:03:41:12.730] fe2 be2/s2 1/-1/3005 0 SC 1/1/0/0/3 0/0"
+        );
+    }
+
+    #[test]
+    fn httplog_lines_are_haproxys() {
+        // Lines haproxy 2.6.12 wrote in a namespace (`option httplog`, no captures): a
+        // 503 after three refused connects, and a request it could not parse.
+        let unavailable = HttpLogRecord {
+            client: "127.0.0.1:50984".parse().unwrap(),
+            request_at: at(T, 330_000),
+            frontend: "fe2".into(),
+            backend: "be2".into(),
+            server: Some("web2".into()),
+            request_ms: Some(0),
+            queue_ms: Some(0),
+            connect_ms: None,
+            response_ms: None,
+            active_ms: 3004,
+            status: Some(503),
+            bytes_to_client: 217,
+            termination: TerminationState {
+                cause: TerminationCause::ServerAbort,
+                phase: TerminationPhase::Connect,
+            },
+            counters: LogCounters {
+                process: 1,
+                frontend: 1,
+                retries: 3,
+                ..LogCounters::default()
+            },
+            request_line: Some("GET / HTTP/1.1".into()),
+        };
+        assert_eq!(
+            format_httplog(&unavailable, LogClock::default()),
+            "127.0.0.1:50984 [22/Nov/2026:03:41:12.330] fe2 be2/web2 0/0/-1/-1/3004 503 217 - - \
+             SC-- 1/1/0/0/3 0/0 \"GET / HTTP/1.1\""
+        );
+        let bad = HttpLogRecord {
+            backend: "fe".into(),
+            frontend: "fe".into(),
+            server: None,
+            request_ms: None,
+            queue_ms: None,
+            active_ms: 0,
+            status: Some(400),
+            bytes_to_client: 0,
+            termination: TerminationState {
+                cause: TerminationCause::Proxy,
+                phase: TerminationPhase::Request,
+            },
+            counters: LogCounters {
+                process: 1,
+                frontend: 1,
+                ..LogCounters::default()
+            },
+            request_line: None,
+            ..unavailable.clone()
+        };
+        assert_eq!(
+            format_httplog(&bad, LogClock::default()),
+            "127.0.0.1:50984 [22/Nov/2026:03:41:12.330] fe fe/<NOSRV> -1/-1/-1/-1/0 400 0 - - \
+             PR-- 1/1/0/0/0 0/0 \"<BADREQ>\""
+        );
+        assert_eq!(
+            quoted_request_line(Some("GET /a\"#\u{7f} HTTP/1.1")),
+            "\"GET /a#22#23#7F HTTP/1.1\""
         );
     }
 
