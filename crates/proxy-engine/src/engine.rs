@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use haproxy_conf::model::{HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
+use haproxy_conf::model::{Balance, HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::balance::{Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId};
@@ -52,10 +52,10 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
     let at = |p: &Proxy| format!("{}:{}", p.at.file, p.at.line);
     for proxy in config.proxies.iter().filter(|p| !p.disabled) {
         let kind = proxy.kind.keyword();
-        if proxy.settings.mode != Mode::Tcp {
+        if proxy.settings.mode == Mode::Log {
             out.push(format!(
                 "{}: {kind} '{}' is in 'mode {}': ha-compat's proxy engine runs 'mode tcp' \
-                 only so far (HTTP mode is the next step)",
+                 and 'mode http' only",
                 at(proxy),
                 proxy.name,
                 match proxy.settings.mode {
@@ -78,6 +78,9 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
                 "{}:{}: 'acl' is not supported by ha-compat's proxy engine yet",
                 acl.at.file, acl.at.line
             ));
+        }
+        if proxy.settings.mode == Mode::Http {
+            out.extend(http_refusals(proxy));
         }
         if let Some(rule) = proxy.settings.tcp_request.first() {
             out.push(format!(
@@ -106,6 +109,74 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
             if let Err(e) = server_address(server, proxy) {
                 out.push(e);
             }
+        }
+    }
+    out
+}
+
+/// What `mode http` cannot run yet in `proxy`: each would change routing, access or
+/// the answers, so it is refused rather than ignored.
+fn http_refusals(proxy: &Proxy) -> Vec<String> {
+    let mut out = Vec::new();
+    let at = format!("{}:{}", proxy.at.file, proxy.at.line);
+    let settings = &proxy.settings;
+    let not_yet = |what: &str, at: &str| {
+        format!("{at}: {what} is not supported by ha-compat's proxy engine yet (refusing rather than ignoring it)")
+    };
+    for (rules, what) in [
+        (&settings.http_request, "'http-request'"),
+        (&settings.http_response, "'http-response'"),
+        (&settings.redirects, "'redirect'"),
+    ] {
+        if let Some(rule) = rules.first() {
+            out.push(not_yet(what, &format!("{}:{}", rule.at.file, rule.at.line)));
+        }
+    }
+    if settings.stats.enabled || settings.stats.uri.is_some() || !settings.stats.auth.is_empty() {
+        out.push(not_yet(&format!("the stats page of '{}'", proxy.name), &at));
+    }
+    if settings.monitor_uri.is_some() {
+        out.push(not_yet("'monitor-uri'", &at));
+    }
+    if settings.cookie.is_some() && proxy.kind.has_backend() {
+        out.push(not_yet("'cookie' persistence", &at));
+    }
+    if proxy.kind.has_backend() {
+        if let Some(
+            balance @ (Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }),
+        ) = &settings.balance
+        {
+            let name = match balance {
+                Balance::Uri { .. } => "uri",
+                Balance::UrlParam { .. } => "url_param",
+                _ => "hdr",
+            };
+            out.push(not_yet(&format!("'balance {name}' in 'mode http'"), &at));
+        }
+    }
+    for directive in &settings.unmodelled {
+        let keyword = directive.words.first().map(String::as_str).unwrap_or("");
+        if matches!(
+            keyword,
+            "capture"
+                | "compression"
+                | "http-after-response"
+                | "filter"
+                | "cache-store"
+                | "http-error"
+                | "unique-id-format"
+                | "unique-id-header"
+                | "declare"
+                | "stick"
+                | "stick-table"
+                | "force-persist"
+                | "ignore-persist"
+                | "persist"
+        ) {
+            out.push(not_yet(
+                &format!("'{keyword}'"),
+                &format!("{}:{}", directive.at.file, directive.at.line),
+            ));
         }
     }
     out

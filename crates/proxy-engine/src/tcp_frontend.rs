@@ -15,18 +15,22 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use haproxy_conf::model::{HaproxyConfig, Proxy, ProxySettings};
+use haproxy_conf::model::{HaproxyConfig, HttpConnectionMode, Mode, Proxy, ProxySettings};
 
 use crate::balance::QueuePosition;
 use crate::error::ProxyError;
+use crate::http::errors::ErrorPages;
+use crate::http::h1::HeadLimits;
+use crate::http::session::{run_http_connection, ConnectionMode, ForwardFor, HttpSettings};
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
     run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, ServerPicker,
     SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing, DEFAULT_RETRIES,
 };
 use crate::traffic_log::{
-    format_tcplog, is_error_session, is_null_session, proxy_targets, LogClock, LogCounters,
-    LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
+    format_httplog, format_tcplog, is_error_session, is_null_session, proxy_targets, HttpLogRecord,
+    LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord, TerminationCause, LEVEL_ERR,
+    LEVEL_INFO,
 };
 
 /// A balancer shared by every session of a backend, plus the connection counts the log
@@ -75,17 +79,17 @@ impl SharedPicker {
         f(&mut guard)
     }
 
-    fn enter_backend(&self) {
+    pub(crate) fn enter_backend(&self) {
         self.with(|c| c.backend_sessions += 1);
     }
 
-    fn leave_backend(&self) {
+    pub(crate) fn leave_backend(&self) {
         self.with(|c| c.backend_sessions = c.backend_sessions.saturating_sub(1));
     }
 
     /// `%bc` now and `%sc` (as it was when the session left its server, if it was
     /// connected).
-    fn counts(&self, server: Option<&str>) -> (u32, u32) {
+    pub(crate) fn counts(&self, server: Option<&str>) -> (u32, u32) {
         self.with(|c| {
             let sc = server.and_then(|s| c.server_sessions.get(s)).copied();
             let sc = self.server_count_at_release.or(sc);
@@ -146,6 +150,8 @@ pub struct TrafficLogging {
     pub sender: Arc<Mutex<LogSender>>,
     /// `option tcplog`: a line per session at its end; otherwise a `Connect from` line.
     pub tcplog: bool,
+    /// `option httplog` (`mode http`): a line per request.
+    pub httplog: bool,
     pub dontlognull: bool,
     /// `option dontlog-normal`: only sessions with an error or a retry are logged.
     pub dontlog_normal: bool,
@@ -168,13 +174,15 @@ impl TrafficLogging {
     }
 }
 
-/// Everything a TCP frontend needs to run.
+/// Everything a frontend needs to run (`mode tcp`, or `mode http` with `http` set).
 #[derive(Debug)]
 pub struct TcpFrontend {
     pub name: String,
     pub backend: String,
     pub listeners: Vec<Listener>,
     pub settings: SessionSettings,
+    /// `mode http`: requests are parsed and forwarded one by one.
+    pub http: Option<HttpSettings>,
     pub logging: Option<TrafficLogging>,
     pub frontend_limit: ConnLimit,
     pub process_limit: ConnLimit,
@@ -262,6 +270,7 @@ pub fn session_settings(
         retries: backend.settings.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: redispatch(backend),
         client_keepalive: flag(frontend, "tcpka") || flag(frontend, "clitcpka"),
+        abort_on_close: frontend.settings.mode != Mode::Http || flag(backend, "abortonclose"),
         server_keepalive: flag(backend, "tcpka") || flag(backend, "srvtcpka"),
         splice: splicing(frontend, backend, pipes),
     }
@@ -350,16 +359,22 @@ impl TcpFrontend {
         let logging = log_sender(config, &frontend.settings, clock)?.map(|sender| TrafficLogging {
             sender,
             tcplog: frontend.settings.options.tcplog,
+            httplog: frontend.settings.options.httplog.is_some(),
             dontlognull: flag(frontend, "dontlognull"),
             dontlog_normal: flag(frontend, "dontlog-normal"),
             separate_errors: flag(frontend, "log-separate-errors"),
             clock,
         });
+        let settings = session_settings(frontend, backend, pipe_limits(config));
+        let http = (frontend.settings.mode == Mode::Http)
+            .then(|| http_settings(config, frontend, backend, settings))
+            .transpose()?;
         Ok(TcpFrontend {
             name: frontend.name.clone(),
             backend: backend_name,
             listeners,
-            settings: session_settings(frontend, backend, pipe_limits(config)),
+            settings,
+            http,
             logging,
             frontend_limit,
             process_limit,
@@ -407,11 +422,95 @@ pub async fn run_tcp_frontend(
     accept_tasks.abort_all();
 }
 
+/// The settings of `mode http` sessions from `frontend` to `backend`.
+fn http_settings(
+    config: &HaproxyConfig,
+    frontend: &Proxy,
+    backend: &Proxy,
+    session: SessionSettings,
+) -> Result<HttpSettings, ProxyError> {
+    // The backend's option wins where HAProxy lets either side set it
+    // (`http-server-close`/`httpclose` on either side apply).
+    let mode_of = |p: &Proxy| p.settings.options.http_mode;
+    let mode = match (mode_of(frontend), mode_of(backend)) {
+        (Some(HttpConnectionMode::Close), _) | (_, Some(HttpConnectionMode::Close)) => {
+            ConnectionMode::Close
+        }
+        (Some(HttpConnectionMode::ServerClose), _) | (_, Some(HttpConnectionMode::ServerClose)) => {
+            ConnectionMode::ServerClose
+        }
+        _ => ConnectionMode::KeepAlive,
+    };
+    // `option forwardfor` is a backend option that a frontend may set too; the
+    // backend's takes precedence.
+    let forwardfor = match backend.settings.options.forwardfor.as_ref().or(frontend
+        .settings
+        .options
+        .forwardfor
+        .as_ref())
+    {
+        None => None,
+        Some(ff) => Some(ForwardFor {
+            header: ff.header.clone(),
+            except: match &ff.except {
+                None => None,
+                Some(net) => Some(parse_network(net).ok_or_else(|| {
+                    ProxyError::Plan(format!(
+                        "{}:{}: 'option forwardfor except {net}': not a network ha-compat \
+                         understands",
+                        frontend.at.file, frontend.at.line
+                    ))
+                })?),
+            },
+            if_none: ff.if_none,
+        }),
+    };
+    Ok(HttpSettings {
+        session,
+        mode,
+        forwardfor,
+        limits: HeadLimits::default(),
+        errors: ErrorPages::from_proxy(config, backend),
+        request_timeout: frontend.settings.timeouts.http_request,
+        keep_alive_timeout: frontend.settings.timeouts.http_keep_alive,
+        frontend: frontend.name.clone(),
+        backend: backend.name.clone(),
+    })
+}
+
+/// `ADDR[/BITS]` or `ADDR/MASK` as `option forwardfor except` takes it.
+fn parse_network(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, bits) = match text.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (text, None),
+    };
+    let ip: std::net::IpAddr = addr.parse().ok()?;
+    let full = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        None => full,
+        Some(b) => match b.parse::<u8>() {
+            Ok(n) if n <= full => n,
+            _ => {
+                let mask: std::net::Ipv4Addr = b.parse().ok()?;
+                let m = u32::from(mask);
+                if m.leading_ones() + m.trailing_zeros() != 32 {
+                    return None;
+                }
+                u8::try_from(m.leading_ones()).ok()?
+            }
+        },
+    };
+    Some((ip, bits))
+}
+
 async fn serve(
     frontend: &TcpFrontend,
     mut picker: SharedPicker,
     accepted: crate::listener::Accepted,
 ) {
+    if let Some(http) = &frontend.http {
+        return serve_http(frontend, http, picker, accepted).await;
+    }
     let crate::listener::Accepted {
         stream,
         client,
@@ -478,6 +577,91 @@ async fn serve(
         }
     }
     drop(slots);
+}
+
+async fn serve_http(
+    frontend: &TcpFrontend,
+    http: &HttpSettings,
+    mut picker: SharedPicker,
+    accepted: crate::listener::Accepted,
+) {
+    let crate::listener::Accepted {
+        stream,
+        client,
+        local,
+        accept_proxy,
+        slots,
+        ..
+    } = accepted;
+    let connection = ClientConnection {
+        stream,
+        client,
+        local,
+        accept_proxy,
+        accepted_at: SystemTime::now(),
+        accepted: Instant::now(),
+    };
+    let logging = frontend.logging.as_ref();
+    let mut log = |mut record: HttpLogRecord| {
+        let Some(logging) = logging else {
+            return;
+        };
+        record.counters.process = frontend.process_limit.current();
+        record.counters.frontend = frontend.frontend_limit.current();
+        if logging.dontlognull && record.null {
+            return;
+        }
+        let error = record.termination.cause != TerminationCause::Normal
+            || record.counters.retries > 0
+            || record.counters.redispatched
+            || record.status.is_some_and(|s| s >= 500);
+        if logging.dontlog_normal && !error {
+            return;
+        }
+        let level = if error && logging.separate_errors {
+            LEVEL_ERR
+        } else {
+            LEVEL_INFO
+        };
+        let line = if logging.httplog {
+            format_httplog(&record, logging.clock)
+        } else if logging.tcplog {
+            format_tcplog(&http_as_tcplog(&record), logging.clock)
+        } else {
+            return;
+        };
+        logging.send_at(level, &line);
+    };
+    if let Some(logging) = logging.filter(|l| !l.tcplog && !l.httplog) {
+        logging.send(&format!(
+            "Connect from {}:{} to {}:{} ({}/HTTP)",
+            client.ip(),
+            client.port(),
+            local.ip(),
+            local.port(),
+            frontend.name
+        ));
+    }
+    run_http_connection(connection, http, &mut picker, &mut log).await;
+    drop(slots);
+}
+
+/// An `option tcplog` line for an HTTP request (a `mode http` frontend with tcplog).
+fn http_as_tcplog(record: &HttpLogRecord) -> TcpLogRecord {
+    TcpLogRecord {
+        client: record.client,
+        accepted_at: record.request_at,
+        frontend: record.frontend.clone(),
+        backend: record.backend.clone(),
+        server: record.server.clone(),
+        queue_ms: record.queue_ms,
+        connect_ms: record.connect_ms,
+        total_ms: record.active_ms,
+        bytes_to_client: record.bytes_to_client,
+        bytes_from_client: u64::from(!record.null),
+        termination: record.termination,
+        counters: record.counters,
+    }
 }
 
 fn tcplog_record(

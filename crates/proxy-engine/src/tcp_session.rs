@@ -240,6 +240,10 @@ pub struct SessionSettings {
     pub redispatch: Redispatch,
     /// `option tcpka` (or `clitcpka`): SO_KEEPALIVE on the client connection.
     pub client_keepalive: bool,
+    /// The client closing while a server is being reached aborts the session (`CC`):
+    /// always in `mode tcp`; in `mode http` only with `option abortonclose` (the request
+    /// is complete, HAProxy goes on and answers a closed connection).
+    pub abort_on_close: bool,
     /// `option tcpka` (or `srvtcpka`): SO_KEEPALIVE on server connections.
     pub server_keepalive: bool,
     /// `option splice-*`: which directions forward through a kernel pipe.
@@ -287,6 +291,7 @@ impl Default for SessionSettings {
             retries: DEFAULT_RETRIES,
             redispatch: Redispatch::Off,
             client_keepalive: false,
+            abort_on_close: true,
             server_keepalive: false,
             splice: Splicing::default(),
         }
@@ -361,11 +366,11 @@ pub struct SessionRecord {
     pub embryonic: Option<EmbryonicError>,
 }
 
-fn state(cause: TerminationCause, phase: TerminationPhase) -> TerminationState {
+pub(crate) fn state(cause: TerminationCause, phase: TerminationPhase) -> TerminationState {
     TerminationState { cause, phase }
 }
 
-fn ms(d: Duration) -> u64 {
+pub(crate) fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -655,7 +660,7 @@ async fn obtain_server(
 
 /// The connect loop with queueing, retries, pauses and redispatch; fills the record's
 /// server, retries, timers and (on failure) termination.
-async fn connect_with_retries(
+pub(crate) async fn connect_with_retries(
     client: &mut TcpStream,
     pending: &mut Vec<u8>,
     settings: &SessionSettings,
@@ -663,7 +668,9 @@ async fn connect_with_retries(
     record: &mut SessionRecord,
     accepted: Instant,
 ) -> Option<(TcpStream, ServerTarget)> {
-    let mut client_closed = false;
+    // Not watching the client is the same as having seen it close with data pending:
+    // nothing it does aborts the connect.
+    let mut client_closed = !settings.abort_on_close;
     let first = obtain_server(
         client,
         pending,
@@ -802,21 +809,21 @@ impl Side {
     }
 }
 
-struct PumpOutcome {
-    bytes_from_client: u64,
-    bytes_to_client: u64,
-    bytes_spliced: u64,
-    termination: TerminationState,
+pub(crate) struct PumpOutcome {
+    pub(crate) bytes_from_client: u64,
+    pub(crate) bytes_to_client: u64,
+    pub(crate) bytes_spliced: u64,
+    pub(crate) termination: TerminationState,
 }
 
 /// The data phase.
-struct Pump {
+pub(crate) struct Pump {
     client: Side,
     server: Side,
 }
 
 impl Pump {
-    fn new(t: &SessionTimeouts) -> Pump {
+    pub(crate) fn new(t: &SessionTimeouts) -> Pump {
         let now = tokio::time::Instant::now();
         let side = |idle: Option<Duration>, fin_idle| Side {
             reading: true,
@@ -833,7 +840,7 @@ impl Pump {
 
     /// `to_server_first` is sent before anything else (PROXY header, early data); the
     /// byte counters only count what the pump itself reads.
-    async fn run(
+    pub(crate) async fn run(
         mut self,
         mut client: TcpStream,
         mut server: TcpStream,

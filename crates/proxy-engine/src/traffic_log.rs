@@ -381,6 +381,8 @@ pub struct HttpLogRecord {
     pub counters: LogCounters,
     /// `%r` as received, `None` for `<BADREQ>`.
     pub request_line: Option<String>,
+    /// Nothing at all came from the client (`option dontlognull` drops the line).
+    pub null: bool,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -392,7 +394,7 @@ fn quoted_request_line(line: Option<&str>) -> String {
     let mut out = String::with_capacity(line.len() + 2);
     out.push('"');
     for b in line.bytes() {
-        if b < 0x20 || b > 0x7e || b == b'"' || b == b'#' {
+        if !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'#' {
             out.push_str(&format!("#{b:02X}"));
         } else {
             out.push(b as char);
@@ -812,6 +814,7 @@ mod tests {
                 ..LogCounters::default()
             },
             request_line: Some("GET / HTTP/1.1".into()),
+            null: false,
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

@@ -42,7 +42,12 @@ const BUILT_IN: &[(u16, &[u8])] = &[
 /// The raw built-in message for `status` (the statuses HAProxy knows; others fall back
 /// to 500 as `http_get_status_idx()` does).
 pub fn built_in(status: u16) -> &'static [u8] {
-    let find = |s: u16| BUILT_IN.iter().find(|(code, _)| *code == s).map(|(_, m)| *m);
+    let find = |s: u16| {
+        BUILT_IN
+            .iter()
+            .find(|(code, _)| *code == s)
+            .map(|(_, m)| *m)
+    };
     find(status).or_else(|| find(500)).unwrap_or_default()
 }
 

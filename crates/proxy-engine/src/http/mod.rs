@@ -7,7 +7,10 @@
 //!   multiplexer's 400/408, through HTX for the stream's 403/502/503/504).
 //! - [`h1`]: HTTP/1 parsing (heads, `Connection` tokens, body framing and smuggling
 //!   rules, chunked coding) and the HTX sizes the logs count.
+//! - [`session`]: one client connection in `mode http` (the runtime): requests read,
+//!   forwarded or answered, responses back, keep-alive, tunnels, one log record each.
 
 pub mod errors;
 pub mod h1;
 pub mod head;
+pub mod session;

@@ -1,0 +1,507 @@
+//! `mode http` against the real HAProxy 2.6.12: one configuration (seed 001's options:
+//! `option httplog`, `forwardfor`, `http-server-close`; a default keep-alive frontend; a
+//! backend whose server refuses) and one request corpus, played to `/usr/sbin/haproxy` and
+//! to ha-compat invoked as `haproxy`, each in a network namespace of its own.
+//!
+//! The web server is the test's own: it records the bytes each request arrived as and
+//! answers by path (content-length, chunked, close-delimited, HTTP/1.0, 1xx, 101, a
+//! broken status line, silence, an early close). Compared, request by request:
+//! - what the client received, byte for byte (no `Date` header is involved: the web
+//!   sends none, HAProxy adds none);
+//! - what the web received (request line, header names, order and values, body framing);
+//! - the `httplog` line, with dates, client ports, the pid and timer values masked
+//!   (which timers are -1 is kept).
+//!
+//! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{can_run, sleep_ms, Daemon, Ns, HAPROXY};
+
+const CFG: &str = "\
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 1s
+    timeout client 3s
+    timeout server 1s
+    timeout http-request 1s
+frontend fe
+    bind 127.0.0.1:8080
+    option forwardfor
+    option http-server-close
+    default_backend be
+frontend fe_ka
+    bind 127.0.0.1:8082
+    default_backend be
+frontend fe_down
+    bind 127.0.0.1:8081
+    default_backend be_down
+backend be
+    server web1 127.0.0.1:9001 maxconn 32
+backend be_down
+    server web2 127.0.0.1:9002
+";
+
+/// The web's answer for a request path.
+fn answer(path: &str) -> Vec<u8> {
+    let text: &str = match path {
+        "/cl" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Foo: Bar\r\nServer: T\r\n\r\nhello",
+        "/chunked" => {
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n\
+             5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        }
+        "/close" => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
+        "/http10" => "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "/ka-tokens" => {
+            "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
+             Content-Length: 0\r\n\r\n"
+        }
+        "/bad" => "HTTP/1.1 abc\r\n\r\n",
+        "/head" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        "/204" => "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+        "/ws" => {
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        }
+        "/big" => {
+            return format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n{}",
+                "x".repeat(300_000)
+            )
+            .into_bytes()
+        }
+        _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    };
+    text.as_bytes().to_vec()
+}
+
+/// Where a request head ends, and the body length it announces (chunked: up to the
+/// last chunk).
+fn request_end(buf: &[u8]) -> Option<usize> {
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        let body = &buf[head_end..];
+        let end = body.windows(5).position(|w| w == b"0\r\n\r\n")?;
+        return Some(head_end + end + 5);
+    }
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    (buf.len() >= head_end + length).then_some(head_end + length)
+}
+
+fn path_of(request: &[u8]) -> String {
+    let line = String::from_utf8_lossy(request);
+    line.split(' ').nth(1).unwrap_or("").to_string()
+}
+
+/// The test's web server on 127.0.0.1:9001: records each request, answers by path.
+struct Web {
+    running: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        while let Some(end) = request_end(&buf) {
+            let request: Vec<u8> = buf.drain(..end).collect();
+            let path = path_of(&request);
+            seen.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&request).into_owned());
+            match path.as_str() {
+                "/hang" => {
+                    sleep_ms(1500);
+                    return;
+                }
+                "/empty" => return,
+                "/continue" => {
+                    // The 100 went out when the head came (below).
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
+                }
+                "/ws" => {
+                    let _ = s.write_all(&answer("/ws"));
+                    // Echo what comes after the upgrade, then close.
+                    if let Ok(n) = s.read(&mut chunk) {
+                        let _ = s.write_all(&chunk[..n]);
+                    }
+                    return;
+                }
+                "/close" => {
+                    let _ = s.write_all(&answer("/close"));
+                    return;
+                }
+                p => {
+                    let _ = s.write_all(&answer(p));
+                }
+            }
+        }
+        // `/continue`: the head alone arrives first; answer 100 when it is complete
+        // without its body.
+        if let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+            if head.contains("expect: 100-continue") && !head.contains("x-continued") {
+                let _ = s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                buf.splice(head_end..head_end, b"\r\nx-continued: 1".iter().copied());
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+impl Web {
+    fn start(ns: &Ns) -> Web {
+        let running = Arc::new(AtomicBool::new(true));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (flag, log) = (running.clone(), seen.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        ns.spawn(move || {
+            let listener = TcpListener::bind("127.0.0.1:9001").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            ready_tx.send(()).unwrap();
+            while flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let log = log.clone();
+                        std::thread::spawn(move || serve_one(s, &log));
+                    }
+                    Err(_) => sleep_ms(2),
+                }
+            }
+        });
+        ready_rx.recv().unwrap();
+        Web { running, seen }
+    }
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+    }
+}
+
+/// One client exchange: the bytes to send (in steps, with a pause before each later
+/// step), the frontend port.
+struct Case {
+    name: &'static str,
+    port: u16,
+    steps: Vec<Vec<u8>>,
+    /// How long to wait for more bytes before calling the answer complete.
+    quiet_ms: u64,
+}
+
+fn case(name: &'static str, port: u16, steps: &[&str]) -> Case {
+    Case {
+        name,
+        port,
+        steps: steps.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        quiet_ms: 400,
+    }
+}
+
+fn corpus() -> Vec<Case> {
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: lb\r\nUser-Agent: t\r\n\r\n");
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut cases = vec![
+        case("get keep-alive", 8080, &[leak(get("/cl"))]),
+        case("get http/1.0", 8080, &["GET /cl HTTP/1.0\r\nUser-Agent: t\r\n\r\n"]),
+        case(
+            "get 1.0 keep-alive",
+            8080,
+            &["GET /cl HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"],
+        ),
+        case(
+            "connection close and hop tokens",
+            8080,
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n"],
+        ),
+        case("pipelined", 8080, &[leak(format!("{}{}", get("/cl"), get("/http10")))]),
+        case(
+            "keep-alive, two in turn",
+            8080,
+            &[leak(get("/cl")), leak(get("/chunked"))],
+        ),
+        case(
+            "post length",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nContent-Length: 11\r\n\r\nhello world"],
+        ),
+        case(
+            "post chunked",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"],
+        ),
+        case(
+            "smuggling: length and chunked",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+        ),
+        case(
+            "smuggling: two lengths",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"],
+        ),
+        case(
+            "smuggling: bad chunk size",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"],
+        ),
+        case("bad header name", 8080, &["GET /cl HTTP/1.1\r\nHo st: lb\r\n\r\n"]),
+        case("bad uri byte", 8080, &["GET /c\x7fl HTTP/1.1\r\nHost: lb\r\n\r\n"]),
+        case("existing x-forwarded-for", 8080, &["GET /cl HTTP/1.1\r\nHost: lb\r\nX-Forwarded-For: 10.9.9.9\r\n\r\n"]),
+        case("chunked response", 8080, &[leak(get("/chunked"))]),
+        case("close-delimited response", 8080, &[leak(get("/close"))]),
+        case("http/1.0 response", 8080, &[leak(get("/http10"))]),
+        case("keep-alive tokens in response", 8080, &[leak(get("/ka-tokens"))]),
+        case("bad status line: 502", 8080, &[leak(get("/bad"))]),
+        case("server closes: 502", 8080, &[leak(get("/empty"))]),
+        case("server silent: 504", 8080, &[leak(get("/hang"))]),
+        case("head", 8080, &["HEAD /head HTTP/1.1\r\nHost: lb\r\n\r\n"]),
+        case("204", 8080, &[leak(get("/204"))]),
+        case("no server: 503", 8081, &[leak(get("/cl"))]),
+        case("incomplete request: 408", 8080, &["GET /cl HTTP/1.1\r\nHost: lb\r\n"]),
+        case(
+            "expect 100-continue",
+            8080,
+            &[
+                "POST /continue HTTP/1.1\r\nHost: lb\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+                "body",
+            ],
+        ),
+        case(
+            "websocket without its key: 400",
+            8080,
+            &["GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"],
+        ),
+        case(
+            "unknown transfer coding: 422",
+            8080,
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"],
+        ),
+        case("http/1.0 get with a body: 413", 8080, &["GET /cl HTTP/1.0\r\nContent-Length: 2\r\n\r\nab"]),
+        case("control byte in uri", 8080, &["GET /c\x01l HTTP/1.1\r\nHost: lb\r\n\r\n"]),
+        case(
+            "websocket upgrade",
+            8080,
+            &[
+                "GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                "ping through the tunnel",
+            ],
+        ),
+        case("large response", 8080, &[leak(get("/big"))]),
+        case("default keep-alive mode", 8082, &[leak(get("/cl")), leak(get("/http10"))]),
+        case("keep-alive mode, 1.0 client", 8082, &["GET /cl HTTP/1.0\r\n\r\n"]),
+        case(
+            "keep-alive mode, client closes",
+            8082,
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+    ];
+    let too_long = format!(
+        "GET /cl HTTP/1.1\r\nHost: lb\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(17000)
+    );
+    cases.push(case("oversized head", 8080, &[leak(too_long)]));
+    let many = format!(
+        "GET /cl HTTP/1.1\r\n{}\r\n",
+        (0..120)
+            .map(|i| format!("X-{i}: v\r\n"))
+            .collect::<String>()
+    );
+    cases.push(case("too many headers", 8080, &[leak(many)]));
+    for c in &mut cases {
+        if c.name == "incomplete request: 408" {
+            c.quiet_ms = 1600;
+        }
+        if c.name == "server silent: 504" {
+            c.quiet_ms = 1500;
+        }
+        if c.name == "no server: 503" {
+            // Three retries a second apart.
+            c.quiet_ms = 3600;
+        }
+    }
+    cases
+}
+
+/// Plays one case from inside the namespace: what the client received.
+fn play_case(ns: &Ns, case: &Case) -> Vec<u8> {
+    let port = case.port;
+    let steps = case.steps.clone();
+    let quiet = Duration::from_millis(case.quiet_ms);
+    ns.spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 65536];
+        for step in &steps {
+            s.write_all(step).unwrap();
+            // Read until quiet (or closed) before the next step.
+            s.set_read_timeout(Some(quiet)).unwrap();
+            loop {
+                match s.read(&mut chunk) {
+                    Ok(0) => return got,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        got
+    })
+    .join()
+    .unwrap()
+}
+
+#[derive(Debug, PartialEq)]
+struct Observed {
+    /// Per case: its name, what the client got, what the web saw, the log lines written
+    /// while it ran (masked).
+    cases: Vec<(String, String, Vec<String>, Vec<String>)>,
+}
+
+fn log_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains('"'))
+        .map(mask_log)
+        .collect()
+}
+
+/// Dates, ports, timer values masked; which timers are -1 kept.
+fn mask_log(line: &str) -> String {
+    let mut out = Vec::new();
+    for (i, word) in line.split(' ').enumerate() {
+        let masked = if i == 0 {
+            word.split(':').next().unwrap_or("").to_string() + ":PORT"
+        } else if word.starts_with('[') && word.ends_with(']') {
+            "[DATE]".to_string()
+        } else if i == 4 && word.contains('/') {
+            word.split('/')
+                .map(|t| if t == "-1" { "-1" } else { "T" })
+                .collect::<Vec<_>>()
+                .join("/")
+        } else {
+            word.to_string()
+        };
+        out.push(masked);
+    }
+    out.join(" ")
+}
+
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn play(program: &Path, dir: &Path) -> Observed {
+    let ns = Ns::new("hahttp");
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(&cfg, CFG).unwrap();
+    let web = Web::start(&ns);
+    let stdout = dir.join(format!("{}.out", ns.0));
+    let _daemon = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .arg(program)
+            .args(["-db", "-f"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let up = ns
+            .spawn(|| TcpStream::connect("127.0.0.1:8081").is_ok())
+            .join()
+            .unwrap();
+        if up {
+            break;
+        }
+        sleep_ms(50);
+    }
+    sleep_ms(200);
+    let mut cases = Vec::new();
+    let mut logged = log_lines(&stdout).len();
+    for case in corpus() {
+        let before = web.seen.lock().unwrap().len();
+        let got = play_case(&ns, &case);
+        sleep_ms(150);
+        let seen = web.seen.lock().unwrap()[before..].to_vec();
+        let logs = log_lines(&stdout);
+        let new = logs[logged.min(logs.len())..].to_vec();
+        logged = logs.len();
+        cases.push((case.name.to_string(), show(&got), seen, new));
+    }
+    Observed { cases }
+}
+
+#[test]
+fn http_mode_answers_like_haproxy_2_6() {
+    if !can_run("http_reference") {
+        return;
+    }
+    let dir: PathBuf = std::env::temp_dir().join(format!("hahttp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("haproxy");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-compat"), &link).unwrap();
+    let reference = play(Path::new(HAPROXY), &dir);
+    let ours = play(&link, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut differences = Vec::new();
+    for (r, o) in reference.cases.iter().zip(&ours.cases) {
+        if r.1 != o.1 {
+            differences.push(format!(
+                "{}: client got\n  reference {:?}\n  ours      {:?}",
+                r.0,
+                r.1.chars().take(600).collect::<String>(),
+                o.1.chars().take(600).collect::<String>()
+            ));
+        }
+        if r.2 != o.2 {
+            differences.push(format!(
+                "{}: web saw\n  reference {:?}\n  ours      {:?}",
+                r.0, r.2, o.2
+            ));
+        }
+        if r.3 != o.3 {
+            differences.push(format!(
+                "{}: logged\n  reference {:?}\n  ours      {:?}",
+                r.0, r.3, o.3
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}

@@ -1,0 +1,947 @@
+//! One `mode http` client connection: requests read one after another, each sent to a
+//! server (or answered by the proxy) and its response forwarded, one `httplog` record per
+//! request. The thin runtime around the pure parts of [`h1`](crate::http::h1).
+//!
+//! HAProxy 2.6 behaviour reproduced (measured on haproxy 2.6.12, see the tests):
+//! - A request HAProxy cannot parse gets the raw built-in 400 and the connection closes;
+//!   no complete request within `timeout http-request` (else `timeout client`) gets the
+//!   raw 408; an idle keep-alive connection that times out (`timeout http-keep-alive`)
+//!   closes silently.
+//! - The `close` and `keep-alive` tokens of `Connection` are taken out of both messages;
+//!   HAProxy then writes its own: to the server `connection: close` on HTTP/1.1 requests
+//!   with `http-server-close`/`httpclose`; to the client `connection: close` when it will
+//!   close after a 1.1 response, `connection: keep-alive` when it keeps a 1.0 exchange open.
+//! - `option forwardfor` appends its own `x-forwarded-for` line (after the client's).
+//! - No server: the 503 page; connect failures after the retries: 503; the server
+//!   closing or answering garbage before a response head: 502; `timeout server` before
+//!   it: 504 (through the proxy's `errorfile`s).
+//! - Chunked bodies are re-chunked as HAProxy's multiplexer writes them.
+//! - `101 Switching Protocols` turns the connection into a tunnel (`timeout tunnel`).
+//!
+//! Not yet: server connections are not kept between requests (every request connects;
+//! what the client sees is the same, the server sees `http-server-close` behaviour).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::balance::QueuePosition;
+use crate::http::errors::{ErrorPage, ErrorPages};
+use crate::http::h1::{
+    self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
+};
+use crate::http::head::{serialize_request, serialize_response, HttpVersion, RequestHead};
+use crate::tcp_frontend::SharedPicker;
+use crate::tcp_session::{
+    connect_with_retries, ms, state, ClientConnection, Pump, ServerPicker, SessionRecord,
+    SessionSettings,
+};
+use crate::traffic_log::{
+    HttpLogRecord, LogCounters, TerminationCause, TerminationPhase, TerminationState,
+};
+
+/// How connections are kept (`option http-keep-alive` (default), `http-server-close`,
+/// `httpclose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionMode {
+    KeepAlive,
+    ServerClose,
+    Close,
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    pub header: String,
+    /// Clients in this network get no header.
+    pub except: Option<(IpAddr, u8)>,
+    /// Only when the request has no such header yet.
+    pub if_none: bool,
+}
+
+impl ForwardFor {
+    fn applies_to(&self, client: IpAddr) -> bool {
+        match self.except {
+            Some((net, bits)) => !in_network(client, net, bits),
+            None => true,
+        }
+    }
+}
+
+/// Whether `ip` is inside `net/bits` (an IPv4 network never contains an IPv6 client).
+pub fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let bits = u32::from(bits.min(32));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let bits = u32::from(bits.min(128));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// Everything an HTTP session runs with.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub session: SessionSettings,
+    pub mode: ConnectionMode,
+    pub forwardfor: Option<ForwardFor>,
+    pub limits: HeadLimits,
+    pub errors: ErrorPages,
+    /// `timeout http-request` (else `timeout client`).
+    pub request_timeout: Option<Duration>,
+    /// `timeout http-keep-alive` (else the request timeout).
+    pub keep_alive_timeout: Option<Duration>,
+    pub frontend: String,
+    pub backend: String,
+}
+
+impl HttpSettings {
+    fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout.or(self.session.timeouts.client)
+    }
+
+    fn keep_alive_timeout(&self) -> Option<Duration> {
+        self.keep_alive_timeout.or_else(|| self.request_timeout())
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+fn deadline_after(from: Instant, timeout: Option<Duration>) -> Option<tokio::time::Instant> {
+    timeout.map(|t| tokio::time::Instant::from_std(from + t))
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes everything, within `timeout` (`Err` on error or timeout: `true` for timeout).
+async fn write_all(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    timeout: Option<Duration>,
+) -> Result<(), bool> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    match timeout {
+        Some(t) => match tokio::time::timeout(t, stream.write_all(bytes)).await {
+            Ok(r) => r.map_err(|_| false),
+            Err(_) => Err(true),
+        },
+        None => stream.write_all(bytes).await.map_err(|_| false),
+    }
+}
+
+/// How waiting for a request head ended.
+enum HeadWait {
+    Head(RequestHead, usize),
+    /// Closed (or reset) by the client; `true` if part of a request had arrived.
+    Closed(bool),
+    /// The request timer expired; `true` if part of a request had arrived.
+    Timeout(bool),
+    Invalid(H1Error),
+}
+
+/// The client side: its socket and the bytes read but not yet used.
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Waits for a whole request head. `idle` limits the wait for the first byte,
+    /// `request` the wait for the whole head from its first byte (or from the start when
+    /// `request_from_start`).
+    async fn read_head(
+        &mut self,
+        limits: HeadLimits,
+        idle: Option<tokio::time::Instant>,
+        request: Option<Duration>,
+        first_byte: &mut Option<Instant>,
+    ) -> HeadWait {
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            if !self.buf.is_empty() {
+                first_byte.get_or_insert_with(Instant::now);
+                match h1::parse_request(&self.buf, limits) {
+                    Ok(Some((head, used))) => return HeadWait::Head(head, used),
+                    Ok(None) => {}
+                    Err(e) => return HeadWait::Invalid(e),
+                }
+            }
+            let deadline = match *first_byte {
+                Some(start) => deadline_after(start, request).or(idle),
+                None => idle,
+            };
+            tokio::select! {
+                r = self.stream.read(&mut chunk) => match r {
+                    Ok(0) | Err(_) => return HeadWait::Closed(!self.buf.is_empty()),
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                },
+                () = sleep_until(deadline) => return HeadWait::Timeout(!self.buf.is_empty()),
+            }
+        }
+    }
+}
+
+/// A body being forwarded: framing on the way in, re-encoding on the way out.
+#[derive(Debug, Clone)]
+enum Body {
+    Length(u64),
+    Chunked(Dechunker),
+    UntilClose,
+    Done,
+}
+
+impl Body {
+    fn new(framing: BodyFraming) -> Body {
+        match framing {
+            BodyFraming::None | BodyFraming::Length(0) => Body::Done,
+            BodyFraming::Length(n) => Body::Length(n),
+            BodyFraming::Chunked => Body::Chunked(Dechunker::default()),
+            BodyFraming::UntilClose => Body::UntilClose,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self, Body::Done)
+    }
+
+    /// Moves what `input` holds of the body to `out` (re-chunked if chunked); returns
+    /// the bytes HAProxy counts for it in its logs (payload, plus the trailers' HTX
+    /// block at the end of a chunked body).
+    fn transfer(&mut self, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<u64, H1Error> {
+        let mut counted = 0;
+        match self {
+            Body::Done => {}
+            Body::Length(left) => {
+                let take = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(input.len());
+                out.extend_from_slice(&input[..take]);
+                input.drain(..take);
+                *left -= take as u64;
+                counted = take as u64;
+                if *left == 0 {
+                    *self = Body::Done;
+                }
+            }
+            Body::UntilClose => {
+                counted = input.len() as u64;
+                out.append(input);
+            }
+            Body::Chunked(dechunker) => {
+                let mut payload = Vec::new();
+                let used = dechunker.feed(input, &mut payload)?;
+                input.drain(..used);
+                counted = payload.len() as u64;
+                encode_chunk(&payload, out);
+                if dechunker.is_done() {
+                    encode_last_chunk(&dechunker.trailers, out);
+                    // The end-of-trailers block, and each trailer's name and value.
+                    counted += 1 + trailer_htx_size(&dechunker.trailers);
+                    *self = Body::Done;
+                }
+            }
+        }
+        Ok(counted)
+    }
+}
+
+fn trailer_htx_size(trailers: &[u8]) -> u64 {
+    trailers
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let c = line.iter().position(|&b| b == b':')?;
+            let value = &line[c + 1..];
+            let value = value.len()
+                - value
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
+            Some((c + value) as u64)
+        })
+        .sum()
+}
+
+/// What a request turned into, for the log line (the frontend adds the process and
+/// frontend counters).
+struct Exchange {
+    record: HttpLogRecord,
+    next: Next,
+}
+
+/// What the client connection does after a request.
+enum Next {
+    /// Wait for the next request.
+    KeepOpen,
+    Close,
+    /// `101 Switching Protocols` was forwarded: the connection becomes a tunnel to this
+    /// server.
+    Tunnel(TcpStream),
+}
+
+impl Next {
+    fn closing(close: bool) -> Next {
+        if close {
+            Next::Close
+        } else {
+            Next::KeepOpen
+        }
+    }
+}
+
+/// Runs one client connection to its end, calling `log` for every request.
+pub async fn run_http_connection(
+    connection: ClientConnection,
+    settings: &HttpSettings,
+    picker: &mut SharedPicker,
+    log: &mut (dyn FnMut(HttpLogRecord) + Send),
+) {
+    let ClientConnection {
+        stream,
+        client,
+        local,
+        accepted_at,
+        accepted,
+        ..
+    } = connection;
+    let _ = stream.set_nodelay(true);
+    if settings.session.client_keepalive {
+        let _ = socket2::SockRef::from(&stream).set_keepalive(true);
+    }
+    let mut conn = Client {
+        stream,
+        buf: Vec::with_capacity(READ_CHUNK),
+    };
+    let mut first = true;
+    let mut idle_since = accepted;
+    loop {
+        let mut first_byte = None;
+        let idle_deadline = if first {
+            deadline_after(accepted, settings.request_timeout())
+        } else {
+            deadline_after(idle_since, settings.keep_alive_timeout())
+        };
+        let wait = conn
+            .read_head(
+                settings.limits,
+                idle_deadline,
+                settings.request_timeout(),
+                &mut first_byte,
+            )
+            .await;
+        let started = first_byte.unwrap_or(idle_since);
+        let request_at = accepted_at + (started - accepted);
+        let base = HttpLogRecord {
+            client,
+            request_at,
+            frontend: settings.frontend.clone(),
+            backend: settings.frontend.clone(),
+            server: None,
+            request_ms: None,
+            queue_ms: None,
+            connect_ms: None,
+            response_ms: None,
+            active_ms: 0,
+            status: None,
+            bytes_to_client: 0,
+            termination: state(TerminationCause::Normal, TerminationPhase::None),
+            counters: LogCounters::default(),
+            request_line: None,
+            null: false,
+        };
+        let (head, used) = match wait {
+            HeadWait::Head(head, used) => (head, used),
+            HeadWait::Invalid(error) => {
+                let status = error.request_status();
+                let _ = write_all(
+                    &mut conn.stream,
+                    settings.errors.raw(status),
+                    settings.session.timeouts.client,
+                )
+                .await;
+                log(HttpLogRecord {
+                    status: Some(status),
+                    active_ms: ms(started.elapsed()),
+                    termination: state(TerminationCause::Proxy, TerminationPhase::Request),
+                    ..base
+                });
+                return;
+            }
+            HeadWait::Timeout(partial) => {
+                if first || partial {
+                    let _ = write_all(
+                        &mut conn.stream,
+                        settings.errors.raw(408),
+                        settings.session.timeouts.client,
+                    )
+                    .await;
+                    let record = HttpLogRecord {
+                        status: Some(408),
+                        active_ms: ms(started.elapsed()),
+                        termination: state(
+                            TerminationCause::ClientTimeout,
+                            TerminationPhase::Request,
+                        ),
+                        ..base
+                    };
+                    if partial {
+                        log(record);
+                    } else {
+                        log_null(log, record);
+                    }
+                }
+                return;
+            }
+            HeadWait::Closed(partial) => {
+                if partial {
+                    log(HttpLogRecord {
+                        status: Some(400),
+                        active_ms: ms(started.elapsed()),
+                        termination: state(
+                            TerminationCause::ClientAbort,
+                            TerminationPhase::Request,
+                        ),
+                        ..base
+                    });
+                }
+                return;
+            }
+        };
+        conn.buf.drain(..used);
+        let head_done = Instant::now();
+        let record = HttpLogRecord {
+            request_ms: Some(ms(head_done - started)),
+            request_line: Some(format!(
+                "{} {} {}",
+                head.method,
+                head.uri,
+                head.version.as_str()
+            )),
+            backend: settings.backend.clone(),
+            ..base
+        };
+        let exchange = forward(
+            &mut conn, head, record, settings, picker, local, started, head_done,
+        )
+        .await;
+        let mut record = exchange.record;
+        match exchange.next {
+            Next::KeepOpen => log(record),
+            Next::Close => {
+                log(record);
+                let _ = conn.stream.shutdown().await;
+                return;
+            }
+            Next::Tunnel(server) => {
+                tunnel(conn, server, settings, &mut record).await;
+                record.active_ms = ms(started.elapsed());
+                log(record);
+                return;
+            }
+        }
+        first = false;
+        idle_since = Instant::now();
+    }
+}
+
+/// A connection that timed out without sending anything: logged unless `option
+/// dontlognull`.
+fn log_null(log: &mut (dyn FnMut(HttpLogRecord) + Send), record: HttpLogRecord) {
+    log(HttpLogRecord {
+        null: true,
+        ..record
+    });
+}
+
+/// What the client asked about the connection, and the request's framing.
+struct RequestPlan {
+    head_bytes: Vec<u8>,
+    body: Body,
+    client_wants_close: bool,
+    method: String,
+    version: HttpVersion,
+}
+
+fn plan_request(
+    mut head: RequestHead,
+    settings: &HttpSettings,
+    client: SocketAddr,
+) -> Result<RequestPlan, H1Error> {
+    let (framing, smuggling_risk) = h1::request_framing(&mut head)?;
+    let tokens = h1::take_connection_tokens(&mut head.headers);
+    h1::check_websocket(&head.headers, tokens.upgrade, false)?;
+    let client_wants_close = tokens.close
+        || (head.version == HttpVersion::Http10 && !tokens.keep_alive)
+        || settings.mode == ConnectionMode::Close
+        || smuggling_risk;
+    if let Some(ff) = &settings.forwardfor {
+        if ff.applies_to(client.ip()) && !(ff.if_none && head.headers.contains(&ff.header)) {
+            let name = ff.header.to_ascii_lowercase();
+            head.headers.add(&name, &client.ip().to_string());
+        }
+    }
+    // The server side is HAProxy's own connection: keep-alive asked for in every mode
+    // but the closing ones, whatever the client wants (haproxy 2.6.12 sends a 1.0
+    // client's request with `connection: keep-alive`, a closing 1.1 client's without
+    // `connection: close`).
+    match (settings.mode, head.version) {
+        (ConnectionMode::KeepAlive, HttpVersion::Http10) => {
+            head.headers.add("connection", "keep-alive");
+        }
+        // An upgrade asks for the connection to stay (haproxy 2.6.12 adds nothing).
+        (ConnectionMode::ServerClose | ConnectionMode::Close, HttpVersion::Http11)
+            if !tokens.upgrade =>
+        {
+            head.headers.add("connection", "close");
+        }
+        _ => {}
+    }
+    Ok(RequestPlan {
+        head_bytes: serialize_request(&head),
+        body: Body::new(framing),
+        client_wants_close,
+        method: head.method,
+        version: head.version,
+    })
+}
+
+/// Sends a page the proxy answers with; returns the logged size (0 if nothing sent).
+async fn send_page(client: &mut Client, page: Option<ErrorPage>, timeout: Option<Duration>) -> u64 {
+    let Some(page) = page else {
+        return 0;
+    };
+    let _ = write_all(&mut client.stream, &page.to_bytes(), timeout).await;
+    page.logged_size()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    client: &mut Client,
+    head: RequestHead,
+    mut record: HttpLogRecord,
+    settings: &HttpSettings,
+    picker: &mut SharedPicker,
+    local: SocketAddr,
+    started: Instant,
+    head_done: Instant,
+) -> Exchange {
+    let client_timeout = settings.session.timeouts.client;
+    // The multiplexer parses the body bytes that came with the head before the stream
+    // sees the request: a framing error in either is a bad request (`<BADREQ>`, no
+    // backend).
+    let plan = plan_request(head, settings, record.client).and_then(|plan| {
+        let mut probe = plan.body.clone();
+        probe.transfer(&mut client.buf.clone(), &mut Vec::new())?;
+        Ok(plan)
+    });
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(error) => {
+            let status = error.request_status();
+            let _ = write_all(
+                &mut client.stream,
+                settings.errors.raw(status),
+                client_timeout,
+            )
+            .await;
+            record.status = Some(status);
+            record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
+            record.active_ms = ms(started.elapsed());
+            record.backend = record.frontend.clone();
+            record.request_ms = None;
+            record.request_line = None;
+            return Exchange {
+                record,
+                next: Next::Close,
+            };
+        }
+    };
+    // The connect loop works on a TCP session record.
+    let mut session = SessionRecord {
+        client: record.client,
+        destination: local,
+        accepted_at: record.request_at,
+        server: None,
+        queue_ms: None,
+        queue_position: QueuePosition::default(),
+        connect_ms: None,
+        total_ms: 0,
+        bytes_from_client: 0,
+        bytes_to_client: 0,
+        bytes_spliced: 0,
+        retries: 0,
+        redispatched: false,
+        termination: state(TerminationCause::Normal, TerminationPhase::None),
+        embryonic: None,
+    };
+    picker.enter_backend();
+    let connected = connect_with_retries(
+        &mut client.stream,
+        &mut client.buf,
+        &settings.session,
+        picker,
+        &mut session,
+        head_done,
+    )
+    .await;
+    record.server = session.server.clone();
+    record.queue_ms = session.queue_ms;
+    record.connect_ms = session.connect_ms;
+    record.counters.retries = session.retries;
+    record.counters.redispatched = session.redispatched;
+    record.counters.server_queue = session.queue_position.server_queue;
+    record.counters.backend_queue = session.queue_position.backend_queue;
+    let Some((server, target)) = connected else {
+        let aborted = session.termination.cause == TerminationCause::ClientAbort;
+        if !aborted {
+            record.status = Some(503);
+            record.bytes_to_client =
+                send_page(client, settings.errors.page(503), client_timeout).await;
+        }
+        record.termination = session.termination;
+        record.active_ms = ms(started.elapsed());
+        let (bc, sc) = picker.counts(record.server.as_deref());
+        picker.leave_backend();
+        record.counters.backend = bc.saturating_sub(1);
+        record.counters.server = sc;
+        return Exchange {
+            record,
+            next: Next::closing(aborted || plan.client_wants_close),
+        };
+    };
+    picker.connected(&target.name);
+    let next = exchange(client, server, plan, settings, &mut record).await;
+    // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
+    // but the balancer slot is released here (the frontend logs after the tunnel).
+    picker.released(&target.name, true);
+    let (bc, sc) = picker.counts(record.server.as_deref());
+    picker.leave_backend();
+    record.counters.backend = bc.saturating_sub(1);
+    record.counters.server = sc;
+    record.active_ms = ms(started.elapsed());
+    Exchange { record, next }
+}
+
+/// How the response side stands.
+enum Response {
+    /// Bytes of the head so far.
+    Head(Vec<u8>),
+    Body(Body),
+}
+
+/// The exchange with a connected server: request head and body out, response back.
+async fn exchange(
+    client: &mut Client,
+    server: TcpStream,
+    plan: RequestPlan,
+    settings: &HttpSettings,
+    record: &mut HttpLogRecord,
+) -> Next {
+    match exchange_inner(client, server, plan, settings, record).await {
+        Ok(close) => Next::closing(close),
+        Err(server) => Next::Tunnel(server),
+    }
+}
+
+/// `Ok(close the client)`, or `Err(server)` for a tunnel.
+async fn exchange_inner(
+    client: &mut Client,
+    mut server: TcpStream,
+    plan: RequestPlan,
+    settings: &HttpSettings,
+    record: &mut HttpLogRecord,
+) -> Result<bool, TcpStream> {
+    let timeouts = settings.session.timeouts;
+    let RequestPlan {
+        head_bytes,
+        body: mut request_body,
+        client_wants_close,
+        method,
+        version: request_version,
+    } = plan;
+    let end = |record: &mut HttpLogRecord, cause, phase| {
+        if record.termination.cause == TerminationCause::Normal {
+            record.termination = TerminationState { cause, phase };
+        }
+    };
+    let mut to_server = head_bytes;
+    let mut from_server = Vec::new();
+    let mut response = Response::Head(Vec::new());
+    let mut to_client = Vec::new();
+    let mut server_closed = false;
+    let mut close_client = client_wants_close;
+    let mut request_sent_at: Option<Instant> = None;
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut client_chunk = vec![0u8; READ_CHUNK];
+    let mut client_deadline = deadline_after(Instant::now(), timeouts.client);
+    let mut server_deadline;
+    loop {
+        // Request body bytes already buffered move on.
+        match request_body.transfer(&mut client.buf, &mut to_server) {
+            Ok(_) => {}
+            Err(_) => {
+                // A broken request body: HAProxy answers 400 if no response began.
+                if matches!(response, Response::Head(_)) {
+                    let _ = write_all(
+                        &mut client.stream,
+                        settings.errors.raw(400),
+                        timeouts.client,
+                    )
+                    .await;
+                    record.status = Some(400);
+                }
+                end(record, TerminationCause::Proxy, TerminationPhase::Request);
+                return Ok(true);
+            }
+        }
+        if !to_server.is_empty() {
+            if let Err(timeout) = write_all(&mut server, &to_server, timeouts.server).await {
+                let cause = if timeout {
+                    TerminationCause::ServerTimeout
+                } else {
+                    TerminationCause::ServerAbort
+                };
+                if matches!(response, Response::Head(_)) {
+                    record.status = Some(502);
+                    record.bytes_to_client =
+                        send_page(client, settings.errors.page(502), timeouts.client).await;
+                    end(record, cause, TerminationPhase::Headers);
+                } else {
+                    end(record, cause, TerminationPhase::Data);
+                }
+                return Ok(true);
+            }
+            to_server.clear();
+            request_sent_at.get_or_insert_with(Instant::now);
+        }
+        // The response: head first (1xx interim heads forwarded as they come), body next.
+        loop {
+            match &mut response {
+                Response::Head(buf) => {
+                    buf.append(&mut from_server);
+                    let parsed = h1::parse_response(buf, settings.limits);
+                    let (mut head, used) = match parsed {
+                        Ok(Some(x)) => x,
+                        Ok(None) => break,
+                        Err(_) => {
+                            record.status = Some(502);
+                            record.bytes_to_client =
+                                send_page(client, settings.errors.page(502), timeouts.client).await;
+                            end(record, TerminationCause::Proxy, TerminationPhase::Headers);
+                            return Ok(true);
+                        }
+                    };
+                    let rest = buf.split_off(used);
+                    if record.response_ms.is_none() {
+                        record.response_ms =
+                            Some(ms(request_sent_at.map_or(Duration::ZERO, |t| t.elapsed())));
+                    }
+                    let tokens = h1::take_connection_tokens(&mut head.headers);
+                    let checked = if head.status == 101 {
+                        h1::check_websocket(&head.headers, tokens.upgrade, true)
+                    } else {
+                        Ok(())
+                    };
+                    let framing = match checked
+                        .and_then(|()| h1::response_framing(&mut head, &method))
+                    {
+                        Ok(f) => f,
+                        Err(_) => {
+                            record.status = Some(502);
+                            record.bytes_to_client =
+                                send_page(client, settings.errors.page(502), timeouts.client).await;
+                            end(record, TerminationCause::Proxy, TerminationPhase::Headers);
+                            return Ok(true);
+                        }
+                    };
+                    let status = head.status.to_string();
+                    record.bytes_to_client += h1::htx_head_size(
+                        [head.version.as_str(), &status, &head.reason],
+                        &head.headers,
+                    );
+                    if head.status == 101 {
+                        record.status = Some(101);
+                        to_client.extend_from_slice(&serialize_response(&head));
+                        to_client.extend_from_slice(&rest);
+                        if write_all(&mut client.stream, &to_client, timeouts.client)
+                            .await
+                            .is_err()
+                        {
+                            end(
+                                record,
+                                TerminationCause::ClientAbort,
+                                TerminationPhase::Data,
+                            );
+                            return Ok(true);
+                        }
+                        return Err(server);
+                    }
+                    if (100..200).contains(&head.status) {
+                        // Interim: forwarded, and the final head is still to come.
+                        to_client.extend_from_slice(&serialize_response(&head));
+                        *buf = rest;
+                        continue;
+                    }
+                    record.status = Some(head.status);
+                    // The server connection closes after every response (see the
+                    // module notes), so what the server asked for does not matter yet.
+                    let _ = tokens;
+                    if framing == BodyFraming::UntilClose {
+                        close_client = true;
+                    }
+                    if close_client {
+                        if head.version == HttpVersion::Http11
+                            || request_version == HttpVersion::Http11
+                        {
+                            head.headers.add("connection", "close");
+                        }
+                    } else if head.version == HttpVersion::Http10
+                        || request_version == HttpVersion::Http10
+                    {
+                        head.headers.add("connection", "keep-alive");
+                    }
+                    to_client.extend_from_slice(&serialize_response(&head));
+                    from_server = rest;
+                    response = Response::Body(Body::new(framing));
+                }
+                Response::Body(body) => {
+                    match body.transfer(&mut from_server, &mut to_client) {
+                        Ok(n) => record.bytes_to_client += n,
+                        Err(_) => {
+                            end(record, TerminationCause::Proxy, TerminationPhase::Data);
+                            let _ =
+                                write_all(&mut client.stream, &to_client, timeouts.client).await;
+                            return Ok(true);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        if !to_client.is_empty() {
+            if write_all(&mut client.stream, &to_client, timeouts.client)
+                .await
+                .is_err()
+            {
+                end(
+                    record,
+                    TerminationCause::ClientAbort,
+                    TerminationPhase::Data,
+                );
+                return Ok(true);
+            }
+            to_client.clear();
+            client_deadline = deadline_after(Instant::now(), timeouts.client);
+        }
+        let response_done = matches!(&response, Response::Body(b) if b.is_done());
+        if response_done {
+            if !request_body.is_done() {
+                // The server answered before the whole request body came: HAProxy closes.
+                return Ok(true);
+            }
+            return Ok(close_client);
+        }
+        if server_closed {
+            match &mut response {
+                Response::Body(body @ Body::UntilClose) => {
+                    *body = Body::Done;
+                    return Ok(true);
+                }
+                Response::Head(buf) => {
+                    record.status = Some(502);
+                    record.bytes_to_client =
+                        send_page(client, settings.errors.page(502), timeouts.client).await;
+                    let _ = buf;
+                    end(
+                        record,
+                        TerminationCause::ServerAbort,
+                        TerminationPhase::Headers,
+                    );
+                    return Ok(true);
+                }
+                Response::Body(_) => {
+                    end(
+                        record,
+                        TerminationCause::ServerAbort,
+                        TerminationPhase::Data,
+                    );
+                    return Ok(true);
+                }
+            }
+        }
+        server_deadline = deadline_after(Instant::now(), timeouts.server);
+        let read_client = !request_body.is_done();
+        tokio::select! {
+            r = client.stream.read(&mut client_chunk), if read_client => match r {
+                Ok(0) | Err(_) => {
+                    end(record, TerminationCause::ClientAbort,
+                        if matches!(response, Response::Head(_)) { TerminationPhase::Headers } else { TerminationPhase::Data });
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    client.buf.extend_from_slice(&client_chunk[..n]);
+                    client_deadline = deadline_after(Instant::now(), timeouts.client);
+                }
+            },
+            r = server.read(&mut chunk) => match r {
+                Ok(0) => server_closed = true,
+                Err(_) => server_closed = true,
+                Ok(n) => from_server.extend_from_slice(&chunk[..n]),
+            },
+            () = sleep_until(server_deadline) => {
+                if matches!(response, Response::Head(_)) {
+                    record.status = Some(504);
+                    record.bytes_to_client = send_page(client, settings.errors.page(504), timeouts.client).await;
+                    end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
+                } else {
+                    end(record, TerminationCause::ServerTimeout, TerminationPhase::Data);
+                }
+                return Ok(true);
+            },
+            () = sleep_until(client_deadline), if read_client => {
+                end(record, TerminationCause::ClientTimeout, TerminationPhase::Data);
+                return Ok(true);
+            },
+        }
+    }
+}
+
+/// After `101 Switching Protocols`: bytes both ways until both sides close, under
+/// `timeout tunnel` (else client/server), as a `mode tcp` session's pump.
+async fn tunnel(
+    client: Client,
+    server: TcpStream,
+    settings: &HttpSettings,
+    record: &mut HttpLogRecord,
+) {
+    let Client { stream, buf } = client;
+    let pump = Pump::new(&settings.session.timeouts);
+    let outcome = pump.run(stream, server, buf, settings.session.splice).await;
+    record.bytes_to_client += outcome.bytes_to_client;
+    if outcome.termination.cause != TerminationCause::Normal {
+        record.termination = outcome.termination;
+    }
+}
