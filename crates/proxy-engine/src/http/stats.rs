@@ -423,6 +423,17 @@ pub struct StatsRequest {
     version: HttpVersion,
 }
 
+impl StatsRequest {
+    /// The status code [`respond`] answers with (for the log line).
+    pub fn status(&self) -> u16 {
+        match self.action {
+            StatsAction::Page(_) => 200,
+            StatsAction::Unauthorized { .. } => 401,
+            StatsAction::PostDenied { .. } => 303,
+        }
+    }
+}
+
 /// The configured `stats uri`, or the default.
 pub fn stats_uri(settings: &Stats) -> &str {
     settings.uri.as_deref().unwrap_or(DEFAULT_URI)
@@ -2368,12 +2379,14 @@ mod tests {
         }
 
         #[test]
-        fn any_request_gets_a_response_or_none(uri in "[/a-z;=?:.&-]{0,40}", m in "(GET|HEAD|POST|PUT)") {
+        fn any_request_gets_a_response_or_none(uri in "(/st)?.{0,40}", m in "(GET|HEAD|POST|PUT)", auth in ".{0,30}") {
             let s = settings("/st", &[]);
-            if let Some(r) = match_request(&s, &req(&m, &uri, &[])) {
+            let s = Stats { auth: settings("/st", &[("a", "b")]).auth, ..s };
+            if let Some(r) = match_request(&s, &req(&m, &uri, &[("authorization", &auth)])) {
                 let snap = StatsSnapshot::default();
                 let out = respond(&s, &r, "x", &snap);
-                prop_assert!(out.starts_with(b"HTTP/1.1 "));
+                let status_line = format!("HTTP/1.1 {} ", r.status());
+                prop_assert!(out.starts_with(status_line.as_bytes()));
             }
         }
     }
