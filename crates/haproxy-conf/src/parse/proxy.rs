@@ -1793,7 +1793,9 @@ impl Parser<'_> {
                     self.alert(line.span, "'realm' needs an realm name.");
                     return err::ALERT | err::FATAL;
                 }
-                let realm = line.words[2..].join(" ");
+                // HAProxy keeps only the first word (`stats realm My Realm` answers
+                // `realm="My"`, measured on 2.6.12); a space must be escaped (`My\ Realm`).
+                let realm = line.arg(2).to_string();
                 if let Some(s) = self.settings_mut() {
                     s.stats.enabled = true;
                     s.stats.realm = Some(realm);

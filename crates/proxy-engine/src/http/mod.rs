@@ -9,8 +9,12 @@
 //!   rules, chunked coding) and the HTX sizes the logs count.
 //! - [`session`]: one client connection in `mode http` (the runtime): requests read,
 //!   forwarded or answered, responses back, keep-alive, tunnels, one log record each.
+//! - [`stats`]: the stats page (`stats uri/auth/realm/refresh/...`), pure: which
+//!   requests it takes, Basic auth, the `;csv` export and the HTML page from a
+//!   snapshot of counters the engine fills.
 
 pub mod errors;
 pub mod h1;
 pub mod head;
 pub mod session;
+pub mod stats;
