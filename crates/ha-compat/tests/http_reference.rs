@@ -54,6 +54,11 @@ backend be
     server web1 127.0.0.1:9001 maxconn 32
 backend be_down
     server web2 127.0.0.1:9002
+listen stats
+    bind 127.0.0.1:8084
+    stats enable
+    stats uri /haproxy?stats
+    stats auth admin:admin
 ";
 
 /// The web's answer for a request path.
@@ -212,6 +217,8 @@ struct Case {
     steps: Vec<Vec<u8>>,
     /// How long to wait for more bytes before calling the answer complete.
     quiet_ms: u64,
+    /// Only the status line is compared (a stats page: its counters differ).
+    status_line_only: bool,
 }
 
 fn case(name: &'static str, port: u16, steps: &[&str]) -> Case {
@@ -220,6 +227,7 @@ fn case(name: &'static str, port: u16, steps: &[&str]) -> Case {
         port,
         steps: steps.iter().map(|s| s.as_bytes().to_vec()).collect(),
         quiet_ms: 400,
+        status_line_only: false,
     }
 }
 
@@ -322,6 +330,23 @@ fn corpus() -> Vec<Case> {
             &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
         ),
     ];
+    cases.push(case(
+        "stats page without credentials: 401",
+        8084,
+        &["GET /haproxy?stats HTTP/1.1\r\nHost: lb\r\n\r\n"],
+    ));
+    cases.push(case(
+        "stats page, wrong password: 401",
+        8084,
+        &["GET /haproxy?stats HTTP/1.1\r\nHost: lb\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n"],
+    ));
+    let mut page = case(
+        "stats page: 200",
+        8084,
+        &["GET /haproxy?stats;csv HTTP/1.1\r\nHost: lb\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\r\n"],
+    );
+    page.status_line_only = true;
+    cases.push(page);
     let too_long = format!(
         "GET /cl HTTP/1.1\r\nHost: lb\r\nX-Long: {}\r\n\r\n",
         "a".repeat(17000)
@@ -451,11 +476,30 @@ fn play(program: &Path, dir: &Path) -> Observed {
     let mut logged = log_lines(&stdout).len();
     for case in corpus() {
         let before = web.seen.lock().unwrap().len();
-        let got = play_case(&ns, &case);
+        let mut got = play_case(&ns, &case);
+        if case.status_line_only {
+            let end = got
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(got.len());
+            got.truncate(end);
+        }
         sleep_ms(150);
         let seen = web.seen.lock().unwrap()[before..].to_vec();
         let logs = log_lines(&stdout);
-        let new = logs[logged.min(logs.len())..].to_vec();
+        let mut new = logs[logged.min(logs.len())..].to_vec();
+        if case.port == 8084 {
+            // The stats page's %B: its counters (hence the page) differ, and the
+            // reference counts a 401 from the applet as 469 bytes of HTX (not the 264
+            // sent): listed in docs/compatibility.md.
+            for line in &mut new {
+                let mut words: Vec<&str> = line.split(' ').collect();
+                if words.len() > 6 {
+                    words[6] = "B";
+                }
+                *line = words.join(" ");
+            }
+        }
         logged = logs.len();
         cases.push((case.name.to_string(), show(&got), seen, new));
     }

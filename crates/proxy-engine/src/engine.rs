@@ -21,9 +21,16 @@ use std::time::{Duration, Instant, SystemTime};
 use haproxy_conf::model::{Balance, HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::balance::{Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId};
+use crate::balance::{
+    Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId, ServerState,
+};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
+use crate::http::session::{StatsPage, StatsSource};
+use crate::http::stats::{
+    BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
+    ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
+};
 use crate::listener::ConnLimit;
 use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
@@ -132,8 +139,14 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
             out.push(not_yet(what, &format!("{}:{}", rule.at.file, rule.at.line)));
         }
     }
-    if settings.stats.enabled || settings.stats.uri.is_some() || !settings.stats.auth.is_empty() {
-        out.push(not_yet(&format!("the stats page of '{}'", proxy.name), &at));
+    if settings.stats.admin.is_some() {
+        out.push(not_yet("'stats admin'", &at));
+    }
+    if let Some(rule) = settings.stats.http_request.first() {
+        out.push(not_yet(
+            "'stats http-request'",
+            &format!("{}:{}", rule.at.file, rule.at.line),
+        ));
     }
     if settings.monitor_uri.is_some() {
         out.push(not_yet("'monitor-uri'", &at));
@@ -537,6 +550,22 @@ impl Engine {
             backend_of: Vec::new(),
             log: log_sender(config, &internal, clock)?,
         });
+        let stats = Arc::new(EngineStats::new(config, &frontends, &backends));
+        for (frontend, index) in &mut frontends {
+            let Some(http) = frontend.http.as_mut() else {
+                continue;
+            };
+            let Some(proxy) = config.proxy(&backends[*index].name) else {
+                continue;
+            };
+            let page = &proxy.settings.stats;
+            if page.enabled || page.uri.is_some() || !page.auth.is_empty() {
+                http.stats = Some(StatsPage {
+                    settings: page.clone(),
+                    source: stats.clone(),
+                });
+            }
+        }
         Ok(Engine {
             frontends,
             backends,
@@ -616,6 +645,200 @@ impl Engine {
         }
         while self.process.current() > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The stats page's view of the engine: each proxy's frontend counters and its
+/// backend's balancer, read when a page is asked for.
+struct EngineStats {
+    started: Instant,
+    maxconn: Option<u32>,
+    proxies: Vec<StatsEntry>,
+}
+
+struct StatsEntry {
+    name: String,
+    iid: u32,
+    mode: ProxyMode,
+    frontend: Option<(ConnLimit, Option<u32>)>,
+    /// The balancer, `balance` name, and per server its `check` (`rise`, `fall`).
+    backend: Option<(BackendHandle, String, Vec<Option<(u32, u32)>>)>,
+}
+
+impl std::fmt::Debug for EngineStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineStats")
+            .field("proxies", &self.proxies.len())
+            .finish()
+    }
+}
+
+impl EngineStats {
+    fn new(
+        config: &HaproxyConfig,
+        frontends: &[(TcpFrontend, usize)],
+        backends: &[Backend],
+    ) -> Self {
+        let mut proxies = Vec::new();
+        for (position, proxy) in config.proxies.iter().filter(|p| !p.disabled).enumerate() {
+            let frontend = frontends
+                .iter()
+                .find(|(f, _)| f.name == proxy.name)
+                .map(|(f, _)| {
+                    (
+                        f.frontend_limit.clone(),
+                        proxy.settings.maxconn.or(config.global.maxconn),
+                    )
+                });
+            let backend = backends.iter().find(|b| b.name == proxy.name).map(|b| {
+                let algo = match &proxy.settings.balance {
+                    Some(Balance::StaticRr) => "static-rr",
+                    Some(Balance::Leastconn) => "leastconn",
+                    Some(Balance::First) => "first",
+                    Some(Balance::Source) => "source",
+                    Some(Balance::Random { .. }) => "random",
+                    Some(Balance::Uri { .. }) => "uri",
+                    Some(Balance::UrlParam { .. }) => "url_param",
+                    Some(Balance::Hdr { .. }) => "hdr",
+                    _ => "roundrobin",
+                };
+                let checks = proxy
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        s.options
+                            .check
+                            .unwrap_or(false)
+                            .then(|| (s.options.rise.unwrap_or(2), s.options.fall.unwrap_or(3)))
+                    })
+                    .collect();
+                (b.handle.clone(), algo.to_string(), checks)
+            });
+            proxies.push(StatsEntry {
+                name: proxy.name.clone(),
+                iid: proxy
+                    .id
+                    .unwrap_or(u32::try_from(position + 2).unwrap_or(u32::MAX)),
+                mode: if proxy.settings.mode == Mode::Http {
+                    ProxyMode::Http
+                } else {
+                    ProxyMode::Tcp
+                },
+                frontend,
+                backend,
+            });
+        }
+        EngineStats {
+            started: Instant::now(),
+            maxconn: config.global.maxconn,
+            proxies,
+        }
+    }
+}
+
+impl StatsSource for EngineStats {
+    /// What the engine counts today: sessions (current, total, limit) per frontend;
+    /// per server its state, weight, connections and queue. Counters the engine does
+    /// not keep yet (bytes, HTTP responses, errors, rates, timings) read 0.
+    fn snapshot(&self) -> StatsSnapshot {
+        let mut proxies = Vec::new();
+        for entry in &self.proxies {
+            let frontend = entry.frontend.as_ref().map(|(limit, maxconn)| FrontendRow {
+                scur: limit.current(),
+                stot: limit.cumulated(),
+                slim: maxconn.unwrap_or(0),
+                conn_tot: limit.cumulated(),
+                ..FrontendRow::default()
+            });
+            let backend = entry.backend.as_ref().map(|(handle, algo, checks)| {
+                let state = handle.lock();
+                let balancer = &state.balancer;
+                let mut servers = Vec::new();
+                let (mut act, mut bck, mut weight) = (0, 0, 0);
+                for i in 0..balancer.server_count() {
+                    let id = ServerId(i);
+                    let (current_weight, _) = balancer.weight(id);
+                    let run = match balancer.state(id) {
+                        ServerState::Running => ServerRunState::Running,
+                        ServerState::Starting => ServerRunState::Starting,
+                        ServerState::Stopped => ServerRunState::Stopped,
+                    };
+                    if balancer.is_usable(id) {
+                        if balancer.is_backup(id) {
+                            bck += 1;
+                        } else {
+                            act += 1;
+                            weight += current_weight;
+                        }
+                    }
+                    let check = checks.get(i).copied().flatten();
+                    servers.push(ServerRow {
+                        name: balancer.server_name(id).to_string(),
+                        sid: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        scur: balancer.served(id),
+                        run,
+                        weight: current_weight,
+                        uweight: current_weight,
+                        backup: balancer.is_backup(id),
+                        // The check's last status is in its task, not here yet.
+                        check: check.map(|(rise, fall)| StatsCheck {
+                            rise,
+                            fall,
+                            health: if run == ServerRunState::Stopped {
+                                0
+                            } else {
+                                rise + fall - 1
+                            },
+                            in_progress: false,
+                            status: None,
+                            code: None,
+                            duration_ms: 0,
+                            info: String::new(),
+                            failed_checks: 0,
+                            down_transitions: 0,
+                            downtime: 0,
+                        }),
+                        ..ServerRow::default()
+                    });
+                }
+                BackendSide {
+                    row: BackendRow {
+                        qcur: u32::try_from(balancer.queued()).unwrap_or(u32::MAX),
+                        scur: servers.iter().map(|s| s.scur).sum(),
+                        weight,
+                        act,
+                        bck,
+                        algo: algo.clone(),
+                        ..BackendRow::default()
+                    },
+                    servers,
+                }
+            });
+            proxies.push(ProxyStats {
+                name: entry.name.clone(),
+                iid: entry.iid,
+                mode: entry.mode,
+                description: None,
+                frontend,
+                backend,
+            });
+        }
+        StatsSnapshot {
+            process: ProcessInfo {
+                version: format!(
+                    "{}-ha-compat-{}",
+                    haproxy_conf::version::HAPROXY_COMPAT_VERSION,
+                    env!("CARGO_PKG_VERSION")
+                ),
+                release_date: "2023/03/28".to_string(),
+                pid: std::process::id(),
+                uptime_secs: self.started.elapsed().as_secs(),
+                maxconn: u64::from(self.maxconn.unwrap_or(0)),
+                nbthread: 1,
+                ..ProcessInfo::default()
+            },
+            proxies,
         }
     }
 }

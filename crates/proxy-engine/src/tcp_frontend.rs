@@ -475,6 +475,8 @@ fn http_settings(
         keep_alive_timeout: frontend.settings.timeouts.http_keep_alive,
         frontend: frontend.name.clone(),
         backend: backend.name.clone(),
+        // The engine plugs its counters in (`Engine::build`).
+        stats: None,
     })
 }
 

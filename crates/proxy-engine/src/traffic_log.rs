@@ -51,6 +51,8 @@ pub enum TerminationCause {
     Down,
     /// `K`: killed by the administrator.
     Killed,
+    /// `L`: processed locally by HAProxy (stats page, redirects, `return`).
+    Local,
 }
 
 impl TerminationCause {
@@ -66,6 +68,7 @@ impl TerminationCause {
             TerminationCause::Internal => 'I',
             TerminationCause::Down => 'D',
             TerminationCause::Killed => 'K',
+            TerminationCause::Local => 'L',
         }
     }
 }

@@ -95,6 +95,18 @@ pub fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
+/// Where the stats page's counters come from (the engine).
+pub trait StatsSource: Send + Sync + std::fmt::Debug {
+    fn snapshot(&self) -> crate::http::stats::StatsSnapshot;
+}
+
+/// The backend's stats page: its settings and the engine's counters.
+#[derive(Debug, Clone)]
+pub struct StatsPage {
+    pub settings: haproxy_conf::model::Stats,
+    pub source: std::sync::Arc<dyn StatsSource>,
+}
+
 /// Everything an HTTP session runs with.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -109,6 +121,9 @@ pub struct HttpSettings {
     pub keep_alive_timeout: Option<Duration>,
     pub frontend: String,
     pub backend: String,
+    /// `stats enable` (or `stats uri`/`auth`) on the backend: requests for the page are
+    /// answered by the proxy itself.
+    pub stats: Option<StatsPage>,
 }
 
 impl HttpSettings {
@@ -443,6 +458,27 @@ pub async fn run_http_connection(
             backend: settings.backend.clone(),
             ..base
         };
+        if let Some(page) = &settings.stats {
+            if let Some(request) = crate::http::stats::match_request(&page.settings, &head) {
+                let bytes = crate::http::stats::respond(
+                    &page.settings,
+                    &request,
+                    &settings.backend,
+                    &page.source.snapshot(),
+                );
+                let failed = write_all(&mut conn.stream, &bytes, settings.session.timeouts.client)
+                    .await
+                    .is_err();
+                log(stats_record(record, &request, bytes.len(), started));
+                if failed || request.close || settings.mode == ConnectionMode::Close {
+                    let _ = conn.stream.shutdown().await;
+                    return;
+                }
+                first = false;
+                idle_since = Instant::now();
+                continue;
+            }
+        }
         let exchange = forward(
             &mut conn, head, record, settings, picker, local, started, head_done,
         )
@@ -464,6 +500,30 @@ pub async fn run_http_connection(
         }
         first = false;
         idle_since = Instant::now();
+    }
+}
+
+/// The log record of a request the stats page answered, as haproxy 2.6.12 logs it:
+/// server `<STATS>`, `%Tr` -1 for a 401, status 400 (sic: the stream's status is never
+/// set from the applet's 401) and termination `LR` (processed locally, in the request
+/// phase).
+fn stats_record(
+    record: HttpLogRecord,
+    request: &crate::http::stats::StatsRequest,
+    sent: usize,
+    started: Instant,
+) -> HttpLogRecord {
+    let status = request.status();
+    HttpLogRecord {
+        server: Some("<STATS>".into()),
+        queue_ms: Some(0),
+        connect_ms: Some(0),
+        response_ms: (status == 200).then_some(0),
+        status: Some(if status == 401 { 400 } else { status }),
+        bytes_to_client: sent as u64,
+        active_ms: ms(started.elapsed()),
+        termination: state(TerminationCause::Local, TerminationPhase::Request),
+        ..record
     }
 }
 
