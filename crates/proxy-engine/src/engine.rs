@@ -662,9 +662,11 @@ struct StatsEntry {
     iid: u32,
     mode: ProxyMode,
     frontend: Option<(ConnLimit, Option<u32>)>,
-    /// The balancer, `balance` name, and per server its `check` (`rise`, `fall`).
-    backend: Option<(BackendHandle, String, Vec<Option<(u32, u32)>>)>,
+    backend: Option<StatsBackend>,
 }
+
+/// The balancer, `balance` name, and per server its `check` (`rise`, `fall`).
+type StatsBackend = (BackendHandle, String, Vec<Option<(u32, u32)>>);
 
 impl std::fmt::Debug for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
