@@ -215,7 +215,10 @@ mod tests {
         let r = request("/", &[("Host", "a"), ("X-A", "1, 2"), ("x-a", "3")]);
         assert_eq!(r.headers.first("host"), Some("a"));
         assert_eq!(r.headers.values("X-a").collect::<Vec<_>>(), ["1", "2", "3"]);
-        assert_eq!(r.headers.full_values("x-a").collect::<Vec<_>>(), ["1, 2", "3"]);
+        assert_eq!(
+            r.headers.full_values("x-a").collect::<Vec<_>>(),
+            ["1, 2", "3"]
+        );
         let mut h = r.headers.clone();
         h.set("x-a", "9");
         assert_eq!(h.0.last().map(|h| h.value.as_str()), Some("9"));
