@@ -159,10 +159,24 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The bytes as HAProxy's H1 multiplexer sends them to a keep-alive HTTP/1.1
-    /// client (the runtime adds its connection handling, e.g. `connection: close`).
+    /// The bytes HAProxy's H1 multiplexer sends to a keep-alive HTTP/1.1 client.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serialize_response(&self.head);
+        self.to_bytes_with_connection(None)
+    }
+
+    /// The bytes with the `connection` header the H1 multiplexer appends after the
+    /// others (`close` when the connection ends after this answer, `keep-alive` to an
+    /// HTTP/1.0 client that asked for it; the runtime decides). As the multiplexer
+    /// does, `content-length` is not sent with a 1xx or 204 status.
+    pub fn to_bytes_with_connection(&self, connection: Option<&str>) -> Vec<u8> {
+        let mut head = self.head.clone();
+        if head.status < 200 || head.status == 204 {
+            head.headers.remove("content-length");
+        }
+        if let Some(value) = connection {
+            head.headers.add("connection", value);
+        }
+        let mut out = serialize_response(&head);
         out.extend_from_slice(&self.body);
         out
     }
