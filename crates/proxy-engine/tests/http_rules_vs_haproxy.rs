@@ -18,9 +18,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proxy_engine::http::head::{
-    serialize_request, ConnectionInfo, Header, Headers, HttpVersion, RequestHead,
+    serialize_request, serialize_response, ConnectionInfo, Header, Headers, HttpVersion,
+    RequestHead, ResponseHead,
 };
-use proxy_engine::http::rules::{CompiledRules, Verdict};
+use proxy_engine::http::rules::{CompiledRules, ResponseVerdict, Verdict};
 
 mod common;
 use common::Ns;
@@ -80,6 +81,13 @@ frontend fe
   http-request allow if { path /allowed }
   http-request deny if { path /allowed }
   http-request set-header X-After-Allow yes
+  http-response set-header X-Resp-Status %[status]
+  http-response add-header X-Backend-Seen %[res.hdr(x-backend)]
+  http-response del-header x-echo-drop
+  http-response replace-value X-Multi ^a(.)$ A\1
+  http-response allow if { res.hdr(x-backend) b3 }
+  http-response deny if { method DELETE }
+  http-response set-header X-Not-B3 1
   redirect prefix /moved drop-query if { path_beg /legacy }
   redirect location http://elsewhere.example/ if { path /away }
   use_backend b2 if is_api
@@ -138,9 +146,17 @@ fn corpus() -> Vec<Case> {
         from(case("GET", "/admin/panel", &[h]), [127, 0, 0, 11]),
         from(case("GET", "/admin/panel", &[h]), [127, 0, 0, 12]),
         case("GET", "/administrator", &[h]),
-        case("GET", "/", &[h, ("User-Agent", "Mozilla/5.0 (compatible; GoogleBot)")]),
+        case(
+            "GET",
+            "/",
+            &[h, ("User-Agent", "Mozilla/5.0 (compatible; GoogleBot)")],
+        ),
         case("GET", "/private/x", &[h]),
-        case("GET", "/private/x", &[h, ("Authorization", "Basic Zm9vOmJhcg==")]),
+        case(
+            "GET",
+            "/private/x",
+            &[h, ("Authorization", "Basic Zm9vOmJhcg==")],
+        ),
         case("GET", "/realmless", &[h]),
         case("GET", "/ping", &[h]),
         case("GET", "/empty", &[h]),
@@ -174,6 +190,7 @@ fn corpus() -> Vec<Case> {
         case("GET", "/", &[h, ("X-Backend", "b2")]),
         case("GET", "/", &[h, ("X-Backend", "nope")]),
         case("DELETE", "/api/x", &[]),
+        case("DELETE", "/x", &[("Host", "b.example")]),
     ];
     v.push(Case {
         version: HttpVersion::Http10,
@@ -218,7 +235,8 @@ fn start_echo_servers(ns: &Ns) {
         }
         tx.send(()).unwrap();
     });
-    rx.recv_timeout(Duration::from_secs(10)).expect("echo servers");
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("echo servers");
 }
 
 /// Answers one request with its head as the body.
@@ -233,7 +251,7 @@ fn echo(mut conn: TcpStream, name: &str) {
     }
     let head_len = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let mut resp = format!(
-        "HTTP/1.1 200 OK\r\nx-backend: {name}\r\ncontent-length: {head_len}\r\nconnection: close\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nx-backend: {name}\r\nx-echo-drop: 1\r\nx-multi: a1, b2\r\ncontent-length: {head_len}\r\nconnection: close\r\n\r\n"
     )
     .into_bytes();
     resp.extend_from_slice(&buf[..head_len]);
@@ -376,11 +394,37 @@ fn ours(rules: &CompiledRules, c: &Case, client: SocketAddr) -> String {
             if c.version == HttpVersion::Http10 && !req.headers.contains("connection") {
                 req.headers.add("connection", "keep-alive");
             }
-            format!(
-                "backend {}\n{}",
-                backend.as_deref().unwrap_or("-"),
-                String::from_utf8_lossy(&serialize_request(&req))
-            )
+            let sent = serialize_request(&req);
+            let name = backend.as_deref().unwrap_or("-");
+            // The echo server's answer, then the http-response rules on it.
+            let mut res = ResponseHead {
+                version: HttpVersion::Http11,
+                status: 200,
+                reason: "OK".into(),
+                headers: Headers(
+                    [
+                        ("x-backend", name.to_string()),
+                        ("x-echo-drop", "1".into()),
+                        ("x-multi", "a1, b2".into()),
+                        ("content-length", sent.len().to_string()),
+                    ]
+                    .into_iter()
+                    .map(|(n, v)| Header {
+                        name: n.into(),
+                        value: v,
+                    })
+                    .collect(),
+                ),
+            };
+            match rules.on_response(&req, &conn, &mut res) {
+                ResponseVerdict::Continue => format!(
+                    "backend {name}\n{}{}",
+                    String::from_utf8_lossy(&serialize_response(&res)),
+                    String::from_utf8_lossy(&sent)
+                ),
+                ResponseVerdict::Deny { status } => format!("deny {status}"),
+                ResponseVerdict::InternalError => "error 500".into(),
+            }
         }
         Verdict::Redirect(r) | Verdict::Return(r) => {
             // The H1 multiplexer's connection handling (the runtime's part), modelled
@@ -406,7 +450,12 @@ fn ours(rules: &CompiledRules, c: &Case, client: SocketAddr) -> String {
 fn theirs(bytes: &[u8]) -> String {
     let (status, headers, body) = split_response(bytes);
     if let Some((_, b)) = headers.iter().find(|(n, _)| n == "x-backend") {
-        return format!("backend {b}\n{}", String::from_utf8_lossy(&body));
+        // The response head without the client-side connection handling (the runtime's).
+        let mut head = format!("{status}\r\n");
+        for (n, v) in headers.iter().filter(|(n, _)| n != "connection") {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        return format!("backend {b}\n{head}\r\n{}", String::from_utf8_lossy(&body));
     }
     let code = status.split(' ').nth(1).unwrap_or("");
     match code {
@@ -417,15 +466,14 @@ fn theirs(bytes: &[u8]) -> String {
                 .map_or("", |(_, v)| v.as_str());
             format!("auth 401 {realm}")
         }
-        "403" | "429" | "500" => format!("deny {code}"),
+        "403" | "429" | "500" | "502" => format!("deny {code}"),
         _ => format!("answer\n{}", String::from_utf8_lossy(bytes)),
     }
 }
 
 #[test]
 fn rules_match_haproxy() {
-    if !common::can_run("http_rules_vs_haproxy") || !common::have_haproxy("http_rules_vs_haproxy")
-    {
+    if !common::can_run("http_rules_vs_haproxy") || !common::have_haproxy("http_rules_vs_haproxy") {
         return;
     }
     let cfg = std::env::temp_dir().join(format!("http-rules-{}.cfg", std::process::id()));
@@ -449,6 +497,27 @@ fn rules_match_haproxy() {
                 c.method, c.uri, c.headers, c.source
             ));
         }
+    }
+    // The corpus must exercise every outcome, else the comparison proves little.
+    let outcomes: Vec<String> = results.iter().map(|(b, _)| theirs(b)).collect();
+    for kind in [
+        "backend b1",
+        "backend b2",
+        "backend b3",
+        "deny 403",
+        "deny 429",
+        "deny 502",
+        "auth 401",
+        "answer\nHTTP/1.1 30",
+        "answer\nHTTP/1.1 200",
+        "answer\nHTTP/1.1 204",
+        "answer\nHTTP/1.1 404",
+    ] {
+        assert!(
+            outcomes.iter().any(|o| o.starts_with(kind)),
+            "no '{kind}' outcome in:\n{}",
+            outcomes.join("\n")
+        );
     }
     assert!(
         mismatches.is_empty(),
