@@ -78,6 +78,20 @@ frontend fe
   http-request set-method GET if { method PURGE }
   http-request set-header X-Versioned 1 if versioned
   http-request set-header X-Second 1 if second_xa
+  http-request set-uri /rewritten%[path] if { path_beg /seturi }
+  http-request set-pathq /pq?x=1 if { path /setpathq }
+  http-request replace-pathq ^/rpq.a=(.*)$ /done?b=\1 if { path_beg /rpq }
+  http-request del-header x-drop- -m beg
+  http-request redirect location %[req.hdr(x-goto)] ignore-empty if { path /goto }
+  http-request redirect prefix https://example.org set-cookie SEEN=1 if { path_beg /pfx }
+  http-request redirect location /bye clear-cookie SID code 303 if { path /logout }
+  http-request set-header X-Abs 1 if HTTP_URL_ABS
+  http-request set-header X-Last %[hdr(x-n)] if { hdr(x-n) -m found }
+  http-request set-header X-First %[hdr(x-n,1)] if { hdr(x-n) -m found }
+  http-request set-header X-Lower %[req.hdr(host),lower]
+  http-request set-header X-Big 1 if { hdr_val(x-num) gt 5 }
+  http-request set-header X-Dom 1 if { hdr_dom(x-d) -i foo }
+  http-request set-header X-Param %[url_param(p)] if { url_param(p) -m found }
   http-request allow if { path /allowed }
   http-request deny if { path /allowed }
   http-request set-header X-After-Allow yes
@@ -91,6 +105,7 @@ frontend fe
   redirect prefix /moved drop-query if { path_beg /legacy }
   redirect location http://elsewhere.example/ if { path /away }
   use_backend b2 if is_api
+  use_backend b2 if { url_param(be) two }
   use_backend b3 if host_b or host_dom
   use_backend b3 if is_put xa_two
   use_backend %[req.hdr(x-backend)] if { req.hdr(x-backend) -m found }
@@ -190,6 +205,31 @@ fn corpus() -> Vec<Case> {
         case("GET", "/", &[h, ("X-Backend", "b2")]),
         case("GET", "/", &[h, ("X-Backend", "nope")]),
         case("DELETE", "/api/x", &[]),
+        case("GET", "/seturi/a?q=1", &[h]),
+        case("GET", "/setpathq?old=1", &[h]),
+        case("GET", "/rpq?a=zz", &[h]),
+        case("GET", "/rpq", &[h]),
+        case(
+            "GET",
+            "/",
+            &[
+                h,
+                ("X-Drop-Me", "1"),
+                ("x-drop-too", "2"),
+                ("X-Dropped", "3"),
+            ],
+        ),
+        case("GET", "/goto", &[h, ("X-Goto", "/target?a=b")]),
+        case("GET", "/goto", &[h]),
+        case("GET", "/pfx/a?b=c", &[h]),
+        case("GET", "/logout", &[h]),
+        case("GET", "http://a.example/abs?x=1", &[h]),
+        case("GET", "/", &[h, ("X-N", "1, 2"), ("X-N", "3")]),
+        case("GET", "/", &[("Host", "MiXeD.Example")]),
+        case("GET", "/", &[h, ("X-Num", "7abc"), ("X-D", "a.FOO.b")]),
+        case("GET", "/", &[h, ("X-Num", "5"), ("X-D", "afoo.b")]),
+        case("GET", "/q?be=one&be=two&p=first&p=second", &[h]),
+        case("GET", "/q?p=&be=one", &[h]),
         case("DELETE", "/x", &[("Host", "b.example")]),
     ];
     v.push(Case {

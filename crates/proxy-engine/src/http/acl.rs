@@ -948,15 +948,18 @@ fn match_word(s: &[u8], pattern: &[u8], icase: bool, delims: &[u8]) -> bool {
     }
     let end = s.len() - pl;
     let mut may_match = true;
+    // With an empty pattern `c` reaches `s.len()`, where C reads the string's NUL (not
+    // a delimiter): an empty pattern matches an empty string or one ending in a delimiter.
+    let at = |i: usize| s.get(i).copied().unwrap_or(0);
     for c in 0..=end {
-        if delims.contains(&s[c]) {
+        if delims.contains(&at(c)) {
             may_match = true;
             continue;
         }
         if !may_match {
             continue;
         }
-        if eq_bytes(&s[c..c + pl], ps, icase) && (c == end || delims.contains(&s[c + pl])) {
+        if eq_bytes(&s[c..c + pl], ps, icase) && (c == end || delims.contains(&at(c + pl))) {
             return true;
         }
         may_match = false;

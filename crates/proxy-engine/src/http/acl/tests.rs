@@ -306,6 +306,10 @@ fn sample_helpers() {
         })
     );
     assert!(parse_int_range("5:1").is_err());
+    // match_word() with a pattern that is empty once its delimiters are stripped.
+    assert!(match_word(b"", b"/", false, b"/?"));
+    assert!(match_word(b"a/", b"", false, b"/?"));
+    assert!(!match_word(b"a", b"", false, b"/?"));
 }
 
 mod props {
@@ -329,6 +333,77 @@ mod props {
             let _ = r.backend_for(&req, &conn("[::ffff:1.2.3.4]:5"));
             let mut req2 = req.clone();
             let _ = r.on_request(&mut req2, &conn("1.2.3.4:5"));
+        }
+    }
+}
+
+mod compile_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FETCHES: &[&str] = &[
+        "path",
+        "path_beg",
+        "path_dir",
+        "url",
+        "url_param",
+        "hdr",
+        "hdr_dom",
+        "hdr_cnt",
+        "hdr_val",
+        "req.fhdr",
+        "method",
+        "src",
+        "dst_port",
+        "ssl_fc",
+        "base",
+        "query",
+        "req.ver",
+        "status",
+        "res.hdr",
+        "nope",
+    ];
+    const METHODS: &[&str] = &[
+        "str", "beg", "end", "sub", "reg", "dir", "dom", "len", "int", "ip", "found", "bool", "bin",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Arbitrary criteria, patterns and requests: compiling either works or says why,
+        /// and evaluating never panics.
+        #[test]
+        fn compiling_and_matching_never_panic(
+            fetch in 0..FETCHES.len(),
+            args in proptest::collection::vec("[ -~]{0,6}", 0..3),
+            method in proptest::option::of(0..METHODS.len()),
+            icase in any::<bool>(),
+            patterns in proptest::collection::vec("[ -~]{0,12}", 0..4),
+            uri in "[ -~]{0,30}",
+            value in "[ -~]{0,30}",
+            response in any::<bool>(),
+        ) {
+            let expr = AclExpression {
+                fetch: Fetch { name: FETCHES[fetch].into(), args, converters: Vec::new() },
+                ignore_case: icase,
+                match_method: method.map(|m| METHODS[m].to_string()),
+                pattern_files: Vec::new(),
+                other_flags: Vec::new(),
+                patterns,
+            };
+            let at = Location { file: "f".into(), line: 1 };
+            let phase = if response { Phase::Response } else { Phase::Request };
+            if let Ok(m) = AclMatcher::compile(&expr, &at, phase) {
+                let req = request("GET", &uri, &[("Host", &value), ("X", &value)]);
+                let res = ResponseHead {
+                    version: HttpVersion::Http11,
+                    status: 200,
+                    reason: String::new(),
+                    headers: req.headers.clone(),
+                };
+                let c = conn("[::1]:2");
+                let s = Subject { request: &req, conn: &c, response: response.then_some(&res) };
+                let _ = m.matches(&s);
+            }
         }
     }
 }

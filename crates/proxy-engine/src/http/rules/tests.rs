@@ -161,7 +161,8 @@ fn return_shapes() {
     };
     assert_eq!(
         reply("  http-request return status 204"),
-        "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"
+        // No content-length on a 204: the H1 multiplexer drops it (measured on 2.6.12).
+        "HTTP/1.1 204 No Content\r\n\r\n"
     );
     assert_eq!(
         reply("  http-request return status 200 content-type text/plain string hi hdr X-A %[src] hdr X-E %[req.hdr(none)]"),
