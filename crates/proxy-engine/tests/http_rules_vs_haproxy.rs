@@ -33,6 +33,10 @@ const ECHO_PORT_BASE: u16 = 9101;
 const CONFIG: &str = r#"global
   maxconn 200
 
+userlist users
+  user alice insecure-password s3cret
+  user bob insecure-password hunter2
+
 defaults
   mode http
   timeout connect 2s
@@ -58,6 +62,7 @@ frontend fe
   http-request deny deny_status 429 if is_bot
   http-request auth realm Secret if { path_beg /private } !{ req.hdr(authorization) -m found }
   http-request auth if { path_beg /realmless }
+  http-request auth realm Members if { path_beg /members } !{ http_auth(users) }
   http-request return status 200 content-type text/plain string pong hdr X-Src %[src] if { path /ping }
   http-request return status 204 if { path /empty }
   http-request return status 404 content-type text/html lf-string <p>%[path]</p> if { path_beg /gone }
@@ -230,6 +235,42 @@ fn corpus() -> Vec<Case> {
         case("GET", "/", &[h, ("X-Num", "5"), ("X-D", "afoo.b")]),
         case("GET", "/q?be=one&be=two&p=first&p=second", &[h]),
         case("GET", "/q?p=&be=one", &[h]),
+        case("GET", "/members", &[h]),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Basic YWxpY2U6czNjcmV0")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "basic   Ym9iOmh1bnRlcjI=")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Bas YWxpY2U6czNjcmV0")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Basic YWxpY2U6d3Jvbmc=")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Basic Y2Fyb2w6eA==")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Basic YWxpY2U6czNjcmV0=")],
+        ),
+        case(
+            "GET",
+            "/members",
+            &[h, ("Authorization", "Bearer YWxpY2U6czNjcmV0")],
+        ),
         case("DELETE", "/x", &[("Host", "b.example")]),
     ];
     v.push(Case {

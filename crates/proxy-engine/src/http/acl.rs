@@ -95,11 +95,23 @@ enum SampleFetch {
     Url,
     Base,
     Query,
-    UrlParam { name: String, delim: u8 },
-    ReqHdr { name: String, occ: i64 },
-    ReqFhdr { name: String, occ: i64 },
+    UrlParam {
+        name: String,
+        delim: u8,
+    },
+    ReqHdr {
+        name: String,
+        occ: i64,
+    },
+    ReqFhdr {
+        name: String,
+        occ: i64,
+    },
     ReqHdrCnt(String),
-    ReqHdrVal { name: String, occ: i64 },
+    ReqHdrVal {
+        name: String,
+        occ: i64,
+    },
     Method,
     ReqVer,
     ProtoHttp,
@@ -110,9 +122,14 @@ enum SampleFetch {
     SslFc,
     AlwaysTrue,
     AlwaysFalse,
-    ResHdr { name: String, occ: i64 },
+    ResHdr {
+        name: String,
+        occ: i64,
+    },
     ResHdrCnt(String),
     Status,
+    /// `http_auth(userlist)`: the userlist's (user, insecure password) pairs.
+    HttpAuth(Vec<(String, String)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +206,12 @@ fn occurrence(args: &[String], at: &Location, fetch: &str) -> Result<i64, ProxyE
 
 impl SampleExpr {
     /// Compiles `fetch(args),conv,...` for use in `phase`.
-    pub(crate) fn compile(fetch: &Fetch, at: &Location, phase: Phase) -> Result<Self, ProxyError> {
+    pub(crate) fn compile(
+        fetch: &Fetch,
+        at: &Location,
+        phase: Phase,
+        userlists: &[model::Userlist],
+    ) -> Result<Self, ProxyError> {
         let name = fetch.name.as_str();
         let base = base_fetch_name(name);
         let args = &fetch.args;
@@ -287,6 +309,28 @@ impl SampleExpr {
                 })
             }
             "status" => SampleFetch::Status,
+            "http_auth" => {
+                max_args(1)?;
+                let name = arg0("a userlist")?;
+                let Some(list) = userlists.iter().find(|u| u.name == name) else {
+                    return Err(plan_error(
+                        at,
+                        format!("http_auth: no userlist named '{name}'"),
+                    ));
+                };
+                if let Some(u) = list.users.iter().find(|u| !u.insecure) {
+                    return Err(plan_error(
+                        at,
+                        format!("http_auth({name}): user '{}' has a crypt(3) password hash, which ha-compat does not check yet (only insecure-password)", u.name),
+                    ));
+                }
+                SampleFetch::HttpAuth(
+                    list.users
+                        .iter()
+                        .map(|u| (u.name.clone(), u.password.clone()))
+                        .collect(),
+                )
+            }
             _ => {
                 return Err(plan_error(
                     at,
@@ -303,6 +347,7 @@ impl SampleExpr {
                 | SampleFetch::ReqHdrVal { .. }
                 | SampleFetch::ResHdr { .. }
                 | SampleFetch::ResHdrCnt(_)
+                | SampleFetch::HttpAuth(_)
         );
         if !takes_args && !args.is_empty() {
             return Err(plan_error(
@@ -395,7 +440,8 @@ impl SampleExpr {
             SampleFetch::SslFc
             | SampleFetch::AlwaysTrue
             | SampleFetch::AlwaysFalse
-            | SampleFetch::ProtoHttp => SampleType::Bool,
+            | SampleFetch::ProtoHttp
+            | SampleFetch::HttpAuth(_) => SampleType::Bool,
             SampleFetch::Method => SampleType::Method,
         }
     }
@@ -493,6 +539,14 @@ impl SampleExpr {
                 .response
                 .map(|res| Sample::Int(hdr_values(&res.headers, name).len() as i64))),
             SampleFetch::Status => one(s.response.map(|res| Sample::Int(i64::from(res.status)))),
+            SampleFetch::HttpAuth(users) => one(basic_credentials(req).map(|(user, pass)| {
+                Sample::Bool(
+                    users
+                        .iter()
+                        .find(|(u, _)| u.as_bytes() == user.as_slice())
+                        .is_some_and(|(_, p)| p.as_bytes() == pass.as_slice()),
+                )
+            })),
         }
     }
 }
@@ -682,6 +736,65 @@ fn url_params<'a>(uri: &'a str, name: &str, delim: u8) -> Vec<&'a str> {
         }
     }
     out
+}
+
+/// `get_http_auth()`: the first `Authorization` value, a scheme that `Basic` starts
+/// with (case-insensitive, as its `strncasecmp()` on the scheme's length), blanks, then
+/// base64 of `user:password` (cut at a NUL, as the C string is).
+fn basic_credentials(req: &RequestHead) -> Option<(Vec<u8>, Vec<u8>)> {
+    let value = *hdr_values(&req.headers, "authorization").first()?;
+    let space = value.find(' ')?;
+    if space == 0 {
+        return None;
+    }
+    let scheme = &value[..space];
+    if scheme.len() > 5 || !"basic".starts_with(&scheme.to_ascii_lowercase()) {
+        return None;
+    }
+    let data = value[space..].trim_start_matches(' ');
+    let mut decoded = base64_decode(data.as_bytes())?;
+    if let Some(nul) = decoded.iter().position(|&b| b == 0) {
+        decoded.truncate(nul);
+    }
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let pass = decoded[colon + 1..].to_vec();
+    decoded.truncate(colon);
+    Some((decoded, pass))
+}
+
+/// `base64dec()`: the standard alphabet, length a multiple of 4, `=` only as the last
+/// one or two characters of the last group.
+fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    // A mask, not `is_multiple_of`: MSRV 1.80.
+    if input.is_empty() || input.len() & 3 != 0 {
+        return None;
+    }
+    let value = |c: u8| -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(input.len() / 4 * 3);
+    let groups = input.len() / 4;
+    for (g, chunk) in input.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && g + 1 != groups) {
+            return None;
+        }
+        let mut n: u32 = 0;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | u32::from(value(c)?);
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
 }
 
 // ---------------------------------------------------------------- patterns
@@ -1077,8 +1190,9 @@ impl AclMatcher {
         expr: &AclExpression,
         at: &Location,
         phase: Phase,
+        userlists: &[model::Userlist],
     ) -> Result<Self, ProxyError> {
-        let sample = SampleExpr::compile(&expr.fetch, at, phase)?;
+        let sample = SampleExpr::compile(&expr.fetch, at, phase, userlists)?;
         for flag in &expr.other_flags {
             // -n (no DNS resolution: ha-compat never resolves) and -u ID (a unique id for
             // the CLI) do not change matching; -M loads a map.
@@ -1259,13 +1373,16 @@ fn predefined(name: &str) -> Option<AclExpression> {
 #[derive(Debug)]
 pub struct AclCompiler<'c> {
     acls: &'c [model::Acl],
+    userlists: &'c [model::Userlist],
     cache: HashMap<(String, bool), Arc<CompiledAcl>>,
 }
 
 impl<'c> AclCompiler<'c> {
-    pub fn new(acls: &'c [model::Acl]) -> Self {
+    /// `acls`: the proxy's `acl` lines; `userlists`: for `http_auth()`.
+    pub fn new(acls: &'c [model::Acl], userlists: &'c [model::Userlist]) -> Self {
         AclCompiler {
             acls,
+            userlists,
             cache: HashMap::new(),
         }
     }
@@ -1288,11 +1405,11 @@ impl<'c> AclCompiler<'c> {
                     format!("ACL '{name}' is not defined, or is a predefined ACL ha-compat does not implement"),
                 ));
             };
-            vec![AclMatcher::compile(&expr, at, phase)?]
+            vec![AclMatcher::compile(&expr, at, phase, self.userlists)?]
         } else {
             lines
                 .iter()
-                .map(|a| AclMatcher::compile(&a.expression, &a.at, phase))
+                .map(|a| AclMatcher::compile(&a.expression, &a.at, phase, self.userlists))
                 .collect::<Result<_, _>>()?
         };
         let compiled = Arc::new(CompiledAcl { expressions });
@@ -1314,7 +1431,7 @@ impl<'c> AclCompiler<'c> {
                 let acl = match &t.acl {
                     AclRef::Named(name) => self.named(name, at, phase)?,
                     AclRef::Anonymous(expr) => Arc::new(CompiledAcl {
-                        expressions: vec![AclMatcher::compile(expr, at, phase)?],
+                        expressions: vec![AclMatcher::compile(expr, at, phase, self.userlists)?],
                     }),
                 };
                 terms.push(Term {

@@ -110,7 +110,12 @@ impl LogFormat {
             if !lit.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut lit)));
             }
-            pieces.push(Piece::Sample(acl::SampleExpr::compile(&fetch, at, phase)?));
+            pieces.push(Piece::Sample(acl::SampleExpr::compile(
+                &fetch,
+                at,
+                phase,
+                &[],
+            )?));
             rest = &inner[close + 1..];
         }
         lit.push_str(rest);
@@ -832,7 +837,7 @@ fn unsupported(rule: &HttpRule, kind: &str) -> ProxyError {
 impl CompiledRules {
     /// Compiles `proxy`'s rules; `config` gives the backend names for `use_backend`.
     pub fn compile(config: &HaproxyConfig, proxy: &Proxy) -> Result<Self, ProxyError> {
-        let mut acls = AclCompiler::new(&proxy.acls);
+        let mut acls = AclCompiler::new(&proxy.acls, &config.userlists);
         let settings = &proxy.settings;
         let mut cond = |rule_cond: Option<&haproxy_conf::model::Condition>,
                         at: &Location,

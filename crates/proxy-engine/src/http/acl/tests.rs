@@ -312,6 +312,30 @@ fn sample_helpers() {
     assert!(!match_word(b"a", b"", false, b"/?"));
 }
 
+#[test]
+fn basic_credentials_as_get_http_auth() {
+    let creds = |v: &str| basic_credentials(&request("GET", "/", &[("Authorization", v)]));
+    let pair = |u: &str, p: &str| Some((u.as_bytes().to_vec(), p.as_bytes().to_vec()));
+    assert_eq!(creds("Basic YWxpY2U6czNjcmV0"), pair("alice", "s3cret"));
+    assert_eq!(creds("bAsIc   YWxpY2U6czNjcmV0"), pair("alice", "s3cret"));
+    assert_eq!(
+        creds("B YWxpY2U6czNjcmV0"),
+        pair("alice", "s3cret"),
+        "strncasecmp on the scheme's length"
+    );
+    assert_eq!(creds("Basics YWxpY2U6czNjcmV0"), None);
+    assert_eq!(
+        creds("Basic YWxpY2U6czNjcmV0="),
+        None,
+        "length not a multiple of 4"
+    );
+    assert_eq!(creds("Basic Ym9iOmh1bnRlcjI="), pair("bob", "hunter2"));
+    assert_eq!(creds("Basic YWxpY2U="), None, "no ':'");
+    assert_eq!(base64_decode(b"YQ=="), Some(b"a".to_vec()));
+    assert_eq!(base64_decode(b"Y==="), None);
+    assert_eq!(base64_decode(b"YQ==YQ=="), None);
+}
+
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -392,7 +416,7 @@ mod compile_props {
             };
             let at = Location { file: "f".into(), line: 1 };
             let phase = if response { Phase::Response } else { Phase::Request };
-            if let Ok(m) = AclMatcher::compile(&expr, &at, phase) {
+            if let Ok(m) = AclMatcher::compile(&expr, &at, phase, &[]) {
                 let req = request("GET", &uri, &[("Host", &value), ("X", &value)]);
                 let res = ResponseHead {
                     version: HttpVersion::Http11,
