@@ -173,17 +173,36 @@ impl Reply {
     /// others (`close` when the connection ends after this answer, `keep-alive` to an
     /// HTTP/1.0 client that asked for it; the runtime decides). As the multiplexer
     /// does, `content-length` is not sent with a 1xx or 204 status.
+    /// A `connection` header already there (see [`Reply::close_before_body`]) gets the
+    /// value in place.
     pub fn to_bytes_with_connection(&self, connection: Option<&str>) -> Vec<u8> {
         let mut head = self.head.clone();
         if head.status < 200 || head.status == 204 {
             head.headers.remove("content-length");
         }
         if let Some(value) = connection {
-            head.headers.add("connection", value);
+            match head
+                .headers
+                .0
+                .iter_mut()
+                .find(|h| h.name.eq_ignore_ascii_case("connection"))
+            {
+                Some(h) => h.value = value.to_string(),
+                None => head.headers.add("connection", value),
+            }
         }
         let mut out = serialize_response(&head);
         out.extend_from_slice(&self.body);
         out
+    }
+}
+
+impl Reply {
+    /// A redirect sent while the request body is still unread: HAProxy's
+    /// `http_apply_redirect_rule()` then puts `connection: close` first (the runtime
+    /// knows whether the body was read; it must close after sending).
+    pub fn close_before_body(&mut self) {
+        self.head.headers.0.insert(0, header("connection", "close"));
     }
 }
 
