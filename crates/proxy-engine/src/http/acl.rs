@@ -1267,7 +1267,10 @@ impl AclMatcher {
                 patterns
                     .iter()
                     .map(|p| {
+                        // Byte-oriented, ASCII classes: PCRE2 as HAProxy compiles it
+                        // (no UTF flag).
                         regex::bytes::RegexBuilder::new(p)
+                            .unicode(false)
                             .case_insensitive(icase)
                             .build()
                             .map_err(|e| {

@@ -650,12 +650,16 @@ fn replace_value(re: &Regex, template: &str, value: &str) -> Option<Option<Strin
 }
 
 fn compile_regex(re: &str, at: &Location) -> Result<Regex, ProxyError> {
-    Regex::new(re).map_err(|e| {
-        plan_error(
-            at,
-            format!("regex '{re}' is not supported by ha-compat's regex engine: {e}"),
-        )
-    })
+    // Byte-oriented, ASCII classes: PCRE2 as HAProxy compiles it (no UTF flag).
+    regex::bytes::RegexBuilder::new(re)
+        .unicode(false)
+        .build()
+        .map_err(|e| {
+            plan_error(
+                at,
+                format!("regex '{re}' is not supported by ha-compat's regex engine: {e}"),
+            )
+        })
 }
 
 // ---------------------------------------------------------------- rules
