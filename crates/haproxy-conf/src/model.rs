@@ -813,6 +813,11 @@ pub enum HttpAction {
         regex: String,
         replacement: String,
     },
+    /// `replace-pathq`: as `replace-path` on the path with its query string.
+    ReplacePathq {
+        regex: String,
+        replacement: String,
+    },
     SetQuery(String),
     SetUri(String),
     SetMethod(String),

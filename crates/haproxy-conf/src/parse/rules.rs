@@ -141,9 +141,16 @@ fn typed_action(action: &str, args: &[String]) -> Result<Option<HttpAction>, Str
         }
         "replace-path" | "replace-pathq" => {
             need(2, "exactly 2 arguments")?;
-            HttpAction::ReplacePath {
-                regex: a(0),
-                replacement: a(1),
+            if action == "replace-pathq" {
+                HttpAction::ReplacePathq {
+                    regex: a(0),
+                    replacement: a(1),
+                }
+            } else {
+                HttpAction::ReplacePath {
+                    regex: a(0),
+                    replacement: a(1),
+                }
             }
         }
         "set-query" => {

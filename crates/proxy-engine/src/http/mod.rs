@@ -3,6 +3,9 @@
 //! Module map:
 //! - [`head`]: parsed request/response heads (HTX's view: start line, ordered headers),
 //!   case-insensitive lookups, and the lower-case serialization HAProxy sends.
+//! - [`acl`]: ACLs and `if`/`unless` conditions compiled to typed matchers (fetches,
+//!   `-m` methods, `-i`, `-f` files, predefined ACLs) and evaluated on a request,
+//!   its connection and, in `http-response` rules, its response.
 //! - [`errors`]: HAProxy's built-in error answers and `errorfile`s (raw for the
 //!   multiplexer's 400/408, through HTX for the stream's 403/502/503/504).
 //! - [`h1`]: HTTP/1 parsing (heads, `Connection` tokens, body framing and smuggling
@@ -12,9 +15,15 @@
 //! - [`stats`]: the stats page (`stats uri/auth/realm/refresh/...`), pure: which
 //!   requests it takes, Basic auth, the `;csv` export and the HTML page from a
 //!   snapshot of counters the engine fills.
+//! - [`rules`]: `http-request`, `redirect`, `use_backend`/`default_backend` and
+//!   `http-response` compiled per proxy; a request or response in, a verdict out
+//!   (head rewritten in place, or deny/auth/redirect/return answers). Not wired into
+//!   the session yet: the engine refuses these keywords until it is.
 
+pub mod acl;
 pub mod errors;
 pub mod h1;
 pub mod head;
+pub mod rules;
 pub mod session;
 pub mod stats;
