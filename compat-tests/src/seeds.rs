@@ -1575,10 +1575,19 @@ pub fn run_lb_seed(
     let holder_imp = imps[usize::from(holder == "lb2")];
     let holder_proxy = proxy_imps[usize::from(holder == "lb2")];
     // A refused haproxy.cfg is the haproxy's doing; an untracked script the keepalived's.
+    let other_proxy = proxy_imps[usize::from(other == "lb2")];
     let tracked = match (holder_imp, holder_proxy, seed.refused, seed.untracked) {
         (_, Impl::Reference, Some(why), _) | (Impl::Reference, _, None, Some(why)) => {
             Expect::Fails(why.to_owned())
         }
+        // Our haproxy runs the seed on the holder, the reference refuses it on the other
+        // node (a mixed pair on seed 004): the other node's tracker never succeeded, so
+        // its priority is no higher than the holder's after the kill, and it has no
+        // haproxy to serve with anyway.
+        _ if other_proxy == Impl::Reference && seed.refused.is_some() => Expect::Fails(format!(
+            "{} on {other}, so there is nothing to fail over to",
+            seed.refused.unwrap_or_default()
+        )),
         _ => Expect::Holds,
     };
     let t_kill = now_us();
