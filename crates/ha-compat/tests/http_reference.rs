@@ -291,6 +291,12 @@ fn corpus() -> Vec<Case> {
         case("head", 8080, &["HEAD /head HTTP/1.1\r\nHost: lb\r\n\r\n"]),
         case("204", 8080, &[leak(get("/204"))]),
         case("no server: 503", 8081, &[leak(get("/cl"))]),
+        case(
+            "no server, client closes: 503 with connection: close",
+            8081,
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        case("no server, 1.0 client: 503", 8081, &["GET /cl HTTP/1.0\r\n\r\n"]),
         case("incomplete request: 408", 8080, &["GET /cl HTTP/1.1\r\nHost: lb\r\n"]),
         case(
             "expect 100-continue",
@@ -366,7 +372,7 @@ fn corpus() -> Vec<Case> {
         if c.name == "server silent: 504" {
             c.quiet_ms = 1500;
         }
-        if c.name == "no server: 503" {
+        if c.name.starts_with("no server") {
             // Three retries a second apart.
             c.quiet_ms = 3600;
         }

@@ -588,13 +588,40 @@ fn plan_request(
     })
 }
 
+/// How the client connection stands when the proxy answers: whether it will close, and
+/// the request's HTTP version (the `connection:` header HAProxy's mux writes depends on
+/// both).
+#[derive(Debug, Clone, Copy)]
+struct ClientSide {
+    close: bool,
+    version: HttpVersion,
+}
+
 /// Sends a page the proxy answers with; returns the logged size (0 if nothing sent).
-async fn send_page(client: &mut Client, page: Option<ErrorPage>, timeout: Option<Duration>) -> u64 {
-    let Some(page) = page else {
+/// HAProxy's multiplexer cleans the page's own `Connection` header and writes its own,
+/// as for any response (haproxy 2.6.12 sends its 503 with `connection: close` to a
+/// client that asked to close); `%B` counts the page as HTX holds it, before that.
+async fn send_page(
+    client: &mut Client,
+    page: Option<ErrorPage>,
+    side: ClientSide,
+    timeout: Option<Duration>,
+) -> u64 {
+    let Some(mut page) = page else {
         return 0;
     };
+    let logged = page.logged_size();
+    h1::take_connection_tokens(&mut page.head.headers);
+    let eleven = |v: HttpVersion| v == HttpVersion::Http11;
+    if side.close {
+        if eleven(page.head.version) || eleven(side.version) {
+            page.head.headers.add("connection", "close");
+        }
+    } else if !eleven(page.head.version) || !eleven(side.version) {
+        page.head.headers.add("connection", "keep-alive");
+    }
     let _ = write_all(&mut client.stream, &page.to_bytes(), timeout).await;
-    page.logged_size()
+    logged
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -678,8 +705,16 @@ async fn forward(
         let aborted = session.termination.cause == TerminationCause::ClientAbort;
         if !aborted {
             record.status = Some(503);
-            record.bytes_to_client =
-                send_page(client, settings.errors.page(503), client_timeout).await;
+            record.bytes_to_client = send_page(
+                client,
+                settings.errors.page(503),
+                ClientSide {
+                    close: plan.client_wants_close,
+                    version: plan.version,
+                },
+                client_timeout,
+            )
+            .await;
         }
         record.termination = session.termination;
         record.active_ms = ms(started.elapsed());
@@ -742,6 +777,10 @@ async fn exchange_inner(
         method,
         version: request_version,
     } = plan;
+    let side = ClientSide {
+        close: client_wants_close,
+        version: request_version,
+    };
     let end = |record: &mut HttpLogRecord, cause, phase| {
         if record.termination.cause == TerminationCause::Normal {
             record.termination = TerminationState { cause, phase };
@@ -787,7 +826,7 @@ async fn exchange_inner(
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(502);
                     record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), timeouts.client).await;
+                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
                     end(record, cause, TerminationPhase::Headers);
                 } else {
                     end(record, cause, TerminationPhase::Data);
@@ -809,7 +848,8 @@ async fn exchange_inner(
                         Err(_) => {
                             record.status = Some(502);
                             record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), timeouts.client).await;
+                                send_page(client, settings.errors.page(502), side, timeouts.client)
+                                    .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
                             return Ok(true);
                         }
@@ -832,7 +872,8 @@ async fn exchange_inner(
                         Err(_) => {
                             record.status = Some(502);
                             record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), timeouts.client).await;
+                                send_page(client, settings.errors.page(502), side, timeouts.client)
+                                    .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
                             return Ok(true);
                         }
@@ -933,7 +974,7 @@ async fn exchange_inner(
                 Response::Head(buf) => {
                     record.status = Some(502);
                     record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), timeouts.client).await;
+                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
                     let _ = buf;
                     end(
                         record,
@@ -974,7 +1015,7 @@ async fn exchange_inner(
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(504);
-                    record.bytes_to_client = send_page(client, settings.errors.page(504), timeouts.client).await;
+                    record.bytes_to_client = send_page(client, settings.errors.page(504), side, timeouts.client).await;
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Data);
