@@ -29,8 +29,7 @@ use crate::tcp_session::{
 };
 use crate::traffic_log::{
     format_httplog, format_tcplog, is_error_session, is_null_session, proxy_targets, HttpLogRecord,
-    LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord, TerminationCause, LEVEL_ERR,
-    LEVEL_INFO,
+    LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
 };
 
 /// A balancer shared by every session of a backend, plus the connection counts the log
@@ -613,10 +612,9 @@ async fn serve_http(
         if logging.dontlognull && record.null {
             return;
         }
-        let error = record.termination.cause != TerminationCause::Normal
-            || record.counters.retries > 0
-            || record.counters.redispatched
-            || record.status.is_some_and(|s| s >= 500);
+        // strm_log(): as in TCP mode, or a 5xx status.
+        let error =
+            is_error_session(&http_as_tcplog(&record)) || record.status.is_some_and(|s| s >= 500);
         if logging.dontlog_normal && !error {
             return;
         }

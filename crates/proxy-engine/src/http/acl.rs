@@ -584,7 +584,7 @@ pub(crate) fn hdr_values<'a>(headers: &'a super::head::Headers, name: &str) -> V
 }
 
 /// `http_find_hdr_value_end()`: the next comma outside a quoted string.
-fn value_end(v: &str, from: usize) -> usize {
+pub(crate) fn value_end(v: &str, from: usize) -> usize {
     let b = v.as_bytes();
     let (mut quoted, mut qdpair) = (false, false);
     for (i, &c) in b.iter().enumerate().skip(from) {

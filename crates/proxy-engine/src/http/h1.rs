@@ -596,24 +596,47 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The trailer lines a [`Dechunker`] kept, as name and value (blanks after the colon
+/// skipped); lines without a colon have an empty name.
+fn trailer_fields(trailers: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    trailers
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            match line.iter().position(|&b| b == b':') {
+                Some(c) => {
+                    let v = &line[c + 1..];
+                    let skip = v.iter().take_while(|&&b| is_blank(b)).count();
+                    (&line[..c], &v[skip..])
+                }
+                None => (&line[..0], line),
+            }
+        })
+}
+
 /// The last chunk with the trailers (names lower-cased as every emitted header name).
 pub fn encode_last_chunk(trailers: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n");
-    for line in trailers.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match line.iter().position(|&b| b == b':') {
-            Some(c) => {
-                out.extend(line[..c].iter().map(u8::to_ascii_lowercase));
-                out.extend_from_slice(b": ");
-                let v = &line[c + 1..];
-                let skip = v.iter().take_while(|&&b| is_blank(b)).count();
-                out.extend_from_slice(&v[skip..]);
-            }
-            None => out.extend_from_slice(line),
+    for (name, value) in trailer_fields(trailers) {
+        if !name.is_empty() {
+            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            out.extend_from_slice(b": ");
         }
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// What the end of a chunked body adds to `%B`: the end-of-trailers block (one byte)
+/// and each trailer's name and value.
+pub fn htx_trailers_size(trailers: &[u8]) -> u64 {
+    let fields: usize = trailer_fields(trailers)
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    1 + fields as u64
 }
 
 /// The size HAProxy counts for a head in its logs (`%B`, `%U`): the HTX blocks' payload,

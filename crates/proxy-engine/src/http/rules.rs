@@ -1190,7 +1190,7 @@ fn replace_headers(
         let mut out = String::with_capacity(old.len());
         let mut start = 0;
         loop {
-            let end = next_comma(&old, start);
+            let end = crate::http::acl::value_end(&old, start);
             let seg = &old[start..end];
             let lead = seg.len() - seg.trim_start_matches([' ', '\t', '\r', '\n']).len();
             let trimmed = seg.trim_matches([' ', '\t', '\r', '\n']);
@@ -1210,28 +1210,6 @@ fn replace_headers(
         h.value = out;
     }
     Some(())
-}
-
-/// The next comma outside double quotes (`http_find_hdr_value_end()`).
-fn next_comma(v: &str, from: usize) -> usize {
-    let b = v.as_bytes();
-    let (mut quoted, mut qdpair) = (false, false);
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        if qdpair {
-            qdpair = false;
-        } else if quoted {
-            if c == b'\\' {
-                qdpair = true;
-            } else if c == b'"' {
-                quoted = false;
-            }
-        } else if c == b'"' {
-            quoted = true;
-        } else if c == b',' {
-            return i;
-        }
-    }
-    b.len()
 }
 
 /// The header, path, query, URI and method rewrites. `None` = HAProxy's failed rewrite.

@@ -274,30 +274,13 @@ impl Body {
                 if dechunker.is_done() {
                     encode_last_chunk(&dechunker.trailers, out);
                     // The end-of-trailers block, and each trailer's name and value.
-                    counted += 1 + trailer_htx_size(&dechunker.trailers);
+                    counted += h1::htx_trailers_size(&dechunker.trailers);
                     *self = Body::Done;
                 }
             }
         }
         Ok(counted)
     }
-}
-
-fn trailer_htx_size(trailers: &[u8]) -> u64 {
-    trailers
-        .split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let c = line.iter().position(|&b| b == b':')?;
-            let value = &line[c + 1..];
-            let value = value.len()
-                - value
-                    .iter()
-                    .take_while(|&&b| b == b' ' || b == b'\t')
-                    .count();
-            Some((c + value) as u64)
-        })
-        .sum()
 }
 
 /// What a request turned into, for the log line (the frontend adds the process and
@@ -718,10 +701,7 @@ async fn forward(
         }
         record.termination = session.termination;
         record.active_ms = ms(started.elapsed());
-        let (bc, sc) = picker.counts(record.server.as_deref());
-        picker.leave_backend();
-        record.counters.backend = bc.saturating_sub(1);
-        record.counters.server = sc;
+        leave_backend(picker, &mut record);
         return Exchange {
             record,
             next: Next::closing(aborted || plan.client_wants_close),
@@ -732,12 +712,18 @@ async fn forward(
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
-    let (bc, sc) = picker.counts(record.server.as_deref());
-    picker.leave_backend();
-    record.counters.backend = bc.saturating_sub(1);
-    record.counters.server = sc;
+    leave_backend(picker, &mut record);
     record.active_ms = ms(started.elapsed());
     Exchange { record, next }
+}
+
+/// The request leaves the backend: `%bc`/`%sc` as the log line shows them (this request
+/// no longer counted on the backend, the server's count as it was when it left it).
+fn leave_backend(picker: &mut SharedPicker, record: &mut HttpLogRecord) {
+    let (backend, server) = picker.counts(record.server.as_deref());
+    picker.leave_backend();
+    record.counters.backend = backend.saturating_sub(1);
+    record.counters.server = server;
 }
 
 /// How the response side stands.
