@@ -59,10 +59,40 @@ listen stats
     stats enable
     stats uri /haproxy?stats
     stats auth admin:admin
+userlist users
+    user admin insecure-password secret
+frontend fe_rules
+    bind 127.0.0.1:8085
+    acl is_api path_beg /api
+    acl blocked path_beg /blocked
+    acl secret path_beg /secret
+    acl auth_ok http_auth(users)
+    http-request deny if blocked
+    http-request deny deny_status 429 if { path_beg /slow }
+    http-request auth realm Private if secret !auth_ok
+    http-request redirect location /cl code 301 if { path /old }
+    http-request return status 200 content-type text/plain string pong if { path /ping }
+    http-request set-header X-Proto http
+    http-request add-header X-Src %[src]
+    http-request del-header X-Remove
+    http-request replace-path /rewrite(.*) \\1
+    redirect prefix http://www.lb code 302 if { hdr(host) -i old.lb }
+    http-response set-header X-Served-By fe_rules
+    http-response del-header Server
+    http-response deny if { status 404 }
+    use_backend be_api if is_api
+    default_backend be
+backend be_api
+    http-request set-header X-Backend api
+    http-request deny if { path /api/forbidden }
+    http-response add-header X-Api yes
+    server web1 127.0.0.1:9001
 ";
 
 /// The web's answer for a request path.
 fn answer(path: &str) -> Vec<u8> {
+    // `/api/...` (the rules' second backend) answers as `/...`.
+    let path = path.strip_prefix("/api").unwrap_or(path);
     let text: &str = match path {
         "/cl" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Foo: Bar\r\nServer: T\r\n\r\nhello",
         "/chunked" => {
@@ -365,6 +395,64 @@ fn corpus() -> Vec<Case> {
             .collect::<String>()
     );
     cases.push(case("too many headers", 8080, &[leak(many)]));
+    let rules = |name: &'static str, steps: &[&str]| case(name, 8085, steps);
+    cases.extend([
+        rules(
+            "rules: rewrites reach the web, response rewritten",
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nX-Remove: 1\r\n\r\n"],
+        ),
+        rules("rules: deny", &[leak(get("/blocked"))]),
+        rules(
+            "rules: deny, then the next request",
+            &[leak(get("/blocked")), leak(get("/cl"))],
+        ),
+        rules("rules: deny_status 429", &[leak(get("/slow"))]),
+        rules("rules: deny, http/1.0", &["GET /blocked HTTP/1.0\r\n\r\n"]),
+        rules(
+            "rules: deny with the body still coming",
+            &["POST /blocked HTTP/1.1\r\nHost: lb\r\nContent-Length: 10\r\n\r\nhello"],
+        ),
+        rules(
+            "rules: deny with the whole body",
+            &[
+                "POST /blocked HTTP/1.1\r\nHost: lb\r\nContent-Length: 5\r\n\r\nhello",
+                leak(get("/cl")),
+            ],
+        ),
+        rules("rules: auth without credentials", &[leak(get("/secret"))]),
+        rules(
+            "rules: auth with credentials",
+            &["GET /secret HTTP/1.1\r\nHost: lb\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\r\n"],
+        ),
+        rules("rules: redirect", &[leak(get("/old")), leak(get("/cl"))]),
+        rules(
+            "rules: redirect with the body still coming",
+            &["POST /old HTTP/1.1\r\nHost: lb\r\nContent-Length: 10\r\n\r\nhello"],
+        ),
+        rules(
+            "rules: redirect, http/1.0 keep-alive",
+            &["GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"],
+        ),
+        rules("rules: return", &[leak(get("/ping")), leak(get("/ping"))]),
+        rules("rules: replace-path", &[leak(get("/rewrite/cl"))]),
+        rules(
+            "rules: redirect prefix by host",
+            &["GET /cl?a=1 HTTP/1.1\r\nHost: old.lb\r\n\r\n"],
+        ),
+        rules(
+            "rules: use_backend",
+            &[leak(get("/api/cl")), leak(get("/cl"))],
+        ),
+        rules("rules: deny in the backend", &[leak(get("/api/forbidden"))]),
+        rules(
+            "rules: http-response deny",
+            &[leak(get("/nothing")), leak(get("/cl"))],
+        ),
+        rules(
+            "rules: chunked response rewritten",
+            &[leak(get("/api/chunked"))],
+        ),
+    ]);
     for c in &mut cases {
         if c.name == "incomplete request: 408" {
             c.quiet_ms = 1600;

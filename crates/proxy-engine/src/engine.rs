@@ -26,7 +26,9 @@ use crate::balance::{
 };
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
-use crate::http::session::{StatsPage, StatsSource};
+use crate::http::errors::ErrorPages;
+use crate::http::rules::CompiledRules;
+use crate::http::session::{ProxyRules, StatsPage, StatsSource};
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
@@ -34,7 +36,7 @@ use crate::http::stats::{
 use crate::listener::ConnLimit;
 use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
-use crate::tcp_frontend::{log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
+use crate::tcp_frontend::{http_routing, log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
 use crate::tcp_session::{
     BackendView, Picked, QueueExit, QueueWait, SendProxy, ServerPicker, ServerTarget,
 };
@@ -73,21 +75,28 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
             ));
             continue;
         }
-        if let Some(rule) = proxy.use_backends.first() {
-            out.push(format!(
-                "{}:{}: 'use_backend' rules are not supported by ha-compat's proxy engine yet \
-                 (they route connections; refusing rather than ignoring them)",
-                rule.at.file, rule.at.line
-            ));
-        }
-        if let Some(acl) = proxy.acls.first() {
-            out.push(format!(
-                "{}:{}: 'acl' is not supported by ha-compat's proxy engine yet",
-                acl.at.file, acl.at.line
-            ));
-        }
         if proxy.settings.mode == Mode::Http {
             out.extend(http_refusals(proxy));
+            // ACLs, `use_backend` and the `http-request`/`http-response`/`redirect`
+            // rules run; what the rules module cannot run is refused when compiling.
+            if let Err(e) = CompiledRules::compile(config, proxy) {
+                out.push(e.to_string());
+            }
+        } else {
+            if let Some(rule) = proxy.use_backends.first() {
+                out.push(format!(
+                    "{}:{}: 'use_backend' rules are not supported in 'mode tcp' by ha-compat's \
+                     proxy engine yet (they route connections; refusing rather than ignoring \
+                     them)",
+                    rule.at.file, rule.at.line
+                ));
+            }
+            if let Some(acl) = proxy.acls.first() {
+                out.push(format!(
+                    "{}:{}: 'acl' is not supported in 'mode tcp' by ha-compat's proxy engine yet",
+                    acl.at.file, acl.at.line
+                ));
+            }
         }
         if let Some(rule) = proxy.settings.tcp_request.first() {
             out.push(format!(
@@ -130,15 +139,6 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     let not_yet = |what: &str, at: &str| {
         format!("{at}: {what} is not supported by ha-compat's proxy engine yet (refusing rather than ignoring it)")
     };
-    for (rules, what) in [
-        (&settings.http_request, "'http-request'"),
-        (&settings.http_response, "'http-response'"),
-        (&settings.redirects, "'redirect'"),
-    ] {
-        if let Some(rule) = rules.first() {
-            out.push(not_yet(what, &format!("{}:{}", rule.at.file, rule.at.line)));
-        }
-    }
     if settings.stats.admin.is_some() {
         out.push(not_yet("'stats admin'", &at));
     }
@@ -434,6 +434,8 @@ pub enum Stop {
 pub struct Engine {
     frontends: Vec<(TcpFrontend, usize)>,
     backends: Vec<Backend>,
+    /// Each backend's balancer as sessions use it (same order as `backends`).
+    pickers: Vec<SharedPicker>,
     epoch: tokio::time::Instant,
     /// Every connection of the process (the soft stop waits for it to drain).
     process: ConnLimit,
@@ -550,25 +552,60 @@ impl Engine {
             backend_of: Vec::new(),
             log: log_sender(config, &internal, clock)?,
         });
-        let stats = Arc::new(EngineStats::new(config, &frontends, &backends));
-        for (frontend, index) in &mut frontends {
-            let Some(http) = frontend.http.as_mut() else {
-                continue;
-            };
-            let Some(proxy) = config.proxy(&backends[*index].name) else {
-                continue;
-            };
+        let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(config, &frontends, &backends));
+        // One balancer front per backend, shared by every frontend that sends to it (its
+        // `%bc` counts them all).
+        let pickers: Vec<SharedPicker> = backends
+            .iter()
+            .map(|b| SharedPicker::new(Box::new(b.handle.clone())))
+            .collect();
+        let named_pickers: Vec<(String, SharedPicker)> = backends
+            .iter()
+            .zip(&pickers)
+            .map(|(b, p)| (b.name.clone(), p.clone()))
+            .collect();
+        // Every `mode http` proxy's rules, compiled once.
+        let mut rules = HashMap::new();
+        for proxy in config
+            .proxies
+            .iter()
+            .filter(|p| !p.disabled && p.settings.mode == Mode::Http)
+        {
             let page = &proxy.settings.stats;
-            if page.enabled || page.uri.is_some() || !page.auth.is_empty() {
-                http.stats = Some(StatsPage {
+            let stats_page =
+                (page.enabled || page.uri.is_some() || !page.auth.is_empty()).then(|| StatsPage {
                     settings: page.clone(),
                     source: stats.clone(),
                 });
-            }
+            rules.insert(
+                proxy.name.clone(),
+                Arc::new(ProxyRules {
+                    name: proxy.name.clone(),
+                    rules: CompiledRules::compile(config, proxy)?,
+                    stats: stats_page,
+                    errors: ErrorPages::from_proxy(config, proxy),
+                }),
+            );
+        }
+        for (frontend, index) in &mut frontends {
+            let Some(proxy) = config
+                .proxy(&frontend.name)
+                .filter(|p| p.settings.mode == Mode::Http)
+            else {
+                continue;
+            };
+            frontend.http = Some(http_routing(
+                config,
+                proxy,
+                &backends[*index].name,
+                &named_pickers,
+                &rules,
+            )?);
         }
         Ok(Engine {
             frontends,
             backends,
+            pickers,
             epoch,
             process: process.clone(),
             stop_reports,
@@ -606,7 +643,7 @@ impl Engine {
         }
         drop(reports_tx);
         for (frontend, index) in self.frontends {
-            let picker = SharedPicker::new(Box::new(self.backends[index].handle.clone()));
+            let picker = self.pickers[index].clone();
             let mut stop = stop_rx.clone();
             tasks.spawn(run_tcp_frontend(frontend, picker, async move {
                 let _ = stop.changed().await;

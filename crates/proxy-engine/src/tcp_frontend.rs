@@ -21,7 +21,10 @@ use crate::balance::QueuePosition;
 use crate::error::ProxyError;
 use crate::http::errors::ErrorPages;
 use crate::http::h1::HeadLimits;
-use crate::http::session::{run_http_connection, ConnectionMode, ForwardFor, HttpSettings};
+use crate::http::session::{
+    run_http_connection, ConnectionMode, ForwardFor, HttpRoute, HttpRouting, HttpSettings,
+    ProxyRules,
+};
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
     run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, ServerPicker,
@@ -180,8 +183,9 @@ pub struct TcpFrontend {
     pub backend: String,
     pub listeners: Vec<Listener>,
     pub settings: SessionSettings,
-    /// `mode http`: requests are parsed and forwarded one by one.
-    pub http: Option<HttpSettings>,
+    /// `mode http`: requests are parsed and forwarded one by one, along the frontend's
+    /// rules (set by the engine once every backend exists: [`http_routing`]).
+    pub http: Option<HttpRouting>,
     pub logging: Option<TrafficLogging>,
     pub frontend_limit: ConnLimit,
     pub process_limit: ConnLimit,
@@ -365,15 +369,12 @@ impl TcpFrontend {
             clock,
         });
         let settings = session_settings(frontend, backend, pipe_limits(config));
-        let http = (frontend.settings.mode == Mode::Http)
-            .then(|| http_settings(config, frontend, backend, settings))
-            .transpose()?;
         Ok(TcpFrontend {
             name: frontend.name.clone(),
             backend: backend_name,
             listeners,
             settings,
-            http,
+            http: None,
             logging,
             frontend_limit,
             process_limit,
@@ -419,6 +420,57 @@ pub async fn run_tcp_frontend(
     }
     shutdown.await;
     accept_tasks.abort_all();
+}
+
+/// The routing of `mode http` frontend `frontend`: its rules, then a route to each
+/// `mode http` backend of `backends` (name, balancer), the default backend first.
+/// `rules` holds every `mode http` proxy's compiled rules by name.
+pub(crate) fn http_routing(
+    config: &HaproxyConfig,
+    frontend: &Proxy,
+    default_backend: &str,
+    backends: &[(String, SharedPicker)],
+    rules: &HashMap<String, Arc<ProxyRules>>,
+) -> Result<HttpRouting, ProxyError> {
+    let own = |name: &str| {
+        rules
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ProxyError::Plan(format!("no rules compiled for '{name}'")))
+    };
+    let mut routes = Vec::new();
+    let ordered = backends
+        .iter()
+        .filter(|(name, _)| name == default_backend)
+        .chain(backends.iter().filter(|(name, _)| name != default_backend));
+    for (name, picker) in ordered {
+        let Some(backend) = config
+            .proxy(name)
+            .filter(|b| b.kind.has_backend() && b.settings.mode == Mode::Http)
+        else {
+            continue;
+        };
+        let session = session_settings(frontend, backend, pipe_limits(config));
+        routes.push(HttpRoute {
+            settings: http_settings(config, frontend, backend, session)?,
+            picker: picker.clone(),
+            backend: if backend.name == frontend.name {
+                None
+            } else {
+                Some(own(&backend.name)?)
+            },
+        });
+    }
+    if routes.first().map(|r| r.settings.backend.as_str()) != Some(default_backend) {
+        return Err(ProxyError::Plan(format!(
+            "{}:{}: frontend '{}': its backend '{default_backend}' is not a 'mode http' backend",
+            frontend.at.file, frontend.at.line, frontend.name
+        )));
+    }
+    Ok(HttpRouting {
+        frontend: own(&frontend.name)?,
+        routes,
+    })
 }
 
 /// The settings of `mode http` sessions from `frontend` to `backend`.
@@ -469,13 +521,13 @@ fn http_settings(
         mode,
         forwardfor,
         limits: HeadLimits::default(),
-        errors: ErrorPages::from_proxy(config, backend),
+        // http_error_message(): the backend's pages, else the frontend's.
+        errors: ErrorPages::from_proxy(config, backend)
+            .over(ErrorPages::from_proxy(config, frontend)),
         request_timeout: frontend.settings.timeouts.http_request,
         keep_alive_timeout: frontend.settings.timeouts.http_keep_alive,
         frontend: frontend.name.clone(),
         backend: backend.name.clone(),
-        // The engine plugs its counters in (`Engine::build`).
-        stats: None,
     })
 }
 
@@ -510,7 +562,7 @@ async fn serve(
     accepted: crate::listener::Accepted,
 ) {
     if let Some(http) = &frontend.http {
-        return serve_http(frontend, http, picker, accepted).await;
+        return serve_http(frontend, http, accepted).await;
     }
     let crate::listener::Accepted {
         stream,
@@ -582,8 +634,7 @@ async fn serve(
 
 async fn serve_http(
     frontend: &TcpFrontend,
-    http: &HttpSettings,
-    mut picker: SharedPicker,
+    http: &HttpRouting,
     accepted: crate::listener::Accepted,
 ) {
     let crate::listener::Accepted {
@@ -642,7 +693,7 @@ async fn serve_http(
             frontend.name
         ));
     }
-    run_http_connection(connection, http, &mut picker, &mut log).await;
+    run_http_connection(connection, http, &mut log).await;
     drop(slots);
 }
 

@@ -510,11 +510,7 @@ fn ours(rules: &CompiledRules, c: &Case, client: SocketAddr) -> String {
         Verdict::Redirect(r) | Verdict::Return(r) => {
             // The H1 multiplexer's connection handling (the runtime's part), modelled
             // here only to compare the whole answer.
-            let mut r = r;
             let body_pending = c.method == "POST" && req.headers.contains("content-length");
-            if body_pending && matches!(r.head.status, 301..=308) {
-                r.close_before_body();
-            }
             let asks = req.headers.first("connection").map(str::to_ascii_lowercase);
             let connection = match (c.version, asks.as_deref()) {
                 (HttpVersion::Http10, Some("keep-alive")) => Some("keep-alive"),

@@ -116,6 +116,14 @@ impl ErrorPages {
         ErrorPages { files }
     }
 
+    /// These pages, and `fallback`'s for the statuses these do not set.
+    pub fn over(mut self, fallback: ErrorPages) -> ErrorPages {
+        for (status, page) in fallback.files {
+            self.files.entry(status).or_insert(page);
+        }
+        self
+    }
+
     /// An answer the stream sends (through HTX); `None` when the errorfile is empty.
     pub fn page(&self, status: u16) -> Option<ErrorPage> {
         match self.files.get(&status) {

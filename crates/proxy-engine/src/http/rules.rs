@@ -173,8 +173,7 @@ impl Reply {
     /// others (`close` when the connection ends after this answer, `keep-alive` to an
     /// HTTP/1.0 client that asked for it; the runtime decides). As the multiplexer
     /// does, `content-length` is not sent with a 1xx or 204 status.
-    /// A `connection` header already there (see [`Reply::close_before_body`]) gets the
-    /// value in place.
+    /// A `connection` header already there gets the value in place.
     pub fn to_bytes_with_connection(&self, connection: Option<&str>) -> Vec<u8> {
         let mut head = self.head.clone();
         if head.status < 200 || head.status == 204 {
@@ -194,15 +193,6 @@ impl Reply {
         let mut out = serialize_response(&head);
         out.extend_from_slice(&self.body);
         out
-    }
-}
-
-impl Reply {
-    /// A redirect sent while the request body is still unread: HAProxy's
-    /// `http_apply_redirect_rule()` then puts `connection: close` first (the runtime
-    /// knows whether the body was read; it must close after sending).
-    pub fn close_before_body(&mut self) {
-        self.head.headers.0.insert(0, header("connection", "close"));
     }
 }
 
@@ -1038,6 +1028,21 @@ impl CompiledRules {
     /// in place). `allow` ends the `http-request` rules only; `deny`, `auth`,
     /// `redirect` and `return` end the processing.
     pub fn on_request(&self, req: &mut RequestHead, conn: &ConnectionInfo) -> Verdict {
+        match self.on_http_request(req, conn) {
+            Verdict::Continue => self.on_redirect_rules(req, conn),
+            verdict => verdict,
+        }
+    }
+
+    /// Whether there are `http-response` rules (the runtime then keeps the request head
+    /// for them).
+    pub fn has_response_rules(&self) -> bool {
+        !self.http_response.is_empty()
+    }
+
+    /// The `http-request` rules alone (HAProxy checks the stats page after them, before
+    /// the `redirect` rules).
+    pub fn on_http_request(&self, req: &mut RequestHead, conn: &ConnectionInfo) -> Verdict {
         for rule in &self.http_request {
             let s = Subject {
                 request: req,
@@ -1068,6 +1073,11 @@ impl CompiledRules {
                 }
             }
         }
+        Verdict::Continue
+    }
+
+    /// The `redirect` rules alone.
+    pub fn on_redirect_rules(&self, req: &RequestHead, conn: &ConnectionInfo) -> Verdict {
         let s = Subject {
             request: req,
             conn,

@@ -17,11 +17,17 @@
 //!   it: 504 (through the proxy's `errorfile`s).
 //! - Chunked bodies are re-chunked as HAProxy's multiplexer writes them.
 //! - `101 Switching Protocols` turns the connection into a tunnel (`timeout tunnel`).
+//! - Rules run per proxy as `http_process_req_common()` runs them (frontend, then the
+//!   backend `use_backend` picked): `http-request`, the stats page, `redirect`. A local
+//!   answer keeps the connection when the request was whole and closes it when its body
+//!   was still coming. `%B` of a forwarded response counts its head as the server sent
+//!   it, before the `http-response` rules.
 //!
 //! Not yet: server connections are not kept between requests (every request connects;
 //! what the client sees is the same, the server sees `http-server-close` behaviour).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,7 +38,10 @@ use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
     self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
 };
-use crate::http::head::{serialize_request, serialize_response, HttpVersion, RequestHead};
+use crate::http::head::{
+    serialize_request, serialize_response, ConnectionInfo, HttpVersion, RequestHead, ResponseHead,
+};
+use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
     connect_with_retries, ms, state, ClientConnection, Pump, ServerPicker, SessionRecord,
@@ -107,6 +116,52 @@ pub struct StatsPage {
     pub source: std::sync::Arc<dyn StatsSource>,
 }
 
+/// One proxy's part of the request processing (`http_process_req_common()`): its
+/// `http-request` rules, then its stats page, then its `redirect` rules; and its
+/// `http-response` rules on the way back.
+#[derive(Debug)]
+pub struct ProxyRules {
+    pub name: String,
+    pub rules: CompiledRules,
+    /// `stats enable` (or `stats uri`/`auth`): requests for the page are answered by the
+    /// proxy itself.
+    pub stats: Option<StatsPage>,
+    /// The pages of the answers its rules give (`deny`, `auth`).
+    pub errors: ErrorPages,
+}
+
+/// A backend a frontend's requests can go to, with the settings of that pair.
+#[derive(Debug, Clone)]
+pub struct HttpRoute {
+    pub settings: HttpSettings,
+    pub picker: SharedPicker,
+    /// The backend's own rules; `None` when the backend is the frontend itself (a
+    /// `listen` section's own backend: its rules run once).
+    pub backend: Option<Arc<ProxyRules>>,
+}
+
+/// Where a frontend's requests go: its rules, then a route (`use_backend`, else the
+/// default backend, which is `routes[0]`).
+#[derive(Debug, Clone)]
+pub struct HttpRouting {
+    pub frontend: Arc<ProxyRules>,
+    pub routes: Vec<HttpRoute>,
+}
+
+impl HttpRouting {
+    fn default_route(&self) -> &HttpRoute {
+        // `routes` is never empty: the engine builds the default route first (see
+        // `Engine::build`); an empty routing is a construction bug, not bad input.
+        &self.routes[0]
+    }
+
+    fn route(&self, backend: Option<&str>) -> &HttpRoute {
+        backend
+            .and_then(|name| self.routes.iter().find(|r| r.settings.backend == name))
+            .unwrap_or_else(|| self.default_route())
+    }
+}
+
 /// Everything an HTTP session runs with.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -121,9 +176,6 @@ pub struct HttpSettings {
     pub keep_alive_timeout: Option<Duration>,
     pub frontend: String,
     pub backend: String,
-    /// `stats enable` (or `stats uri`/`auth`) on the backend: requests for the page are
-    /// answered by the proxy itself.
-    pub stats: Option<StatsPage>,
 }
 
 impl HttpSettings {
@@ -313,10 +365,11 @@ impl Next {
 /// Runs one client connection to its end, calling `log` for every request.
 pub async fn run_http_connection(
     connection: ClientConnection,
-    settings: &HttpSettings,
-    picker: &mut SharedPicker,
+    routing: &HttpRouting,
     log: &mut (dyn FnMut(HttpLogRecord) + Send),
 ) {
+    // The client side's settings come from the frontend: every route has the same.
+    let settings = &routing.default_route().settings;
     let ClientConnection {
         stream,
         client,
@@ -438,34 +491,10 @@ pub async fn run_http_connection(
                 head.uri,
                 head.version.as_str()
             )),
-            backend: settings.backend.clone(),
             ..base
         };
-        if let Some(page) = &settings.stats {
-            if let Some(request) = crate::http::stats::match_request(&page.settings, &head) {
-                let bytes = crate::http::stats::respond(
-                    &page.settings,
-                    &request,
-                    &settings.backend,
-                    &page.source.snapshot(),
-                );
-                let failed = write_all(&mut conn.stream, &bytes, settings.session.timeouts.client)
-                    .await
-                    .is_err();
-                log(stats_record(record, &request, bytes.len(), started));
-                if failed || request.close || settings.mode == ConnectionMode::Close {
-                    let _ = conn.stream.shutdown().await;
-                    return;
-                }
-                first = false;
-                idle_since = Instant::now();
-                continue;
-            }
-        }
-        let exchange = forward(
-            &mut conn, head, record, settings, picker, local, started, head_done,
-        )
-        .await;
+        let exchange =
+            process_request(&mut conn, head, record, routing, local, started, head_done).await;
         let mut record = exchange.record;
         match exchange.next {
             Next::KeepOpen => log(record),
@@ -483,6 +512,268 @@ pub async fn run_http_connection(
         }
         first = false;
         idle_since = Instant::now();
+    }
+}
+
+/// A request head as the H1 multiplexer hands it to the stream: framing checked, the
+/// `close`/`keep-alive` tokens of `Connection` taken out (the rules never see them).
+struct PreparedRequest {
+    head: RequestHead,
+    framing: BodyFraming,
+    /// Length and chunked together: the connection closes after this exchange.
+    smuggling_risk: bool,
+    tokens: h1::ConnectionTokens,
+}
+
+impl PreparedRequest {
+    fn client_wants_close(&self, mode: ConnectionMode) -> bool {
+        self.tokens.close
+            || (self.head.version == HttpVersion::Http10 && !self.tokens.keep_alive)
+            || mode == ConnectionMode::Close
+            || self.smuggling_risk
+    }
+}
+
+fn prepare_request(mut head: RequestHead, buffered: &[u8]) -> Result<PreparedRequest, H1Error> {
+    let (framing, smuggling_risk) = h1::request_framing(&mut head)?;
+    let tokens = h1::take_connection_tokens(&mut head.headers);
+    h1::check_websocket(&head.headers, tokens.upgrade, false)?;
+    // The multiplexer parses the body bytes that came with the head before the stream
+    // sees the request: a framing error in either is a bad request (`<BADREQ>`, no
+    // backend). Only chunk framing can be wrong.
+    if framing == BodyFraming::Chunked && !buffered.is_empty() {
+        Body::new(framing).transfer(&mut buffered.to_vec(), &mut Vec::new())?;
+    }
+    Ok(PreparedRequest {
+        head,
+        framing,
+        smuggling_risk,
+        tokens,
+    })
+}
+
+/// What a proxy's rules answer instead of forwarding the request.
+enum LocalAnswer<'a> {
+    /// The stats page of `proxy`.
+    Stats {
+        request: crate::http::stats::StatsRequest,
+        page: &'a StatsPage,
+        proxy: &'a str,
+    },
+    /// `deny` (`PR`), `auth` (`LR`), a failed rewrite (500, `IR`): a page of the proxy.
+    Page {
+        status: u16,
+        page: Option<ErrorPage>,
+        cause: TerminationCause,
+    },
+    /// `redirect` and `return` (`LR`).
+    Reply { reply: Reply, redirect: bool },
+}
+
+/// One proxy's `http_process_req_common()`: its `http-request` rules, its stats page,
+/// its `redirect` rules.
+fn proxy_phase<'a>(
+    proxy: &'a ProxyRules,
+    head: &mut RequestHead,
+    info: &ConnectionInfo,
+) -> Option<LocalAnswer<'a>> {
+    let verdict = match proxy.rules.on_http_request(head, info) {
+        Verdict::Continue => {
+            if let Some(page) = &proxy.stats {
+                if let Some(request) = crate::http::stats::match_request(&page.settings, head) {
+                    return Some(LocalAnswer::Stats {
+                        request,
+                        page,
+                        proxy: &proxy.name,
+                    });
+                }
+            }
+            proxy.rules.on_redirect_rules(head, info)
+        }
+        verdict => verdict,
+    };
+    match verdict {
+        Verdict::Continue => None,
+        Verdict::Deny { status } => Some(LocalAnswer::Page {
+            status,
+            page: proxy.errors.page(status),
+            cause: TerminationCause::Proxy,
+        }),
+        Verdict::Auth { realm } => Some(LocalAnswer::Page {
+            status: 401,
+            // http_action_auth(): the proxy's 401, its `WWW-Authenticate` lines replaced
+            // by the rule's.
+            page: proxy.errors.page(401).map(|mut page| {
+                page.head.headers.remove("www-authenticate");
+                page.head
+                    .headers
+                    .add("www-authenticate", &format!("Basic realm=\"{realm}\""));
+                page
+            }),
+            cause: TerminationCause::Local,
+        }),
+        Verdict::InternalError => Some(LocalAnswer::Page {
+            status: 500,
+            page: proxy.errors.page(500),
+            cause: TerminationCause::Internal,
+        }),
+        Verdict::Redirect(reply) => Some(LocalAnswer::Reply {
+            reply,
+            redirect: true,
+        }),
+        Verdict::Return(reply) => Some(LocalAnswer::Reply {
+            reply,
+            redirect: false,
+        }),
+    }
+}
+
+/// Runs the rules on a request and forwards it, or answers it locally.
+#[allow(clippy::too_many_arguments)]
+async fn process_request(
+    client: &mut Client,
+    head: RequestHead,
+    mut record: HttpLogRecord,
+    routing: &HttpRouting,
+    local: SocketAddr,
+    started: Instant,
+    head_done: Instant,
+) -> Exchange {
+    let settings = &routing.default_route().settings;
+    let mut prepared = match prepare_request(head, &client.buf) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            let status = error.request_status();
+            let _ = write_all(
+                &mut client.stream,
+                settings.errors.raw(status),
+                settings.session.timeouts.client,
+            )
+            .await;
+            record.status = Some(status);
+            record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
+            record.active_ms = ms(started.elapsed());
+            record.request_ms = None;
+            record.request_line = None;
+            return Exchange {
+                record,
+                next: Next::Close,
+            };
+        }
+    };
+    let info = ConnectionInfo {
+        client: record.client,
+        local,
+        tls: false,
+    };
+    if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
+        return answer_locally(client, answer, prepared, record, settings, started).await;
+    }
+    let route = {
+        let name = routing.frontend.rules.backend_for(&prepared.head, &info);
+        routing.route(name.as_deref())
+    };
+    record.backend = route.settings.backend.clone();
+    if let Some(backend) = &route.backend {
+        if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
+            return answer_locally(client, answer, prepared, record, &route.settings, started)
+                .await;
+        }
+    }
+    // `http-response` rules: the backend's, then the frontend's.
+    let response_rules: Vec<&ProxyRules> = route
+        .backend
+        .as_deref()
+        .into_iter()
+        .chain(std::iter::once(routing.frontend.as_ref()))
+        .filter(|p| p.rules.has_response_rules())
+        .collect();
+    let mut picker = route.picker.clone();
+    forward(
+        client,
+        prepared,
+        record,
+        &route.settings,
+        &mut picker,
+        ResponseRules {
+            proxies: response_rules,
+            info,
+        },
+        started,
+        head_done,
+    )
+    .await
+}
+
+/// Sends what the rules answered, and logs it as HAProxy does.
+async fn answer_locally(
+    client: &mut Client,
+    answer: LocalAnswer<'_>,
+    prepared: PreparedRequest,
+    mut record: HttpLogRecord,
+    settings: &HttpSettings,
+    started: Instant,
+) -> Exchange {
+    let client_timeout = settings.session.timeouts.client;
+    // The request body is never forwarded: what came with the head is dropped; if more
+    // is to come, the connection cannot carry another request.
+    let mut body = Body::new(prepared.framing);
+    let body_complete = body.transfer(&mut client.buf, &mut Vec::new()).is_ok() && body.is_done();
+    let side = ClientSide {
+        close: prepared.client_wants_close(settings.mode) || !body_complete,
+        version: prepared.head.version,
+    };
+    match answer {
+        LocalAnswer::Stats {
+            mut request,
+            page,
+            proxy,
+        } => {
+            request.close = side.close;
+            let bytes = crate::http::stats::respond(
+                &page.settings,
+                &request,
+                proxy,
+                &page.source.snapshot(),
+            );
+            let failed = write_all(&mut client.stream, &bytes, client_timeout)
+                .await
+                .is_err();
+            let record = stats_record(record, &request, bytes.len(), started);
+            return Exchange {
+                record,
+                next: Next::closing(failed || side.close),
+            };
+        }
+        LocalAnswer::Page {
+            status,
+            page,
+            cause,
+        } => {
+            record.status = Some(status);
+            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.termination = state(cause, TerminationPhase::Request);
+        }
+        LocalAnswer::Reply { reply, redirect } => {
+            // With the body still coming, the connection closes after the answer; the
+            // multiplexer writes `connection: close` last, as on any answer (measured
+            // on haproxy 2.6.12). A redirect has also put its own `Connection: close`
+            // first in the HTX message (http_apply_redirect_rule()), which the
+            // multiplexer drops but `%B` counts.
+            record.status = Some(reply.head.status);
+            record.bytes_to_client = reply_logged_size(&reply);
+            if redirect && !body_complete {
+                record.bytes_to_client += ("Connection".len() + "close".len()) as u64;
+            }
+            let bytes = reply.to_bytes_with_connection(connection_header(side, reply.head.version));
+            let _ = write_all(&mut client.stream, &bytes, client_timeout).await;
+            record.termination = state(TerminationCause::Local, TerminationPhase::Request);
+        }
+    }
+    record.active_ms = ms(started.elapsed());
+    Exchange {
+        record,
+        next: Next::closing(side.close),
     }
 }
 
@@ -519,27 +810,32 @@ fn log_null(log: &mut (dyn FnMut(HttpLogRecord) + Send), record: HttpLogRecord) 
     });
 }
 
-/// What the client asked about the connection, and the request's framing.
+/// The request as it goes to the server, and what the client asked about the
+/// connection.
 struct RequestPlan {
     head_bytes: Vec<u8>,
     body: Body,
     client_wants_close: bool,
     method: String,
     version: HttpVersion,
+    /// The request head as the rules left it, kept for `http-response` rules.
+    head: Option<RequestHead>,
 }
 
 fn plan_request(
-    mut head: RequestHead,
+    prepared: PreparedRequest,
     settings: &HttpSettings,
     client: SocketAddr,
-) -> Result<RequestPlan, H1Error> {
-    let (framing, smuggling_risk) = h1::request_framing(&mut head)?;
-    let tokens = h1::take_connection_tokens(&mut head.headers);
-    h1::check_websocket(&head.headers, tokens.upgrade, false)?;
-    let client_wants_close = tokens.close
-        || (head.version == HttpVersion::Http10 && !tokens.keep_alive)
-        || settings.mode == ConnectionMode::Close
-        || smuggling_risk;
+    keep_head: bool,
+) -> RequestPlan {
+    let client_wants_close = prepared.client_wants_close(settings.mode);
+    let PreparedRequest {
+        mut head,
+        framing,
+        tokens,
+        ..
+    } = prepared;
+    let kept = keep_head.then(|| head.clone());
     if let Some(ff) = &settings.forwardfor {
         if ff.applies_to(client.ip()) && !(ff.if_none && head.headers.contains(&ff.header)) {
             let name = ff.header.to_ascii_lowercase();
@@ -562,13 +858,21 @@ fn plan_request(
         }
         _ => {}
     }
-    Ok(RequestPlan {
+    RequestPlan {
         head_bytes: serialize_request(&head),
         body: Body::new(framing),
         client_wants_close,
         method: head.method,
         version: head.version,
-    })
+        head: kept,
+    }
+}
+
+/// The `http-response` rules a forwarded response goes through (the backend's, then
+/// the frontend's), and the connection facts their conditions read.
+struct ResponseRules<'a> {
+    proxies: Vec<&'a ProxyRules>,
+    info: ConnectionInfo,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -578,6 +882,27 @@ fn plan_request(
 struct ClientSide {
     close: bool,
     version: HttpVersion,
+}
+
+/// The `connection` header HAProxy's multiplexer writes on an answer: `close` when the
+/// connection ends after it (to an HTTP/1.1 side), `keep-alive` when a 1.0 exchange
+/// stays open.
+fn connection_header(side: ClientSide, response: HttpVersion) -> Option<&'static str> {
+    let eleven = |v: HttpVersion| v == HttpVersion::Http11;
+    if side.close {
+        (eleven(response) || eleven(side.version)).then_some("close")
+    } else {
+        (!eleven(response) || !eleven(side.version)).then_some("keep-alive")
+    }
+}
+
+/// `%B` of a redirect or `return` answer: its HTX size.
+fn reply_logged_size(reply: &Reply) -> u64 {
+    let status = reply.head.status.to_string();
+    h1::htx_head_size(
+        [reply.head.version.as_str(), &status, &reply.head.reason],
+        &reply.head.headers,
+    ) + reply.body.len() as u64
 }
 
 /// Sends a page the proxy answers with; returns the logged size (0 if nothing sent).
@@ -595,13 +920,8 @@ async fn send_page(
     };
     let logged = page.logged_size();
     h1::take_connection_tokens(&mut page.head.headers);
-    let eleven = |v: HttpVersion| v == HttpVersion::Http11;
-    if side.close {
-        if eleven(page.head.version) || eleven(side.version) {
-            page.head.headers.add("connection", "close");
-        }
-    } else if !eleven(page.head.version) || !eleven(side.version) {
-        page.head.headers.add("connection", "keep-alive");
+    if let Some(value) = connection_header(side, page.head.version) {
+        page.head.headers.add("connection", value);
     }
     let _ = write_all(&mut client.stream, &page.to_bytes(), timeout).await;
     logged
@@ -610,45 +930,22 @@ async fn send_page(
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     client: &mut Client,
-    head: RequestHead,
+    prepared: PreparedRequest,
     mut record: HttpLogRecord,
     settings: &HttpSettings,
     picker: &mut SharedPicker,
-    local: SocketAddr,
+    response_rules: ResponseRules<'_>,
     started: Instant,
     head_done: Instant,
 ) -> Exchange {
     let client_timeout = settings.session.timeouts.client;
-    // The multiplexer parses the body bytes that came with the head before the stream
-    // sees the request: a framing error in either is a bad request (`<BADREQ>`, no
-    // backend).
-    let plan = plan_request(head, settings, record.client).and_then(|plan| {
-        let mut probe = plan.body.clone();
-        probe.transfer(&mut client.buf.clone(), &mut Vec::new())?;
-        Ok(plan)
-    });
-    let plan = match plan {
-        Ok(plan) => plan,
-        Err(error) => {
-            let status = error.request_status();
-            let _ = write_all(
-                &mut client.stream,
-                settings.errors.raw(status),
-                client_timeout,
-            )
-            .await;
-            record.status = Some(status);
-            record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
-            record.active_ms = ms(started.elapsed());
-            record.backend = record.frontend.clone();
-            record.request_ms = None;
-            record.request_line = None;
-            return Exchange {
-                record,
-                next: Next::Close,
-            };
-        }
-    };
+    let local = response_rules.info.local;
+    let plan = plan_request(
+        prepared,
+        settings,
+        record.client,
+        !response_rules.proxies.is_empty(),
+    );
     // The connect loop works on a TCP session record.
     let mut session = SessionRecord {
         client: record.client,
@@ -708,7 +1005,7 @@ async fn forward(
         };
     };
     picker.connected(&target.name);
-    let next = exchange(client, server, plan, settings, &mut record).await;
+    let next = exchange(client, server, plan, settings, &response_rules, &mut record).await;
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
@@ -739,9 +1036,10 @@ async fn exchange(
     server: TcpStream,
     plan: RequestPlan,
     settings: &HttpSettings,
+    rules: &ResponseRules<'_>,
     record: &mut HttpLogRecord,
 ) -> Next {
-    match exchange_inner(client, server, plan, settings, record).await {
+    match exchange_inner(client, server, plan, settings, rules, record).await {
         Ok(close) => Next::closing(close),
         Err(server) => Next::Tunnel(server),
     }
@@ -753,6 +1051,7 @@ async fn exchange_inner(
     mut server: TcpStream,
     plan: RequestPlan,
     settings: &HttpSettings,
+    rules: &ResponseRules<'_>,
     record: &mut HttpLogRecord,
 ) -> Result<bool, TcpStream> {
     let timeouts = settings.session.timeouts;
@@ -762,6 +1061,7 @@ async fn exchange_inner(
         client_wants_close,
         method,
         version: request_version,
+        head: request_head,
     } = plan;
     let side = ClientSide {
         close: client_wants_close,
@@ -864,11 +1164,16 @@ async fn exchange_inner(
                             return Ok(true);
                         }
                     };
-                    let status = head.status.to_string();
-                    record.bytes_to_client += h1::htx_head_size(
-                        [head.version.as_str(), &status, &head.reason],
-                        &head.headers,
-                    );
+                    let head_size = |head: &ResponseHead| {
+                        let status = head.status.to_string();
+                        h1::htx_head_size(
+                            [head.version.as_str(), &status, &head.reason],
+                            &head.headers,
+                        )
+                    };
+                    if head.status < 200 {
+                        record.bytes_to_client += head_size(&head);
+                    }
                     if head.status == 101 {
                         record.status = Some(101);
                         to_client.extend_from_slice(&serialize_response(&head));
@@ -893,6 +1198,30 @@ async fn exchange_inner(
                         continue;
                     }
                     record.status = Some(head.status);
+                    // `%B` counts the head as the server sent it, before the
+                    // `http-response` rules (measured on haproxy 2.6.12: a removed
+                    // `Server` header still counts, an added one does not).
+                    record.bytes_to_client += head_size(&head);
+                    if let Some(request) = &request_head {
+                        if let Some((proxy, status)) =
+                            response_rules_deny(rules, request, &mut head)
+                        {
+                            // http_process_res_common(): the response is dropped, the
+                            // proxy's page goes instead, `%Tr` is -1.
+                            record.status = Some(status);
+                            record.response_ms = None;
+                            record.bytes_to_client +=
+                                send_page(client, proxy.errors.page(status), side, timeouts.client)
+                                    .await;
+                            let cause = if status == 500 {
+                                TerminationCause::Internal
+                            } else {
+                                TerminationCause::Proxy
+                            };
+                            end(record, cause, TerminationPhase::Headers);
+                            return Ok(side.close);
+                        }
+                    }
                     // The server connection closes after every response (see the
                     // module notes), so what the server asked for does not matter yet.
                     let _ = tokens;
@@ -1014,6 +1343,23 @@ async fn exchange_inner(
             },
         }
     }
+}
+
+/// Runs the `http-response` rules on a final response head; `Some` with the proxy and
+/// the status of the page to answer instead (a `deny`, or 500 for a failed rewrite).
+fn response_rules_deny<'a>(
+    rules: &ResponseRules<'a>,
+    request: &RequestHead,
+    head: &mut ResponseHead,
+) -> Option<(&'a ProxyRules, u16)> {
+    for proxy in &rules.proxies {
+        match proxy.rules.on_response(request, &rules.info, head) {
+            ResponseVerdict::Continue => {}
+            ResponseVerdict::Deny { status } => return Some((proxy, status)),
+            ResponseVerdict::InternalError => return Some((proxy, 500)),
+        }
+    }
+    None
 }
 
 /// After `101 Switching Protocols`: bytes both ways until both sides close, under
