@@ -87,6 +87,19 @@ backend be_api
     http-request deny if { path /api/forbidden }
     http-response add-header X-Api yes
     server web1 127.0.0.1:9001
+frontend fe_hash
+    bind 127.0.0.1:8086
+    monitor-uri /health
+    use_backend be_hdr if { path_beg /h/ }
+    default_backend be_uri
+backend be_uri
+    balance uri
+    server w1 127.0.0.1:9001
+    server w2 127.0.0.1:9003
+backend be_hdr
+    balance hdr(X-Key)
+    server w1 127.0.0.1:9001
+    server w2 127.0.0.1:9003
 ";
 
 /// The web's answer for a request path.
@@ -214,17 +227,27 @@ impl Web {
         let (flag, log) = (running.clone(), seen.clone());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         ns.spawn(move || {
-            let listener = TcpListener::bind("127.0.0.1:9001").unwrap();
-            listener.set_nonblocking(true).unwrap();
+            // Two ports: the balancing cases have two servers.
+            let listeners: Vec<TcpListener> = ["127.0.0.1:9001", "127.0.0.1:9003"]
+                .iter()
+                .map(|a| TcpListener::bind(a).unwrap())
+                .collect();
+            for l in &listeners {
+                l.set_nonblocking(true).unwrap();
+            }
             ready_tx.send(()).unwrap();
             while flag.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((s, _)) => {
+                let mut idle = true;
+                for listener in &listeners {
+                    if let Ok((s, _)) = listener.accept() {
+                        idle = false;
                         let _ = s.set_nonblocking(false);
                         let log = log.clone();
                         std::thread::spawn(move || serve_one(s, &log));
                     }
-                    Err(_) => sleep_ms(2),
+                }
+                if idle {
+                    sleep_ms(2);
                 }
             }
         });
@@ -451,6 +474,42 @@ fn corpus() -> Vec<Case> {
         rules(
             "rules: chunked response rewritten",
             &[leak(get("/api/chunked"))],
+        ),
+    ]);
+    let hashed = |name: &'static str, steps: &[&str]| case(name, 8086, steps);
+    let keyed = |key: &str| {
+        leak(format!(
+            "GET /h/cl HTTP/1.1\r\nHost: lb\r\nX-Key: {key}\r\n\r\n"
+        ))
+    };
+    cases.extend([
+        hashed("monitor-uri", &[leak(get("/health")), leak(get("/cl"))]),
+        hashed("monitor-uri, http/1.0", &["GET /health HTTP/1.0\r\n\r\n"]),
+        hashed(
+            "monitor-uri with a query is not it",
+            &[leak(get("/health?x=1"))],
+        ),
+        hashed(
+            "balance uri",
+            &[
+                leak(get("/cl")),
+                leak(get("/chunked")),
+                leak(get("/http10")),
+                leak(get("/204")),
+                leak(get("/cl?a=1")),
+                leak(get("/ka-tokens")),
+            ],
+        ),
+        hashed(
+            "balance hdr",
+            &[
+                keyed("alpha"),
+                keyed("beta"),
+                keyed("gamma, delta"),
+                keyed("delta"),
+                keyed("epsilon"),
+                leak(get("/h/cl")),
+            ],
         ),
     ]);
     for c in &mut cases {

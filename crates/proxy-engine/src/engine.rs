@@ -38,7 +38,7 @@ use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
 use crate::tcp_frontend::{http_routing, log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
 use crate::tcp_session::{
-    BackendView, Picked, QueueExit, QueueWait, SendProxy, ServerPicker, ServerTarget,
+    BackendView, Picked, QueueExit, QueueWait, RequestHint, SendProxy, ServerPicker, ServerTarget,
 };
 use crate::traffic_log::{LogClock, LogSender};
 
@@ -105,6 +105,17 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
                 rule.at.file, rule.at.line
             ));
         }
+        // Server choice and addressing the engine does not run, in any mode.
+        for directive in &proxy.settings.unmodelled {
+            let keyword = directive.words.first().map(String::as_str).unwrap_or("");
+            if matches!(keyword, "use-server" | "dispatch" | "transparent") {
+                out.push(format!(
+                    "{}:{}: '{keyword}' is not supported by ha-compat's proxy engine yet \
+                     (it chooses servers; refusing rather than ignoring it)",
+                    directive.at.file, directive.at.line
+                ));
+            }
+        }
         if proxy.kind.has_frontend() && proxy.settings.log_format.is_some() {
             out.push(format!(
                 "{}: 'log-format' is not supported by ha-compat's proxy engine yet",
@@ -148,23 +159,19 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
             &format!("{}:{}", rule.at.file, rule.at.line),
         ));
     }
-    if settings.monitor_uri.is_some() {
-        out.push(not_yet("'monitor-uri'", &at));
-    }
     if settings.cookie.is_some() && proxy.kind.has_backend() {
         out.push(not_yet("'cookie' persistence", &at));
     }
     if proxy.kind.has_backend() {
-        if let Some(
-            balance @ (Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }),
-        ) = &settings.balance
+        if let Some(Balance::UrlParam {
+            check_post: Some(_),
+            ..
+        }) = &settings.balance
         {
-            let name = match balance {
-                Balance::Uri { .. } => "uri",
-                Balance::UrlParam { .. } => "url_param",
-                _ => "hdr",
-            };
-            out.push(not_yet(&format!("'balance {name}' in 'mode http'"), &at));
+            out.push(not_yet(
+                "'balance url_param ... check_post' (hashing the request body)",
+                &at,
+            ));
         }
     }
     for directive in &settings.unmodelled {
@@ -185,6 +192,8 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
                 | "force-persist"
                 | "ignore-persist"
                 | "persist"
+                | "monitor"
+                | "http-send-name-header"
         ) {
             out.push(not_yet(
                 &format!("'{keyword}'"),
@@ -329,12 +338,23 @@ impl BackendHandle {
 
 impl ServerPicker for BackendHandle {
     fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked {
+        self.pick_for_request(client, &RequestHint::default(), previous)
+    }
+
+    fn pick_for_request(
+        &mut self,
+        client: SocketAddr,
+        request: &RequestHint,
+        previous: Option<&str>,
+    ) -> Picked {
         let mut state = self.lock();
         let now = state.now();
         let avoid = previous.and_then(|p| state.balancer.find(p));
         let req = RequestInfo {
             source: Some(client.ip()),
-            ..RequestInfo::default()
+            uri: request.uri.as_deref(),
+            header: request.header.as_deref(),
+            post_body: None,
         };
         match state.balancer.pick(&req, avoid, now) {
             Pick::Server(id) => Picked::Server(state.targets[id.0].clone()),
@@ -584,6 +604,11 @@ impl Engine {
                     rules: CompiledRules::compile(config, proxy)?,
                     stats: stats_page,
                     errors: ErrorPages::from_proxy(config, proxy),
+                    monitor_uri: proxy
+                        .kind
+                        .has_frontend()
+                        .then(|| proxy.settings.monitor_uri.clone())
+                        .flatten(),
                 }),
             );
         }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use haproxy_conf::model::{HaproxyConfig, HttpConnectionMode, Mode, Proxy, ProxySettings};
+use haproxy_conf::model::{Balance, HaproxyConfig, HttpConnectionMode, Mode, Proxy, ProxySettings};
 
 use crate::balance::QueuePosition;
 use crate::error::ProxyError;
@@ -23,12 +23,13 @@ use crate::http::errors::ErrorPages;
 use crate::http::h1::HeadLimits;
 use crate::http::session::{
     run_http_connection, ConnectionMode, ForwardFor, HttpRoute, HttpRouting, HttpSettings,
-    ProxyRules,
+    ProxyRules, RequestHash,
 };
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
-    run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, ServerPicker,
-    SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing, DEFAULT_RETRIES,
+    run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, RequestHint,
+    ServerPicker, SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing,
+    DEFAULT_RETRIES,
 };
 use crate::traffic_log::{
     format_httplog, format_tcplog, is_error_session, is_null_session, proxy_targets, HttpLogRecord,
@@ -46,6 +47,8 @@ pub struct SharedPicker {
     /// session it woke has connected (haproxy 2.6.12: `3/3/2/0/0` for the session whose
     /// end dequeues another); sampling later would race that session's connect.
     server_count_at_release: Option<u32>,
+    /// This request's hashed parts (`mode http` with `balance uri/url_param/hdr`).
+    request: Option<RequestHint>,
 }
 
 impl std::fmt::Debug for SharedPicker {
@@ -69,7 +72,13 @@ impl SharedPicker {
                 server_sessions: HashMap::new(),
             })),
             server_count_at_release: None,
+            request: None,
         }
+    }
+
+    /// The request this session's next picks are for (`balance uri/url_param/hdr`).
+    pub(crate) fn set_request(&mut self, request: Option<RequestHint>) {
+        self.request = request;
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Counted) -> R) -> R {
@@ -102,7 +111,11 @@ impl SharedPicker {
 
 impl ServerPicker for SharedPicker {
     fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked {
-        self.with(|c| c.picker.pick(client, previous))
+        let request = self.request.as_ref();
+        self.with(|c| match request {
+            Some(r) => c.picker.pick_for_request(client, r, previous),
+            None => c.picker.pick(client, previous),
+        })
     }
 
     fn cancel(&mut self, ticket: u64) -> QueuePosition {
@@ -454,6 +467,11 @@ pub(crate) fn http_routing(
         routes.push(HttpRoute {
             settings: http_settings(config, frontend, backend, session)?,
             picker: picker.clone(),
+            hash: match &backend.settings.balance {
+                Some(Balance::Uri { .. } | Balance::UrlParam { .. }) => RequestHash::Uri,
+                Some(Balance::Hdr { name, .. }) => RequestHash::Header(name.clone()),
+                _ => RequestHash::Nothing,
+            },
             backend: if backend.name == frontend.name {
                 None
             } else {
@@ -660,7 +678,7 @@ async fn serve_http(
         };
         record.counters.process = frontend.process_limit.current();
         record.counters.frontend = frontend.frontend_limit.current();
-        if logging.dontlognull && record.null {
+        if (logging.dontlognull && record.null) || record.monitor {
             return;
         }
         // strm_log(): as in TCP mode, or a 5xx status.

@@ -213,6 +213,16 @@ pub trait ServerPicker: Send {
     /// A server for a new attempt; `previous` is the server of the failed attempt when
     /// redispatching (its slot has been released already).
     fn pick(&mut self, client: SocketAddr, previous: Option<&str>) -> Picked;
+    /// [`ServerPicker::pick`] for an HTTP request whose parts the backend hashes on
+    /// (`balance uri`, `url_param`, `hdr`).
+    fn pick_for_request(
+        &mut self,
+        client: SocketAddr,
+        _request: &RequestHint,
+        previous: Option<&str>,
+    ) -> Picked {
+        self.pick(client, previous)
+    }
     /// A queued connection gave up (client gone) before getting its slot: where it
     /// stood.
     fn cancel(&mut self, _ticket: u64) -> QueuePosition {
@@ -230,6 +240,15 @@ pub trait ServerPicker: Send {
     /// phase (`was_connected`: its connection is closed too), or after failed attempts it
     /// gives up on or redispatches away from.
     fn released(&mut self, _server: &str, _was_connected: bool) {}
+}
+
+/// The parts of an HTTP request a backend's `balance` hashes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestHint {
+    /// The URI as the backend's rules left it (`balance uri`, `url_param`).
+    pub uri: Option<Vec<u8>>,
+    /// The first value of the hashed header (`balance hdr(name)`).
+    pub header: Option<Vec<u8>>,
 }
 
 /// How a session behaves, from the frontend and backend settings.

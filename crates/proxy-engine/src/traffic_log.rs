@@ -386,6 +386,8 @@ pub struct HttpLogRecord {
     pub request_line: Option<String>,
     /// Nothing at all came from the client (`option dontlognull` drops the line).
     pub null: bool,
+    /// A `monitor-uri` request: HAProxy never logs those (`SF_MONITOR`).
+    pub monitor: bool,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -818,6 +820,7 @@ mod tests {
             },
             request_line: Some("GET / HTTP/1.1".into()),
             null: false,
+            monitor: false,
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

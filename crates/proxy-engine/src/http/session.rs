@@ -44,8 +44,8 @@ use crate::http::head::{
 use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
-    connect_with_retries, ms, state, ClientConnection, Pump, ServerPicker, SessionRecord,
-    SessionSettings,
+    connect_with_retries, ms, state, ClientConnection, Pump, RequestHint, ServerPicker,
+    SessionRecord, SessionSettings,
 };
 use crate::traffic_log::{
     HttpLogRecord, LogCounters, TerminationCause, TerminationPhase, TerminationState,
@@ -128,6 +128,20 @@ pub struct ProxyRules {
     pub stats: Option<StatsPage>,
     /// The pages of the answers its rules give (`deny`, `auth`).
     pub errors: ErrorPages,
+    /// `monitor-uri` (a frontend's): answered 200 before any rule, never logged.
+    pub monitor_uri: Option<String>,
+}
+
+impl ProxyRules {
+    /// Whether `head` asks for the monitor URI: its path when the URI set starts with
+    /// `/`, else the whole URI (`http_wait_for_request()`).
+    fn is_monitor_request(&self, head: &RequestHead) -> bool {
+        let Some(uri) = self.monitor_uri.as_deref() else {
+            return false;
+        };
+        head.uri == uri
+            || (uri.starts_with('/') && crate::http::stats::path_with_query(&head.uri) == uri)
+    }
 }
 
 /// A backend a frontend's requests can go to, with the settings of that pair.
@@ -138,6 +152,43 @@ pub struct HttpRoute {
     /// The backend's own rules; `None` when the backend is the frontend itself (a
     /// `listen` section's own backend: its rules run once).
     pub backend: Option<Arc<ProxyRules>>,
+    /// What of the request the backend's `balance` hashes on.
+    pub hash: RequestHash,
+}
+
+/// What of a request a backend's `balance` hashes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestHash {
+    Nothing,
+    /// `balance uri`, `balance url_param`.
+    Uri,
+    /// `balance hdr(name)`.
+    Header(String),
+}
+
+impl RequestHash {
+    /// The request's hashed parts, as the rules left it (`get_server_hh()` takes the
+    /// first comma-separated value of the first occurrence).
+    fn hint(&self, head: &RequestHead) -> Option<RequestHint> {
+        match self {
+            RequestHash::Nothing => None,
+            RequestHash::Uri => Some(RequestHint {
+                uri: Some(head.uri.as_bytes().to_vec()),
+                header: None,
+            }),
+            RequestHash::Header(name) => Some(RequestHint {
+                uri: None,
+                header: head.headers.first(name).map(|v| {
+                    v.split(',')
+                        .next()
+                        .unwrap_or("")
+                        .trim_matches([' ', '\t'])
+                        .as_bytes()
+                        .to_vec()
+                }),
+            }),
+        }
+    }
 }
 
 /// Where a frontend's requests go: its rules, then a route (`use_backend`, else the
@@ -422,6 +473,7 @@ pub async fn run_http_connection(
             counters: LogCounters::default(),
             request_line: None,
             null: false,
+            monitor: false,
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -566,6 +618,8 @@ enum LocalAnswer<'a> {
         page: Option<ErrorPage>,
         cause: TerminationCause,
     },
+    /// `monitor-uri`: the proxy's 200 page, `LR`, not logged.
+    Monitor(Option<ErrorPage>),
     /// `redirect` and `return` (`LR`).
     Reply { reply: Reply, redirect: bool },
 }
@@ -666,6 +720,18 @@ async fn process_request(
         local,
         tls: false,
     };
+    if routing.frontend.is_monitor_request(&prepared.head) {
+        let page = routing.frontend.errors.page(200);
+        return answer_locally(
+            client,
+            LocalAnswer::Monitor(page),
+            prepared,
+            record,
+            settings,
+            started,
+        )
+        .await;
+    }
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
         return answer_locally(client, answer, prepared, record, settings, started).await;
     }
@@ -689,6 +755,7 @@ async fn process_request(
         .filter(|p| p.rules.has_response_rules())
         .collect();
     let mut picker = route.picker.clone();
+    picker.set_request(route.hash.hint(&prepared.head));
     forward(
         client,
         prepared,
@@ -753,6 +820,12 @@ async fn answer_locally(
             record.status = Some(status);
             record.bytes_to_client = send_page(client, page, side, client_timeout).await;
             record.termination = state(cause, TerminationPhase::Request);
+        }
+        LocalAnswer::Monitor(page) => {
+            record.status = Some(200);
+            record.monitor = true;
+            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
         LocalAnswer::Reply { reply, redirect } => {
             // With the body still coming, the connection closes after the answer; the

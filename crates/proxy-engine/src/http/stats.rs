@@ -507,7 +507,7 @@ pub fn match_request(settings: &Stats, req: &RequestHead) -> Option<StatsRequest
 
 /// `http_parse_path`: from the first `/` after `scheme://authority` to the end
 /// (query included); empty for `*` and authority forms.
-fn path_with_query(uri: &str) -> &str {
+pub(crate) fn path_with_query(uri: &str) -> &str {
     if uri.starts_with('/') {
         return uri;
     }
