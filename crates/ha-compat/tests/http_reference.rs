@@ -100,6 +100,13 @@ backend be_hdr
     balance hdr(X-Key)
     server w1 127.0.0.1:9001
     server w2 127.0.0.1:9003
+frontend fe_cookie
+    bind 127.0.0.1:8087
+    default_backend be_cookie
+backend be_cookie
+    cookie SERVERID insert indirect nocache
+    server w1 127.0.0.1:9001 cookie s1
+    server w2 127.0.0.1:9003 cookie s2
 ";
 
 /// The web's answer for a request path.
@@ -114,6 +121,14 @@ fn answer(path: &str) -> Vec<u8> {
         }
         "/close" => "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
         "/http10" => "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "/setck" => {
+            "HTTP/1.1 200 OK\r\nSet-Cookie: SERVERID = evil; path=/\r\n\
+             Set-Cookie: other = 1\r\nContent-Length: 0\r\n\r\n"
+        }
+        "/lm" => {
+            "HTTP/1.1 200 OK\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n\
+             Content-Length: 2\r\n\r\nok"
+        }
         "/ka-tokens" => {
             "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
              Content-Length: 0\r\n\r\n"
@@ -510,6 +525,53 @@ fn corpus() -> Vec<Case> {
                 keyed("epsilon"),
                 leak(get("/h/cl")),
             ],
+        ),
+    ]);
+    let with_cookie = |value: &str| {
+        leak(format!(
+            "GET /cl HTTP/1.1\r\nHost: lb\r\nCookie: {value}\r\n\r\n"
+        ))
+    };
+    let cookie = |name: &'static str, steps: &[&str]| case(name, 8087, steps);
+    cases.extend([
+        cookie(
+            "cookie: none, inserted",
+            &[leak(get("/cl")), leak(get("/cl"))],
+        ),
+        cookie(
+            "cookie: valid",
+            &[with_cookie("SERVERID=s2"), with_cookie("SERVERID=s1")],
+        ),
+        cookie(
+            "cookie: removed among others",
+            &[with_cookie("a=1; SERVERID=s1; b=2")],
+        ),
+        cookie("cookie: removed first", &[with_cookie("SERVERID=s2; a=1")]),
+        cookie("cookie: removed last", &[with_cookie("a=1;SERVERID=s2")]),
+        cookie(
+            "cookie: spaces around =",
+            &[with_cookie("a = 1 ; SERVERID = s1")],
+        ),
+        cookie("cookie: unknown server", &[with_cookie("SERVERID=zz")]),
+        cookie("cookie: twice", &[with_cookie("SERVERID=s1; SERVERID=s2")]),
+        cookie(
+            "cookie: the server sets it too",
+            &[
+                leak(get("/setck")),
+                "GET /setck HTTP/1.1\r\nHost: lb\r\nCookie: SERVERID=s1\r\n\r\n",
+            ],
+        ),
+        cookie(
+            "cookie: unknown, then valid",
+            &[with_cookie("SERVERID=zz; SERVERID=s2")],
+        ),
+        cookie(
+            "cookie: nocache on a cacheable response",
+            &[leak(get("/lm"))],
+        ),
+        cookie(
+            "cookie: post",
+            &["POST /lm HTTP/1.1\r\nHost: lb\r\nContent-Length: 2\r\n\r\nab"],
         ),
     ]);
     for c in &mut cases {

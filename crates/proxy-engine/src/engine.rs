@@ -159,8 +159,10 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
             &format!("{}:{}", rule.at.file, rule.at.line),
         ));
     }
-    if settings.cookie.is_some() && proxy.kind.has_backend() {
-        out.push(not_yet("'cookie' persistence", &at));
+    if proxy.kind.has_backend() {
+        if let Err(e) = crate::http::cookie::CookiePersistence::compile(proxy) {
+            out.push(e.to_string());
+        }
     }
     if proxy.kind.has_backend() {
         if let Some(Balance::UrlParam {
@@ -356,7 +358,16 @@ impl ServerPicker for BackendHandle {
             header: request.header.as_deref(),
             post_body: None,
         };
-        match state.balancer.pick(&req, avoid, now) {
+        // A redispatch leaves the cookie's server (HAProxy clears `SF_DIRECT`).
+        let direct = match (&request.server, previous) {
+            (Some(name), None) => state.balancer.find(name),
+            _ => None,
+        };
+        let pick = match direct {
+            Some(id) => state.balancer.pick_direct(id, now),
+            None => state.balancer.pick(&req, avoid, now),
+        };
+        match pick {
             Pick::Server(id) => Picked::Server(state.targets[id.0].clone()),
             Pick::Queued(ticket) => {
                 let (exit, receiver) = oneshot::channel();

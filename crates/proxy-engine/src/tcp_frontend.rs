@@ -19,6 +19,7 @@ use haproxy_conf::model::{Balance, HaproxyConfig, HttpConnectionMode, Mode, Prox
 
 use crate::balance::QueuePosition;
 use crate::error::ProxyError;
+use crate::http::cookie::CookiePersistence;
 use crate::http::errors::ErrorPages;
 use crate::http::h1::HeadLimits;
 use crate::http::session::{
@@ -472,6 +473,7 @@ pub(crate) fn http_routing(
                 Some(Balance::Hdr { name, .. }) => RequestHash::Header(name.clone()),
                 _ => RequestHash::Nothing,
             },
+            cookie: CookiePersistence::compile(backend)?.map(Arc::new),
             backend: if backend.name == frontend.name {
                 None
             } else {

@@ -249,6 +249,9 @@ pub struct RequestHint {
     pub uri: Option<Vec<u8>>,
     /// The first value of the hashed header (`balance hdr(name)`).
     pub header: Option<Vec<u8>>,
+    /// The server the request's persistence cookie names (`SF_DIRECT`): taken without
+    /// balancing on the first attempt.
+    pub server: Option<String>,
 }
 
 /// How a session behaves, from the frontend and backend settings.

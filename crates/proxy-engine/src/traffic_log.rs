@@ -388,6 +388,9 @@ pub struct HttpLogRecord {
     pub null: bool,
     /// A `monitor-uri` request: HAProxy never logs those (`SF_MONITOR`).
     pub monitor: bool,
+    /// `%tsc`'s persistence cookie characters (client side, server side) when the
+    /// backend has a `cookie`; `--` otherwise.
+    pub cookie_flags: Option<[char; 2]>,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -415,7 +418,7 @@ fn quoted_request_line(line: Option<&str>) -> String {
 pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
-        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}-- {}/{}/{}/{}/{}{} {}/{} {}",
+        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{} {}",
         client_text(record.client),
         clock.accept_date(record.request_at),
         record.frontend,
@@ -431,6 +434,8 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
             .map_or_else(|| "-1".to_string(), |s| s.to_string()),
         record.bytes_to_client,
         record.termination,
+        record.cookie_flags.map_or('-', |f| f[0]),
+        record.cookie_flags.map_or('-', |f| f[1]),
         c.process,
         c.frontend,
         c.backend,
@@ -821,6 +826,7 @@ mod tests {
             request_line: Some("GET / HTTP/1.1".into()),
             null: false,
             monitor: false,
+            cookie_flags: None,
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

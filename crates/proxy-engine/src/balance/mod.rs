@@ -558,6 +558,20 @@ impl Balancer {
         let Some(s) = chosen else {
             return Pick::Queued(self.enqueue(None, now));
         };
+        self.take_slot(s, now)
+    }
+
+    /// A session sent to `id` by its persistence cookie (`SF_DIRECT`): no balancing,
+    /// but the server's `maxconn` and queue apply as to any session.
+    pub fn pick_direct(&mut self, id: ServerId, now: Duration) -> Pick {
+        if id.0 >= self.srvs.len() {
+            return Pick::NoServer;
+        }
+        self.take_slot(id.0, now)
+    }
+
+    /// A slot on server `s`, or a place in its queue when it is full.
+    fn take_slot(&mut self, s: usize, now: Duration) -> Pick {
         let srv = &self.srvs[s];
         if srv.maxconn > 0 && (!srv.queue.is_empty() || srv.served >= self.dynamic_maxconn(s, now))
         {

@@ -17,10 +17,13 @@
 //!   snapshot of counters the engine fills.
 //! - [`rules`]: `http-request`, `redirect`, `use_backend`/`default_backend` and
 //!   `http-response` compiled per proxy; a request or response in, a verdict out
-//!   (head rewritten in place, or deny/auth/redirect/return answers). Not wired into
-//!   the session yet: the engine refuses these keywords until it is.
+//!   (head rewritten in place, or deny/auth/redirect/return answers); the session
+//!   runs them per proxy.
+//! - [`cookie`]: `cookie NAME insert` persistence: the server a request's cookie
+//!   names (with `indirect` removal), the `Set-Cookie` a response gets.
 
 pub mod acl;
+pub mod cookie;
 pub mod errors;
 pub mod h1;
 pub mod head;

@@ -34,6 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::balance::QueuePosition;
+use crate::http::cookie::{CookiePersistence, RequestCookie};
 use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
     self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
@@ -154,6 +155,8 @@ pub struct HttpRoute {
     pub backend: Option<Arc<ProxyRules>>,
     /// What of the request the backend's `balance` hashes on.
     pub hash: RequestHash,
+    /// The backend's `cookie … insert` persistence.
+    pub cookie: Option<Arc<CookiePersistence>>,
 }
 
 /// What of a request a backend's `balance` hashes on.
@@ -174,10 +177,11 @@ impl RequestHash {
             RequestHash::Nothing => None,
             RequestHash::Uri => Some(RequestHint {
                 uri: Some(head.uri.as_bytes().to_vec()),
-                header: None,
+                ..RequestHint::default()
             }),
             RequestHash::Header(name) => Some(RequestHint {
                 uri: None,
+                server: None,
                 header: head.headers.first(name).map(|v| {
                     v.split(',')
                         .next()
@@ -474,6 +478,7 @@ pub async fn run_http_connection(
             request_line: None,
             null: false,
             monitor: false,
+            cookie_flags: None,
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -740,6 +745,11 @@ async fn process_request(
         routing.route(name.as_deref())
     };
     record.backend = route.settings.backend.clone();
+    if route.cookie.is_some() {
+        // `%tsc`'s cookie characters once the backend has persistence: nothing seen,
+        // nothing set, until the cookies are processed.
+        record.cookie_flags = Some(['N', 'N']);
+    }
     if let Some(backend) = &route.backend {
         if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
             return answer_locally(client, answer, prepared, record, &route.settings, started)
@@ -755,7 +765,18 @@ async fn process_request(
         .filter(|p| p.rules.has_response_rules())
         .collect();
     let mut picker = route.picker.clone();
-    picker.set_request(route.hash.hint(&prepared.head));
+    let mut hint = route.hash.hint(&prepared.head);
+    // http_manage_client_side_cookies(): after every rule, in the backend.
+    let persistence = route.cookie.as_deref().map(|cookie| {
+        let running = |server: &str| picker.view(server).server_running;
+        let found = cookie.on_request(&mut prepared.head, &running);
+        if let Some(server) = &found.server {
+            hint.get_or_insert_with(RequestHint::default).server = Some(server.clone());
+        }
+        record.cookie_flags = Some([found.flag, 'N']);
+        (cookie, found)
+    });
+    picker.set_request(hint);
     forward(
         client,
         prepared,
@@ -765,6 +786,7 @@ async fn process_request(
         ResponseRules {
             proxies: response_rules,
             info,
+            persistence,
         },
         started,
         head_done,
@@ -946,6 +968,8 @@ fn plan_request(
 struct ResponseRules<'a> {
     proxies: Vec<&'a ProxyRules>,
     info: ConnectionInfo,
+    /// The backend's cookie persistence and what the request's cookie said.
+    persistence: Option<(&'a CookiePersistence, RequestCookie)>,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -1294,6 +1318,12 @@ async fn exchange_inner(
                             end(record, cause, TerminationPhase::Headers);
                             return Ok(side.close);
                         }
+                    }
+                    if let (Some((cookie, found)), Some(server)) =
+                        (&rules.persistence, record.server.as_deref())
+                    {
+                        let set = cookie.on_response(&mut head, server, found, &method);
+                        record.cookie_flags = Some([found.flag, set]);
                     }
                     // The server connection closes after every response (see the
                     // module notes), so what the server asked for does not matter yet.
