@@ -28,6 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::balance::QueuePosition;
+use crate::client_stream::ClientStream;
 use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
     self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
@@ -150,8 +151,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Writes everything, within `timeout` (`Err` on error or timeout: `true` for timeout).
-async fn write_all(
-    stream: &mut TcpStream,
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
     bytes: &[u8],
     timeout: Option<Duration>,
 ) -> Result<(), bool> {
@@ -179,7 +180,7 @@ enum HeadWait {
 
 /// The client side: its socket and the bytes read but not yet used.
 struct Client {
-    stream: TcpStream,
+    stream: ClientStream,
     buf: Vec<u8>,
 }
 
