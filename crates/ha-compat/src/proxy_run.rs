@@ -76,7 +76,7 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
         }
     };
     for warning in engine.warnings() {
-        let _ = writeln!(err, "[WARNING]  ({pid}) : {warning}");
+        let _ = writeln!(err, "[WARNING]  ({pid}) : config : {warning}");
     }
     if let Err(message) = drop_privileges(&config.global, program) {
         alert(err, pid, &message);

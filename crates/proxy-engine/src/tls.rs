@@ -234,6 +234,8 @@ struct Tls12Suite {
     keywords: &'static [&'static str],
 }
 
+/// In OpenSSL 3's `DEFAULT` order (`openssl ciphers DEFAULT`): keywords expand in it,
+/// and with server preference it decides the suite agreed.
 const TLS12_SUITES: &[Tls12Suite] = &[
     Tls12Suite {
         openssl: "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -241,9 +243,9 @@ const TLS12_SUITES: &[Tls12Suite] = &[
         keywords: &["aECDSA", "ECDSA", "AES256", "AES", "AESGCM", "SHA384"],
     },
     Tls12Suite {
-        openssl: "ECDHE-ECDSA-AES128-GCM-SHA256",
-        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        keywords: &["aECDSA", "ECDSA", "AES128", "AES", "AESGCM", "SHA256"],
+        openssl: "ECDHE-RSA-AES256-GCM-SHA384",
+        suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        keywords: &["aRSA", "AES256", "AES", "AESGCM", "SHA384"],
     },
     Tls12Suite {
         openssl: "ECDHE-ECDSA-CHACHA20-POLY1305",
@@ -251,19 +253,19 @@ const TLS12_SUITES: &[Tls12Suite] = &[
         keywords: &["aECDSA", "ECDSA", "CHACHA20", "SHA256"],
     },
     Tls12Suite {
-        openssl: "ECDHE-RSA-AES256-GCM-SHA384",
-        suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        keywords: &["aRSA", "AES256", "AES", "AESGCM", "SHA384"],
+        openssl: "ECDHE-RSA-CHACHA20-POLY1305",
+        suite: CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        keywords: &["aRSA", "CHACHA20", "SHA256"],
+    },
+    Tls12Suite {
+        openssl: "ECDHE-ECDSA-AES128-GCM-SHA256",
+        suite: CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        keywords: &["aECDSA", "ECDSA", "AES128", "AES", "AESGCM", "SHA256"],
     },
     Tls12Suite {
         openssl: "ECDHE-RSA-AES128-GCM-SHA256",
         suite: CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         keywords: &["aRSA", "AES128", "AES", "AESGCM", "SHA256"],
-    },
-    Tls12Suite {
-        openssl: "ECDHE-RSA-CHACHA20-POLY1305",
-        suite: CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        keywords: &["aRSA", "CHACHA20", "SHA256"],
     },
 ];
 
@@ -324,12 +326,10 @@ const OPENSSL_NOTHING: &[&str] = &[
     "kECDH",
 ];
 
-/// The TLS 1.3 suites rustls (ring) has, by their OpenSSL/IANA names.
+/// The TLS 1.3 suites rustls (ring) has, by their OpenSSL/IANA names, in OpenSSL 3's
+/// default `ciphersuites` order (haproxy 2.6.12 agrees on TLS_AES_256_GCM_SHA384 with
+/// `openssl s_client`).
 const TLS13_SUITES: &[(&str, CipherSuite)] = &[
-    (
-        "TLS_AES_128_GCM_SHA256",
-        CipherSuite::TLS13_AES_128_GCM_SHA256,
-    ),
     (
         "TLS_AES_256_GCM_SHA384",
         CipherSuite::TLS13_AES_256_GCM_SHA384,
@@ -337,6 +337,10 @@ const TLS13_SUITES: &[(&str, CipherSuite)] = &[
     (
         "TLS_CHACHA20_POLY1305_SHA256",
         CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    ),
+    (
+        "TLS_AES_128_GCM_SHA256",
+        CipherSuite::TLS13_AES_128_GCM_SHA256,
     ),
 ];
 
@@ -515,6 +519,13 @@ impl<'a> Der<'a> {
         Some((tag, contents))
     }
 
+    /// The next element whole (tag and length included).
+    fn next_whole(&mut self) -> Option<&'a [u8]> {
+        let before = self.rest;
+        self.next()?;
+        Some(&before[..before.len() - self.rest.len()])
+    }
+
     fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
         match self.next()? {
             (t, c) if t == tag => Some(c),
@@ -535,6 +546,11 @@ const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
 /// its `subjectAltName` DNS names, then its subject's CNs, lowercased. `None`: not a
 /// certificate this reader understands.
 pub fn subject_names(der: &[u8]) -> Option<Vec<String>> {
+    certificate_facts(der).map(|(names, _)| names)
+}
+
+/// [`subject_names`] and the certificate's SubjectPublicKeyInfo (whole DER element).
+fn certificate_facts(der: &[u8]) -> Option<(Vec<String>, &[u8])> {
     let certificate = Der::new(der).expect(SEQUENCE)?;
     let mut tbs = Der::new(Der::new(certificate).expect(SEQUENCE)?);
     if tbs.next()?.0 == 0xa0 {
@@ -545,7 +561,10 @@ pub fn subject_names(der: &[u8]) -> Option<Vec<String>> {
     let _issuer = tbs.expect(SEQUENCE)?;
     let _validity = tbs.expect(SEQUENCE)?;
     let subject = tbs.expect(SEQUENCE)?;
-    let _spki = tbs.expect(SEQUENCE)?;
+    let spki = tbs.next_whole()?;
+    if spki.first() != Some(&SEQUENCE) {
+        return None;
+    }
     let mut names = Vec::new();
     while let Some((tag, contents)) = tbs.next() {
         if tag != 0xa3 {
@@ -584,7 +603,7 @@ pub fn subject_names(der: &[u8]) -> Option<Vec<String>> {
             }
         }
     }
-    Some(names)
+    Some((names, spki))
 }
 
 /// One certificate loaded from a `crt`.
@@ -665,19 +684,28 @@ pub fn parse_pem(
     let Some(first) = chain.first() else {
         return Err(CrtError::NoCertificate(path.to_path_buf()));
     };
-    let names =
-        subject_names(first.as_ref()).ok_or_else(|| CrtError::NoCertificate(path.to_path_buf()))?;
+    let (names, spki) = certificate_facts(first.as_ref())
+        .ok_or_else(|| CrtError::NoCertificate(path.to_path_buf()))?;
+    let spki = spki.to_vec();
     let key = match pem_key(bytes) {
         Some(k) => k,
         None => key_file()
             .and_then(|b| pem_key(&b))
             .ok_or_else(|| CrtError::NoKey(path.to_path_buf()))?,
     };
-    let key = CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => CrtError::Mismatch(path.to_path_buf()),
-        rustls::Error::General(_) => CrtError::UnsupportedKey(path.to_path_buf()),
-        _ => CrtError::NoCertificate(path.to_path_buf()),
-    })?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|_| CrtError::UnsupportedKey(path.to_path_buf()))?;
+    // Compared here rather than with CertifiedKey::keys_match(), whose webpki parse
+    // refuses X.509 v1 certificates (which OpenSSL, hence HAProxy, serves).
+    if signing
+        .public_key()
+        .is_some_and(|k| k.as_ref() != spki.as_slice())
+    {
+        return Err(CrtError::Mismatch(path.to_path_buf()));
+    }
+    let key = CertifiedKey::new(chain, signing);
     Ok(LoadedCert {
         file: path.to_path_buf(),
         names,
@@ -987,11 +1015,12 @@ impl TlsTerminator {
         // OpenSSL's server preference: HAProxy sets SSL_OP_CIPHER_SERVER_PREFERENCE
         // unless `prefer-client-ciphers`.
         config.ignore_client_order = server_order;
+        // `no-tls-tickets` leaves rustls' default: no stateless tickets, TLS 1.3 tickets
+        // backed by the session cache (as OpenSSL's SSL_OP_NO_TICKET: the reference
+        // still sends two TLS 1.3 tickets).
         if tickets {
             config.ticketer = rustls::crypto::ring::Ticketer::new()
                 .map_err(|e| ProxyError::Tls(format!("TLS session tickets: {e}")))?;
-        } else {
-            config.send_tls13_tickets = 0;
         }
         if let Some(alpn) = &o.alpn {
             let offered = alpn.split(',').filter(|p| !p.is_empty());

@@ -126,6 +126,9 @@ fn cipher_names_and_keywords_map_onto_rustls_suites() {
             CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
         ]
     );
+    let (s, _) = plan_ciphers(None, None, &name());
+    assert_eq!(s[0], CipherSuite::TLS13_AES_256_GCM_SHA384);
+    assert_eq!(s[3], CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
     let (_, w) = plan_ciphers(Some("FANCY:@STRENGTH"), None, &name());
     assert!(w[0].contains("'FANCY:@STRENGTH' ignored"), "{w:?}");
 }
