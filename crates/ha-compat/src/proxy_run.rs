@@ -75,6 +75,9 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
             return 1;
         }
     };
+    for warning in engine.warnings() {
+        let _ = writeln!(err, "[WARNING]  ({pid}) : config : {warning}");
+    }
     if let Err(message) = drop_privileges(&config.global, program) {
         alert(err, pid, &message);
         return 1;

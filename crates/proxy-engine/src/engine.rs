@@ -648,6 +648,15 @@ impl Engine {
         })
     }
 
+    /// Warnings about the configuration found while building (the TLS settings of
+    /// `bind ... ssl`), for the caller to print as HAProxy prints its `[WARNING]`s.
+    pub fn warnings(&self) -> Vec<String> {
+        self.frontends
+            .iter()
+            .flat_map(|(f, _)| f.warnings.iter().cloned())
+            .collect()
+    }
+
     /// The addresses every frontend listens on, by frontend name.
     pub fn local_addrs(&self) -> Vec<(String, Vec<SocketAddr>)> {
         self.frontends

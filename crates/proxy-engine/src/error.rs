@@ -15,6 +15,9 @@ pub enum ProxyError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A `bind ... ssl` that cannot run: certificates, versions (HAProxy's message).
+    #[error("{0}")]
+    Tls(String),
     /// A run-time weight change the backend refuses (HAProxy's CLI message).
     #[error("{0}")]
     Weight(String),

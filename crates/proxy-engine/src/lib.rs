@@ -10,6 +10,10 @@
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 encode (`send-proxy[-v2]`) and decode
 //!   (`accept-proxy`), pure.
 //! - [`http`]: `mode http` (message heads, parsing, rules, error answers, stats page).
+//! - [`tls`]: `bind ... ssl`: `crt` loading (PEM file/dir), SNI choice, versions and
+//!   cipher mapping onto rustls, the handshake and its failures as HAProxy logs them.
+//! - [`client_stream`]: the client side of a session, plain TCP or TLS
+//!   ([`client_stream::ClientStream`]).
 //! - [`listener`]: `bind` lines to sockets (ranges, IPv6, `fd@N`, `IP_FREEBIND`,
 //!   `SO_REUSEPORT`, backlog) and the `maxconn` limits gating `accept()`.
 //! - [`tcp_session`]: one `mode tcp` session: connect retries/redispatch (pure rule),
@@ -28,6 +32,7 @@
 //!   tasks ([`probe::schedule`]) that drive [`health`] and report transitions.
 
 pub mod balance;
+pub mod client_stream;
 pub mod engine;
 pub mod error;
 pub mod health;
@@ -38,6 +43,7 @@ pub mod proxy_protocol;
 mod splice_pipe;
 pub mod tcp_frontend;
 pub mod tcp_session;
+pub mod tls;
 pub mod traffic_log;
 
 pub use error::ProxyError;

@@ -66,6 +66,10 @@ pub struct ListenerPlan {
     /// How log lines name the listener: the bind's `name`, else its number in the
     /// frontend counting from 1 (one per port of a range), as HAProxy's `luid`.
     pub label: String,
+    /// The bind's index in the proxy's `binds` (its TLS settings with `ssl`).
+    pub bind_index: usize,
+    /// `ssl`: the handshake comes first ([`crate::tls`]).
+    pub ssl: bool,
 }
 
 /// Every listener a frontend (or listen) section asks for, in bind order.
@@ -75,12 +79,13 @@ pub fn plan_listeners(
 ) -> Result<Vec<ListenerPlan>, ProxyError> {
     let frontend_maxconn = proxy.settings.maxconn.or(global_maxconn);
     let mut out: Vec<ListenerPlan> = Vec::new();
-    for bind in &proxy.binds {
+    for (bind_index, bind) in proxy.binds.iter().enumerate() {
         let at = format!("{}:{}", bind.at.file, bind.at.line);
         let o = &bind.options;
-        if o.ssl {
+        if o.ssl && o.accept_proxy {
             return Err(ProxyError::Plan(format!(
-                "{at}: 'bind ... ssl' is not supported by ha-compat's proxy engine yet"
+                "{at}: 'accept-proxy' with 'ssl' on one bind is not supported by ha-compat's \
+                 proxy engine yet"
             )));
         }
         let backlog = o
@@ -105,6 +110,8 @@ pub fn plan_listeners(
             accept_proxy: o.accept_proxy,
             interface: o.interface.clone(),
             label: o.name.clone().unwrap_or_else(|| luid.to_string()),
+            bind_index,
+            ssl: o.ssl,
         };
         match &bind.address {
             BindAddress::Inet { host, ports } => {
@@ -461,9 +468,10 @@ mod tests {
     }
 
     #[test]
-    fn ssl_and_unix_binds_are_refused_not_ignored() {
+    fn ssl_with_accept_proxy_and_unix_binds_are_refused_not_ignored() {
         let ssl = BindOptions {
             ssl: true,
+            accept_proxy: true,
             ..BindOptions::default()
         };
         assert!(plan_listeners(

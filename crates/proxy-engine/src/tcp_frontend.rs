@@ -18,6 +18,7 @@ use std::time::{Instant, SystemTime};
 use haproxy_conf::model::{Balance, HaproxyConfig, HttpConnectionMode, Mode, Proxy, ProxySettings};
 
 use crate::balance::QueuePosition;
+use crate::client_stream::ClientStream;
 use crate::error::ProxyError;
 use crate::http::cookie::CookiePersistence;
 use crate::http::errors::ErrorPages;
@@ -32,6 +33,7 @@ use crate::tcp_session::{
     ServerPicker, SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing,
     DEFAULT_RETRIES,
 };
+use crate::tls::{HandshakeError, TlsTerminator};
 use crate::traffic_log::{
     format_httplog, format_tcplog, is_error_session, is_null_session, proxy_targets, HttpLogRecord,
     LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
@@ -196,6 +198,11 @@ pub struct TcpFrontend {
     pub name: String,
     pub backend: String,
     pub listeners: Vec<Listener>,
+    /// Per listener (same order): its bind's TLS termination with `ssl`.
+    pub tls: Vec<Option<Arc<TlsTerminator>>>,
+    /// What HAProxy would warn about the binds' TLS settings (and what ha-compat's TLS
+    /// cannot map), for the caller to print.
+    pub warnings: Vec<String>,
     pub settings: SessionSettings,
     /// `mode http`: requests are parsed and forwarded one by one, along the frontend's
     /// rules (set by the engine once every backend exists: [`http_routing`]).
@@ -363,8 +370,24 @@ impl TcpFrontend {
             )));
         }
         let frontend_limit = ConnLimit::new(frontend.settings.maxconn.or(config.global.maxconn));
+        let mut terminators: Vec<Option<Arc<TlsTerminator>>> = vec![None; frontend.binds.len()];
+        let mut warnings = Vec::new();
+        for (index, bind) in frontend.binds.iter().enumerate() {
+            if bind.options.ssl {
+                let (terminator, bind_warnings) = TlsTerminator::from_bind(
+                    bind,
+                    &frontend.name,
+                    &config.global,
+                    frontend.settings.mode == Mode::Http,
+                )?;
+                terminators[index] = Some(Arc::new(terminator));
+                warnings.extend(bind_warnings);
+            }
+        }
         let mut listeners = Vec::new();
+        let mut tls = Vec::new();
         for plan in plan_listeners(frontend, config.global.maxconn)? {
+            tls.push(terminators.get(plan.bind_index).cloned().flatten());
             let socket = open_listener(&plan)?;
             listeners.push(Listener::new(
                 socket,
@@ -387,6 +410,8 @@ impl TcpFrontend {
             name: frontend.name.clone(),
             backend: backend_name,
             listeners,
+            tls,
+            warnings,
             settings,
             http: None,
             logging,
@@ -415,6 +440,7 @@ pub async fn run_tcp_frontend(
         let picker = picker.clone();
         accept_tasks.spawn(async move {
             let listener = &frontend.listeners[index];
+            let tls = frontend.tls.get(index).cloned().flatten();
             loop {
                 let accepted = match listener.accept().await {
                     Ok(a) => a,
@@ -426,8 +452,9 @@ pub async fn run_tcp_frontend(
                 };
                 let frontend = Arc::clone(&frontend);
                 let picker = picker.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    serve(&frontend, picker, accepted).await;
+                    serve(&frontend, picker, accepted, tls.as_deref()).await;
                 });
             }
         });
@@ -576,14 +603,58 @@ fn parse_network(text: &str) -> Option<(std::net::IpAddr, u8)> {
     Some((ip, bits))
 }
 
+/// The accepted connection as the session reads it: TLS once the handshake is done
+/// on an `ssl` listener (`None` after a failed handshake, logged as HAProxy's
+/// `session_kill_embryonic()` logs it).
+async fn client_stream(
+    frontend: &TcpFrontend,
+    tls: Option<&TlsTerminator>,
+    stream: tokio::net::TcpStream,
+    client: SocketAddr,
+    listener: &str,
+    accepted_at: SystemTime,
+) -> Option<ClientStream> {
+    let Some(tls) = tls else {
+        return Some(ClientStream::Plain(stream));
+    };
+    let error: HandshakeError = match tls
+        .handshake(stream, frontend.settings.timeouts.client)
+        .await
+    {
+        Ok(stream) => return Some(stream),
+        Err(e) => e,
+    };
+    if let Some(logging) = frontend.logging.as_ref() {
+        // Only frontends with a log format (tcplog, httplog) log embryonic sessions.
+        if (logging.tcplog || logging.httplog) && !(logging.dontlognull && error.is_null()) {
+            let level = if logging.separate_errors {
+                LEVEL_ERR
+            } else {
+                LEVEL_INFO
+            };
+            logging.send_at(
+                level,
+                &format!(
+                    "{}:{} [{}] {}/{}: {}",
+                    client.ip(),
+                    client.port(),
+                    logging.clock.accept_date(accepted_at),
+                    frontend.name,
+                    listener,
+                    error
+                ),
+            );
+        }
+    }
+    None
+}
+
 async fn serve(
     frontend: &TcpFrontend,
     mut picker: SharedPicker,
     accepted: crate::listener::Accepted,
+    tls: Option<&TlsTerminator>,
 ) {
-    if let Some(http) = &frontend.http {
-        return serve_http(frontend, http, accepted).await;
-    }
     let crate::listener::Accepted {
         stream,
         client,
@@ -592,6 +663,23 @@ async fn serve(
         listener,
         slots,
     } = accepted;
+    let accepted_at = SystemTime::now();
+    let accepted_instant = Instant::now();
+    let Some(stream) = client_stream(frontend, tls, stream, client, &listener, accepted_at).await
+    else {
+        return;
+    };
+    let connection = ClientConnection {
+        stream,
+        client,
+        local,
+        accept_proxy,
+        accepted_at,
+        accepted: accepted_instant,
+    };
+    if let Some(http) = &frontend.http {
+        return serve_http(frontend, http, connection, slots).await;
+    }
     if let Some(logging) = frontend.logging.as_ref().filter(|l| !l.tcplog) {
         logging.send(&format!(
             "Connect from {}:{} to {}:{} ({}/TCP)",
@@ -602,14 +690,7 @@ async fn serve(
             frontend.name
         ));
     }
-    let connection = ClientConnection {
-        stream,
-        client,
-        local,
-        accept_proxy,
-        accepted_at: SystemTime::now(),
-        accepted: Instant::now(),
-    };
+    let tls_client = connection.stream.is_tls();
     picker.enter_backend();
     let record = run_session(connection, frontend.settings, &mut picker).await;
     picker.leave_backend();
@@ -636,7 +717,11 @@ async fn serve(
         }
     } else if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {
         let (backend, server) = picker.counts(record.server.as_deref());
-        let line = tcplog_record(frontend, &record, backend, server);
+        let mut line = tcplog_record(frontend, &record, backend, server);
+        if tls_client {
+            // `%ft` marks a TLS client with `~`.
+            line.frontend.push('~');
+        }
         let error = is_error_session(&line);
         let dropped =
             (logging.dontlognull && is_null_session(&line)) || (logging.dontlog_normal && !error);
@@ -655,29 +740,20 @@ async fn serve(
 async fn serve_http(
     frontend: &TcpFrontend,
     http: &HttpRouting,
-    accepted: crate::listener::Accepted,
+    connection: ClientConnection,
+    slots: crate::listener::ConnSlots,
 ) {
-    let crate::listener::Accepted {
-        stream,
-        client,
-        local,
-        accept_proxy,
-        slots,
-        ..
-    } = accepted;
-    let connection = ClientConnection {
-        stream,
-        client,
-        local,
-        accept_proxy,
-        accepted_at: SystemTime::now(),
-        accepted: Instant::now(),
-    };
+    let (client, local) = (connection.client, connection.local);
+    // `%ft`: the frontend's name, with `~` after it when the client speaks TLS.
+    let tls = connection.stream.is_tls();
     let logging = frontend.logging.as_ref();
     let mut log = |mut record: HttpLogRecord| {
         let Some(logging) = logging else {
             return;
         };
+        if tls {
+            record.frontend.push('~');
+        }
         record.counters.process = frontend.process_limit.current();
         record.counters.frontend = frontend.frontend_limit.current();
         if (logging.dontlognull && record.null) || record.monitor {

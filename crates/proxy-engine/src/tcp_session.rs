@@ -27,11 +27,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::balance::QueuePosition;
+use crate::client_stream::ClientStream;
 use crate::proxy_protocol::{self, Decoded, ProxyHeader, ProxyHeaderError};
 use crate::splice_pipe::SplicePipe;
 use crate::traffic_log::{TerminationCause, TerminationPhase, TerminationState};
@@ -399,7 +400,7 @@ pub(crate) fn ms(d: Duration) -> u64 {
 /// A connection as the listener gave it.
 #[derive(Debug)]
 pub struct ClientConnection {
-    pub stream: TcpStream,
+    pub stream: ClientStream,
     pub client: SocketAddr,
     pub local: SocketAddr,
     pub accept_proxy: bool,
@@ -513,7 +514,7 @@ pub async fn run_session(
 /// arrive within `timeout client`, once (a header split over two reads is "truncated");
 /// bytes after it stay in `pending`.
 async fn read_proxy_header(
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     pending: &mut Vec<u8>,
     timeout: Option<Duration>,
 ) -> Result<Option<(SocketAddr, SocketAddr)>, EmbryonicError> {
@@ -551,7 +552,7 @@ struct ClientAborted;
 
 /// Reads what the client sends while `until` runs; an abort stops waiting.
 async fn watch_client<F: std::future::Future>(
-    stream: &mut TcpStream,
+    stream: &mut ClientStream,
     pending: &mut Vec<u8>,
     client_closed: &mut bool,
     until: F,
@@ -608,7 +609,7 @@ async fn connect_once(
 /// `back_handle_st_que()` leaves it: `%Tw` up to that moment, its position, and the
 /// server whose queue it waited in (none for the backend queue).
 async fn obtain_server(
-    client: &mut TcpStream,
+    client: &mut ClientStream,
     pending: &mut Vec<u8>,
     client_closed: &mut bool,
     picker: &mut dyn ServerPicker,
@@ -683,7 +684,7 @@ async fn obtain_server(
 /// The connect loop with queueing, retries, pauses and redispatch; fills the record's
 /// server, retries, timers and (on failure) termination.
 pub(crate) async fn connect_with_retries(
-    client: &mut TcpStream,
+    client: &mut ClientStream,
     pending: &mut Vec<u8>,
     settings: &SessionSettings,
     picker: &mut dyn ServerPicker,
@@ -863,14 +864,42 @@ impl Pump {
     /// `to_server_first` is sent before anything else (PROXY header, early data); the
     /// byte counters only count what the pump itself reads.
     pub(crate) async fn run(
-        mut self,
-        mut client: TcpStream,
+        self,
+        client: ClientStream,
         mut server: TcpStream,
         to_server_first: Vec<u8>,
         splicing: Splicing,
     ) -> PumpOutcome {
-        let (mut cr, mut cw) = client.split();
-        let (mut sr, mut sw) = server.split();
+        let (sr, sw) = server.split();
+        match client {
+            ClientStream::Plain(mut client) => {
+                let (cr, cw) = client.split();
+                self.run_halves(cr, cw, sr, sw, to_server_first, splicing)
+                    .await
+            }
+            // Bytes leave the kernel decrypted by us: no splicing (HAProxy neither
+            // splices SSL connections). The halves share the TLS state behind a lock.
+            ClientStream::Tls(client) => {
+                let (cr, cw) = tokio::io::split(*client);
+                let copy = Splicing {
+                    request: SplicePolicy::Never,
+                    response: SplicePolicy::Never,
+                    ..splicing
+                };
+                self.run_halves(cr, cw, sr, sw, to_server_first, copy).await
+            }
+        }
+    }
+
+    async fn run_halves<CR: PumpRead, CW: PumpWrite>(
+        mut self,
+        mut cr: CR,
+        mut cw: CW,
+        mut sr: ReadHalf<'_>,
+        mut sw: WriteHalf<'_>,
+        to_server_first: Vec<u8>,
+        splicing: Splicing,
+    ) -> PumpOutcome {
         let mut c2s = Direction::new(to_server_first, splicing.request, splicing.pipes);
         let mut s2c = Direction::new(Vec::new(), splicing.response, splicing.pipes);
         let mut out = PumpOutcome {
@@ -1079,10 +1108,10 @@ impl Direction {
     /// resolves when there is nothing to do. Cancel-safe: tokio's TCP read and write
     /// are, so are the pipe's fill and drain, and the indices only move once an
     /// operation has completed.
-    async fn step(
+    async fn step<R: PumpRead, W: PumpWrite>(
         &mut self,
-        from: &mut ReadHalf<'_>,
-        to: &mut WriteHalf<'_>,
+        from: &mut R,
+        to: &mut W,
         reading: bool,
     ) -> Step {
         let buffer = &mut self.buffer;
@@ -1099,8 +1128,8 @@ impl Direction {
             };
         }
         if let Forwarding::Splice(Some(pipe)) = &mut self.forwarding {
-            if pipe.held() > 0 {
-                return match pipe.drain(to.as_ref()).await {
+            if let (true, Some(socket)) = (pipe.held() > 0, to.socket()) {
+                return match pipe.drain(socket).await {
                     Ok(n) => Step::Wrote {
                         bytes: n as u64,
                         spliced: n as u64,
@@ -1113,15 +1142,18 @@ impl Direction {
             return std::future::pending().await;
         }
         if let Forwarding::Splice(slot) = &mut self.forwarding {
-            if slot.is_none() {
+            if slot.is_none() && from.socket().is_some() && to.socket().is_some() {
                 *slot = SplicePipe::new(self.pipes);
             }
         }
-        match &mut self.forwarding {
-            // No pipe to be had: copy from now on, as HAProxy does.
-            Forwarding::Splice(None) => self.forwarding = Forwarding::Copy,
-            Forwarding::Splice(Some(pipe)) => {
-                return match pipe.fill(from.as_ref()).await {
+        match (&mut self.forwarding, from.socket()) {
+            // No pipe to be had (or a side is not a bare socket): copy from now on, as
+            // HAProxy does.
+            (Forwarding::Splice(None), _) | (Forwarding::Splice(Some(_)), None) => {
+                self.forwarding = Forwarding::Copy
+            }
+            (Forwarding::Splice(Some(pipe)), Some(socket)) => {
+                return match pipe.fill(socket).await {
                     Ok(0) => Step::Eof,
                     Ok(n) => Step::Read(n),
                     Err(_) => Step::ReadFailed,
@@ -1145,6 +1177,40 @@ impl Direction {
             }
             Err(_) => Step::ReadFailed,
         }
+    }
+}
+
+/// A source the pump reads: splicing needs the bare socket behind it.
+pub(crate) trait PumpRead: AsyncRead + Unpin {
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+/// A destination the pump writes to.
+pub(crate) trait PumpWrite: AsyncWrite + Unpin {
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+impl PumpRead for ReadHalf<'_> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl PumpWrite for WriteHalf<'_> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl PumpRead for tokio::io::ReadHalf<tokio_rustls::server::TlsStream<TcpStream>> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
+}
+
+impl PumpWrite for tokio::io::WriteHalf<tokio_rustls::server::TlsStream<TcpStream>> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
     }
 }
 

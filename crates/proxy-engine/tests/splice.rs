@@ -96,7 +96,7 @@ fn session(splice: Splicing, request: Vec<u8>, response: Vec<u8>) -> Run {
                 let (stream, client) = front.accept().await.unwrap();
                 let connection = ClientConnection {
                     local: stream.local_addr().unwrap(),
-                    stream,
+                    stream: stream.into(),
                     client,
                     accept_proxy: false,
                     accepted_at: SystemTime::now(),

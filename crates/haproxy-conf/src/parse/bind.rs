@@ -121,6 +121,56 @@ fn parse_port_range(port: &str, whole: &str) -> Result<PortRange, String> {
     })
 }
 
+/// What HAProxy 2.6 says when it cannot load a `crt` FILE at parse time (the text after
+/// the bind's head), checked as text: a certificate, and a private key in the file or
+/// in `FILE.key` (messages as haproxy 2.6.12 `-c` prints them). Whether the key matches
+/// the certificate is left to the proxy engine, which loads them for real.
+fn crt_file_problem(path: &std::path::Path) -> Option<String> {
+    if !is_pem_certificate(path) {
+        return Some(format!(
+            "unable to load certificate from file '{}'.",
+            path.display()
+        ));
+    }
+    let has_key = |p: &std::path::Path| {
+        std::fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains("PRIVATE KEY-----"))
+    };
+    let mut key_file = path.as_os_str().to_owned();
+    key_file.push(".key");
+    if has_key(path) || has_key(std::path::Path::new(&key_file)) {
+        return None;
+    }
+    Some(format!(
+        "No Private Key found in '{}'.",
+        std::path::Path::new(&key_file).display()
+    ))
+}
+
+/// The files of a `crt DIR` HAProxy loads: byte order (`scandir(alphasort)` in the C
+/// locale), no dot files, none of `.key`, `.ocsp`, `.issuer`, `.sctl`.
+fn crt_dir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<std::ffi::OsString> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| {
+            let s = n.to_string_lossy();
+            !s.starts_with('.')
+                && ![".key", ".ocsp", ".issuer", ".sctl"]
+                    .iter()
+                    .any(|ext| s.ends_with(ext))
+        })
+        .map(|n| dir.join(n))
+        .collect()
+}
+
 /// Whether a file holds a PEM certificate (HAProxy loads it at parse time).
 fn is_pem_certificate(path: &std::path::Path) -> bool {
     std::fs::read(path).is_ok_and(|b| {
@@ -238,14 +288,15 @@ impl Parser<'_> {
                         self.alert(line.span, format!("{head} : unable to stat SSL certificate from file '{}' : No such file or directory.", path.display()));
                         return (o, err::ALERT | err::FATAL);
                     }
-                    if path.is_file() && !is_pem_certificate(&path) {
-                        self.alert(
-                            line.span,
-                            format!(
-                                "{head} : unable to load certificate from file '{}'.",
-                                path.display()
-                            ),
-                        );
+                    let files = if path.is_dir() {
+                        crt_dir_files(&path)
+                    } else if path.is_file() {
+                        vec![path.clone()]
+                    } else {
+                        Vec::new()
+                    };
+                    if let Some(problem) = files.iter().find_map(|f| crt_file_problem(f)) {
+                        self.alert(line.span, format!("{head} : {problem}"));
                         return (o, err::ALERT | err::FATAL);
                     }
                     o.crt.push(path);

@@ -34,6 +34,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::balance::QueuePosition;
+use crate::client_stream::ClientStream;
 use crate::http::cookie::{CookiePersistence, RequestCookie};
 use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
@@ -257,8 +258,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Writes everything, within `timeout` (`Err` on error or timeout: `true` for timeout).
-async fn write_all(
-    stream: &mut TcpStream,
+async fn write_all<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
     bytes: &[u8],
     timeout: Option<Duration>,
 ) -> Result<(), bool> {
@@ -286,7 +287,7 @@ enum HeadWait {
 
 /// The client side: its socket and the bytes read but not yet used.
 struct Client {
-    stream: TcpStream,
+    stream: ClientStream,
     buf: Vec<u8>,
 }
 
@@ -723,7 +724,7 @@ async fn process_request(
     let info = ConnectionInfo {
         client: record.client,
         local,
-        tls: false,
+        tls: client.stream.is_tls(),
     };
     if routing.frontend.is_monitor_request(&prepared.head) {
         let page = routing.frontend.errors.page(200);
