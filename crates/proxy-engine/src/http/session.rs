@@ -525,7 +525,10 @@ pub async fn run_http_connection(
                 return;
             }
             HeadWait::Closed(partial) => {
-                if partial {
+                // A TLS client that closes before its first request is a bad request
+                // for haproxy 2.6.12 (`<BADREQ>` 400 `CR--`): the handshake brought
+                // bytes in, unlike a plain connection closed unused.
+                if partial || (first && conn.stream.is_tls()) {
                     log(HttpLogRecord {
                         status: Some(400),
                         active_ms: ms(started.elapsed()),
