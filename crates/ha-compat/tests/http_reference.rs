@@ -100,6 +100,13 @@ backend be_hdr
     balance hdr(X-Key)
     server w1 127.0.0.1:9001
     server w2 127.0.0.1:9003
+frontend fe_capture
+    bind 127.0.0.1:8088
+    capture request header Host len 5
+    capture request header User-Agent len 32
+    capture response header Content-Length len 8
+    capture response header X-Foo len 10
+    default_backend be
 frontend fe_cookie
     bind 127.0.0.1:8087
     default_backend be_cookie
@@ -572,6 +579,42 @@ fn corpus() -> Vec<Case> {
         cookie(
             "cookie: post",
             &["POST /lm HTTP/1.1\r\nHost: lb\r\nContent-Length: 2\r\n\r\nab"],
+        ),
+    ]);
+    let capture = |name: &'static str, steps: &[&str]| case(name, 8088, steps);
+    cases.extend([
+        capture("captures", &[leak(get("/cl")), leak(get("/chunked"))]),
+        capture(
+            "captures cut and encoded",
+            &["GET /cl HTTP/1.1\r\nHost: verylonghost\r\nUser-Agent: a|b{c}\"d#e\x01f\r\n\r\n"],
+        ),
+        capture(
+            "captures: the last occurrence",
+            &["GET /cl HTTP/1.1\r\nHost: one\r\nX-Foo: 1\r\nhost: ONE\r\n\r\n"],
+        ),
+        capture(
+            "two different hosts: 400",
+            &["GET /cl HTTP/1.1\r\nHost: one\r\nHost: two\r\n\r\n"],
+        ),
+        capture(
+            "captures on a framing error",
+            &["POST /cl HTTP/1.1\r\nHost: lb\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"],
+        ),
+        capture(
+            "absolute uri, other host: 400",
+            &["GET http://a.example/cl HTTP/1.1\r\nHost: b.example\r\n\r\n"],
+        ),
+        capture(
+            "absolute uri, default port",
+            &["GET http://a.example:80/cl HTTP/1.1\r\nHost: A.example\r\n\r\n"],
+        ),
+        capture(
+            "absolute uri, other port: 400",
+            &["GET http://a.example:8080/cl HTTP/1.1\r\nHost: a.example\r\n\r\n"],
+        ),
+        capture(
+            "captures on a bad request",
+            &["GET /cl HTTP/1.1\r\nHo st: lb\r\n\r\n"],
         ),
     ]);
     for c in &mut cases {

@@ -28,7 +28,7 @@ use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::http::errors::ErrorPages;
 use crate::http::rules::CompiledRules;
-use crate::http::session::{ProxyRules, StatsPage, StatsSource};
+use crate::http::session::{HeaderCaptures, ProxyRules, StatsPage, StatsSource};
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
@@ -178,10 +178,17 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     }
     for directive in &settings.unmodelled {
         let keyword = directive.words.first().map(String::as_str).unwrap_or("");
+        let cookie_capture =
+            keyword == "capture" && directive.words.get(1).map(String::as_str) == Some("cookie");
+        if cookie_capture {
+            out.push(not_yet(
+                "'capture cookie'",
+                &format!("{}:{}", directive.at.file, directive.at.line),
+            ));
+        }
         if matches!(
             keyword,
-            "capture"
-                | "compression"
+            "compression"
                 | "http-after-response"
                 | "filter"
                 | "cache-store"
@@ -204,6 +211,26 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
         }
     }
     out
+}
+
+/// A proxy's `capture request header` / `capture response header` lines (the parser
+/// checked their shape; the length is read as `atol()` does).
+fn header_captures(proxy: &Proxy) -> HeaderCaptures {
+    let mut captures = HeaderCaptures::default();
+    for directive in &proxy.settings.unmodelled {
+        let w = &directive.words;
+        if w.len() < 6 || w[0] != "capture" || w[2] != "header" {
+            continue;
+        }
+        let digits: String = w[5].chars().take_while(char::is_ascii_digit).collect();
+        let len = digits.parse::<usize>().unwrap_or(0);
+        match w[1].as_str() {
+            "request" => captures.request.push((w[3].clone(), len)),
+            "response" => captures.response.push((w[3].clone(), len)),
+            _ => {}
+        }
+    }
+    captures
 }
 
 /// The address a server's connections go to: literal IPs, or host names resolved once at
@@ -620,6 +647,11 @@ impl Engine {
                         .has_frontend()
                         .then(|| proxy.settings.monitor_uri.clone())
                         .flatten(),
+                    captures: if proxy.kind.has_frontend() {
+                        header_captures(proxy)
+                    } else {
+                        HeaderCaptures::default()
+                    },
                 }),
             );
         }

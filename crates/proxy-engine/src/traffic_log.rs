@@ -391,6 +391,11 @@ pub struct HttpLogRecord {
     /// `%tsc`'s persistence cookie characters (client side, server side) when the
     /// backend has a `cookie`; `--` otherwise.
     pub cookie_flags: Option<[char; 2]>,
+    /// `%hr` / `%hs`: the frontend's `capture request/response header` values in
+    /// configuration order (`None` when that header was absent); empty when the
+    /// frontend captures none.
+    pub request_captures: Vec<Option<String>>,
+    pub response_captures: Vec<Option<String>>,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -412,13 +417,37 @@ fn quoted_request_line(line: Option<&str>) -> String {
     out
 }
 
+/// `%hr`/`%hs`: ` {v1|v2}` with `lf_encode_string()`'s `#XX` for control bytes, bytes
+/// above 0x7e and `"#{|}` (`hdr_encode_map`); nothing without captures (the space
+/// before it goes too).
+fn captures_text(captures: &[Option<String>]) -> String {
+    if captures.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(" {");
+    for (i, value) in captures.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        for b in value.as_deref().unwrap_or("").bytes() {
+            if !(0x20..=0x7e).contains(&b) || b"\"#{|}".contains(&b) {
+                out.push_str(&format!("#{b:02X}"));
+            } else {
+                out.push(b as char);
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
 /// The `option httplog` message: `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC
-/// %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`, with no captures (`%hr`/`%hs`
-/// print nothing, and their separators go with them).
+/// %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r` (`%hr`/`%hs` print nothing
+/// without captures, and their separators go with them).
 pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
-        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{} {}",
+        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
         client_text(record.client),
         clock.accept_date(record.request_at),
         record.frontend,
@@ -444,6 +473,8 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
         c.retries,
         c.server_queue,
         c.backend_queue,
+        captures_text(&record.request_captures),
+        captures_text(&record.response_captures),
         quoted_request_line(record.request_line.as_deref()),
     )
 }
@@ -827,6 +858,8 @@ mod tests {
             null: false,
             monitor: false,
             cookie_flags: None,
+            request_captures: Vec::new(),
+            response_captures: Vec::new(),
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

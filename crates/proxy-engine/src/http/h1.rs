@@ -194,13 +194,163 @@ pub fn parse_request(
         return Err(H1Error::Invalid("URI"));
     }
     let version = parse_version(version)?;
-    let head = RequestHead {
+    let mut head = RequestHead {
         method: String::from_utf8_lossy(method).into_owned(),
         uri: String::from_utf8_lossy(uri).into_owned(),
         version,
         headers: parse_headers(rest)?,
     };
+    check_host(&mut head)?;
+    normalize_default_port(&mut head);
     Ok(Some((head, consumed)))
+}
+
+/// `http_scheme_based_normalize()`: an absolute URI whose authority has its scheme's
+/// default port (or a bare `:`) loses it, and every `Host` value becomes that host
+/// (haproxy 2.6.12 forwards `GET http://a.example:80/` with `Host: A.example` as
+/// `GET http://a.example/` with `host: a.example`, and logs it so).
+fn normalize_default_port(head: &mut RequestHead) {
+    let uri = head.uri.as_str();
+    let bytes = uri.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+        return;
+    }
+    let mut i = 1;
+    while i < bytes.len()
+        && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'+' | b'-' | b'.'))
+    {
+        i += 1;
+    }
+    if !uri[i..].starts_with("://") {
+        return;
+    }
+    let scheme = &uri[..i + 3];
+    let rest_at = i + 3;
+    let end = uri[rest_at..].find('/').map_or(uri.len(), |j| rest_at + j);
+    let start = uri[rest_at..end]
+        .rfind('@')
+        .map_or(rest_at, |j| rest_at + j + 1);
+    let authority = &uri[start..end];
+    let Some(port) = host_port(authority) else {
+        return;
+    };
+    if !default_port(Some(scheme), port) {
+        return;
+    }
+    let host = authority[..authority.len() - port.len() - 1].to_string();
+    head.uri = format!("{}{}{}", &uri[..start], host, &uri[end..]);
+    for h in head.headers.0.iter_mut() {
+        if h.name.eq_ignore_ascii_case("host") {
+            h.value.clone_from(&host);
+        }
+    }
+}
+
+/// `h1_headers_to_hdr_list()`'s `Host` rules: a second `Host` with the same value
+/// (case-insensitive) is dropped, with another value it is a bad request; an
+/// absolute URI's authority must match `Host` (a default port on one side only is
+/// allowed: `h1_validate_mismatch_authority()`). CONNECT is not checked here.
+fn check_host(head: &mut RequestHead) -> Result<(), H1Error> {
+    let mut first: Option<String> = None;
+    let mut error = false;
+    head.headers.0.retain(|h| {
+        if !h.name.eq_ignore_ascii_case("host") {
+            return true;
+        }
+        match &first {
+            None => {
+                first = Some(h.value.clone());
+                true
+            }
+            Some(v) => {
+                if !v.eq_ignore_ascii_case(&h.value) {
+                    error = true;
+                }
+                false
+            }
+        }
+    });
+    if error {
+        return Err(H1Error::Invalid("Host"));
+    }
+    let (Some(host), false) = (first, head.method == "CONNECT") else {
+        return Ok(());
+    };
+    let uri = head.uri.as_str();
+    if uri.starts_with('/') || uri.starts_with('*') {
+        return Ok(());
+    }
+    // http_parse_scheme(): `alpha *(alnum / + / - / .) "://"`, kept with its `://`.
+    let bytes = uri.as_bytes();
+    let mut i = 0;
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+        i = 1;
+        while i < bytes.len()
+            && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'+' | b'-' | b'.'))
+        {
+            i += 1;
+        }
+    }
+    let (scheme, rest) = if i > 0 && uri[i..].starts_with("://") {
+        (Some(&uri[..i + 3]), &uri[i + 3..])
+    } else {
+        (None, uri)
+    };
+    // http_parse_authority(no_userinfo): up to the first `/`, after the last `@`.
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    if authority.is_empty() || authority.eq_ignore_ascii_case(&host) {
+        return Ok(());
+    }
+    if authority_mismatch(scheme, authority, &host) {
+        return Err(H1Error::Invalid("Host"));
+    }
+    Ok(())
+}
+
+/// `http_get_host_port()`: the digits after the last `:` (`Some("")` for a bare `:`).
+fn host_port(host: &str) -> Option<&str> {
+    let digits = host.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let colon = host.len().checked_sub(digits + 1)?;
+    (host.as_bytes()[colon] == b':').then(|| &host[colon + 1..])
+}
+
+/// `http_is_default_port()`.
+fn default_port(scheme: Option<&str>, port: &str) -> bool {
+    if port.is_empty() {
+        return true;
+    }
+    match scheme {
+        None => port == "443" || port == "80",
+        Some(s) => {
+            (port == "443" && s.eq_ignore_ascii_case("https://"))
+                || (port == "80" && s.eq_ignore_ascii_case("http://"))
+        }
+    }
+}
+
+/// `h1_validate_mismatch_authority()`: whether an authority differing from `Host` is
+/// a real mismatch (not only a default port written on one side).
+fn authority_mismatch(scheme: Option<&str>, authority: &str, host: &str) -> bool {
+    if scheme.is_none() {
+        return true;
+    }
+    let uri_port = host_port(authority);
+    let host_port_part = host_port(host);
+    let uri_host = match uri_port {
+        Some(p) => &authority[..authority.len() - p.len() - 1],
+        None => authority,
+    };
+    let host_name = match host_port_part {
+        Some(p) => &host[..host.len() - p.len() - 1],
+        None => host,
+    };
+    match (uri_port, host_port_part) {
+        (None, None) => true,
+        (Some(p), _) if !default_port(scheme, p) => true,
+        (_, Some(p)) if !default_port(scheme, p) => true,
+        _ => !uri_host.eq_ignore_ascii_case(host_name),
+    }
 }
 
 /// A response head from the start of `buf` (see [`parse_request`]).

@@ -132,6 +132,40 @@ pub struct ProxyRules {
     pub errors: ErrorPages,
     /// `monitor-uri` (a frontend's): answered 200 before any rule, never logged.
     pub monitor_uri: Option<String>,
+    /// `capture request/response header` (a frontend's).
+    pub captures: HeaderCaptures,
+}
+
+/// A frontend's `capture request header NAME len N` and `capture response header …`
+/// lines, in configuration order (the order `%hr`/`%hs` print them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderCaptures {
+    pub request: Vec<(String, usize)>,
+    pub response: Vec<(String, usize)>,
+}
+
+impl HeaderCaptures {
+    /// `http_capture_headers()`: per capture, the last occurrence of its header, cut
+    /// to its length.
+    fn take(
+        wanted: &[(String, usize)],
+        headers: &crate::http::head::Headers,
+    ) -> Vec<Option<String>> {
+        wanted
+            .iter()
+            .map(|(name, len)| {
+                headers
+                    .0
+                    .iter()
+                    .rev()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| {
+                        let bytes = h.value.as_bytes();
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(*len)]).into_owned()
+                    })
+            })
+            .collect()
+    }
 }
 
 impl ProxyRules {
@@ -480,6 +514,10 @@ pub async fn run_http_connection(
             null: false,
             monitor: false,
             cookie_flags: None,
+            // A request the multiplexer refuses has no captures (haproxy 2.6.12 logs
+            // no `{}` on `<BADREQ>` lines).
+            request_captures: Vec::new(),
+            response_captures: Vec::new(),
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -544,7 +582,10 @@ pub async fn run_http_connection(
         };
         conn.buf.drain(..used);
         let head_done = Instant::now();
+        let captures = &routing.frontend.captures;
         let record = HttpLogRecord {
+            request_captures: HeaderCaptures::take(&captures.request, &head.headers),
+            response_captures: vec![None; captures.response.len()],
             request_ms: Some(ms(head_done - started)),
             request_line: Some(format!(
                 "{} {} {}",
@@ -718,6 +759,8 @@ async fn process_request(
             record.active_ms = ms(started.elapsed());
             record.request_ms = None;
             record.request_line = None;
+            record.request_captures.clear();
+            record.response_captures.clear();
             return Exchange {
                 record,
                 next: Next::Close,
@@ -791,6 +834,7 @@ async fn process_request(
             proxies: response_rules,
             info,
             persistence,
+            captures: Some(routing.frontend.captures.response.as_slice()).filter(|c| !c.is_empty()),
         },
         started,
         head_done,
@@ -974,6 +1018,8 @@ struct ResponseRules<'a> {
     info: ConnectionInfo,
     /// The backend's cookie persistence and what the request's cookie said.
     persistence: Option<(&'a CookiePersistence, RequestCookie)>,
+    /// The frontend's `capture response header` lines, if any.
+    captures: Option<&'a [(String, usize)]>,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -1299,6 +1345,9 @@ async fn exchange_inner(
                         continue;
                     }
                     record.status = Some(head.status);
+                    if let Some(wanted) = rules.captures {
+                        record.response_captures = HeaderCaptures::take(wanted, &head.headers);
+                    }
                     // `%B` counts the head as the server sent it, before the
                     // `http-response` rules (measured on haproxy 2.6.12: a removed
                     // `Server` header still counts, an added one does not).
