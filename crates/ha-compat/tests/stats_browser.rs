@@ -307,7 +307,7 @@ fn shoot(program: &Path, dir: &Path, name: &str) -> Shot {
     chromium(
         &ns,
         dir,
-        &[&format!("--screenshot={}", png.display()) as &str],
+        &[format!("--screenshot={}", png.display()).as_str()],
     );
     let dom = chromium(&ns, dir, &["--dump-dom"]);
     drop(daemon);
