@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of ha-compat. Installs what the tests need on a fresh Debian machine
 # (the reference keepalived and haproxy, nginx-light for the labs' web nodes, tcpdump for
-# the VRRP captures, iproute2, psmisc for `killall`, iputils-ping), so CI and a new
+# the VRRP captures, iproute2, psmisc for `killall`, iputils-ping, chromium for the stats
+# page's screenshot test), so CI and a new
 # developer machine need nothing else. Must run as root: the compat tests create network
 # namespaces (and always delete them).
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v prlimit >/dev/null || need+=(util-linux)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
