@@ -35,8 +35,9 @@ use crate::tcp_session::{
 };
 use crate::tls::{HandshakeError, TlsTerminator};
 use crate::traffic_log::{
-    format_httplog, format_tcplog, is_error_session, is_null_session, proxy_targets, HttpLogRecord,
-    LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord, LEVEL_ERR, LEVEL_INFO,
+    format_httplog, format_tcplog, is_error_request, is_error_session, is_null_session,
+    proxy_targets, HttpLogRecord, LogClock, LogCounters, LogIdentity, LogSender, TcpLogRecord,
+    LEVEL_ERR, LEVEL_INFO,
 };
 
 /// A balancer shared by every session of a backend, plus the connection counts the log
@@ -760,8 +761,7 @@ async fn serve_http(
             return;
         }
         // strm_log(): as in TCP mode, or a 5xx status.
-        let error =
-            is_error_session(&http_as_tcplog(&record)) || record.status.is_some_and(|s| s >= 500);
+        let error = is_error_request(&record);
         if logging.dontlog_normal && !error {
             return;
         }

@@ -274,30 +274,12 @@ impl LogClock {
 
     /// `%t`: `22/Nov/2026:03:41:12.528`.
     pub fn accept_date(self, at: SystemTime) -> String {
-        let t = self.civil(at);
-        format!(
-            "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",
-            t.day,
-            MONTHS[(t.month - 1) as usize],
-            t.year,
-            t.hour,
-            t.minute,
-            t.second,
-            t.micros / 1000
-        )
+        AcceptDate(self.civil(at)).to_string()
     }
 
     /// RFC 3164's `Nov 22 03:41:12` (day padded with a space).
     pub fn legacy(self, at: SystemTime) -> String {
-        let t = self.civil(at);
-        format!(
-            "{} {:2} {:02}:{:02}:{:02}",
-            MONTHS[(t.month - 1) as usize],
-            t.day,
-            t.hour,
-            t.minute,
-            t.second
-        )
+        Legacy(self.civil(at)).to_string()
     }
 
     /// `2026-11-22T03:41:12.529713+00:00`, as `timeofday_as_iso_us()`.
@@ -323,13 +305,66 @@ impl LogClock {
     }
 }
 
-/// `%ci` / `%cp`: IPv6 without brackets, as `lf_ip()`.
-fn client_text(addr: SocketAddr) -> String {
-    format!("{}:{}", addr.ip(), addr.port())
+// The log line's fields as `Display`s, so that a line is written into one `String`
+// (one allocation per line instead of one per field: this runs for every request).
+
+/// `%t`.
+struct AcceptDate(CivilTime);
+
+impl std::fmt::Display for AcceptDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = &self.0;
+        write!(
+            f,
+            "{:02}/{}/{:04}:{:02}:{:02}:{:02}.{:03}",
+            t.day,
+            MONTHS[(t.month - 1) as usize],
+            t.year,
+            t.hour,
+            t.minute,
+            t.second,
+            t.micros / 1000
+        )
+    }
 }
 
-fn ms_or_minus_one(value: Option<u64>) -> String {
-    value.map_or_else(|| "-1".to_string(), |v| v.to_string())
+/// RFC 3164's date.
+struct Legacy(CivilTime);
+
+impl std::fmt::Display for Legacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = &self.0;
+        write!(
+            f,
+            "{} {:2} {:02}:{:02}:{:02}",
+            MONTHS[(t.month - 1) as usize],
+            t.day,
+            t.hour,
+            t.minute,
+            t.second
+        )
+    }
+}
+
+/// `%ci:%cp`: IPv6 without brackets, as `lf_ip()`.
+struct ClientText(SocketAddr);
+
+impl std::fmt::Display for ClientText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0.ip(), self.0.port())
+    }
+}
+
+/// A timer or status, `-1` when unset.
+struct OrMinusOne<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrMinusOne<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-1"),
+        }
+    }
 }
 
 /// The `option tcplog` message:
@@ -338,13 +373,13 @@ pub fn format_tcplog(record: &TcpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
         "{} [{}] {} {}/{} {}/{}/{} {} {} {}/{}/{}/{}/{}{} {}/{}",
-        client_text(record.client),
-        clock.accept_date(record.accepted_at),
+        ClientText(record.client),
+        AcceptDate(clock.civil(record.accepted_at)),
         record.frontend,
         record.backend,
         record.server.as_deref().unwrap_or("<NOSRV>"),
-        ms_or_minus_one(record.queue_ms),
-        ms_or_minus_one(record.connect_ms),
+        OrMinusOne(record.queue_ms),
+        OrMinusOne(record.connect_ms),
         record.total_ms,
         record.bytes_to_client,
         record.termination,
@@ -400,21 +435,32 @@ pub struct HttpLogRecord {
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
 /// control bytes, `"`, `#` and bytes above 0x7e (`http_encode_map`).
-fn quoted_request_line(line: Option<&str>) -> String {
-    let Some(line) = line else {
-        return "\"<BADREQ>\"".to_string();
-    };
-    let mut out = String::with_capacity(line.len() + 2);
-    out.push('"');
-    for b in line.bytes() {
-        if !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'#' {
-            out.push_str(&format!("#{b:02X}"));
-        } else {
-            out.push(b as char);
+struct QuotedRequestLine<'a>(Option<&'a str>);
+
+impl std::fmt::Display for QuotedRequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(line) = self.0 else {
+            return f.write_str("\"<BADREQ>\"");
+        };
+        f.write_str("\"")?;
+        let bytes = line.as_bytes();
+        let mut plain_from = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'#' {
+                // Runs of plain bytes are ASCII, so they end on char boundaries.
+                f.write_str(&line[plain_from..i])?;
+                write!(f, "#{b:02X}")?;
+                plain_from = i + 1;
+            }
         }
+        f.write_str(&line[plain_from..])?;
+        f.write_str("\"")
     }
-    out.push('"');
-    out
+}
+
+#[cfg(test)]
+fn quoted_request_line(line: Option<&str>) -> String {
+    QuotedRequestLine(line).to_string()
 }
 
 /// `%hr`/`%hs`: ` {v1|v2}` with `lf_encode_string()`'s `#XX` for control bytes, bytes
@@ -448,19 +494,17 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
         "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
-        client_text(record.client),
-        clock.accept_date(record.request_at),
+        ClientText(record.client),
+        AcceptDate(clock.civil(record.request_at)),
         record.frontend,
         record.backend,
         record.server.as_deref().unwrap_or("<NOSRV>"),
-        ms_or_minus_one(record.request_ms),
-        ms_or_minus_one(record.queue_ms),
-        ms_or_minus_one(record.connect_ms),
-        ms_or_minus_one(record.response_ms),
+        OrMinusOne(record.request_ms),
+        OrMinusOne(record.queue_ms),
+        OrMinusOne(record.connect_ms),
+        OrMinusOne(record.response_ms),
         record.active_ms,
-        record
-            .status
-            .map_or_else(|| "-1".to_string(), |s| s.to_string()),
+        OrMinusOne(record.status),
         record.bytes_to_client,
         record.termination,
         record.cookie_flags.map_or('-', |f| f[0]),
@@ -475,7 +519,7 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
         c.backend_queue,
         captures_text(&record.request_captures),
         captures_text(&record.response_captures),
-        quoted_request_line(record.request_line.as_deref()),
+        QuotedRequestLine(record.request_line.as_deref()),
     )
 }
 
@@ -488,9 +532,16 @@ pub fn is_null_session(record: &TcpLogRecord) -> bool {
 /// `option dontlog-normal` (`strm_log()`): redispatched, ended by anything but a normal
 /// close, or retried.
 pub fn is_error_session(record: &TcpLogRecord) -> bool {
-    record.counters.redispatched
-        || record.termination.cause != TerminationCause::Normal
-        || record.counters.retries > 0
+    is_error(record.termination, &record.counters)
+}
+
+/// The same for an HTTP request, which also counts as an error with a 5xx status.
+pub fn is_error_request(record: &HttpLogRecord) -> bool {
+    is_error(record.termination, &record.counters) || record.status.is_some_and(|s| s >= 500)
+}
+
+fn is_error(termination: TerminationState, counters: &LogCounters) -> bool {
+    counters.redispatched || termination.cause != TerminationCause::Normal || counters.retries > 0
 }
 
 /// A `log ... format NAME`.
@@ -616,38 +667,42 @@ impl LogTargetSpec {
         }
         let level = level.max(self.min_level);
         let pri = u32::from(self.facility) * 8 + u32::from(level);
+        use std::fmt::Write as _;
         let clock = identity.clock;
-        let tag_pid = format!("{}[{}]: ", identity.tag, identity.pid);
+        let (tag, pid) = (&identity.tag, identity.pid);
         let format = match (self.format, &identity.hostname) {
             (SyslogFormat::Default, Some(_)) => SyslogFormat::Rfc3164,
             (SyslogFormat::Default, None) => SyslogFormat::Local,
             (f, _) => f,
         };
-        let header = match format {
+        let message = message.trim_end_matches(['\n', '\0']);
+        // One buffer for header and message (this runs for every logged request).
+        let mut out = String::with_capacity(64 + message.len() + 1);
+        // Writing into a `String` cannot fail.
+        let _ = match format {
             SyslogFormat::Default | SyslogFormat::Local => {
-                format!("<{pri}>{} {tag_pid}", clock.legacy(now))
+                write!(out, "<{pri}>{} {tag}[{pid}]: ", Legacy(clock.civil(now)))
             }
-            SyslogFormat::Rfc3164 => format!(
-                "<{pri}>{} {} {tag_pid}",
-                clock.legacy(now),
+            SyslogFormat::Rfc3164 => write!(
+                out,
+                "<{pri}>{} {} {tag}[{pid}]: ",
+                Legacy(clock.civil(now)),
                 identity.hostname.as_deref().unwrap_or("localhost")
             ),
-            SyslogFormat::Rfc5424 => format!(
-                "<{pri}>1 {} {} {} {} - - ",
+            SyslogFormat::Rfc5424 => write!(
+                out,
+                "<{pri}>1 {} {} {tag} {pid} - - ",
                 clock.iso(now),
                 identity.hostname.as_deref().unwrap_or("-"),
-                identity.tag,
-                identity.pid
             ),
-            SyslogFormat::Priority => format!("<{pri}>"),
-            SyslogFormat::Short => format!("<{level}>"),
-            SyslogFormat::Timed => format!("<{level}>{} ", clock.iso(now)),
-            SyslogFormat::Iso => format!("{} ", clock.iso(now)),
-            SyslogFormat::Raw => String::new(),
+            SyslogFormat::Priority => write!(out, "<{pri}>"),
+            SyslogFormat::Short => write!(out, "<{level}>"),
+            SyslogFormat::Timed => write!(out, "<{level}>{} ", clock.iso(now)),
+            SyslogFormat::Iso => write!(out, "{} ", clock.iso(now)),
+            SyslogFormat::Raw => Ok(()),
         };
-        let mut out = Vec::with_capacity(header.len() + message.len() + 1);
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(message.trim_end_matches(['\n', '\0']).as_bytes());
+        out.push_str(message);
+        let mut out = out.into_bytes();
         out.truncate(self.max_length);
         out.push(b'\n');
         Some(out)

@@ -336,7 +336,6 @@ impl Client {
         request: Option<Duration>,
         first_byte: &mut Option<Instant>,
     ) -> HeadWait {
-        let mut chunk = vec![0u8; READ_CHUNK];
         loop {
             if !self.buf.is_empty() {
                 first_byte.get_or_insert_with(Instant::now);
@@ -350,10 +349,12 @@ impl Client {
                 Some(start) => deadline_after(start, request).or(idle),
                 None => idle,
             };
+            // Read straight into the buffer's spare room (no zeroed chunk per request).
+            self.buf.reserve(READ_CHUNK);
             tokio::select! {
-                r = self.stream.read(&mut chunk) => match r {
+                r = self.stream.read_buf(&mut self.buf) => match r {
                     Ok(0) | Err(_) => return HeadWait::Closed(!self.buf.is_empty()),
-                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                    Ok(_) => {}
                 },
                 () = sleep_until(deadline) => return HeadWait::Timeout(!self.buf.is_empty()),
             }
@@ -1226,8 +1227,6 @@ async fn exchange_inner(
     let mut server_closed = false;
     let mut close_client = client_wants_close;
     let mut request_sent_at: Option<Instant> = None;
-    let mut chunk = vec![0u8; READ_CHUNK];
-    let mut client_chunk = vec![0u8; READ_CHUNK];
     let mut client_deadline = deadline_after(Instant::now(), timeouts.client);
     let mut server_deadline;
     loop {
@@ -1466,22 +1465,24 @@ async fn exchange_inner(
         }
         server_deadline = deadline_after(Instant::now(), timeouts.server);
         let read_client = !request_body.is_done();
+        if read_client {
+            client.buf.reserve(READ_CHUNK);
+        }
+        from_server.reserve(READ_CHUNK);
         tokio::select! {
-            r = client.stream.read(&mut client_chunk), if read_client => match r {
+            r = client.stream.read_buf(&mut client.buf), if read_client => match r {
                 Ok(0) | Err(_) => {
                     end(record, TerminationCause::ClientAbort,
                         if matches!(response, Response::Head(_)) { TerminationPhase::Headers } else { TerminationPhase::Data });
                     return Ok(true);
                 }
-                Ok(n) => {
-                    client.buf.extend_from_slice(&client_chunk[..n]);
+                Ok(_) => {
                     client_deadline = deadline_after(Instant::now(), timeouts.client);
                 }
             },
-            r = server.read(&mut chunk) => match r {
-                Ok(0) => server_closed = true,
-                Err(_) => server_closed = true,
-                Ok(n) => from_server.extend_from_slice(&chunk[..n]),
+            r = server.read_buf(&mut from_server) => match r {
+                Ok(0) | Err(_) => server_closed = true,
+                Ok(_) => {}
             },
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
