@@ -188,7 +188,10 @@ struct Web {
     seen: Arc<Mutex<Vec<String>>>,
 }
 
-fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>) {
+/// Each request is recorded as `[cN] ` + its bytes, `N` the web's connection number
+/// (turned into the connection's rank within its case before comparing, so that which
+/// requests shared a server connection is compared).
+fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>, conn: usize) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
@@ -198,7 +201,7 @@ fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>) {
             let path = path_of(&request);
             seen.lock()
                 .unwrap()
-                .push(String::from_utf8_lossy(&request).into_owned());
+                .push(format!("[c{conn}] {}", String::from_utf8_lossy(&request)));
             match path.as_str() {
                 "/hang" => {
                     sleep_ms(1500);
@@ -258,6 +261,7 @@ impl Web {
                 l.set_nonblocking(true).unwrap();
             }
             ready_tx.send(()).unwrap();
+            let mut conns = 0;
             while flag.load(Ordering::SeqCst) {
                 let mut idle = true;
                 for listener in &listeners {
@@ -265,7 +269,9 @@ impl Web {
                         idle = false;
                         let _ = s.set_nonblocking(false);
                         let log = log.clone();
-                        std::thread::spawn(move || serve_one(s, &log));
+                        conns += 1;
+                        let conn = conns;
+                        std::thread::spawn(move || serve_one(s, &log, conn));
                     }
                 }
                 if idle {
@@ -405,6 +411,25 @@ fn corpus() -> Vec<Case> {
         case("large response", 8080, &[leak(get("/big"))]),
         case("default keep-alive mode", 8082, &[leak(get("/cl")), leak(get("/http10"))]),
         case("keep-alive mode, 1.0 client", 8082, &["GET /cl HTTP/1.0\r\n\r\n"]),
+        case(
+            "keep-alive mode: the server connection carries the next requests",
+            8082,
+            &[leak(get("/cl")), leak(get("/chunked")), leak(get("/204")), leak(get("/cl"))],
+        ),
+        case(
+            "keep-alive mode: a post after a get",
+            8082,
+            &[
+                leak(get("/cl")),
+                "POST /cl HTTP/1.1\r\nHost: lb\r\nContent-Length: 2\r\n\r\nab",
+                leak(get("/cl")),
+            ],
+        ),
+        case(
+            "keep-alive mode: the server closes after a response",
+            8082,
+            &[leak(get("/close")), leak(get("/cl")), leak(get("/http10")), leak(get("/cl"))],
+        ),
         case(
             "keep-alive mode, client closes",
             8082,
@@ -632,6 +657,25 @@ fn corpus() -> Vec<Case> {
     cases
 }
 
+/// `[cN] request` with `N` replaced by the rank of that connection among the case's
+/// (`[c0]` for the first connection seen in the case, ...).
+fn by_connection_rank(seen: &[String]) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    seen.iter()
+        .map(|line| {
+            let (tag, rest) = line.split_once(' ').unwrap();
+            let rank = match order.iter().position(|t| t == tag) {
+                Some(r) => r,
+                None => {
+                    order.push(tag.to_string());
+                    order.len() - 1
+                }
+            };
+            format!("[c{rank}] {rest}")
+        })
+        .collect()
+}
+
 /// Plays one case from inside the namespace: what the client received.
 fn play_case(ns: &Ns, case: &Case) -> Vec<u8> {
     let port = case.port;
@@ -743,7 +787,7 @@ fn play(program: &Path, dir: &Path) -> Observed {
             got.truncate(end);
         }
         sleep_ms(150);
-        let seen = web.seen.lock().unwrap()[before..].to_vec();
+        let seen = by_connection_rank(&web.seen.lock().unwrap()[before..]);
         let logs = log_lines(&stdout);
         let mut new = logs[logged.min(logs.len())..].to_vec();
         if case.port == 8084 {

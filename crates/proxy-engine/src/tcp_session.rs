@@ -243,6 +243,10 @@ pub trait ServerPicker: Send {
     fn released(&mut self, _server: &str, _was_connected: bool) {}
 }
 
+/// Where [`connect_with_retries`] looks for an idle connection to a server before
+/// connecting (`mode http` keep-alive).
+pub(crate) type IdleConnections<'a> = &'a mut (dyn FnMut(&str) -> Option<TcpStream> + Send);
+
 /// The parts of an HTTP request a backend's `balance` hashes on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestHint {
@@ -481,6 +485,7 @@ pub async fn run_session(
         picker,
         &mut record,
         accepted,
+        None,
     )
     .await;
     let Some((server_stream, target)) = connected else {
@@ -690,6 +695,7 @@ pub(crate) async fn connect_with_retries(
     picker: &mut dyn ServerPicker,
     record: &mut SessionRecord,
     accepted: Instant,
+    mut idle: Option<IdleConnections<'_>>,
 ) -> Option<(TcpStream, ServerTarget)> {
     // Not watching the client is the same as having seen it close with data pending:
     // nothing it does aborts the connect.
@@ -722,6 +728,11 @@ pub(crate) async fn connect_with_retries(
     loop {
         record.server = Some(target.name.clone());
         picker.connection_opened(&target.name);
+        // An idle connection to this server (`mode http` keep-alive) is used as is.
+        if let Some(stream) = idle.as_mut().and_then(|take| take(&target.name)) {
+            record.connect_ms = Some(ms(queued.elapsed()));
+            return Some((stream, target));
+        }
         let attempt = connect_once(
             &target,
             settings.server_keepalive,

@@ -23,8 +23,13 @@
 //!   was still coming. `%B` of a forwarded response counts its head as the server sent
 //!   it, before the `http-response` rules.
 //!
-//! Not yet: server connections are not kept between requests (every request connects;
-//! what the client sees is the same, the server sees `http-server-close` behaviour).
+//! Server connections (`option http-keep-alive`, the default): a response that leaves
+//! both sides open leaves its server connection to the client connection (up to 10, one
+//! per server); a later bodyless request the balancer sends to the same server uses it
+//! (HAProxy's session-owned idle connections; balancing stays per request). A kept
+//! connection found dead before any response byte is replaced by a new one, unseen by
+//! the client. Not yet: the pool shared between client connections (`http-reuse safe`
+//! for a client's later requests).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -46,8 +51,8 @@ use crate::http::head::{
 use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
-    connect_with_retries, ms, state, ClientConnection, Pump, RequestHint, ServerPicker,
-    SessionRecord, SessionSettings,
+    connect_with_retries, ms, state, ClientConnection, IdleConnections, Pump, RequestHint,
+    ServerPicker, ServerTarget, SessionRecord, SessionSettings,
 };
 use crate::traffic_log::{
     HttpLogRecord, LogCounters, TerminationCause, TerminationPhase, TerminationState,
@@ -323,6 +328,49 @@ enum HeadWait {
 struct Client {
     stream: ClientStream,
     buf: Vec<u8>,
+    /// Server connections this client's earlier requests left open (keep-alive),
+    /// by backend and server (a server of another backend at the same address is
+    /// another server), oldest first: HAProxy's session-owned idle connections
+    /// (`max-session-srv-conns`, 10).
+    kept: Vec<(ServerKey, TcpStream)>,
+}
+
+/// `max-session-srv-conns`' default.
+const MAX_KEPT: usize = 10;
+
+/// A server as HAProxy tells them apart: its backend's name and its own.
+type ServerKey = (String, String);
+
+/// Takes the kept connection to `server` if the server has not closed it meanwhile
+/// (a non-blocking peek: nothing to read means it is still open and idle).
+fn take_kept(
+    kept: &mut Vec<(ServerKey, TcpStream)>,
+    backend: &str,
+    server: &str,
+) -> Option<TcpStream> {
+    let at = kept
+        .iter()
+        .position(|((b, s), _)| b == backend && s == server)?;
+    let (_, stream) = kept.remove(at);
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(&stream).peek(&mut probe) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Some(stream),
+        // Closed, or bytes nobody asked for: not reusable.
+        _ => None,
+    }
+}
+
+fn keep_server(
+    kept: &mut Vec<(ServerKey, TcpStream)>,
+    backend: &str,
+    server: &str,
+    stream: TcpStream,
+) {
+    kept.retain(|((b, s), _)| !(b == backend && s == server));
+    if kept.len() >= MAX_KEPT {
+        kept.remove(0);
+    }
+    kept.push(((backend.to_string(), server.to_string()), stream));
 }
 
 impl Client {
@@ -476,6 +524,7 @@ pub async fn run_http_connection(
     let mut conn = Client {
         stream,
         buf: Vec::with_capacity(READ_CHUNK),
+        kept: Vec::new(),
     };
     let mut first = true;
     let mut idle_since = accepted;
@@ -956,6 +1005,7 @@ fn log_null(log: &mut (dyn FnMut(HttpLogRecord) + Send), record: HttpLogRecord) 
 
 /// The request as it goes to the server, and what the client asked about the
 /// connection.
+#[derive(Clone)]
 struct RequestPlan {
     head_bytes: Vec<u8>,
     body: Body,
@@ -1086,7 +1136,6 @@ async fn forward(
     started: Instant,
     head_done: Instant,
 ) -> Exchange {
-    let client_timeout = settings.session.timeouts.client;
     let local = response_rules.info.local;
     let plan = plan_request(
         prepared,
@@ -1113,15 +1162,86 @@ async fn forward(
         embryonic: None,
     };
     picker.enter_backend();
-    let connected = connect_with_retries(
-        &mut client.stream,
-        &mut client.buf,
-        &settings.session,
-        picker,
-        &mut session,
-        head_done,
-    )
-    .await;
+    // Keep-alive on the server side: a bodyless request may go over a connection an
+    // earlier request of this client left open to the server the balancer picks (a
+    // POST never does: it could not be replayed if that connection turned out dead).
+    let mut allow_reuse = settings.mode == ConnectionMode::KeepAlive && plan.body.is_done();
+    let mut plan = plan;
+    loop {
+        let mut reused = false;
+        let kept = &mut client.kept;
+        let mut take = |server: &str| {
+            let stream = take_kept(kept, &settings.backend, server)?;
+            reused = true;
+            Some(stream)
+        };
+        let idle: Option<IdleConnections<'_>> = if allow_reuse { Some(&mut take) } else { None };
+        let connected = connect_with_retries(
+            &mut client.stream,
+            &mut client.buf,
+            &settings.session,
+            picker,
+            &mut session,
+            head_done,
+            idle,
+        )
+        .await;
+        let attempt = Attempt {
+            connected,
+            replay: reused.then(|| plan.clone()),
+        };
+        match exchange_attempt(
+            client,
+            attempt,
+            plan,
+            settings,
+            picker,
+            &response_rules,
+            &mut session,
+            &mut record,
+            started,
+        )
+        .await
+        {
+            AttemptEnd::Done(next) => return Exchange { record, next },
+            AttemptEnd::Replay(again) => {
+                // The reused connection was dead: once more on a new one.
+                plan = again;
+                allow_reuse = false;
+                session.retries = 0;
+                session.termination = state(TerminationCause::Normal, TerminationPhase::None);
+            }
+        }
+    }
+}
+
+/// One connection attempt's outcome for [`forward`].
+struct Attempt {
+    connected: Option<(TcpStream, ServerTarget)>,
+    /// The request again, when the connection was a reused one.
+    replay: Option<RequestPlan>,
+}
+
+enum AttemptEnd {
+    Done(Next),
+    /// A reused connection failed before any response byte: send this again.
+    Replay(RequestPlan),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn exchange_attempt(
+    client: &mut Client,
+    attempt: Attempt,
+    plan: RequestPlan,
+    settings: &HttpSettings,
+    picker: &mut SharedPicker,
+    response_rules: &ResponseRules<'_>,
+    session: &mut SessionRecord,
+    record: &mut HttpLogRecord,
+    started: Instant,
+) -> AttemptEnd {
+    let client_timeout = settings.session.timeouts.client;
+    let connected = attempt.connected;
     record.server = session.server.clone();
     record.queue_ms = session.queue_ms;
     record.connect_ms = session.connect_ms;
@@ -1146,20 +1266,50 @@ async fn forward(
         }
         record.termination = session.termination;
         record.active_ms = ms(started.elapsed());
-        leave_backend(picker, &mut record);
-        return Exchange {
-            record,
-            next: Next::closing(aborted || plan.client_wants_close),
-        };
+        leave_backend(picker, record);
+        return AttemptEnd::Done(Next::closing(aborted || plan.client_wants_close));
     };
     picker.connected(&target.name);
-    let next = exchange(client, server, plan, settings, &response_rules, &mut record).await;
+    let mut link = ServerLink {
+        reused: attempt.replay.is_some(),
+        keep: None,
+        dead: false,
+    };
+    let next = exchange(
+        client,
+        server,
+        plan,
+        settings,
+        response_rules,
+        record,
+        &mut link,
+    )
+    .await;
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
-    leave_backend(picker, &mut record);
+    if link.dead {
+        if let Some(again) = attempt.replay {
+            return AttemptEnd::Replay(again);
+        }
+    }
+    if let Some(stream) = link.keep {
+        keep_server(&mut client.kept, &settings.backend, &target.name, stream);
+    }
+    leave_backend(picker, record);
     record.active_ms = ms(started.elapsed());
-    Exchange { record, next }
+    AttemptEnd::Done(next)
+}
+
+/// What became of the server connection of an exchange.
+struct ServerLink {
+    /// It was an idle connection an earlier request left open.
+    reused: bool,
+    /// It can carry this client's next request.
+    keep: Option<TcpStream>,
+    /// It was reused and turned out dead before any response byte (nothing was sent to
+    /// the client, nothing logged): the request can go again on a new connection.
+    dead: bool,
 }
 
 /// The request leaves the backend: `%bc`/`%sc` as the log line shows them (this request
@@ -1186,8 +1336,9 @@ async fn exchange(
     settings: &HttpSettings,
     rules: &ResponseRules<'_>,
     record: &mut HttpLogRecord,
+    link: &mut ServerLink,
 ) -> Next {
-    match exchange_inner(client, server, plan, settings, rules, record).await {
+    match exchange_inner(client, server, plan, settings, rules, record, link).await {
         Ok(close) => Next::closing(close),
         Err(server) => Next::Tunnel(server),
     }
@@ -1201,8 +1352,11 @@ async fn exchange_inner(
     settings: &HttpSettings,
     rules: &ResponseRules<'_>,
     record: &mut HttpLogRecord,
+    link: &mut ServerLink,
 ) -> Result<bool, TcpStream> {
     let timeouts = settings.session.timeouts;
+    let mut received_any = false;
+    let mut server_wants_close = false;
     let RequestPlan {
         head_bytes,
         body: mut request_body,
@@ -1250,6 +1404,10 @@ async fn exchange_inner(
         }
         if !to_server.is_empty() {
             if let Err(timeout) = write_all(&mut server, &to_server, timeouts.server).await {
+                if link.reused && !timeout && !received_any {
+                    link.dead = true;
+                    return Ok(true);
+                }
                 let cause = if timeout {
                     TerminationCause::ServerTimeout
                 } else {
@@ -1377,9 +1535,10 @@ async fn exchange_inner(
                         let set = cookie.on_response(&mut head, server, found, &method);
                         record.cookie_flags = Some([found.flag, set]);
                     }
-                    // The server connection closes after every response (see the
-                    // module notes), so what the server asked for does not matter yet.
-                    let _ = tokens;
+                    // What the server asked for decides whether its connection can
+                    // carry another request.
+                    server_wants_close =
+                        tokens.close || (head.version == HttpVersion::Http10 && !tokens.keep_alive);
                     if framing == BodyFraming::UntilClose {
                         close_client = true;
                     }
@@ -1433,6 +1592,14 @@ async fn exchange_inner(
                 // The server answered before the whole request body came: HAProxy closes.
                 return Ok(true);
             }
+            if settings.mode == ConnectionMode::KeepAlive
+                && !close_client
+                && !server_wants_close
+                && !server_closed
+                && from_server.is_empty()
+            {
+                link.keep = Some(server);
+            }
             return Ok(close_client);
         }
         if server_closed {
@@ -1442,6 +1609,10 @@ async fn exchange_inner(
                     return Ok(true);
                 }
                 Response::Head(buf) => {
+                    if link.reused && !received_any {
+                        link.dead = true;
+                        return Ok(true);
+                    }
                     record.status = Some(502);
                     record.bytes_to_client =
                         send_page(client, settings.errors.page(502), side, timeouts.client).await;
@@ -1482,7 +1653,7 @@ async fn exchange_inner(
             },
             r = server.read_buf(&mut from_server) => match r {
                 Ok(0) | Err(_) => server_closed = true,
-                Ok(_) => {}
+                Ok(_) => received_any = true,
             },
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
@@ -1527,7 +1698,7 @@ async fn tunnel(
     settings: &HttpSettings,
     record: &mut HttpLogRecord,
 ) {
-    let Client { stream, buf } = client;
+    let Client { stream, buf, .. } = client;
     let pump = Pump::new(&settings.session.timeouts);
     let outcome = pump.run(stream, server, buf, settings.session.splice).await;
     record.bytes_to_client += outcome.bytes_to_client;
