@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use crate::balance::{
     Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId, ServerState,
 };
+use crate::counters::{Traffic, TrafficCounters};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::http::errors::ErrorPages;
@@ -610,7 +611,12 @@ impl Engine {
             backend_of: Vec::new(),
             log: log_sender(config, &internal, clock)?,
         });
-        let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(config, &frontends, &backends));
+        let traffic = TrafficCounters::new(config);
+        for (frontend, _) in &mut frontends {
+            frontend.counters = traffic.clone();
+        }
+        let stats: Arc<dyn StatsSource> =
+            Arc::new(EngineStats::new(config, &frontends, &backends, traffic));
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -769,6 +775,7 @@ struct EngineStats {
     started: Instant,
     maxconn: Option<u32>,
     proxies: Vec<StatsEntry>,
+    traffic: TrafficCounters,
 }
 
 struct StatsEntry {
@@ -795,6 +802,7 @@ impl EngineStats {
         config: &HaproxyConfig,
         frontends: &[(TcpFrontend, usize)],
         backends: &[Backend],
+        traffic: TrafficCounters,
     ) -> Self {
         let mut proxies = Vec::new();
         for (position, proxy) in config.proxies.iter().filter(|p| !p.disabled).enumerate() {
@@ -849,6 +857,7 @@ impl EngineStats {
             started: Instant::now(),
             maxconn: config.global.maxconn,
             proxies,
+            traffic,
         }
     }
 }
@@ -860,12 +869,23 @@ impl StatsSource for EngineStats {
     fn snapshot(&self) -> StatsSnapshot {
         let mut proxies = Vec::new();
         for entry in &self.proxies {
-            let frontend = entry.frontend.as_ref().map(|(limit, maxconn)| FrontendRow {
-                scur: limit.current(),
-                stot: limit.cumulated(),
-                slim: maxconn.unwrap_or(0),
-                conn_tot: limit.cumulated(),
-                ..FrontendRow::default()
+            let traffic = self.traffic.proxy(&entry.name);
+            let get = Traffic::get;
+            let frontend = entry.frontend.as_ref().map(|(limit, maxconn)| {
+                let mut row = FrontendRow {
+                    scur: limit.current(),
+                    stot: limit.cumulated(),
+                    slim: maxconn.unwrap_or(0),
+                    conn_tot: limit.cumulated(),
+                    ..FrontendRow::default()
+                };
+                if let Some(t) = traffic.map(|p| &p.frontend) {
+                    row.req_tot = get(&t.requests);
+                    row.http = t.responses();
+                    row.bin = get(&t.bytes_in);
+                    row.bout = get(&t.bytes_out);
+                }
+                row
             });
             let backend = entry.backend.as_ref().map(|(handle, algo, checks)| {
                 let state = handle.lock();
@@ -889,7 +909,14 @@ impl StatsSource for EngineStats {
                         }
                     }
                     let check = checks.get(i).copied().flatten();
+                    let served = traffic.and_then(|p| p.servers.get(balancer.server_name(id)));
                     servers.push(ServerRow {
+                        stot: served.map_or(0, |t| get(&t.sessions)),
+                        req_tot: served.map_or(0, |t| get(&t.requests)),
+                        http: served.map(Traffic::responses).unwrap_or_default(),
+                        bin: served.map_or(0, |t| get(&t.bytes_in)),
+                        bout: served.map_or(0, |t| get(&t.bytes_out)),
+                        lastsess: served.map_or(-1, Traffic::seconds_since_last_session),
                         name: balancer.server_name(id).to_string(),
                         sid: u32::try_from(i + 1).unwrap_or(u32::MAX),
                         scur: balancer.served(id),
@@ -918,6 +945,7 @@ impl StatsSource for EngineStats {
                         ..ServerRow::default()
                     });
                 }
+                let be = traffic.map(|p| &p.backend);
                 BackendSide {
                     row: BackendRow {
                         qcur: u32::try_from(balancer.queued()).unwrap_or(u32::MAX),
@@ -926,6 +954,12 @@ impl StatsSource for EngineStats {
                         act,
                         bck,
                         algo: algo.clone(),
+                        stot: be.map_or(0, |t| get(&t.sessions)),
+                        req_tot: be.map_or(0, |t| get(&t.requests)),
+                        http: be.map(Traffic::responses).unwrap_or_default(),
+                        bin: be.map_or(0, |t| get(&t.bytes_in)),
+                        bout: be.map_or(0, |t| get(&t.bytes_out)),
+                        lastsess: be.map_or(-1, Traffic::seconds_since_last_session),
                         ..BackendRow::default()
                     },
                     servers,

@@ -24,6 +24,8 @@
 //!   frontend, with the balancer plugged in as a [`tcp_session::ServerPicker`].
 //! - [`traffic_log`]: the `option tcplog` line, syslog framing per `log` target (pure),
 //!   and the datagram/stdout sender.
+//! - [`counters`]: the stats page's traffic counters (per frontend, backend and
+//!   server), atomics bumped once per logged request or session.
 //! - [`engine`]: the whole configuration running: frontends, one shared balancer per
 //!   backend (sessions, checks and queue timer), server state lines; and what the
 //!   engine refuses to run yet ([`engine::refusals`]).
@@ -33,6 +35,7 @@
 
 pub mod balance;
 pub mod client_stream;
+pub mod counters;
 pub mod engine;
 pub mod error;
 pub mod health;

@@ -19,6 +19,7 @@ use haproxy_conf::model::{Balance, HaproxyConfig, HttpConnectionMode, Mode, Prox
 
 use crate::balance::QueuePosition;
 use crate::client_stream::ClientStream;
+use crate::counters::TrafficCounters;
 use crate::error::ProxyError;
 use crate::http::cookie::CookiePersistence;
 use crate::http::errors::ErrorPages;
@@ -211,6 +212,8 @@ pub struct TcpFrontend {
     pub logging: Option<TrafficLogging>,
     pub frontend_limit: ConnLimit,
     pub process_limit: ConnLimit,
+    /// The stats page's counters (the engine's; empty outside an engine).
+    pub counters: TrafficCounters,
 }
 
 fn flag(proxy: &Proxy, name: &str) -> bool {
@@ -418,6 +421,7 @@ impl TcpFrontend {
             logging,
             frontend_limit,
             process_limit,
+            counters: TrafficCounters::default(),
         })
     }
 
@@ -568,7 +572,7 @@ fn http_settings(
         session,
         mode,
         forwardfor,
-        limits: HeadLimits::default(),
+        limits: HeadLimits::from_tune(&config.global.tune),
         // http_error_message(): the backend's pages, else the frontend's.
         errors: ErrorPages::from_proxy(config, backend)
             .over(ErrorPages::from_proxy(config, frontend)),
@@ -695,6 +699,13 @@ async fn serve(
     picker.enter_backend();
     let record = run_session(connection, frontend.settings, &mut picker).await;
     picker.leave_backend();
+    if record.embryonic.is_none() {
+        let (backend, server) = picker.counts(record.server.as_deref());
+        frontend.counters.tcp_session(
+            &frontend.name,
+            &tcplog_record(frontend, &record, backend, server),
+        );
+    }
     if let (Some(error), Some(logging)) = (record.embryonic, frontend.logging.as_ref()) {
         // session_kill_embryonic(): only frontends with a log format (tcplog) log these.
         if logging.tcplog && !(logging.dontlognull && error.is_null()) {
@@ -749,6 +760,7 @@ async fn serve_http(
     let tls = connection.stream.is_tls();
     let logging = frontend.logging.as_ref();
     let mut log = |mut record: HttpLogRecord| {
+        frontend.counters.http_request(&frontend.name, &record);
         let Some(logging) = logging else {
             return;
         };
@@ -757,7 +769,7 @@ async fn serve_http(
         }
         record.counters.process = frontend.process_limit.current();
         record.counters.frontend = frontend.frontend_limit.current();
-        if (logging.dontlognull && record.null) || record.monitor {
+        if (logging.dontlognull && record.null) || record.unlogged {
             return;
         }
         // strm_log(): as in TCP mode, or a 5xx status.

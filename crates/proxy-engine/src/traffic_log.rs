@@ -421,8 +421,9 @@ pub struct HttpLogRecord {
     pub request_line: Option<String>,
     /// Nothing at all came from the client (`option dontlognull` drops the line).
     pub null: bool,
-    /// A `monitor-uri` request: HAProxy never logs those (`SF_MONITOR`).
-    pub monitor: bool,
+    /// Counted but never logged: a `monitor-uri` request (`SF_MONITOR`), a plain
+    /// connection closed before sending anything.
+    pub unlogged: bool,
     /// `%tsc`'s persistence cookie characters (client side, server side) when the
     /// backend has a `cookie`; `--` otherwise.
     pub cookie_flags: Option<[char; 2]>,
@@ -911,7 +912,7 @@ mod tests {
             },
             request_line: Some("GET / HTTP/1.1".into()),
             null: false,
-            monitor: false,
+            unlogged: false,
             cookie_flags: None,
             request_captures: Vec::new(),
             response_captures: Vec::new(),

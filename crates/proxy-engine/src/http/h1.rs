@@ -20,13 +20,34 @@ pub struct HeadLimits {
     pub max_headers: usize,
 }
 
+impl HeadLimits {
+    /// From `tune.bufsize`, `tune.maxrewrite` (at most half the buffer, as HAProxy
+    /// clamps it) and `tune.http.maxhdr`; the defaults where they are not set.
+    pub fn from_tune(tune: &std::collections::BTreeMap<String, String>) -> HeadLimits {
+        let number = |key: &str| {
+            tune.get(key).and_then(|v| {
+                let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<usize>().ok()
+            })
+        };
+        let bufsize = number("tune.bufsize").unwrap_or(16384);
+        let maxrewrite = number("tune.maxrewrite").unwrap_or(1024).min(bufsize / 2);
+        HeadLimits {
+            max_head_bytes: bufsize - maxrewrite,
+            // `h1_headers_to_hdr_list()` keeps one of the `maxhdr` slots for its end
+            // marker (haproxy 2.6.12 refuses 50 headers with `tune.http.maxhdr 50`).
+            max_headers: number("tune.http.maxhdr").unwrap_or(101).saturating_sub(1),
+        }
+    }
+}
+
 impl Default for HeadLimits {
-    /// HAProxy's defaults: a 16384-byte buffer keeping 1024 bytes for rewrites, 101 header
-    /// lines.
+    /// HAProxy's defaults: a 16384-byte buffer keeping 1024 bytes for rewrites, 100
+    /// header lines (`tune.http.maxhdr` 101 less the end marker's slot).
     fn default() -> Self {
         HeadLimits {
             max_head_bytes: 16384 - 1024,
-            max_headers: 101,
+            max_headers: 100,
         }
     }
 }

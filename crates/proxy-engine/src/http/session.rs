@@ -332,7 +332,7 @@ struct Client {
     /// by backend and server (a server of another backend at the same address is
     /// another server), oldest first: HAProxy's session-owned idle connections
     /// (`max-session-srv-conns`, 10).
-    kept: Vec<(ServerKey, TcpStream)>,
+    kept: Vec<(ServerKey, Option<TcpStream>)>,
 }
 
 /// `max-session-srv-conns`' default.
@@ -341,36 +341,37 @@ const MAX_KEPT: usize = 10;
 /// A server as HAProxy tells them apart: its backend's name and its own.
 type ServerKey = (String, String);
 
-/// Takes the kept connection to `server` if the server has not closed it meanwhile
-/// (a non-blocking peek: nothing to read means it is still open and idle).
+/// Takes the kept connection to `backend`/`server`. No liveness probe: a connection
+/// the server closed meanwhile fails before any response byte, and the request then
+/// goes again on a new one ([`ServerLink::dead`]). The slot stays, so keeping the next
+/// connection to that server allocates nothing.
 fn take_kept(
-    kept: &mut Vec<(ServerKey, TcpStream)>,
+    kept: &mut [(ServerKey, Option<TcpStream>)],
     backend: &str,
     server: &str,
 ) -> Option<TcpStream> {
-    let at = kept
-        .iter()
-        .position(|((b, s), _)| b == backend && s == server)?;
-    let (_, stream) = kept.remove(at);
-    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-    match socket2::SockRef::from(&stream).peek(&mut probe) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Some(stream),
-        // Closed, or bytes nobody asked for: not reusable.
-        _ => None,
-    }
+    kept.iter_mut()
+        .find(|((b, s), _)| b == backend && s == server)
+        .and_then(|(_, stream)| stream.take())
 }
 
 fn keep_server(
-    kept: &mut Vec<(ServerKey, TcpStream)>,
+    kept: &mut Vec<(ServerKey, Option<TcpStream>)>,
     backend: &str,
     server: &str,
     stream: TcpStream,
 ) {
-    kept.retain(|((b, s), _)| !(b == backend && s == server));
+    if let Some((_, slot)) = kept
+        .iter_mut()
+        .find(|((b, s), _)| b == backend && s == server)
+    {
+        *slot = Some(stream);
+        return;
+    }
     if kept.len() >= MAX_KEPT {
         kept.remove(0);
     }
-    kept.push(((backend.to_string(), server.to_string()), stream));
+    kept.push(((backend.to_string(), server.to_string()), Some(stream)));
 }
 
 impl Client {
@@ -562,7 +563,7 @@ pub async fn run_http_connection(
             counters: LogCounters::default(),
             request_line: None,
             null: false,
-            monitor: false,
+            unlogged: false,
             cookie_flags: None,
             // A request the multiplexer refuses has no captures (haproxy 2.6.12 logs
             // no `{}` on `<BADREQ>` lines).
@@ -615,7 +616,20 @@ pub async fn run_http_connection(
             HeadWait::Closed(partial) => {
                 // A TLS client that closes before its first request is a bad request
                 // for haproxy 2.6.12 (`<BADREQ>` 400 `CR--`): the handshake brought
-                // bytes in, unlike a plain connection closed unused.
+                // bytes in. A plain connection closed unused is not logged, but the
+                // stats page counts it as a request answered 400.
+                if first && !partial && !conn.stream.is_tls() {
+                    log(HttpLogRecord {
+                        status: Some(400),
+                        unlogged: true,
+                        termination: state(
+                            TerminationCause::ClientAbort,
+                            TerminationPhase::Request,
+                        ),
+                        ..base
+                    });
+                    return;
+                }
                 if partial || (first && conn.stream.is_tls()) {
                     log(HttpLogRecord {
                         status: Some(400),
@@ -943,7 +957,7 @@ async fn answer_locally(
         }
         LocalAnswer::Monitor(page) => {
             record.status = Some(200);
-            record.monitor = true;
+            record.unlogged = true;
             record.bytes_to_client = send_page(client, page, side, client_timeout).await;
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
