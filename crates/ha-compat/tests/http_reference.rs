@@ -19,10 +19,10 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
@@ -759,29 +759,14 @@ fn play(program: &Path, dir: &Path) -> Observed {
     std::fs::write(&cfg, CFG).unwrap();
     let web = Web::start(&ns);
     let stdout = dir.join(format!("{}.out", ns.0));
-    let _daemon = Daemon(
-        Command::new("ip")
-            .args(["netns", "exec", &ns.0])
-            .arg(program)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _daemon = Daemon::haproxy_db(
+        &ns,
+        program,
+        &cfg,
+        std::fs::File::create(&stdout).unwrap().into(),
+        Stdio::null(),
     );
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let up = ns
-            .spawn(|| TcpStream::connect("127.0.0.1:8081").is_ok())
-            .join()
-            .unwrap();
-        if up {
-            break;
-        }
-        sleep_ms(50);
-    }
+    ns.wait_for_port("127.0.0.1:8081");
     sleep_ms(200);
     let mut cases = Vec::new();
     let mut logged = log_lines(&stdout).len();

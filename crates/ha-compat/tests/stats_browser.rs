@@ -273,17 +273,14 @@ fn shoot(program: &Path, dir: &Path, name: &str) -> Shot {
     std::fs::write(&cfg, CFG).unwrap();
     let webs = [9001, 9002, 9004].map(|port| HttpOk::start(&ns, port));
     let log = dir.join(format!("{name}.log"));
-    let daemon = Daemon(
-        Command::new("ip")
-            .args(["netns", "exec", &ns.0])
-            .arg(program)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap())
-            .spawn()
-            .unwrap(),
+    let daemon = Daemon::haproxy_db(
+        &ns,
+        program,
+        &cfg,
+        std::fs::File::create(&log).unwrap().into(),
+        std::fs::File::create(dir.join(format!("{name}.err")))
+            .unwrap()
+            .into(),
     );
     // Settled: the expected states on two polls 600 ms (3 check intervals) apart.
     let start = Instant::now();

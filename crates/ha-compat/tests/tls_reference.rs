@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
@@ -330,29 +330,14 @@ fn play(program: &Path, dir: &Path) -> Observed {
     let _web = Web::start(&ns);
     let stdout = dir.join(format!("{}.out", ns.0));
     let stderr = dir.join(format!("{}.err", ns.0));
-    let _daemon = Daemon(
-        Command::new("ip")
-            .args(["netns", "exec", &ns.0])
-            .arg(program)
-            .args(["-db", "-f"])
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap(),
+    let _daemon = Daemon::haproxy_db(
+        &ns,
+        program,
+        &cfg,
+        std::fs::File::create(&stdout).unwrap().into(),
+        std::fs::File::create(&stderr).unwrap().into(),
     );
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let up = ns
-            .spawn(|| TcpStream::connect("127.0.0.1:9443").is_ok())
-            .join()
-            .unwrap();
-        if up {
-            break;
-        }
-        sleep_ms(50);
-    }
+    ns.wait_for_port("127.0.0.1:9443");
     sleep_ms(300);
     let request: &[u8] = b"GET /x HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n";
     type Probe = Box<dyn Fn(&Ns) -> String>;

@@ -631,27 +631,53 @@ async fn client_stream(
     };
     if let Some(logging) = frontend.logging.as_ref() {
         // Only frontends with a log format (tcplog, httplog) log embryonic sessions.
-        if (logging.tcplog || logging.httplog) && !(logging.dontlognull && error.is_null()) {
-            let level = if logging.separate_errors {
-                LEVEL_ERR
-            } else {
-                LEVEL_INFO
-            };
-            logging.send_at(
-                level,
-                &format!(
-                    "{}:{} [{}] {}/{}: {}",
-                    client.ip(),
-                    client.port(),
-                    logging.clock.accept_date(accepted_at),
-                    frontend.name,
-                    listener,
-                    error
-                ),
+        if logging.tcplog || logging.httplog {
+            log_embryonic(
+                frontend,
+                logging,
+                client,
+                accepted_at,
+                listener,
+                &error,
+                error.is_null(),
             );
         }
     }
     None
+}
+
+/// `session_kill_embryonic()`'s line: `IP:PORT [DATE] FRONTEND/LISTENER: REASON`, at
+/// `err` level with `option log-separate-errors`; `option dontlognull` drops it when
+/// nothing came from the client (`null`).
+fn log_embryonic(
+    frontend: &TcpFrontend,
+    logging: &TrafficLogging,
+    client: SocketAddr,
+    accepted_at: SystemTime,
+    listener: &str,
+    reason: &dyn std::fmt::Display,
+    null: bool,
+) {
+    if logging.dontlognull && null {
+        return;
+    }
+    let level = if logging.separate_errors {
+        LEVEL_ERR
+    } else {
+        LEVEL_INFO
+    };
+    logging.send_at(
+        level,
+        &format!(
+            "{}:{} [{}] {}/{}: {}",
+            client.ip(),
+            client.port(),
+            logging.clock.accept_date(accepted_at),
+            frontend.name,
+            listener,
+            reason
+        ),
+    );
 }
 
 async fn serve(
@@ -708,23 +734,15 @@ async fn serve(
     }
     if let (Some(error), Some(logging)) = (record.embryonic, frontend.logging.as_ref()) {
         // session_kill_embryonic(): only frontends with a log format (tcplog) log these.
-        if logging.tcplog && !(logging.dontlognull && error.is_null()) {
-            let level = if logging.separate_errors {
-                LEVEL_ERR
-            } else {
-                LEVEL_INFO
-            };
-            logging.send_at(
-                level,
-                &format!(
-                    "{}:{} [{}] {}/{}: {}",
-                    client.ip(),
-                    client.port(),
-                    logging.clock.accept_date(record.accepted_at),
-                    frontend.name,
-                    listener,
-                    error
-                ),
+        if logging.tcplog {
+            log_embryonic(
+                frontend,
+                logging,
+                client,
+                record.accepted_at,
+                &listener,
+                &error,
+                error.is_null(),
             );
         }
     } else if let Some(logging) = frontend.logging.as_ref().filter(|l| l.tcplog) {

@@ -130,10 +130,51 @@ impl Drop for Web {
 /// The daemon, killed on drop if the test did not stop it.
 pub struct Daemon(pub Child);
 
+impl Daemon {
+    /// `PROGRAM -db -f CFG` inside `ns`, its stdout and stderr where given.
+    pub fn haproxy_db(
+        ns: &Ns,
+        program: &Path,
+        cfg: &Path,
+        stdout: std::process::Stdio,
+        stderr: std::process::Stdio,
+    ) -> Daemon {
+        Daemon(
+            Command::new("ip")
+                .args(["netns", "exec", &ns.0])
+                .arg(program)
+                .args(["-db", "-f"])
+                .arg(cfg)
+                .stdin(std::process::Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Ns {
+    /// Waits (10 s at most) until something in the namespace accepts on `addr`.
+    pub fn wait_for_port(&self, addr: &'static str) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            let up = self
+                .spawn(move || std::net::TcpStream::connect(addr).is_ok())
+                .join()
+                .unwrap();
+            if up {
+                return;
+            }
+            sleep_ms(50);
+        }
     }
 }
 
