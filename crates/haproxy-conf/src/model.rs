@@ -414,13 +414,22 @@ pub struct Stats {
     pub realm: Option<String>,
     pub auth: Vec<StatsAuth>,
     pub refresh: Option<Duration>,
-    pub admin: Option<Condition>,
+    /// `stats admin if|unless COND` lines, in order: the page's admin actions are
+    /// allowed when any holds.
+    pub admin: Vec<StatsAdmin>,
     pub hide_version: bool,
     pub show_legends: bool,
     pub show_node: Option<String>,
     pub show_desc: Option<String>,
     pub scope: Vec<String>,
     pub http_request: Vec<HttpRule>,
+}
+
+/// One `stats admin` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsAdmin {
+    pub at: Location,
+    pub condition: Condition,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

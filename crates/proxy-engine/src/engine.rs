@@ -21,25 +21,28 @@ use std::time::{Duration, Instant, SystemTime};
 use haproxy_conf::model::{Balance, HaproxyConfig, Mode, Proxy, Server, ServerHost, ServerPort};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::admin::{AdminAction, AdminServer, CheckCommand};
 use crate::balance::{
     Balancer, Dequeued, Pick, QueuePosition, QueueTicket, RequestInfo, ServerId, ServerState,
 };
 use crate::counters::{Traffic, TrafficCounters};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
+use crate::http::acl::{AclCompiler, Phase};
 use crate::http::errors::ErrorPages;
 use crate::http::rules::CompiledRules;
 use crate::http::session::{HeaderCaptures, ProxyRules, StatsPage, StatsSource};
 use crate::http::stats::{
-    BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
+    BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats, ServerAdmin,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
 };
 use crate::listener::ConnLimit;
-use crate::probe::schedule::{spawn_check, CheckReport, ServerCheck};
+use crate::probe::schedule::{spawn_check, CheckCommands, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
 use crate::tcp_frontend::{http_routing, log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
 use crate::tcp_session::{
-    BackendView, Picked, QueueExit, QueueWait, RequestHint, SendProxy, ServerPicker, ServerTarget,
+    BackendView, KillSwitch, Picked, QueueExit, QueueWait, RequestHint, SendProxy, ServerPicker,
+    ServerTarget,
 };
 use crate::traffic_log::{LogClock, LogSender};
 
@@ -151,9 +154,6 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     let not_yet = |what: &str, at: &str| {
         format!("{at}: {what} is not supported by ha-compat's proxy engine yet (refusing rather than ignoring it)")
     };
-    if settings.stats.admin.is_some() {
-        out.push(not_yet("'stats admin'", &at));
-    }
     if let Some(rule) = settings.stats.http_request.first() {
         out.push(not_yet(
             "'stats http-request'",
@@ -294,6 +294,23 @@ struct BackendState {
     targets: Vec<ServerTarget>,
     waiters: HashMap<QueueTicket, Waiter>,
     epoch: Instant,
+    /// Per server: its check was disabled from the stats page (`CHK_ST_ENABLED`
+    /// cleared); the page then shows it as unchecked.
+    check_disabled: Vec<bool>,
+    /// Per server: what its check last reported, for the stats page.
+    check_views: Vec<CheckView>,
+    /// Per server: its "Kill Sessions" signal (sessions hold the other end).
+    kills: Vec<tokio::sync::watch::Sender<u64>>,
+}
+
+/// A server's check as the stats page shows it.
+#[derive(Debug, Clone, Default)]
+struct CheckView {
+    /// `check->health`.
+    health: u32,
+    last: Option<crate::health::CheckResult>,
+    failed_checks: u64,
+    down_transitions: u64,
 }
 
 impl BackendState {
@@ -476,6 +493,10 @@ struct Backend {
     type_str: &'static str,
     handle: BackendHandle,
     checks: Vec<ServerCheck>,
+    /// Per server (configuration order), the admin commands to its check, if checked.
+    check_commands: Vec<Option<mpsc::UnboundedSender<CheckCommand>>>,
+    /// Per server: `rise` and `rise + fall - 1`.
+    check_bounds: Vec<(u32, u32)>,
     log: Option<Arc<Mutex<LogSender>>>,
 }
 
@@ -500,6 +521,8 @@ pub struct Engine {
     process: ConnLimit,
     /// What the soft stop reports, in configuration order.
     stop_reports: Vec<StopReport>,
+    /// Where the stats page's admin actions report (set by [`Engine::run`]).
+    events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
 }
 
 /// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop.
@@ -615,8 +638,14 @@ impl Engine {
         for (frontend, _) in &mut frontends {
             frontend.counters = traffic.clone();
         }
-        let stats: Arc<dyn StatsSource> =
-            Arc::new(EngineStats::new(config, &frontends, &backends, traffic));
+        let events = Arc::new(std::sync::OnceLock::new());
+        let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(
+            config,
+            &frontends,
+            &backends,
+            traffic,
+            events.clone(),
+        ));
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -636,11 +665,21 @@ impl Engine {
             .filter(|p| !p.disabled && p.settings.mode == Mode::Http)
         {
             let page = &proxy.settings.stats;
-            let stats_page =
-                (page.enabled || page.uri.is_some() || !page.auth.is_empty()).then(|| StatsPage {
+            let stats_page = if page.enabled || page.uri.is_some() || !page.auth.is_empty() {
+                let mut acls = AclCompiler::new(&proxy.acls, &config.userlists);
+                let admin = page
+                    .admin
+                    .iter()
+                    .map(|a| acls.condition(&a.condition, &a.at, Phase::Request))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(StatsPage {
                     settings: page.clone(),
                     source: stats.clone(),
-                });
+                    admin,
+                })
+            } else {
+                None
+            };
             rules.insert(
                 proxy.name.clone(),
                 Arc::new(ProxyRules {
@@ -683,6 +722,7 @@ impl Engine {
             epoch,
             process: process.clone(),
             stop_reports,
+            events,
         })
     }
 
@@ -705,6 +745,7 @@ impl Engine {
 
     /// Runs until `shutdown` resolves, then stops as it says (see [`Stop`]).
     pub async fn run(self, events: Arc<dyn EngineEvents>, shutdown: impl Future<Output = Stop>) {
+        let _ = self.events.set(events.clone());
         let (reports_tx, mut reports_rx) = mpsc::unbounded_channel::<CheckReport>();
         let mut tasks = tokio::task::JoinSet::new();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -776,6 +817,21 @@ struct EngineStats {
     maxconn: Option<u32>,
     proxies: Vec<StatsEntry>,
     traffic: TrafficCounters,
+    /// What the admin form acts on, one per backend.
+    admin: Vec<AdminBackend>,
+    /// Where state lines go on stderr; set when the engine runs.
+    events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
+}
+
+/// A backend as the stats page's admin form reaches it.
+struct AdminBackend {
+    name: String,
+    iid: u32,
+    type_str: &'static str,
+    handle: BackendHandle,
+    log: Option<Arc<Mutex<LogSender>>>,
+    check_commands: Vec<Option<mpsc::UnboundedSender<CheckCommand>>>,
+    check_bounds: Vec<(u32, u32)>,
 }
 
 struct StatsEntry {
@@ -803,9 +859,15 @@ impl EngineStats {
         frontends: &[(TcpFrontend, usize)],
         backends: &[Backend],
         traffic: TrafficCounters,
+        events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
     ) -> Self {
         let mut proxies = Vec::new();
-        for (position, proxy) in config.proxies.iter().filter(|p| !p.disabled).enumerate() {
+        let mut admin = Vec::new();
+        let uuids = proxy_uuids(config);
+        for (position, proxy) in config.proxies.iter().enumerate() {
+            if proxy.disabled {
+                continue;
+            }
             let frontend = frontends
                 .iter()
                 .find(|(f, _)| f.name == proxy.name)
@@ -839,11 +901,21 @@ impl EngineStats {
                     .collect();
                 (b.handle.clone(), algo.to_string(), checks)
             });
+            let iid = uuids.get(position).copied().unwrap_or(u32::MAX);
+            if let Some(b) = backends.iter().find(|b| b.name == proxy.name) {
+                admin.push(AdminBackend {
+                    name: b.name.clone(),
+                    iid,
+                    type_str: b.type_str,
+                    handle: b.handle.clone(),
+                    log: b.log.clone(),
+                    check_commands: b.check_commands.clone(),
+                    check_bounds: b.check_bounds.clone(),
+                });
+            }
             proxies.push(StatsEntry {
                 name: proxy.name.clone(),
-                iid: proxy
-                    .id
-                    .unwrap_or(u32::try_from(position + 2).unwrap_or(u32::MAX)),
+                iid,
                 mode: if proxy.settings.mode == Mode::Http {
                     ProxyMode::Http
                 } else {
@@ -858,11 +930,129 @@ impl EngineStats {
             maxconn: config.global.maxconn,
             proxies,
             traffic,
+            admin,
+            events,
         }
     }
 }
 
+/// Each proxy's `uuid` (the stats page's `iid`), in configuration order, as
+/// `check_config_validity()` numbers them: from 1 in order, disabled proxies included,
+/// a proxy without `id` taking the first number from there no `id` line took.
+fn proxy_uuids(config: &HaproxyConfig) -> Vec<u32> {
+    let mut used: std::collections::BTreeSet<u32> =
+        config.proxies.iter().filter_map(|p| p.id).collect();
+    let mut next = 1u32;
+    config
+        .proxies
+        .iter()
+        .map(|p| {
+            let id = match p.id {
+                Some(id) => id,
+                None => {
+                    while used.contains(&next) {
+                        next += 1;
+                    }
+                    used.insert(next);
+                    next
+                }
+            };
+            next += 1;
+            id
+        })
+        .collect()
+}
+
 impl StatsSource for EngineStats {
+    fn admin_backend(&self, name: &str) -> Option<usize> {
+        match name.strip_prefix('#') {
+            // `atoi()`: leading digits, 0 when there are none.
+            Some(id) => {
+                let digits: String = id.chars().take_while(char::is_ascii_digit).collect();
+                let id: u32 = digits.parse().unwrap_or(0);
+                self.admin.iter().position(|b| b.iid == id)
+            }
+            None => self.admin.iter().position(|b| b.name == name),
+        }
+    }
+
+    fn admin_apply(&self, backend: usize, server: &str, action: AdminAction) -> Option<bool> {
+        let b = self.admin.get(backend)?;
+        let effect = {
+            let mut state = b.handle.lock();
+            let id = state.balancer.find(server)?;
+            let now = state.now();
+            let srv = AdminServer {
+                backend: &b.name,
+                server,
+                id,
+                backup: state.balancer.is_backup(id),
+                check_configured: b.check_commands.get(id.0).is_some_and(Option::is_some),
+            };
+            let effect = crate::admin::apply(&mut state.balancer, &srv, action, now);
+            for change in &effect.changes {
+                state.repick(change.redispatch.clone());
+                state.deliver(change.dequeued.clone());
+            }
+            if effect.kill_sessions {
+                if let Some(kill) = state.kills.get(id.0) {
+                    kill.send_modify(|generation| *generation += 1);
+                }
+            }
+            if effect.down_transition {
+                if let Some(view) = state.check_views.get_mut(id.0) {
+                    view.down_transitions += 1;
+                }
+            }
+            if let Some(Some(tx)) = b.check_commands.get(id.0) {
+                let (rise, full) = b.check_bounds.get(id.0).copied().unwrap_or((1, 1));
+                for command in &effect.check {
+                    match command {
+                        CheckCommand::Enable(on) => {
+                            if let Some(slot) = state.check_disabled.get_mut(id.0) {
+                                *slot = !on;
+                            }
+                        }
+                        CheckCommand::Pause(on) => {
+                            if let Some(view) = state.check_views.get_mut(id.0) {
+                                view.health = if *on { 0 } else { rise };
+                            }
+                        }
+                        CheckCommand::HealthFull | CheckCommand::HealthZero => {
+                            if let Some(view) = state.check_views.get_mut(id.0) {
+                                view.health = if *command == CheckCommand::HealthFull {
+                                    full
+                                } else {
+                                    0
+                                };
+                            }
+                        }
+                    }
+                    let _ = tx.send(*command);
+                }
+            }
+            effect
+        };
+        let events = self.events.get();
+        for line in &effect.lines {
+            if let Some(events) = events {
+                events.warning(&line.text);
+            }
+            send_log(b.log.as_ref(), line.level, &line.text);
+        }
+        if effect.backend_down {
+            if let Some(events) = events {
+                events.alert(&backend_down_alert(b.type_str, &b.name));
+            }
+            send_log(
+                b.log.as_ref(),
+                LEVEL_EMERG,
+                &backend_down_line(b.type_str, &b.name),
+            );
+        }
+        Some(effect.altered)
+    }
+
     /// What the engine counts today: sessions (current, total, limit) per frontend;
     /// per server its state, weight, connections and queue. Counters the engine does
     /// not keep yet (bytes, HTTP responses, errors, rates, timings) read 0.
@@ -899,6 +1089,7 @@ impl StatsSource for EngineStats {
                         ServerState::Running => ServerRunState::Running,
                         ServerState::Starting => ServerRunState::Starting,
                         ServerState::Stopped => ServerRunState::Stopped,
+                        ServerState::Stopping => ServerRunState::Stopping,
                     };
                     if balancer.is_usable(id) {
                         if balancer.is_backup(id) {
@@ -908,7 +1099,9 @@ impl StatsSource for EngineStats {
                             weight += current_weight;
                         }
                     }
-                    let check = checks.get(i).copied().flatten();
+                    let disabled = state.check_disabled.get(i).copied().unwrap_or(false);
+                    let check = checks.get(i).copied().flatten().filter(|_| !disabled);
+                    let (maint, drain) = balancer.admin_state(id);
                     let served = traffic.and_then(|p| p.servers.get(balancer.server_name(id)));
                     servers.push(ServerRow {
                         stot: served.map_or(0, |t| get(&t.sessions)),
@@ -924,23 +1117,31 @@ impl StatsSource for EngineStats {
                         weight: current_weight,
                         uweight: current_weight,
                         backup: balancer.is_backup(id),
-                        // The check's last status is in its task, not here yet.
-                        check: check.map(|(rise, fall)| StatsCheck {
-                            rise,
-                            fall,
-                            health: if run == ServerRunState::Stopped {
-                                0
-                            } else {
-                                rise + fall - 1
-                            },
-                            in_progress: false,
-                            status: None,
-                            code: None,
-                            duration_ms: 0,
-                            info: String::new(),
-                            failed_checks: 0,
-                            down_transitions: 0,
-                            downtime: 0,
+                        admin: if maint {
+                            ServerAdmin::Maint
+                        } else if drain {
+                            ServerAdmin::Drain
+                        } else {
+                            ServerAdmin::Ready
+                        },
+                        check: check.map(|(rise, fall)| {
+                            let view = state.check_views.get(i).cloned().unwrap_or_default();
+                            let last = view.last.as_ref();
+                            StatsCheck {
+                                rise,
+                                fall,
+                                health: view.health,
+                                in_progress: false,
+                                status: last.map(|r| r.status),
+                                code: last.and_then(|r| r.code).map(u32::from),
+                                duration_ms: last.map_or(0, |r| {
+                                    u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)
+                                }),
+                                info: last.map(|r| r.info.clone()).unwrap_or_default(),
+                                failed_checks: view.failed_checks,
+                                down_transitions: view.down_transitions,
+                                downtime: 0,
+                            }
                         }),
                         ..ServerRow::default()
                     });
@@ -1005,6 +1206,7 @@ fn build_backend(
         .fold(2_463_534_242u32, |h, b| h.rotate_left(5) ^ u32::from(b));
     let balancer = Balancer::new(proxy, index_seed)?;
     let mut targets = Vec::new();
+    let mut kills = Vec::new();
     for server in &proxy.servers {
         let address = server_address(server, proxy).map_err(ProxyError::Plan)?;
         let o = &server.options;
@@ -1015,10 +1217,13 @@ fn build_backend(
         } else {
             None
         };
+        let (kill, switch) = KillSwitch::channel();
+        kills.push(kill);
         targets.push(ServerTarget {
             name: server.name.clone(),
             address,
             send_proxy,
+            kill: switch,
         });
     }
     let log = log_sender(config, &proxy.settings, clock)?;
@@ -1028,10 +1233,14 @@ fn build_backend(
         .flag("log-health-checks")
         .unwrap_or(false);
     let mut checks = Vec::new();
+    let mut check_commands = Vec::new();
     for (i, server) in proxy.servers.iter().enumerate() {
         if server.options.check != Some(true) {
+            check_commands.push(None);
             continue;
         }
+        let (commands_tx, commands) = CheckCommands::channel();
+        check_commands.push(Some(commands_tx));
         let spec = ProbeSpec::new(server, &proxy.settings, targets[i].address.ip())?;
         checks.push(ServerCheck {
             // `key.0`, the backend's index, is set by `Engine::build`.
@@ -1045,6 +1254,7 @@ fn build_backend(
             log_health_checks,
             first: Duration::ZERO,
             in_maintenance: server.options.disabled == Some(true) || server.unresolved,
+            commands,
         });
     }
     Ok(Backend {
@@ -1053,6 +1263,22 @@ fn build_backend(
         handle: BackendHandle {
             state: Arc::new(Mutex::new(BackendState {
                 balancer,
+                check_disabled: vec![false; targets.len()],
+                kills,
+                // A server starts with health `rise` (up, down at the first failure);
+                // one in maintenance at 0.
+                check_views: proxy
+                    .servers
+                    .iter()
+                    .map(|s| CheckView {
+                        health: if s.options.disabled == Some(true) || s.unresolved {
+                            0
+                        } else {
+                            s.options.effective_rise().max(1)
+                        },
+                        ..CheckView::default()
+                    })
+                    .collect(),
                 targets,
                 waiters: HashMap::new(),
                 epoch,
@@ -1060,6 +1286,15 @@ fn build_backend(
             queue_changed: Arc::new(Notify::new()),
         },
         checks,
+        check_commands,
+        check_bounds: proxy
+            .servers
+            .iter()
+            .map(|s| {
+                let rise = s.options.effective_rise().max(1);
+                (rise, rise + s.options.effective_fall().max(1) - 1)
+            })
+            .collect(),
         log,
     })
 }
@@ -1082,6 +1317,16 @@ fn apply_report(backend: &Backend, report: &CheckReport, events: &dyn EngineEven
     if let Some(line) = &report.health_line {
         send(LEVEL_NOTICE, line);
     }
+    {
+        let mut state = backend.handle.lock();
+        if let Some(view) = state.check_views.get_mut(report.key.1) {
+            view.health = report.health;
+            view.last = Some(report.result.clone());
+            if report.counted_failure {
+                view.failed_checks += 1;
+            }
+        }
+    }
     let Some(transition) = report.transition else {
         return;
     };
@@ -1096,6 +1341,11 @@ fn apply_report(backend: &Backend, report: &CheckReport, events: &dyn EngineEven
         if let Some(c) = &change {
             state.repick(c.redispatch.clone());
             state.deliver(c.dequeued.clone());
+            if transition == crate::health::Transition::Down {
+                if let Some(view) = state.check_views.get_mut(report.key.1) {
+                    view.down_transitions += 1;
+                }
+            }
         }
         change
     };

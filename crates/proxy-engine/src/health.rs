@@ -178,6 +178,8 @@ pub struct HealthCheck {
     /// The server's state as checks set it (`next_state == STOPPED` in HAProxy).
     down: bool,
     paused: bool,
+    /// `CHK_ST_ENABLED` cleared (the stats page's "disable checks"): no check runs.
+    disabled: bool,
     next_check: Duration,
     started: Option<Duration>,
     last_status: Option<CheckStatus>,
@@ -212,6 +214,7 @@ impl HealthCheck {
             health: if in_maintenance { 0 } else { params.rise },
             down: in_maintenance,
             paused: in_maintenance,
+            disabled: false,
             params,
             next_check: first,
             started: None,
@@ -267,10 +270,32 @@ impl HealthCheck {
         }
     }
 
+    /// The stats page's "disable checks" / "enable checks" (`CHK_ST_ENABLED`): while
+    /// disabled the schedule moves on and no check runs; the health stays as it was.
+    pub fn set_enabled(&mut self, on: bool) {
+        self.disabled = !on;
+        if !on {
+            self.started = None;
+        }
+    }
+
+    /// The stats page's "force UP"/"force NOLB" (`true`: health full) and "force DOWN"
+    /// (`false`: health 0). The checks go on from there.
+    pub fn force_health(&mut self, up: bool) {
+        let p = &self.params;
+        if up {
+            self.health = p.rise + p.fall - 1;
+            self.down = false;
+        } else {
+            self.health = 0;
+            self.down = true;
+        }
+    }
+
     /// A check starts now. Returns `false` (and starts nothing) while paused; the
     /// schedule moves on by `inter` as HAProxy's does.
     pub fn start(&mut self, now: Duration) -> bool {
-        if self.paused {
+        if self.paused || self.disabled {
             while self.next_check <= now {
                 self.next_check += self.params.inter.max(Duration::from_millis(1));
             }

@@ -5,6 +5,8 @@
 //! - [`error`]: the crate's error type, [`ProxyError`].
 //! - [`balance`]: the balancers (`balance` algorithms, `hash-type`, backup servers,
 //!   `maxconn` slots and queues, `slowstart`), one [`balance::Balancer`] per backend.
+//! - [`admin`]: the stats page's admin actions on a server (maintenance, drain, forced
+//!   health), their balancer changes and state lines, pure.
 //! - [`health`]: the health-check state machine (rise/fall, intervals, spreading) and
 //!   the server state log lines.
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 encode (`send-proxy[-v2]`) and decode
@@ -33,6 +35,7 @@
 //!   `httpchk`), with HAProxy's statuses and `info:` texts, and the per-server check
 //!   tasks ([`probe::schedule`]) that drive [`health`] and report transitions.
 
+pub mod admin;
 pub mod balance;
 pub mod client_stream;
 pub mod counters;

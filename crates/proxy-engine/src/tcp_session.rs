@@ -168,6 +168,51 @@ pub struct ServerTarget {
     pub name: String,
     pub address: SocketAddr,
     pub send_proxy: Option<SendProxy>,
+    /// The stats page's "Kill Sessions" on this server.
+    pub kill: KillSwitch,
+}
+
+/// A server's "Kill Sessions" signal (`srv_shutdown_streams()`): a generation the
+/// engine bumps; a session watching it ends when it moves after the session started.
+#[derive(Debug, Clone, Default)]
+pub struct KillSwitch(Option<tokio::sync::watch::Receiver<u64>>);
+
+/// The signal is not part of what a target is: any two compare equal.
+impl PartialEq for KillSwitch {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KillSwitch {}
+
+impl KillSwitch {
+    /// The engine's side (bump with `send_modify`) and the switch sessions clone.
+    pub fn channel() -> (tokio::sync::watch::Sender<u64>, KillSwitch) {
+        let (tx, rx) = tokio::sync::watch::channel(0);
+        (tx, KillSwitch(Some(rx)))
+    }
+
+    /// Watching from now on: kills before this call do not count.
+    pub(crate) fn armed(&self) -> KillSwitch {
+        let mut rx = self.0.clone();
+        if let Some(rx) = &mut rx {
+            rx.borrow_and_update();
+        }
+        KillSwitch(rx)
+    }
+
+    /// Resolves when the server's sessions are killed (never, without an engine).
+    pub(crate) async fn killed(&mut self) {
+        match &mut self.0 {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
 }
 
 /// How a connection left its queue: with a slot on `target`, or without one (`None`:
@@ -502,7 +547,7 @@ pub async fn run_session(
     record.bytes_from_client = pending.len() as u64;
     let mut first = header;
     first.extend_from_slice(&pending);
-    let pump = Pump::new(&settings.timeouts);
+    let pump = Pump::new(&settings.timeouts).killed_by(target.kill.armed());
     let outcome = pump
         .run(stream, server_stream, first, settings.splice)
         .await;
@@ -854,6 +899,8 @@ pub(crate) struct PumpOutcome {
 pub(crate) struct Pump {
     client: Side,
     server: Side,
+    /// The server's "Kill Sessions" signal.
+    kill: KillSwitch,
 }
 
 impl Pump {
@@ -869,7 +916,14 @@ impl Pump {
         Pump {
             client: side(t.client, t.client_fin),
             server: side(t.server, t.server_fin),
+            kill: KillSwitch::default(),
         }
+    }
+
+    /// Ends the session when `kill` fires (the stats page's "Kill Sessions").
+    pub(crate) fn killed_by(mut self, kill: KillSwitch) -> Pump {
+        self.kill = kill;
+        self
     }
 
     /// `to_server_first` is sent before anything else (PROXY header, early data); the
@@ -911,6 +965,7 @@ impl Pump {
         to_server_first: Vec<u8>,
         splicing: Splicing,
     ) -> PumpOutcome {
+        let mut kill = std::mem::take(&mut self.kill);
         let mut c2s = Direction::new(to_server_first, splicing.request, splicing.pipes);
         let mut s2c = Direction::new(Vec::new(), splicing.response, splicing.pipes);
         let mut out = PumpOutcome {
@@ -991,6 +1046,12 @@ impl Pump {
                         return out;
                     }
                 },
+                // "Kill Sessions": both sides close at once, logged `K-` (measured on
+                // haproxy 2.6.12 for a `mode tcp` session).
+                () = kill.killed() => {
+                    out.termination = state(TerminationCause::Killed, TerminationPhase::None);
+                    return out;
+                }
                 () = &mut timer => {
                     timer.as_mut().reset(far_future());
                     // A side idle past its timeout is not cut off: HAProxy stops reading

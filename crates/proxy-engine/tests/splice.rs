@@ -31,6 +31,7 @@ impl ServerPicker for One {
             name: "s1".into(),
             address: self.0,
             send_proxy: None,
+            kill: Default::default(),
         })
     }
 

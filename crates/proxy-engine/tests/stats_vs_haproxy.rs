@@ -483,7 +483,7 @@ fn stats_page_matches_the_real_haproxy() {
 
     let ours = |method: &str, uri: &str, headers: &[(&str, &str)]| {
         let req = head(method, uri, headers);
-        let taken = stats::match_request(&settings, &req).expect("a stats request");
+        let taken = stats::match_request(&settings, &req, || false).expect("a stats request");
         stats::respond(&settings, &taken, "stats", &snap)
     };
 
@@ -544,7 +544,7 @@ fn stats_page_matches_the_real_haproxy() {
         let (th, _) = split_head(&exchange(&ns, &text));
         let mut req = head("GET", "/st;csv", &headers);
         req.version = HttpVersion::Http10;
-        let taken = stats::match_request(&settings, &req).unwrap();
+        let taken = stats::match_request(&settings, &req, || false).unwrap();
         let (oh, _) = split_head(&stats::respond(&settings, &taken, "stats", &snap));
         assert_eq!(
             String::from_utf8_lossy(&th),
@@ -568,8 +568,8 @@ fn stats_page_matches_the_real_haproxy() {
     }
 
     // Not for the stats page: another path and another method.
-    assert!(stats::match_request(&settings, &head("GET", "/other", &[])).is_none());
-    assert!(stats::match_request(&settings, &head("PUT", "/st", &[])).is_none());
+    assert!(stats::match_request(&settings, &head("GET", "/other", &[]), || false).is_none());
+    assert!(stats::match_request(&settings, &head("PUT", "/st", &[]), || false).is_none());
 
     // CSV: head exactly, body field by field.
     for uri in [

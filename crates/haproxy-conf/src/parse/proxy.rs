@@ -1754,8 +1754,12 @@ impl Parser<'_> {
                     }
                     match self.parse_condition(line, 2) {
                         Ok(cond) => {
+                            let at = self.location(line.span);
                             if let Some(s) = self.settings_mut() {
-                                s.stats.admin = Some(cond);
+                                s.stats.admin.push(crate::model::StatsAdmin {
+                                    at,
+                                    condition: cond,
+                                });
                             }
                         }
                         Err(msg) => {

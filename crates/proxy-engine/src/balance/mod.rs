@@ -146,6 +146,9 @@ pub enum ServerState {
     /// Up, in its `slowstart` ramp.
     Starting,
     Running,
+    /// Up with load balancing disabled (`SRV_ST_STOPPING`, NOLB): only persistence
+    /// still sends to it.
+    Stopping,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +219,9 @@ struct Srv {
     next_state: ServerState,
     cur_maint: bool,
     next_maint: bool,
+    /// `SRV_ADMF_DRAIN`: up, but the balancer sends nothing new to it.
+    cur_drain: bool,
+    next_drain: bool,
     served: u32,
     /// HAProxy's `cur_sess`: connections to the server being made or established. Unlike
     /// `served` (the `maxconn` slots), a session waiting between two connect attempts
@@ -246,6 +252,7 @@ impl Srv {
     fn willbe_usable(&self) -> bool {
         self.next_eweight > 0
             && !self.next_maint
+            && !self.next_drain
             && matches!(
                 self.next_state,
                 ServerState::Starting | ServerState::Running
@@ -255,18 +262,21 @@ impl Srv {
     fn currently_usable(&self) -> bool {
         self.cur_eweight > 0
             && !self.cur_maint
+            && !self.cur_drain
             && matches!(self.cur_state, ServerState::Starting | ServerState::Running)
     }
 
     fn status_changed(&self) -> bool {
         self.cur_state != self.next_state
             || self.cur_maint != self.next_maint
+            || self.cur_drain != self.next_drain
             || self.cur_eweight != self.next_eweight
     }
 
     fn commit(&mut self) {
         self.cur_state = self.next_state;
         self.cur_maint = self.next_maint;
+        self.cur_drain = self.next_drain;
         self.cur_eweight = self.next_eweight;
     }
 }
@@ -406,6 +416,8 @@ impl Balancer {
                     },
                     cur_maint: maint,
                     next_maint: maint,
+                    cur_drain: false,
+                    next_drain: false,
                     served: 0,
                     cur_sess: 0,
                     queue: VecDeque::new(),
@@ -795,6 +807,69 @@ impl Balancer {
             self.apply_up(s);
             let dequeued = self.grab_from_backend_queue(s, now);
             Some(self.report(s, had_servers, dequeued.len() as u32, Vec::new(), dequeued))
+        }
+    }
+
+    /// Whether the server is in maintenance / drain (the stats page's admin state).
+    pub fn admin_state(&self, id: ServerId) -> (bool, bool) {
+        let srv = &self.srvs[id.0];
+        (srv.cur_maint, srv.cur_drain)
+    }
+
+    /// The server was marked NOLB (`srv_set_stopping()`, the stats page's "force
+    /// NOLB"): up, but out of load balancing. `None` when it already was, or is in
+    /// maintenance.
+    pub fn set_stopping(&mut self, id: ServerId, now: Duration) -> Option<StateChange> {
+        let s = id.0;
+        if self.srvs[s].cur_maint || self.srvs[s].next_state == ServerState::Stopping {
+            return None;
+        }
+        let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
+        self.srvs[s].next_state = ServerState::Stopping;
+        self.srvs[s].last_change = now.as_secs();
+        self.lb_set_down(s);
+        let redispatch = self.redistribute(s);
+        Some(self.report(
+            s,
+            had_servers,
+            redispatch.len() as u32,
+            redispatch,
+            Vec::new(),
+        ))
+    }
+
+    /// Drain mode on or off (`SRV_ADMF_FDRAIN`). Outside maintenance, entering takes
+    /// the server out of load balancing (queued connections redispatched, as HAProxy
+    /// does) and leaving puts it back at its weight without taking from the backend
+    /// queue (`srv_update_status()`'s drain branches). In maintenance only the flag
+    /// changes, and the return is `None`, as when nothing changes.
+    pub fn set_drain(&mut self, id: ServerId, on: bool, now: Duration) -> Option<StateChange> {
+        let s = id.0;
+        if self.srvs[s].next_drain == on {
+            return None;
+        }
+        if self.srvs[s].cur_maint {
+            self.srvs[s].next_drain = on;
+            self.srvs[s].cur_drain = on;
+            return None;
+        }
+        let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
+        self.srvs[s].next_drain = on;
+        self.srvs[s].last_change = now.as_secs();
+        if on {
+            self.lb_set_down(s);
+            let redispatch = self.redistribute(s);
+            Some(self.report(
+                s,
+                had_servers,
+                redispatch.len() as u32,
+                redispatch,
+                Vec::new(),
+            ))
+        } else {
+            self.recalc_eweight(s, now);
+            self.apply_up(s);
+            Some(self.report(s, had_servers, 0, Vec::new(), Vec::new()))
         }
     }
 

@@ -111,16 +111,47 @@ pub fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// Where the stats page's counters come from (the engine).
+/// Where the stats page's counters come from, and what its admin form acts on (the
+/// engine).
 pub trait StatsSource: Send + Sync + std::fmt::Debug {
     fn snapshot(&self) -> crate::http::stats::StatsSnapshot;
+    /// `proxy_be_by_name()`: `#ID` or a name, of a proxy with a backend.
+    fn admin_backend(&self, name: &str) -> Option<usize>;
+    /// An admin action on a server: `None` for no such server, else whether it was
+    /// altered (see [`crate::admin::apply`]).
+    fn admin_apply(
+        &self,
+        backend: usize,
+        server: &str,
+        action: crate::admin::AdminAction,
+    ) -> Option<bool>;
 }
 
-/// The backend's stats page: its settings and the engine's counters.
+/// The stats source as the pure POST processor wants it.
+struct AdminOn<'a>(&'a dyn StatsSource);
+
+impl crate::http::stats::AdminTarget for AdminOn<'_> {
+    fn backend(&mut self, name: &str) -> Option<usize> {
+        self.0.admin_backend(name)
+    }
+
+    fn apply(
+        &mut self,
+        backend: usize,
+        server: &str,
+        action: crate::admin::AdminAction,
+    ) -> Option<bool> {
+        self.0.admin_apply(backend, server, action)
+    }
+}
+
+/// The backend's stats page: its settings, the engine's counters, and its compiled
+/// `stats admin` conditions.
 #[derive(Debug, Clone)]
 pub struct StatsPage {
     pub settings: haproxy_conf::model::Stats,
     pub source: std::sync::Arc<dyn StatsSource>,
+    pub admin: Vec<crate::http::acl::Condition>,
 }
 
 /// One proxy's part of the request processing (`http_process_req_common()`): its
@@ -748,7 +779,17 @@ fn proxy_phase<'a>(
     let verdict = match proxy.rules.on_http_request(head, info) {
         Verdict::Continue => {
             if let Some(page) = &proxy.stats {
-                if let Some(request) = crate::http::stats::match_request(&page.settings, head) {
+                let admin = || {
+                    let subject = crate::http::acl::Subject {
+                        request: head,
+                        conn: info,
+                        response: None,
+                    };
+                    page.admin.iter().any(|c| c.holds(&subject))
+                };
+                if let Some(request) =
+                    crate::http::stats::match_request(&page.settings, head, admin)
+                {
                     return Some(LocalAnswer::Stats {
                         request,
                         page,
@@ -918,8 +959,33 @@ async fn answer_locally(
     let client_timeout = settings.session.timeouts.client;
     // The request body is never forwarded: what came with the head is dropped; if more
     // is to come, the connection cannot carry another request.
-    let mut body = Body::new(prepared.framing);
-    let body_complete = body.transfer(&mut client.buf, &mut Vec::new()).is_ok() && body.is_done();
+    // An admin POST to the stats page is processed once its whole form has arrived
+    // (`stats_process_http_post()` waits for `HTTP_MSG_DONE`).
+    let admin_post = matches!(
+        &answer,
+        LocalAnswer::Stats { request, .. }
+            if matches!(request.action, crate::http::stats::StatsAction::AdminPost { .. })
+    );
+    let form = if admin_post {
+        Some(
+            read_form(
+                client,
+                prepared.framing,
+                settings.limits.max_head_bytes,
+                client_timeout,
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+    let body_complete = match &form {
+        Some(form) => matches!(form, FormBody::Complete(_)),
+        None => {
+            let mut body = Body::new(prepared.framing);
+            body.transfer(&mut client.buf, &mut Vec::new()).is_ok() && body.is_done()
+        }
+    };
     let side = ClientSide {
         close: prepared.client_wants_close(settings.mode) || !body_complete,
         version: prepared.head.version,
@@ -931,6 +997,25 @@ async fn answer_locally(
             proxy,
         } => {
             request.close = side.close;
+            if let Some(form) = form {
+                let code = match form {
+                    FormBody::Complete(form) => crate::http::stats::process_admin_post(
+                        &form,
+                        &mut AdminOn(page.source.as_ref()),
+                    ),
+                    FormBody::TooLarge => "EXCD",
+                    FormBody::Failed => {
+                        record.termination =
+                            state(TerminationCause::ClientAbort, TerminationPhase::Data);
+                        record.active_ms = ms(started.elapsed());
+                        return Exchange {
+                            record,
+                            next: Next::Close,
+                        };
+                    }
+                };
+                request = request.posted(code);
+            }
             let bytes = crate::http::stats::respond(
                 &page.settings,
                 &request,
@@ -984,6 +1069,66 @@ async fn answer_locally(
     }
 }
 
+/// How reading the admin form's body ended.
+enum FormBody {
+    Complete(Vec<u8>),
+    /// More than HAProxy's buffer holds (`EXCD`).
+    TooLarge,
+    /// The client closed, sent an invalid chunk, or timed out.
+    Failed,
+}
+
+/// Reads a request body to its end (payload only), up to `limit` bytes.
+async fn read_form(
+    client: &mut Client,
+    framing: BodyFraming,
+    limit: usize,
+    timeout: Option<Duration>,
+) -> FormBody {
+    let mut payload = Vec::new();
+    let mut left = match framing {
+        BodyFraming::Length(n) => n,
+        BodyFraming::None | BodyFraming::UntilClose => return FormBody::Complete(payload),
+        BodyFraming::Chunked => 0,
+    };
+    let mut dechunker = (framing == BodyFraming::Chunked).then(Dechunker::default);
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        match &mut dechunker {
+            Some(d) => {
+                let Ok(used) = d.feed(&client.buf, &mut payload) else {
+                    return FormBody::Failed;
+                };
+                client.buf.drain(..used);
+                if d.is_done() {
+                    return FormBody::Complete(payload);
+                }
+            }
+            None => {
+                let take = usize::try_from(left)
+                    .unwrap_or(usize::MAX)
+                    .min(client.buf.len());
+                payload.extend(client.buf.drain(..take));
+                left -= take as u64;
+                if left == 0 {
+                    return FormBody::Complete(payload);
+                }
+            }
+        }
+        if payload.len() > limit {
+            return FormBody::TooLarge;
+        }
+        client.buf.reserve(READ_CHUNK);
+        tokio::select! {
+            r = client.stream.read_buf(&mut client.buf) => match r {
+                Ok(0) | Err(_) => return FormBody::Failed,
+                Ok(_) => {}
+            },
+            () = sleep_until(deadline) => return FormBody::Failed,
+        }
+    }
+}
+
 /// The log record of a request the stats page answered, as haproxy 2.6.12 logs it:
 /// server `<STATS>`, `%Tr` -1 for a 401, status 400 (sic: the stream's status is never
 /// set from the applet's 401) and termination `LR` (processed locally, in the request
@@ -1001,7 +1146,7 @@ fn stats_record(
         connect_ms: Some(0),
         response_ms: (status == 200).then_some(0),
         status: Some(if status == 401 { 400 } else { status }),
-        bytes_to_client: sent as u64,
+        bytes_to_client: request.logged_bytes(sent),
         active_ms: ms(started.elapsed()),
         termination: state(TerminationCause::Local, TerminationPhase::Request),
         ..record
@@ -1288,6 +1433,7 @@ async fn exchange_attempt(
         reused: attempt.replay.is_some(),
         keep: None,
         dead: false,
+        kill: target.kill.armed(),
     };
     let next = exchange(
         client,
@@ -1324,6 +1470,8 @@ struct ServerLink {
     /// It was reused and turned out dead before any response byte (nothing was sent to
     /// the client, nothing logged): the request can go again on a new connection.
     dead: bool,
+    /// The server's "Kill Sessions" signal, from the request's start.
+    kill: crate::tcp_session::KillSwitch,
 }
 
 /// The request leaves the backend: `%bc`/`%sc` as the log line shows them (this request
@@ -1681,6 +1829,18 @@ async fn exchange_inner(
             },
             () = sleep_until(client_deadline), if read_client => {
                 end(record, TerminationCause::ClientTimeout, TerminationPhase::Data);
+                return Ok(true);
+            },
+            // "Kill Sessions" from the stats page: waiting for the head, the client
+            // gets the 502 page and the log `KH--` (measured on haproxy 2.6.12).
+            () = link.kill.killed() => {
+                if matches!(response, Response::Head(_)) {
+                    record.status = Some(502);
+                    record.bytes_to_client = send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    end(record, TerminationCause::Killed, TerminationPhase::Headers);
+                } else {
+                    end(record, TerminationCause::Killed, TerminationPhase::Data);
+                }
                 return Ok(true);
             },
         }

@@ -399,6 +399,9 @@ pub struct PageRequest {
     pub scope: Option<String>,
     /// HEAD: the head only.
     pub head_only: bool,
+    /// `stats admin` holds for this request (`STAT_ADMIN`): the page carries the
+    /// admin forms, and a POST is processed.
+    pub admin: bool,
 }
 
 /// What the stats page answers to a request that is for it.
@@ -408,8 +411,26 @@ pub enum StatsAction {
     Page(PageRequest),
     /// 401: `stats auth` is set and the credentials are missing or wrong.
     Unauthorized { realm: String },
-    /// 303 to `<uri>;st=DENY`: a POST without `stats admin` rights.
-    PostDenied { location: String },
+    /// A POST with `stats admin` rights: the runtime reads the form body, hands it to
+    /// [`process_admin_post`] and answers [`StatsRequest::posted`]'s 303.
+    AdminPost { redirect: PostRedirect },
+    /// The 303 after a POST, to `<uri>;st=CODE[;up][;norefresh][?scope=TEXT]`
+    /// (`DENY` for a POST without `stats admin` rights).
+    PostRedirect { location: String },
+}
+
+/// Where the 303 after a POST points, but its result code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostRedirect {
+    prefix: String,
+    suffix: String,
+}
+
+impl PostRedirect {
+    /// `stats_send_http_redirect()`'s `Location`.
+    pub fn location(&self, code: &str) -> String {
+        format!("{};st={code}{}", self.prefix, self.suffix)
+    }
 }
 
 /// A request the stats page takes.
@@ -429,8 +450,41 @@ impl StatsRequest {
         match self.action {
             StatsAction::Page(_) => 200,
             StatsAction::Unauthorized { .. } => 401,
-            StatsAction::PostDenied { .. } => 303,
+            StatsAction::AdminPost { .. } | StatsAction::PostRedirect { .. } => 303,
         }
+    }
+
+    /// What `%B` logs for this answer, `sent` bytes long. The 303 after a POST is
+    /// counted as HTX holds it (measured on haproxy 2.6.12: 118 for
+    /// `location: /st;st=DONE`): the start line's 20-byte block header and its three
+    /// parts, each header's name and value, and the end-of-headers block's byte.
+    pub fn logged_bytes(&self, sent: usize) -> u64 {
+        match &self.action {
+            StatsAction::PostRedirect { location } => {
+                let start = 20 + "HTTP/1.1".len() + "303".len() + "See Other".len();
+                let headers = "cache-control".len()
+                    + "no-cache".len()
+                    + "content-type".len()
+                    + "text/plain".len()
+                    + "content-length".len()
+                    + "0".len()
+                    + "location".len()
+                    + location.len();
+                (start + headers + 1) as u64
+            }
+            _ => sent as u64,
+        }
+    }
+
+    /// The answer to an admin POST once processed: the 303 with its result `code`.
+    pub fn posted(self, code: &str) -> StatsRequest {
+        let action = match self.action {
+            StatsAction::AdminPost { redirect } => StatsAction::PostRedirect {
+                location: redirect.location(code),
+            },
+            other => other,
+        };
+        StatsRequest { action, ..self }
     }
 }
 
@@ -441,7 +495,13 @@ pub fn stats_uri(settings: &Stats) -> &str {
 
 /// Whether `req` is for the stats page of a proxy with these `stats` settings, and
 /// what it gets: `None` when the request goes on to the proxy's normal processing.
-pub fn match_request(settings: &Stats, req: &RequestHead) -> Option<StatsRequest> {
+/// `admin` evaluates the `stats admin` conditions (asked only once the request is
+/// authorized, as HAProxy evaluates them in `http_handle_stats()`).
+pub fn match_request(
+    settings: &Stats,
+    req: &RequestHead,
+    admin: impl FnOnce() -> bool,
+) -> Option<StatsRequest> {
     if !settings.enabled {
         return None;
     }
@@ -472,15 +532,6 @@ pub fn match_request(settings: &Stats, req: &RequestHead) -> Option<StatsRequest
             version,
         });
     }
-    if method == "POST" {
-        return Some(StatsRequest {
-            action: StatsAction::PostDenied {
-                location: format!("{prefix};st=DENY"),
-            },
-            close,
-            version,
-        });
-    }
     // The options are searched in the raw URI from the prefix's length on, as HAProxy
     // does (for an absolute URI that offset is not the end of the matched prefix).
     let lookup = req.uri.as_bytes().get(prefix.len()..).unwrap_or(&[]);
@@ -497,7 +548,37 @@ pub fn match_request(settings: &Stats, req: &RequestHead) -> Option<StatsRequest
         status_code: status_code(lookup),
         scope: scope_param(lookup),
         head_only: method == "HEAD",
+        admin: admin(),
     };
+    if method == "POST" {
+        let mut suffix = String::new();
+        if page.hide_down {
+            suffix.push_str(";up");
+        }
+        if page.no_refresh {
+            suffix.push_str(";norefresh");
+        }
+        if let Some(scope) = &page.scope {
+            suffix.push_str("?scope=");
+            suffix.push_str(scope);
+        }
+        let redirect = PostRedirect {
+            prefix: prefix.to_string(),
+            suffix,
+        };
+        let action = if page.admin {
+            StatsAction::AdminPost { redirect }
+        } else {
+            StatsAction::PostRedirect {
+                location: redirect.location("DENY"),
+            }
+        };
+        return Some(StatsRequest {
+            action,
+            close,
+            version,
+        });
+    }
     Some(StatsRequest {
         action: StatsAction::Page(page),
         close,
@@ -567,6 +648,141 @@ fn scope_param(lookup: &[u8]) -> Option<String> {
         return None;
     }
     Some(String::from_utf8_lossy(text).into_owned())
+}
+
+// ------------------------------------------------------------------ admin POST
+
+/// What the admin form's POST acts on: the engine's backends and servers.
+pub trait AdminTarget {
+    /// `proxy_be_by_name()`: `#ID` or a name, of a proxy with a backend.
+    fn backend(&mut self, name: &str) -> Option<usize>;
+    /// Applies `action` to the server `name` of `backend`: `None` when it has no such
+    /// server, else whether it was altered.
+    fn apply(
+        &mut self,
+        backend: usize,
+        server: &str,
+        action: crate::admin::AdminAction,
+    ) -> Option<bool>;
+}
+
+/// `LINESIZE`: the longest `key=value` parameter HAProxy takes.
+const ADMIN_PARAM_MAX: usize = 2048;
+
+/// `url_decode(.., 1)`: `+` is a space, `%XX` a byte; a bad escape is an error. The
+/// result is then read as a C string (cut at a NUL).
+fn form_decode(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                let hi = raw.get(i + 1).copied().and_then(hex)?;
+                let lo = raw.get(i + 2).copied().and_then(hex)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    if let Some(nul) = out.iter().position(|&b| b == 0) {
+        out.truncate(nul);
+    }
+    Some(out)
+}
+
+/// `stats_process_http_post()`: the form body (`s=SRV&...&action=ACT&b=BACKEND`)
+/// applied to `target`; returns the result code for the 303 (`DONE`, `PART`, `NONE`,
+/// `ERRP`).
+///
+/// As HAProxy: parameters are read from the end (so the last `b` and `action` win);
+/// servers named before both are known are processed again once they are; an unknown
+/// backend or action stops at once with `ERRP`; a bad `%` escape stops the parsing and
+/// the servers so far decide; then no server named -> `NONE`, none altered -> `ERRP`,
+/// all -> `DONE`, some -> `PART`.
+pub fn process_admin_post(body: &[u8], target: &mut dyn AdminTarget) -> &'static str {
+    use crate::admin::AdminAction;
+    // The body is a C string for HAProxy.
+    let body = match body.iter().position(|&b| b == 0) {
+        Some(nul) => &body[..nul],
+        None => body,
+    };
+    let mut backend: Option<usize> = None;
+    let mut action: Option<AdminAction> = None;
+    let (mut total, mut altered) = (0u32, 0u32);
+    // The first server parameter met while the backend or action was unknown.
+    let mut replay: Option<(usize, usize)> = None;
+    let mut next = body.len();
+    let mut cur = body.len();
+    'params: while cur > 0 {
+        cur -= 1;
+        if body[cur] != b'&' && cur != 0 {
+            continue;
+        }
+        loop {
+            // `poffset`: the `&` is skipped, except at the very start of the body.
+            let start = if cur != 0 { cur + 1 } else { 0 };
+            let param = &body[start..next];
+            if param.len() + 1 > ADMIN_PARAM_MAX {
+                return "ERRP";
+            }
+            let (key, value) = match param.iter().position(|&b| b == b'=') {
+                Some(eq) => (&param[..eq], &param[eq + 1..]),
+                None => (param, &b""[..]),
+            };
+            let (Some(key), Some(value)) = (form_decode(key), form_decode(value)) else {
+                break 'params;
+            };
+            if backend.is_none() && key == b"b" {
+                match target.backend(&String::from_utf8_lossy(&value)) {
+                    Some(b) => backend = Some(b),
+                    None => return "ERRP",
+                }
+            } else if action.is_none() && key == b"action" {
+                match AdminAction::from_form(&value) {
+                    Some(a) => action = Some(a),
+                    None => return "ERRP",
+                }
+            } else if key == b"s" {
+                match (backend, action) {
+                    (Some(b), Some(a)) => {
+                        match target.apply(b, &String::from_utf8_lossy(&value), a) {
+                            Some(true) => {
+                                total += 1;
+                                altered += 1;
+                            }
+                            Some(false) => {}
+                            None => total += 1,
+                        }
+                    }
+                    _ => {
+                        replay.get_or_insert((cur, next));
+                    }
+                }
+            }
+            if backend.is_some() && action.is_some() {
+                if let Some((c, n)) = replay.take() {
+                    cur = c;
+                    next = n;
+                    continue;
+                }
+            }
+            break;
+        }
+        next = cur;
+    }
+    if total == 0 {
+        "NONE"
+    } else if altered == 0 {
+        "ERRP"
+    } else if altered == total {
+        "DONE"
+    } else {
+        "PART"
+    }
 }
 
 // ------------------------------------------------------------------ basic auth
@@ -707,7 +923,19 @@ pub fn respond(
             out.extend_from_slice(BODY_401.as_bytes());
             out
         }
-        StatsAction::PostDenied { location } => {
+        // Not processed (the runtime answers `posted()`): DENY rather than nothing.
+        StatsAction::AdminPost { redirect } => respond(
+            settings,
+            &StatsRequest {
+                action: StatsAction::PostRedirect {
+                    location: redirect.location("DENY"),
+                },
+                ..request.clone()
+            },
+            own_proxy,
+            snapshot,
+        ),
+        StatsAction::PostRedirect { location } => {
             let mut headers = vec![
                 header("cache-control", "no-cache"),
                 header("content-type", "text/plain"),
@@ -1843,9 +2071,12 @@ Note: \"NOLB\"/\"DRAIN\" = UP with load-balancing disabled.</td><td align=\"left
     }
 }
 
-fn html_px_header(out: &mut String, settings: &Stats, px: &ProxyStats) {
+fn html_px_header(out: &mut String, settings: &Stats, px: &ProxyStats, admin: bool) {
     let name = esc(&px.name);
     let legends = settings.show_legends;
+    if admin && has_servers(px) {
+        out.push_str("<form method=\"post\">");
+    }
     let _ = write!(
         out,
         "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\"><a name=\"{name}\"></a>{}<a class=px href=\"#{name}\">{name}</a>",
@@ -1869,10 +2100,39 @@ fn html_px_header(out: &mut String, settings: &Stats, px: &ProxyStats) {
         "{}</th><th class=\"{class}\" width=\"90%\">{desc}</th></tr>\n</table>\n<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\">",
         if legends { "</u>" } else { "" }
     );
+    if admin {
+        if has_servers(px) {
+            let _ = write!(
+                out,
+                "<th rowspan=2 width=1><input type=\"checkbox\" onclick=\"for(c in document.getElementsByClassName('{name}-checkbox')) document.getElementsByClassName('{name}-checkbox').item(c).checked = this.checked\"></th>"
+            );
+        } else {
+            out.push_str("<th rowspan=2></th>");
+        }
+    }
     out.push_str(
         "<th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=9>Server</th></tr>\n\
 <tr class=\"titre\"><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Cur</th><th>Max</th><th>Limit</th><th>Total</th><th>LbTot</th><th>Last</th><th>In</th><th>Out</th><th>Req</th><th>Resp</th><th>Req</th><th>Conn</th><th>Resp</th><th>Retr</th><th>Redis</th><th>Status</th><th>LastChk</th><th>Wght</th><th>Act</th><th>Bck</th><th>Chk</th><th>Dwn</th><th>Dwntme</th><th>Thrtle</th>\n</tr>",
     );
+}
+
+/// A proxy with a backend and servers (`px->cap & PR_CAP_BE && px->srv`): with admin
+/// rights its table is a form.
+fn has_servers(px: &ProxyStats) -> bool {
+    px.backend.as_ref().is_some_and(|b| !b.servers.is_empty())
+}
+
+/// `stats_dump_html_px_end()`: the table's end, and the admin form's actions.
+fn html_px_end(out: &mut String, px: &ProxyStats, admin: bool) {
+    out.push_str("</table>");
+    if admin && has_servers(px) {
+        let _ = write!(
+            out,
+            "Choose the action to perform on the checked servers : <select name=action><option value=\"\"></option><option value=\"ready\">Set state to READY</option><option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option><option value=\"dhlth\">Health: disable checks</option><option value=\"ehlth\">Health: enable checks</option><option value=\"hrunn\">Health: force UP</option><option value=\"hnolb\">Health: force NOLB</option><option value=\"hdown\">Health: force DOWN</option><option value=\"dagent\">Agent: disable checks</option><option value=\"eagent\">Agent: enable checks</option><option value=\"arunn\">Agent: force UP</option><option value=\"adown\">Agent: force DOWN</option><option value=\"shutdown\">Kill Sessions</option></select><input type=\"hidden\" name=\"b\" value=\"#{}\">&nbsp;<input type=\"submit\" value=\"Apply\"></form>",
+            px.iid
+        );
+    }
+    out.push_str("<p>\n");
 }
 
 /// The server row's class (`stats_dump_fields_html`'s style choice).
@@ -1914,7 +2174,9 @@ fn server_class(r: &Row) -> String {
 
 /// One row of a proxy's table, cell for cell as `stats_dump_fields_html` lays it out
 /// (hover tooltips reduced to the ones carrying identity: legends, check details).
-fn html_row(out: &mut String, r: &Row, legends: bool) {
+fn html_row(out: &mut String, r: &Row, legends: bool, admin: bool) {
+    // The admin column: empty, or a server's checkbox.
+    let blank = if admin { "<td></td>" } else { "" };
     let n = |f: F| u2h(r.get(f).u());
     let px = esc(r.get(F::Pxname).str());
     let lastsess = match r.get(F::Lastsess) {
@@ -1925,7 +2187,7 @@ fn html_row(out: &mut String, r: &Row, legends: bool) {
     if ty == TYPE_FE {
         let _ = write!(
             out,
-            "<tr class=\"frontend\"><td class=ac><a name=\"{px}/Frontend\"></a><a class=lfsb href=\"#{px}/Frontend\">Frontend</a></td><td colspan=3></td>\
+            "<tr class=\"frontend\">{blank}<td class=ac><a name=\"{px}/Frontend\"></a><a class=lfsb href=\"#{px}/Frontend\">Frontend</a></td><td colspan=3></td>\
 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td>{}</td><td>{}</td>\
 <td>{}</td><td>{}</td><td>{}</td><td></td><td></td><td></td><td></td><td class=ac>{}</td><td class=ac colspan=8></td></tr>",
             n(F::Rate),
@@ -1946,8 +2208,13 @@ fn html_row(out: &mut String, r: &Row, legends: bool) {
         let sv = esc(r.get(F::Svname).str());
         let _ = write!(
             out,
-            "<tr class=\"{}\"><td class=ac><a name=\"{px}/{sv}\"></a>{}<a class=lfsb href=\"#{px}/{sv}\">{sv}</a>",
+            "<tr class=\"{}\">{}<td class=ac><a name=\"{px}/{sv}\"></a>{}<a class=lfsb href=\"#{px}/{sv}\">{sv}</a>",
             server_class(r),
+            if admin {
+                format!("<td><input class='{px}-checkbox' type=\"checkbox\" name=\"s\" value=\"{sv}\"></td>")
+            } else {
+                String::new()
+            },
             if legends { "<u>" } else { "" }
         );
         if legends {
@@ -2061,7 +2328,7 @@ fn html_row(out: &mut String, r: &Row, legends: bool) {
     } else {
         let _ = write!(
             out,
-            "<tr class=\"backend\"><td class=ac>{}<a name=\"{px}/Backend\"></a><a class=lfsb href=\"#{px}/Backend\">Backend</a>",
+            "<tr class=\"backend\">{blank}<td class=ac>{}<a name=\"{px}/Backend\"></a><a class=lfsb href=\"#{px}/Backend\">Backend</a>",
             if legends { "<u>" } else { "" }
         );
         if legends {
@@ -2150,11 +2417,11 @@ pub fn html(
     }
     html_info(&mut out, settings, page, &snapshot.process);
     for (px, rows) in rows(settings, page, own_proxy, snapshot) {
-        html_px_header(&mut out, settings, px);
+        html_px_header(&mut out, settings, px, page.admin);
         for row in &rows {
-            html_row(&mut out, row, settings.show_legends);
+            html_row(&mut out, row, settings.show_legends, page.admin);
         }
-        out.push_str("</table><p>\n");
+        html_px_end(&mut out, px, page.admin);
     }
     out.push_str("</body></html>\n");
     out
@@ -2237,25 +2504,29 @@ mod tests {
     #[test]
     fn uri_prefix_methods_and_options() {
         let s = settings("/st", &[]);
-        assert!(match_request(&s, &req("GET", "/st", &[])).is_some());
+        assert!(match_request(&s, &req("GET", "/st", &[]), || false).is_some());
         assert!(
-            match_request(&s, &req("GET", "/stats/x", &[])).is_some(),
+            match_request(&s, &req("GET", "/stats/x", &[]), || false).is_some(),
             "prefix"
         );
-        assert!(match_request(&s, &req("GET", "http://h/st;csv", &[])).is_some());
-        assert!(match_request(&s, &req("GET", "/s", &[])).is_none());
-        assert!(match_request(&s, &req("DELETE", "/st", &[])).is_none());
-        assert!(match_request(&Stats::default(), &req("GET", "/st", &[])).is_none());
+        assert!(match_request(&s, &req("GET", "http://h/st;csv", &[]), || false).is_some());
+        assert!(match_request(&s, &req("GET", "/s", &[]), || false).is_none());
+        assert!(match_request(&s, &req("DELETE", "/st", &[]), || false).is_none());
+        assert!(match_request(&Stats::default(), &req("GET", "/st", &[]), || false).is_none());
         let d = Stats {
             enabled: true,
             ..Stats::default()
         };
-        assert!(match_request(&d, &req("GET", "/haproxy?stats;csv", &[])).is_some());
-        assert!(match_request(&d, &req("GET", "/haproxy", &[])).is_none());
+        assert!(match_request(&d, &req("GET", "/haproxy?stats;csv", &[]), || false).is_some());
+        assert!(match_request(&d, &req("GET", "/haproxy", &[]), || false).is_none());
         let Some(StatsRequest {
             action: StatsAction::Page(p),
             ..
-        }) = match_request(&s, &req("GET", "/st;csv;up;no-maint;st=DONE;scope=we", &[]))
+        }) = match_request(
+            &s,
+            &req("GET", "/st;csv;up;no-maint;st=DONE;scope=we", &[]),
+            || false,
+        )
         else {
             panic!("a page")
         };
@@ -2268,8 +2539,9 @@ mod tests {
     #[test]
     fn auth_gates_the_page() {
         let s = settings("/st", &[("admin", "s3cret"), ("ro", "")]);
-        let action =
-            |h: &[(&str, &str)]| match_request(&s, &req("GET", "/st", h)).map(|r| r.action);
+        let action = |h: &[(&str, &str)]| {
+            match_request(&s, &req("GET", "/st", h), || false).map(|r| r.action)
+        };
         assert!(
             matches!(action(&[]), Some(StatsAction::Unauthorized { realm }) if realm == DEFAULT_REALM)
         );
@@ -2382,12 +2654,100 @@ mod tests {
         fn any_request_gets_a_response_or_none(uri in "(/st)?.{0,40}", m in "(GET|HEAD|POST|PUT)", auth in ".{0,30}") {
             let s = settings("/st", &[]);
             let s = Stats { auth: settings("/st", &[("a", "b")]).auth, ..s };
-            if let Some(r) = match_request(&s, &req(&m, &uri, &[("authorization", &auth)])) {
+            if let Some(r) = match_request(&s, &req(&m, &uri, &[("authorization", &auth)]), || false) {
                 let snap = StatsSnapshot::default();
                 let out = respond(&s, &r, "x", &snap);
                 let status_line = format!("HTTP/1.1 {} ", r.status());
                 prop_assert!(out.starts_with(status_line.as_bytes()));
             }
+        }
+    }
+
+    /// Backend `web` (#2) with `s1` and `s2` (altered by every action) and `s3`
+    /// (never altered); records the servers in the order they were acted on.
+    struct FakeTarget(Vec<String>);
+
+    impl AdminTarget for FakeTarget {
+        fn backend(&mut self, name: &str) -> Option<usize> {
+            (name == "web" || name == "#2").then_some(0)
+        }
+        fn apply(
+            &mut self,
+            _backend: usize,
+            server: &str,
+            _action: crate::admin::AdminAction,
+        ) -> Option<bool> {
+            self.0.push(server.to_string());
+            match server {
+                "s1" | "s2" => Some(true),
+                "s3" => Some(false),
+                _ => None,
+            }
+        }
+    }
+
+    fn post(body: &str) -> (&'static str, Vec<String>) {
+        let mut t = FakeTarget(Vec::new());
+        let code = process_admin_post(body.as_bytes(), &mut t);
+        (code, t.0)
+    }
+
+    /// Each body and result as haproxy 2.6.12 answered it (curl POSTs to a `stats
+    /// admin if TRUE` page; the order from its state lines).
+    #[test]
+    fn admin_post_results_are_haproxys() {
+        assert_eq!(post("s=s1&action=maint&b=web"), ("DONE", vec!["s1".into()]));
+        assert_eq!(post("s=s1&s=zz&action=maint&b=web").0, "PART");
+        assert_eq!(post("s=zz&action=maint&b=web").0, "ERRP");
+        assert_eq!(post("action=maint&b=web").0, "NONE");
+        assert_eq!(post("s=s1&action=bogus&b=web"), ("ERRP", vec![]));
+        assert_eq!(post("s=s1&action=maint&b=nob"), ("ERRP", vec![]));
+        assert_eq!(post("s=s3&action=dhlth&b=web").0, "NONE");
+        // From the end: the last server first.
+        assert_eq!(
+            post("s=s1&s=s2&action=ready&b=%232"),
+            ("DONE", vec!["s2".into(), "s1".into()])
+        );
+        // Servers before the backend and action are known are replayed once they are.
+        assert_eq!(
+            post("b=web&s=s1&action=maint&s=s2"),
+            ("DONE", vec!["s2".into(), "s1".into()])
+        );
+        // A bad escape stops the parsing: what was done so far decides.
+        assert_eq!(post("s=s1&s=%zz&action=maint&b=web"), ("NONE", vec![]));
+        // The last `b` is read first: unknown, stop.
+        assert_eq!(post("action=maint&b=web&s=s1&b=nob"), ("ERRP", vec![]));
+        assert_eq!(post("").0, "NONE");
+    }
+
+    #[test]
+    fn admin_post_redirect_keeps_up_and_scope() {
+        let mut s = settings("/st", &[]);
+        s.admin.clear();
+        let head = req("POST", "/st;up;norefresh?scope=we", &[]);
+        let r = match_request(&s, &head, || true).expect("stats request");
+        match &r.action {
+            StatsAction::AdminPost { redirect } => {
+                // `;norefresh` only counts with `stats refresh` (haproxy drops it here).
+                assert_eq!(redirect.location("DONE"), "/st;st=DONE;up?scope=we");
+            }
+            other => panic!("{other:?}"),
+        }
+        let denied = match_request(&s, &head, || false).expect("stats request");
+        assert_eq!(
+            denied.action,
+            StatsAction::PostRedirect {
+                location: "/st;st=DENY;up?scope=we".into()
+            }
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn admin_post_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut t = FakeTarget(Vec::new());
+            let code = process_admin_post(&body, &mut t);
+            prop_assert!(["DONE", "PART", "NONE", "ERRP"].contains(&code));
         }
     }
 }

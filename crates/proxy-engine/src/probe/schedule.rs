@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{run_check, CheckDeadlines, ProbeSpec};
+use crate::admin::CheckCommand;
 use crate::balance::StateChange;
 use crate::health::{
     health_check_line, server_down_line, server_up_line, CheckParams, CheckResult, HealthCheck,
@@ -38,6 +39,32 @@ pub struct ServerCheck {
     pub first: Duration,
     /// Starts in maintenance (`disabled`).
     pub in_maintenance: bool,
+    /// The stats page's admin actions on the check; the task takes the receiver.
+    pub commands: CheckCommands,
+}
+
+/// The receiving end of a check's admin commands, taken by its task when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct CheckCommands(
+    std::sync::Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<CheckCommand>>>>,
+);
+
+impl CheckCommands {
+    /// A channel: the sender for the engine, the receiving end for the task.
+    pub fn channel() -> (mpsc::UnboundedSender<CheckCommand>, CheckCommands) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            tx,
+            CheckCommands(std::sync::Arc::new(std::sync::Mutex::new(Some(rx)))),
+        )
+    }
+
+    fn take(&self) -> Option<mpsc::UnboundedReceiver<CheckCommand>> {
+        match self.0.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
 }
 
 /// What one check did (every check reports; most have no transition and no line).
@@ -49,6 +76,10 @@ pub struct CheckReport {
     pub backup: bool,
     pub result: CheckResult,
     pub transition: Option<Transition>,
+    /// The health counter after the check (`check->health`).
+    pub health: u32,
+    /// The check failed while the counter was above 0 (`failed_checks` counts it).
+    pub counted_failure: bool,
     /// With `option log-health-checks`, when HAProxy logs this check: the line.
     pub health_line: Option<String>,
     log_health_checks: bool,
@@ -101,14 +132,42 @@ async fn check_loop(
     let mut machine = HealthCheck::new(check.params.clone(), check.first, check.in_maintenance);
     let seed = (check.key.0 as u64) << 32 | check.key.1 as u64;
     let mut random = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut commands = check.commands.take();
     loop {
-        tokio::time::sleep_until(epoch + machine.next_check()).await;
+        let command = match &mut commands {
+            Some(rx) => tokio::select! {
+                () = tokio::time::sleep_until(epoch + machine.next_check()) => None,
+                c = rx.recv() => match c {
+                    Some(c) => Some(c),
+                    None => {
+                        commands = None;
+                        continue;
+                    }
+                },
+            },
+            None => {
+                tokio::time::sleep_until(epoch + machine.next_check()).await;
+                None
+            }
+        };
         let now = epoch.elapsed();
+        if let Some(command) = command {
+            match command {
+                CheckCommand::Pause(on) => machine.set_maintenance(on, now),
+                CheckCommand::Enable(on) => machine.set_enabled(on),
+                CheckCommand::HealthFull => machine.force_health(true),
+                CheckCommand::HealthZero => machine.force_health(false),
+            }
+            continue;
+        }
         if !machine.start(now) {
             continue;
         }
         let result = run_check(&check.spec, &deadlines).await;
+        let health_before = machine.health();
         let outcome = machine.complete(&result, epoch.elapsed(), random.next());
+        let counted_failure =
+            health_before > 0 && result.status.verdict() == crate::health::CheckVerdict::Failed;
         let health_line = (check.log_health_checks && outcome.loggable).then(|| {
             health_check_line(
                 &check.backend,
@@ -126,6 +185,8 @@ async fn check_loop(
             backup: check.backup,
             result,
             transition: outcome.transition,
+            health: machine.health(),
+            counted_failure,
             health_line,
             log_health_checks: check.log_health_checks,
         };
