@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use haproxy_conf::model::HaproxyConfig;
 
 use crate::http::stats::HttpResponses;
-use crate::traffic_log::{HttpLogRecord, TcpLogRecord};
+use crate::traffic_log::{HttpLogRecord, TcpLogRecord, TerminationCause, TerminationPhase};
 
 /// One row's counters.
 #[derive(Debug, Default)]
@@ -23,6 +23,18 @@ pub struct Traffic {
     /// `bin` / `bout`.
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// `ereq`: requests refused or timed out before they were whole.
+    pub failed_requests: AtomicU64,
+    /// `econ`: sessions whose connection to a server failed for good.
+    pub failed_connections: AtomicU64,
+    /// `eresp`: responses that failed (none, late, invalid).
+    pub failed_responses: AtomicU64,
+    /// `wretr` / `wredis`: connection retries on the same server, redispatches.
+    pub retries: AtomicU64,
+    pub redispatches: AtomicU64,
+    /// `dreq` / `dresp`: `http-request deny` / `http-response deny`.
+    pub denied_requests: AtomicU64,
+    pub denied_responses: AtomicU64,
     /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
     responses: [AtomicU64; 6],
     /// Unix seconds of the last session (`lastsess`), 0 for never.
@@ -134,10 +146,24 @@ impl TrafficCounters {
             if let Some(status) = record.status {
                 t.response(status);
             }
+            add(&t.bytes_in, record.bytes_from_client);
             add(&t.bytes_out, record.bytes_to_client);
         };
+        let events = record.events;
         if let Some(p) = self.proxy(frontend) {
             rows(&p.frontend);
+            add(
+                &p.frontend.failed_requests,
+                u64::from(events.failed_request),
+            );
+            add(
+                &p.frontend.denied_requests,
+                u64::from(events.denied_request),
+            );
+            add(
+                &p.frontend.denied_responses,
+                u64::from(events.denied_response),
+            );
         }
         // A bad request never reaches a backend. (A frontend's own answers land on
         // its backend counters, which a `frontend` section has no row for.)
@@ -150,14 +176,43 @@ impl TrafficCounters {
             }
             return;
         }
+        // The connection failed for good (`SC`/`sC`): `back_handle_st_cer()`.
+        let failed_connection = record.termination.phase == TerminationPhase::Connect
+            && matches!(
+                record.termination.cause,
+                TerminationCause::ServerAbort | TerminationCause::ServerTimeout
+            );
+        let redispatched = u64::from(record.counters.redispatched);
+        // Each retry counts on the same server; the one that moved the session
+        // elsewhere is the redispatch (`stream_choose_redispatch()`,
+        // `srv_redispatch_connect()`).
+        let retries = u64::from(record.counters.retries).saturating_sub(redispatched);
+        let errors = |t: &Traffic| {
+            add(&t.failed_connections, u64::from(failed_connection));
+            add(&t.failed_responses, u64::from(events.failed_response));
+            add(&t.retries, retries);
+            add(&t.denied_responses, u64::from(events.denied_response));
+        };
         if let Some(p) = self.proxy(&record.backend) {
             p.backend.session();
             rows(&p.backend);
+            errors(&p.backend);
+            add(&p.backend.redispatches, redispatched);
+            // A deny in the backend's own rules also counts there (`sess->fe != s->be`).
+            if record.backend != frontend {
+                add(&p.backend.denied_requests, u64::from(events.denied_request));
+            }
             if let Some(t) = record.server.as_deref().and_then(|s| p.servers.get(s)) {
+                errors(t);
+                add(&t.bytes_in, record.bytes_from_client);
                 add(&t.sessions, 1 + u64::from(record.counters.retries));
                 t.last_session
                     .store(now_secs(), std::sync::atomic::Ordering::Relaxed);
                 add(&t.bytes_out, record.bytes_to_client);
+                for status in &record.server_statuses {
+                    add(&t.requests, 1);
+                    t.response(*status);
+                }
             }
         }
     }

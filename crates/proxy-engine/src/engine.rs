@@ -1074,6 +1074,9 @@ impl StatsSource for EngineStats {
                     row.http = t.responses();
                     row.bin = get(&t.bytes_in);
                     row.bout = get(&t.bytes_out);
+                    row.ereq = get(&t.failed_requests);
+                    row.dreq = get(&t.denied_requests);
+                    row.dresp = get(&t.denied_responses);
                 }
                 row
             });
@@ -1109,6 +1112,11 @@ impl StatsSource for EngineStats {
                         http: served.map(Traffic::responses).unwrap_or_default(),
                         bin: served.map_or(0, |t| get(&t.bytes_in)),
                         bout: served.map_or(0, |t| get(&t.bytes_out)),
+                        econ: served.map_or(0, |t| get(&t.failed_connections)),
+                        eresp: served.map_or(0, |t| get(&t.failed_responses)),
+                        wretr: served.map_or(0, |t| get(&t.retries)),
+                        wredis: served.map_or(0, |t| get(&t.redispatches)),
+                        dresp: served.map_or(0, |t| get(&t.denied_responses)),
                         lastsess: served.map_or(-1, Traffic::seconds_since_last_session),
                         name: balancer.server_name(id).to_string(),
                         sid: u32::try_from(i + 1).unwrap_or(u32::MAX),
@@ -1160,6 +1168,12 @@ impl StatsSource for EngineStats {
                         http: be.map(Traffic::responses).unwrap_or_default(),
                         bin: be.map_or(0, |t| get(&t.bytes_in)),
                         bout: be.map_or(0, |t| get(&t.bytes_out)),
+                        econ: be.map_or(0, |t| get(&t.failed_connections)),
+                        eresp: be.map_or(0, |t| get(&t.failed_responses)),
+                        wretr: be.map_or(0, |t| get(&t.retries)),
+                        wredis: be.map_or(0, |t| get(&t.redispatches)),
+                        dreq: be.map_or(0, |t| get(&t.denied_requests)),
+                        dresp: be.map_or(0, |t| get(&t.denied_responses)),
                         lastsess: be.map_or(-1, Traffic::seconds_since_last_session),
                         ..BackendRow::default()
                     },

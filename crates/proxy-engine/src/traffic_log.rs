@@ -432,6 +432,29 @@ pub struct HttpLogRecord {
     /// frontend captures none.
     pub request_captures: Vec<Option<String>>,
     pub response_captures: Vec<Option<String>>,
+    /// The status of each response head the server sent (1xx included), for its
+    /// stats counters; not logged.
+    pub server_statuses: Vec<u16>,
+    /// What the stats page's error and denial counters count of this request.
+    pub events: RequestEvents,
+    /// The request as HTX holds it (head as received, body payload): the stats
+    /// page's `bin`; not logged.
+    pub bytes_from_client: u64,
+}
+
+/// A request's part in the stats page's `ereq`, `eresp`, `dreq`, `dresp` counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestEvents {
+    /// Refused or timed out before it was whole (`failed_req`: the multiplexer's
+    /// 400/408, a broken body).
+    pub failed_request: bool,
+    /// The server's answer failed (`failed_resp`: no response, a timeout, an invalid
+    /// one).
+    pub failed_response: bool,
+    /// An `http-request deny` (`denied_req`).
+    pub denied_request: bool,
+    /// An `http-response deny` (`denied_resp`).
+    pub denied_response: bool,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -916,6 +939,9 @@ mod tests {
             cookie_flags: None,
             request_captures: Vec::new(),
             response_captures: Vec::new(),
+            server_statuses: Vec::new(),
+            events: RequestEvents::default(),
+            bytes_from_client: 0,
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

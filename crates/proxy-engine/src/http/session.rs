@@ -600,6 +600,9 @@ pub async fn run_http_connection(
             // no `{}` on `<BADREQ>` lines).
             request_captures: Vec::new(),
             response_captures: Vec::new(),
+            server_statuses: Vec::new(),
+            events: crate::traffic_log::RequestEvents::default(),
+            bytes_from_client: 0,
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -615,6 +618,7 @@ pub async fn run_http_connection(
                     status: Some(status),
                     active_ms: ms(started.elapsed()),
                     termination: state(TerminationCause::Proxy, TerminationPhase::Request),
+                    events: failed_request(),
                     ..base
                 });
                 return;
@@ -629,6 +633,7 @@ pub async fn run_http_connection(
                     .await;
                     let record = HttpLogRecord {
                         status: Some(408),
+                        events: failed_request(),
                         active_ms: ms(started.elapsed()),
                         termination: state(
                             TerminationCause::ClientTimeout,
@@ -653,6 +658,7 @@ pub async fn run_http_connection(
                     log(HttpLogRecord {
                         status: Some(400),
                         unlogged: true,
+                        events: failed_request(),
                         termination: state(
                             TerminationCause::ClientAbort,
                             TerminationPhase::Request,
@@ -664,6 +670,7 @@ pub async fn run_http_connection(
                 if partial || (first && conn.stream.is_tls()) {
                     log(HttpLogRecord {
                         status: Some(400),
+                        events: failed_request(),
                         active_ms: ms(started.elapsed()),
                         termination: state(
                             TerminationCause::ClientAbort,
@@ -860,6 +867,7 @@ async fn process_request(
             )
             .await;
             record.status = Some(status);
+            record.events.failed_request = true;
             record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
             record.active_ms = ms(started.elapsed());
             record.request_ms = None;
@@ -872,6 +880,16 @@ async fn process_request(
             };
         }
     };
+    // `bin` counts the head as the multiplexer put it in HTX: framing and connection
+    // headers already taken out.
+    record.bytes_from_client = h1::htx_head_size(
+        [
+            &prepared.head.method,
+            &prepared.head.uri,
+            prepared.head.version.as_str(),
+        ],
+        &prepared.head.headers,
+    );
     let info = ConnectionInfo {
         client: record.client,
         local,
@@ -1037,6 +1055,7 @@ async fn answer_locally(
             cause,
         } => {
             record.status = Some(status);
+            record.events.denied_request = cause == TerminationCause::Proxy;
             record.bytes_to_client = send_page(client, page, side, client_timeout).await;
             record.termination = state(cause, TerminationPhase::Request);
         }
@@ -1066,6 +1085,14 @@ async fn answer_locally(
     Exchange {
         record,
         next: Next::closing(side.close),
+    }
+}
+
+/// A request refused before it was whole (`failed_req`).
+fn failed_request() -> crate::traffic_log::RequestEvents {
+    crate::traffic_log::RequestEvents {
+        failed_request: true,
+        ..Default::default()
     }
 }
 
@@ -1548,7 +1575,7 @@ async fn exchange_inner(
     loop {
         // Request body bytes already buffered move on.
         match request_body.transfer(&mut client.buf, &mut to_server) {
-            Ok(_) => {}
+            Ok(counted) => record.bytes_from_client += counted,
             Err(_) => {
                 // A broken request body: HAProxy answers 400 if no response began.
                 if matches!(response, Response::Head(_)) {
@@ -1560,6 +1587,7 @@ async fn exchange_inner(
                     .await;
                     record.status = Some(400);
                 }
+                record.events.failed_request = true;
                 end(record, TerminationCause::Proxy, TerminationPhase::Request);
                 return Ok(true);
             }
@@ -1577,6 +1605,7 @@ async fn exchange_inner(
                 };
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(502);
+                    record.events.failed_response = true;
                     record.bytes_to_client =
                         send_page(client, settings.errors.page(502), side, timeouts.client).await;
                     end(record, cause, TerminationPhase::Headers);
@@ -1599,6 +1628,7 @@ async fn exchange_inner(
                         Ok(None) => break,
                         Err(_) => {
                             record.status = Some(502);
+                            record.events.failed_response = true;
                             record.bytes_to_client =
                                 send_page(client, settings.errors.page(502), side, timeouts.client)
                                     .await;
@@ -1623,6 +1653,7 @@ async fn exchange_inner(
                         Ok(f) => f,
                         Err(_) => {
                             record.status = Some(502);
+                            record.events.failed_response = true;
                             record.bytes_to_client =
                                 send_page(client, settings.errors.page(502), side, timeouts.client)
                                     .await;
@@ -1630,6 +1661,9 @@ async fn exchange_inner(
                             return Ok(true);
                         }
                     };
+                    // The server's `req_tot`/`hrsp_*` count every head it answered,
+                    // interim ones included (`http_wait_for_response()`).
+                    record.server_statuses.push(head.status);
                     let head_size = |head: &ResponseHead| {
                         let status = head.status.to_string();
                         h1::htx_head_size(
@@ -1678,6 +1712,7 @@ async fn exchange_inner(
                             // http_process_res_common(): the response is dropped, the
                             // proxy's page goes instead, `%Tr` is -1.
                             record.status = Some(status);
+                            record.events.denied_response = status != 500;
                             record.response_ms = None;
                             record.bytes_to_client +=
                                 send_page(client, proxy.errors.page(status), side, timeouts.client)
@@ -1776,6 +1811,7 @@ async fn exchange_inner(
                         return Ok(true);
                     }
                     record.status = Some(502);
+                    record.events.failed_response = true;
                     record.bytes_to_client =
                         send_page(client, settings.errors.page(502), side, timeouts.client).await;
                     let _ = buf;
@@ -1820,6 +1856,7 @@ async fn exchange_inner(
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(504);
+                    record.events.failed_response = true;
                     record.bytes_to_client = send_page(client, settings.errors.page(504), side, timeouts.client).await;
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
                 } else {
