@@ -116,6 +116,11 @@ backend be_cookie
     cookie SERVERID insert indirect nocache
     server w1 127.0.0.1:9001 cookie s1
     server w2 127.0.0.1:9003 cookie s2
+frontend fe_ccookie
+    bind 127.0.0.1:8089
+    capture cookie SESS len 12
+    http-request deny if { path /blocked }
+    default_backend be
 ";
 
 /// The web's answer for a request path.
@@ -141,6 +146,10 @@ fn answer(path: &str) -> Vec<u8> {
         "/ka-tokens" => {
             "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
              Content-Length: 0\r\n\r\n"
+        }
+        "/setsess" => {
+            "HTTP/1.1 200 OK\r\nSet-Cookie: other=1\r\nSet-Cookie: SESS = srv-value-long; path=/\r\n\
+             Set-Cookie: SESS=second\r\nContent-Length: 0\r\n\r\n"
         }
         "/bad" => "HTTP/1.1 abc\r\n\r\n",
         "/head" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
@@ -651,6 +660,40 @@ fn corpus() -> Vec<Case> {
             &["GET /cl HTTP/1.1\r\nHo st: lb\r\n\r\n"],
         ),
     ]);
+    let sess = |path: &str, value: &str| {
+        leak(format!(
+            "GET {path} HTTP/1.1\r\nHost: lb\r\nCookie: {value}\r\n\r\n"
+        ))
+    };
+    let ccookie = |name: &'static str, steps: &[&str]| case(name, 8089, steps);
+    cases.extend([
+        ccookie("capture cookie: absent", &[leak(get("/cl"))]),
+        ccookie(
+            "capture cookie: the first by name prefix, cut",
+            &[sess("/cl", "a=1; SESSIONID=abcdefghijklmnop; SESS=x")],
+        ),
+        ccookie(
+            "capture cookie: spaces around =, case-sensitive",
+            &[sess("/cl", "sess=lower; SES=1; SESS ; SESS = v1 ; b=2")],
+        ),
+        ccookie(
+            "capture cookie: odd characters",
+            &[sess("/cl", "$Version=1; SESS=\"a b#{|}\"")],
+        ),
+        ccookie(
+            "capture cookie: the second cookie line",
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nCookie: a=1\r\nCookie: SESS=2nd\r\n\r\n"],
+        ),
+        ccookie("capture cookie: empty value", &[sess("/cl", "SESS=")]),
+        ccookie(
+            "capture cookie: set-cookie",
+            &[sess("/setsess", "SESS=client")],
+        ),
+        ccookie(
+            "capture cookie: on a deny",
+            &[sess("/blocked", "SESS=denied")],
+        ),
+    ]);
     for c in &mut cases {
         if c.name == "incomplete request: 408" {
             c.quiet_ms = 1600;
@@ -897,6 +940,15 @@ fn http_mode_answers_like_haproxy_2_6() {
     let link = dir.join("haproxy");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-compat"), &link).unwrap();
     let reference = play(Path::new(HAPROXY), &dir);
+    // `HTTP_REFERENCE_SHOW=text`: print what the reference did in the cases whose name
+    // contains the text (to see what a new case records).
+    if let Ok(filter) = std::env::var("HTTP_REFERENCE_SHOW") {
+        for (name, client, web, logs) in &reference.cases {
+            if name.contains(&filter) {
+                println!("== {name}\nclient: {client:?}\nweb: {web:?}\nlog: {logs:?}");
+            }
+        }
+    }
     let ours = play(&link, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     let mut differences = Vec::new();

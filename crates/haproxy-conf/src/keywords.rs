@@ -48,6 +48,7 @@ const TYPED_GLOBAL: &[&str] = &[
 ];
 
 const TYPED_PROXY: &[&str] = &[
+    "http-after-response",
     "listen",
     "frontend",
     "backend",

@@ -432,6 +432,10 @@ pub struct HttpLogRecord {
     /// frontend captures none.
     pub request_captures: Vec<Option<String>>,
     pub response_captures: Vec<Option<String>>,
+    /// `%CC` / `%CS`: the frontend's `capture cookie` of the request's `Cookie` lines and
+    /// of the response's `Set-Cookie` lines (`name=value`, cut to its length); `-` when
+    /// none was captured.
+    pub captured_cookies: [Option<String>; 2],
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -490,11 +494,12 @@ fn captures_text(captures: &[Option<String>]) -> String {
 
 /// The `option httplog` message: `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC
 /// %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r` (`%hr`/`%hs` print nothing
-/// without captures, and their separators go with them).
+/// without captures, and their separators go with them; `%CC`/`%CS` are copied as they
+/// are, without encoding, as `lf_text()` does).
 pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
-        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
+        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} {} {} {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
         ClientText(record.client),
         AcceptDate(clock.civil(record.request_at)),
         record.frontend,
@@ -507,6 +512,8 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
         record.active_ms,
         OrMinusOne(record.status),
         record.bytes_to_client,
+        record.captured_cookies[0].as_deref().unwrap_or("-"),
+        record.captured_cookies[1].as_deref().unwrap_or("-"),
         record.termination,
         record.cookie_flags.map_or('-', |f| f[0]),
         record.cookie_flags.map_or('-', |f| f[1]),
@@ -916,6 +923,7 @@ mod tests {
             cookie_flags: None,
             request_captures: Vec::new(),
             response_captures: Vec::new(),
+            captured_cookies: [None, None],
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),

@@ -173,7 +173,6 @@ pub(crate) const UNMODELLED_PROXY: &[&str] = &[
     "server-state-file-name",
     "max-session-srv-conns",
     "capture",
-    "http-after-response",
     "http-send-name-header",
     "use-server",
     "force-persist",
@@ -220,7 +219,6 @@ pub(crate) const REFUSED_PROXY: &[&str] = &[
     "ignore-persist",
     "stick",
     "filter",
-    "http-after-response",
     "tcp-response",
     "use-fcgi-app",
 ];
@@ -655,7 +653,9 @@ impl Parser<'_> {
             }
             "stats" => self.stats_line(line),
             "cookie" => self.cookie_line(line),
-            "http-request" | "http-response" | "redirect" => self.http_rule_line(line),
+            "http-request" | "http-response" | "http-after-response" | "redirect" => {
+                self.http_rule_line(line)
+            }
             "tcp-request" => self.tcp_request_line(line),
             "tcp-check" => self.tcp_check_line(line),
             "http-check" => self.http_check_line(line),
@@ -952,6 +952,7 @@ impl Parser<'_> {
             let d = &self.defaults[p];
             let has_rules = !d.settings.http_request.is_empty()
                 || !d.settings.http_response.is_empty()
+                || !d.settings.http_after_response.is_empty()
                 || !d.settings.tcp_request.is_empty();
             if has_rules {
                 let (file, dline) = (d.at.file.clone(), d.at.line);

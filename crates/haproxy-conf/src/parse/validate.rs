@@ -253,6 +253,7 @@ impl Parser<'_> {
                 for (list, what) in [
                     (&s.http_request, "http-request"),
                     (&s.http_response, "http-response"),
+                    (&s.http_after_response, "http-after-response"),
                 ] {
                     if !list.is_empty() {
                         self.check_warn(format!(

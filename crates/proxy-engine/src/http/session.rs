@@ -40,7 +40,9 @@ use tokio::net::TcpStream;
 
 use crate::balance::QueuePosition;
 use crate::client_stream::ClientStream;
-use crate::http::cookie::{CookiePersistence, RequestCookie};
+use crate::http::cookie::{
+    scan_request_cookies, scan_set_cookies, CookieCapture, CookiePersistence, RequestCookie,
+};
 use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
     self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
@@ -142,11 +144,13 @@ pub struct ProxyRules {
 }
 
 /// A frontend's `capture request header NAME len N` and `capture response header …`
-/// lines, in configuration order (the order `%hr`/`%hs` print them).
+/// lines, in configuration order (the order `%hr`/`%hs` print them), and its `capture
+/// cookie` (the last line of it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderCaptures {
     pub request: Vec<(String, usize)>,
     pub response: Vec<(String, usize)>,
+    pub cookie: Option<CookieCapture>,
 }
 
 impl HeaderCaptures {
@@ -569,6 +573,7 @@ pub async fn run_http_connection(
             // no `{}` on `<BADREQ>` lines).
             request_captures: Vec::new(),
             response_captures: Vec::new(),
+            captured_cookies: [None, None],
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -848,7 +853,9 @@ async fn process_request(
         )
         .await;
     }
+    let cookie_capture = routing.frontend.captures.cookie.as_ref();
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
+        capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
         return answer_locally(client, answer, prepared, record, settings, started).await;
     }
     let route = {
@@ -863,6 +870,7 @@ async fn process_request(
     }
     if let Some(backend) = &route.backend {
         if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
+            capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
             return answer_locally(client, answer, prepared, record, &route.settings, started)
                 .await;
         }
@@ -878,15 +886,21 @@ async fn process_request(
     let mut picker = route.picker.clone();
     let mut hint = route.hash.hint(&prepared.head);
     // http_manage_client_side_cookies(): after every rule, in the backend.
-    let persistence = route.cookie.as_deref().map(|cookie| {
+    let mut persistence = None;
+    if route.cookie.is_some() || cookie_capture.is_some() {
         let running = |server: &str| picker.view(server).server_running;
-        let found = cookie.on_request(&mut prepared.head, &running);
-        if let Some(server) = &found.server {
-            hint.get_or_insert_with(RequestHint::default).server = Some(server.clone());
+        let cookie = route.cookie.as_deref();
+        let (found, captured) =
+            scan_request_cookies(&mut prepared.head, cookie, cookie_capture, &running);
+        record.captured_cookies[0] = captured;
+        if let Some(cookie) = cookie {
+            if let Some(server) = &found.server {
+                hint.get_or_insert_with(RequestHint::default).server = Some(server.clone());
+            }
+            record.cookie_flags = Some([found.flag, 'N']);
+            persistence = Some((cookie, found));
         }
-        record.cookie_flags = Some([found.flag, 'N']);
-        (cookie, found)
-    });
+    }
     picker.set_request(hint);
     forward(
         client,
@@ -899,11 +913,32 @@ async fn process_request(
             info,
             persistence,
             captures: Some(routing.frontend.captures.response.as_slice()).filter(|c| !c.is_empty()),
+            cookie_capture,
         },
         started,
         head_done,
     )
     .await
+}
+
+/// A `deny` (`http_process_req_common()`'s `deny:` label) still reads the request's
+/// cookies for the log (`%CC`); no other local answer does.
+fn capture_on_deny(
+    answer: &LocalAnswer<'_>,
+    head: &mut RequestHead,
+    capture: Option<&CookieCapture>,
+    record: &mut HttpLogRecord,
+) {
+    let denied = matches!(
+        answer,
+        LocalAnswer::Page {
+            cause: TerminationCause::Proxy,
+            ..
+        }
+    );
+    if denied && capture.is_some() {
+        record.captured_cookies[0] = scan_request_cookies(head, None, capture, &|_| false).1;
+    }
 }
 
 /// Sends what the rules answered, and logs it as HAProxy does.
@@ -1085,6 +1120,8 @@ struct ResponseRules<'a> {
     persistence: Option<(&'a CookiePersistence, RequestCookie)>,
     /// The frontend's `capture response header` lines, if any.
     captures: Option<&'a [(String, usize)]>,
+    /// The frontend's `capture cookie`.
+    cookie_capture: Option<&'a CookieCapture>,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -1542,6 +1579,12 @@ async fn exchange_inner(
                             end(record, cause, TerminationPhase::Headers);
                             return Ok(side.close);
                         }
+                    }
+                    if rules.cookie_capture.is_some() {
+                        // http_manage_server_side_cookies(): after the `http-response`
+                        // rules, before the persistence cookie is added.
+                        record.captured_cookies[1] =
+                            scan_set_cookies(&mut head, None, rules.cookie_capture).1;
                     }
                     if let (Some((cookie, found)), Some(server)) =
                         (&rules.persistence, record.server.as_deref())
