@@ -121,6 +121,43 @@ frontend fe_ccookie
     capture cookie SESS len 12
     http-request deny if { path /blocked }
     default_backend be
+frontend fe_after
+    bind 127.0.0.1:8090
+    stats enable
+    stats uri /st
+    http-request deny if { path /blocked }
+    http-request redirect location /cl if { path /old }
+    http-request return status 200 content-type text/plain string pong if { path /ping }
+    http-after-response set-header X-After fe
+    http-after-response add-header X-Status %[status]
+    http-after-response del-header Server
+    http-after-response replace-value X-Foo ^B(.*) b\\1
+    http-after-response set-status 299 reason Fine if { status 204 }
+    use_backend be_after if { path_beg /api }
+    use_backend be_after_down if { path_beg /down }
+    default_backend be
+backend be_after
+    http-request deny deny_status 401 if { path /api/blocked }
+    http-after-response set-header X-Backend-After yes
+    http-after-response allow if { status 404 }
+    http-after-response set-header X-Not-After-Allow 1
+    server web1 127.0.0.1:9001
+backend be_after_down
+    http-after-response set-status 500 if { status 503 }
+    server web2 127.0.0.1:9002
+listen stats_rules
+    bind 127.0.0.1:8091
+    stats enable
+    stats uri /st
+    stats http-request allow if { hdr(x-allow) 1 }
+    stats http-request deny if { hdr(x-deny) 1 }
+    stats http-request deny deny_status 429 if { hdr(x-deny) 2 }
+    stats http-request auth realm Admins unless { http_auth(users) }
+listen stats_rules_norealm
+    bind 127.0.0.1:8092
+    stats enable
+    stats uri /st
+    stats http-request auth if { hdr(x-auth) 1 }
 ";
 
 /// The web's answer for a request path.
@@ -694,7 +731,41 @@ fn corpus() -> Vec<Case> {
             &[sess("/blocked", "SESS=denied")],
         ),
     ]);
+    let after = |name: &'static str, steps: &[&str]| case(name, 8090, steps);
+    cases.extend([
+        after("after-response: proxied 200", &[leak(get("/cl")), leak(get("/chunked"))]),
+        after("after-response: set-status on a 204", &[leak(get("/204"))]),
+        after("after-response: deny 403", &[leak(get("/blocked"))]),
+        after("after-response: redirect", &[leak(get("/old"))]),
+        after("after-response: return", &[leak(get("/ping"))]),
+        after("after-response: backend then frontend", &[leak(get("/api/cl"))]),
+        after("after-response: allow in the backend", &[leak(get("/api/nothing"))]),
+        after("after-response: deny in the backend", &[leak(get("/api/blocked"))]),
+        after("after-response: 502 page", &[leak(get("/bad"))]),
+        after("after-response: 503 page", &[leak(get("/down/cl"))]),
+        after(
+            "after-response: stats page",
+            &["HEAD /st HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
+    ]);
+    let stats_head = |extra: &str| leak(format!("HEAD /st HTTP/1.1\r\nHost: lb\r\n{extra}\r\n"));
+    cases.extend([
+        case("stats page rules: allow", 8091, &[stats_head("X-Allow: 1\r\n")]),
+        case("stats page rules: deny", 8091, &[stats_head("X-Deny: 1\r\n")]),
+        case("stats page rules: deny_status", 8091, &[stats_head("X-Deny: 2\r\n")]),
+        case("stats page rules: auth", 8091, &[stats_head("")]),
+        case(
+            "stats page rules: auth passed",
+            8091,
+            &[stats_head("Authorization: Basic YWRtaW46c2VjcmV0\r\n")],
+        ),
+        case("stats page rules: auth, default realm", 8092, &[stats_head("X-Auth: 1\r\n")]),
+        case("stats page rules: no rule matches", 8092, &[stats_head("")]),
+    ]);
     for c in &mut cases {
+        if c.name == "after-response: 503 page" {
+            c.quiet_ms = 3600;
+        }
         if c.name == "incomplete request: 408" {
             c.quiet_ms = 1600;
         }
@@ -827,7 +898,7 @@ fn play(program: &Path, dir: &Path) -> Observed {
         let seen = by_connection_rank(&web.seen.lock().unwrap()[before..]);
         let logs = log_lines(&stdout);
         let mut new = logs[logged.min(logs.len())..].to_vec();
-        if case.port == 8084 {
+        if case.port == 8084 || case.name.contains("stats page") {
             // The stats page's %B: its counters (hence the page) differ, and the
             // reference counts a 401 from the applet as 469 bytes of HTX (not the 264
             // sent): listed in docs/compatibility.md.

@@ -155,12 +155,6 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     if settings.stats.admin.is_some() {
         out.push(not_yet("'stats admin'", &at));
     }
-    if let Some(rule) = settings.stats.http_request.first() {
-        out.push(not_yet(
-            "'stats http-request'",
-            &format!("{}:{}", rule.at.file, rule.at.line),
-        ));
-    }
     if proxy.kind.has_backend() {
         if let Err(e) = crate::http::cookie::CookiePersistence::compile(proxy) {
             out.push(e.to_string());
@@ -183,7 +177,6 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
         if matches!(
             keyword,
             "compression"
-                | "http-after-response"
                 | "filter"
                 | "cache-store"
                 | "http-error"

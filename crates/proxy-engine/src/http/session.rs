@@ -50,7 +50,7 @@ use crate::http::h1::{
 use crate::http::head::{
     serialize_request, serialize_response, ConnectionInfo, HttpVersion, RequestHead, ResponseHead,
 };
-use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
+use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, StatsVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
     connect_with_retries, ms, state, ClientConnection, IdleConnections, Pump, RequestHint,
@@ -186,6 +186,65 @@ impl ProxyRules {
         };
         head.uri == uri
             || (uri.starts_with('/') && crate::http::stats::path_with_query(&head.uri) == uri)
+    }
+}
+
+/// The `http-after-response` rules every answer to a request goes through, HAProxy's
+/// own included: the backend's, then the frontend's when it is another proxy
+/// (`http_eval_after_res_rules()`, with `s->be` the frontend itself until a backend is
+/// chosen).
+#[derive(Debug, Clone, Copy)]
+struct AfterResponse<'a> {
+    backend: Option<&'a ProxyRules>,
+    frontend: &'a ProxyRules,
+    info: ConnectionInfo,
+}
+
+impl AfterResponse<'_> {
+    fn is_empty(&self) -> bool {
+        self.proxies().all(|p| !p.rules.has_after_response_rules())
+    }
+
+    fn proxies(&self) -> impl Iterator<Item = &ProxyRules> {
+        self.backend.into_iter().chain(std::iter::once(self.frontend))
+    }
+
+    /// Runs the rules on `head`; `false` when a rewrite failed.
+    fn apply(&self, request: &RequestHead, head: &mut ResponseHead) -> bool {
+        self.proxies().all(|proxy| {
+            proxy.rules.on_after_response(request, &self.info, head)
+                != ResponseVerdict::InternalError
+        })
+    }
+}
+
+/// An answer's `http-after-response` rules and the request they read.
+#[derive(Clone, Copy)]
+struct AfterRules<'a> {
+    rules: &'a AfterResponse<'a>,
+    request: &'a RequestHead,
+}
+
+impl<'a> AfterRules<'a> {
+    fn new(rules: &'a AfterResponse<'a>, request: Option<&'a RequestHead>) -> Option<Self> {
+        if rules.is_empty() {
+            return None;
+        }
+        Some(AfterRules {
+            rules,
+            request: request?,
+        })
+    }
+
+    /// A page HAProxy answers with, through the rules (`http_forward_proxy_resp()`); a
+    /// failed rewrite answers the frontend's 500 instead, without rules.
+    fn page(&self, page: Option<ErrorPage>) -> Option<ErrorPage> {
+        let mut page = page?;
+        if self.rules.apply(self.request, &mut page.head) {
+            Some(page)
+        } else {
+            self.rules.frontend.errors.page(500)
+        }
     }
 }
 
@@ -752,16 +811,32 @@ fn proxy_phase<'a>(
 ) -> Option<LocalAnswer<'a>> {
     let verdict = match proxy.rules.on_http_request(head, info) {
         Verdict::Continue => {
-            if let Some(page) = &proxy.stats {
-                if let Some(request) = crate::http::stats::match_request(&page.settings, head) {
-                    return Some(LocalAnswer::Stats {
-                        request,
-                        page,
-                        proxy: &proxy.name,
-                    });
-                }
+            let stats = proxy.stats.as_ref().and_then(|page| {
+                let request = crate::http::stats::match_request(&page.settings, head)?;
+                Some((page, request))
+            });
+            match stats {
+                Some((page, mut request)) => match proxy.rules.on_stats_request(head, info) {
+                    StatsVerdict::Page => {
+                        return Some(LocalAnswer::Stats {
+                            request,
+                            page,
+                            proxy: &proxy.name,
+                        })
+                    }
+                    // `stats http-request auth` is what `stats auth` becomes.
+                    StatsVerdict::Auth { realm } => {
+                        request.action = crate::http::stats::StatsAction::Unauthorized { realm };
+                        return Some(LocalAnswer::Stats {
+                            request,
+                            page,
+                            proxy: &proxy.name,
+                        });
+                    }
+                    StatsVerdict::Deny { status } => Verdict::Deny { status },
+                },
+                None => proxy.rules.on_redirect_rules(head, info),
             }
-            proxy.rules.on_redirect_rules(head, info)
         }
         verdict => verdict,
     };
@@ -841,6 +916,11 @@ async fn process_request(
         local,
         tls: client.stream.is_tls(),
     };
+    let frontend_after = AfterResponse {
+        backend: None,
+        frontend: &routing.frontend,
+        info,
+    };
     if routing.frontend.is_monitor_request(&prepared.head) {
         let page = routing.frontend.errors.page(200);
         return answer_locally(
@@ -849,6 +929,7 @@ async fn process_request(
             prepared,
             record,
             settings,
+            frontend_after,
             started,
         )
         .await;
@@ -856,7 +937,16 @@ async fn process_request(
     let cookie_capture = routing.frontend.captures.cookie.as_ref();
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
         capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
-        return answer_locally(client, answer, prepared, record, settings, started).await;
+        return answer_locally(
+            client,
+            answer,
+            prepared,
+            record,
+            settings,
+            frontend_after,
+            started,
+        )
+        .await;
     }
     let route = {
         let name = routing.frontend.rules.backend_for(&prepared.head, &info);
@@ -868,11 +958,24 @@ async fn process_request(
         // nothing set, until the cookies are processed.
         record.cookie_flags = Some(['N', 'N']);
     }
+    let after = AfterResponse {
+        backend: route.backend.as_deref(),
+        frontend: &routing.frontend,
+        info,
+    };
     if let Some(backend) = &route.backend {
         if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
             capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
-            return answer_locally(client, answer, prepared, record, &route.settings, started)
-                .await;
+            return answer_locally(
+                client,
+                answer,
+                prepared,
+                record,
+                &route.settings,
+                after,
+                started,
+            )
+            .await;
         }
     }
     // `http-response` rules: the backend's, then the frontend's.
@@ -914,6 +1017,7 @@ async fn process_request(
             persistence,
             captures: Some(routing.frontend.captures.response.as_slice()).filter(|c| !c.is_empty()),
             cookie_capture,
+            after,
         },
         started,
         head_done,
@@ -948,8 +1052,10 @@ async fn answer_locally(
     prepared: PreparedRequest,
     mut record: HttpLogRecord,
     settings: &HttpSettings,
+    after: AfterResponse<'_>,
     started: Instant,
 ) -> Exchange {
+    let after = AfterRules::new(&after, Some(&prepared.head));
     let client_timeout = settings.session.timeouts.client;
     // The request body is never forwarded: what came with the head is dropped; if more
     // is to come, the connection cannot carry another request.
@@ -966,12 +1072,15 @@ async fn answer_locally(
             proxy,
         } => {
             request.close = side.close;
-            let bytes = crate::http::stats::respond(
+            let mut bytes = crate::http::stats::respond(
                 &page.settings,
                 &request,
                 proxy,
                 &page.source.snapshot(),
             );
+            if let Some(after) = after {
+                bytes = stats_after_response(bytes, &after, settings.limits);
+            }
             let failed = write_all(&mut client.stream, &bytes, client_timeout)
                 .await
                 .is_err();
@@ -987,16 +1096,28 @@ async fn answer_locally(
             cause,
         } => {
             record.status = Some(status);
-            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.bytes_to_client =
+                send_page(client, page, side, client_timeout, after, &mut record.status).await;
             record.termination = state(cause, TerminationPhase::Request);
         }
         LocalAnswer::Monitor(page) => {
             record.status = Some(200);
             record.unlogged = true;
-            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.bytes_to_client =
+                send_page(client, page, side, client_timeout, after, &mut record.status).await;
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
-        LocalAnswer::Reply { reply, redirect } => {
+        LocalAnswer::Reply { mut reply, redirect } => {
+            if let Some(after) = after {
+                if !after.rules.apply(after.request, &mut reply.head) {
+                    if let Some(page) = after.rules.frontend.errors.page(500) {
+                        reply = Reply {
+                            head: page.head,
+                            body: page.body,
+                        };
+                    }
+                }
+            }
             // With the body still coming, the connection closes after the answer; the
             // multiplexer writes `connection: close` last, as on any answer (measured
             // on haproxy 2.6.12). A redirect has also put its own `Connection: close`
@@ -1017,6 +1138,20 @@ async fn answer_locally(
         record,
         next: Next::closing(side.close),
     }
+}
+
+/// The stats page's answer through the `http-after-response` rules (its head is parsed
+/// back from the bytes the page module built); unchanged when a rewrite fails.
+fn stats_after_response(bytes: Vec<u8>, after: &AfterRules<'_>, limits: HeadLimits) -> Vec<u8> {
+    let Ok(Some((mut head, used))) = h1::parse_response(&bytes, limits) else {
+        return bytes;
+    };
+    if !after.rules.apply(after.request, &mut head) {
+        return bytes;
+    }
+    let mut out = serialize_response(&head);
+    out.extend_from_slice(&bytes[used..]);
+    out
 }
 
 /// The log record of a request the stats page answered, as haproxy 2.6.12 logs it:
@@ -1122,6 +1257,8 @@ struct ResponseRules<'a> {
     captures: Option<&'a [(String, usize)]>,
     /// The frontend's `capture cookie`.
     cookie_capture: Option<&'a CookieCapture>,
+    /// The `http-after-response` rules of every answer.
+    after: AfterResponse<'a>,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -1158,15 +1295,26 @@ fn reply_logged_size(reply: &Reply) -> u64 {
 /// HAProxy's multiplexer cleans the page's own `Connection` header and writes its own,
 /// as for any response (haproxy 2.6.12 sends its 503 with `connection: close` to a
 /// client that asked to close); `%B` counts the page as HTX holds it, before that.
+/// The page goes through the `http-after-response` rules first (`status` follows a
+/// `set-status`), and `%B` counts it as they left it.
 async fn send_page(
     client: &mut Client,
     page: Option<ErrorPage>,
     side: ClientSide,
     timeout: Option<Duration>,
+    after: Option<AfterRules<'_>>,
+    status: &mut Option<u16>,
 ) -> u64 {
+    let page = match after {
+        Some(after) => after.page(page),
+        None => page,
+    };
     let Some(mut page) = page else {
         return 0;
     };
+    if status.is_some() {
+        *status = Some(page.head.status);
+    }
     let logged = page.logged_size();
     h1::take_connection_tokens(&mut page.head.headers);
     if let Some(value) = connection_header(side, page.head.version) {
@@ -1192,7 +1340,7 @@ async fn forward(
         prepared,
         settings,
         record.client,
-        !response_rules.proxies.is_empty(),
+        !response_rules.proxies.is_empty() || !response_rules.after.is_empty(),
     );
     // The connect loop works on a TCP session record.
     let mut session = SessionRecord {
@@ -1304,6 +1452,7 @@ async fn exchange_attempt(
         let aborted = session.termination.cause == TerminationCause::ClientAbort;
         if !aborted {
             record.status = Some(503);
+            let after = AfterRules::new(&response_rules.after, plan.head.as_ref());
             record.bytes_to_client = send_page(
                 client,
                 settings.errors.page(503),
@@ -1312,6 +1461,8 @@ async fn exchange_attempt(
                     version: plan.version,
                 },
                 client_timeout,
+                after,
+                &mut record.status,
             )
             .await;
         }
@@ -1466,8 +1617,15 @@ async fn exchange_inner(
                 };
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(502);
-                    record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(502),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     end(record, cause, TerminationPhase::Headers);
                 } else {
                     end(record, cause, TerminationPhase::Data);
@@ -1488,9 +1646,15 @@ async fn exchange_inner(
                         Ok(None) => break,
                         Err(_) => {
                             record.status = Some(502);
-                            record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), side, timeouts.client)
-                                    .await;
+                            record.bytes_to_client = send_page(
+                                client,
+                                settings.errors.page(502),
+                                side,
+                                timeouts.client,
+                                AfterRules::new(&rules.after, request_head.as_ref()),
+                                &mut record.status,
+                            )
+                            .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
                             return Ok(true);
                         }
@@ -1512,9 +1676,15 @@ async fn exchange_inner(
                         Ok(f) => f,
                         Err(_) => {
                             record.status = Some(502);
-                            record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), side, timeouts.client)
-                                    .await;
+                            record.bytes_to_client = send_page(
+                                client,
+                                settings.errors.page(502),
+                                side,
+                                timeouts.client,
+                                AfterRules::new(&rules.after, request_head.as_ref()),
+                                &mut record.status,
+                            )
+                            .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
                             return Ok(true);
                         }
@@ -1568,9 +1738,15 @@ async fn exchange_inner(
                             // proxy's page goes instead, `%Tr` is -1.
                             record.status = Some(status);
                             record.response_ms = None;
-                            record.bytes_to_client +=
-                                send_page(client, proxy.errors.page(status), side, timeouts.client)
-                                    .await;
+                            record.bytes_to_client += send_page(
+                                client,
+                                proxy.errors.page(status),
+                                side,
+                                timeouts.client,
+                                AfterRules::new(&rules.after, Some(request)),
+                                &mut record.status,
+                            )
+                            .await;
                             let cause = if status == 500 {
                                 TerminationCause::Internal
                             } else {
@@ -1591,6 +1767,26 @@ async fn exchange_inner(
                     {
                         let set = cookie.on_response(&mut head, server, found, &method);
                         record.cookie_flags = Some([found.flag, set]);
+                    }
+                    // http_process_res_common()'s end: the `http-after-response` rules.
+                    if let Some(after) = AfterRules::new(&rules.after, request_head.as_ref()) {
+                        if after.rules.apply(after.request, &mut head) {
+                            record.status = Some(head.status);
+                        } else {
+                            record.status = Some(500);
+                            record.response_ms = None;
+                            record.bytes_to_client += send_page(
+                                client,
+                                after.rules.frontend.errors.page(500),
+                                side,
+                                timeouts.client,
+                                None,
+                                &mut record.status,
+                            )
+                            .await;
+                            end(record, TerminationCause::Internal, TerminationPhase::Headers);
+                            return Ok(side.close);
+                        }
                     }
                     // What the server asked for decides whether its connection can
                     // carry another request.
@@ -1671,8 +1867,15 @@ async fn exchange_inner(
                         return Ok(true);
                     }
                     record.status = Some(502);
-                    record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(502),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     let _ = buf;
                     end(
                         record,
@@ -1715,7 +1918,15 @@ async fn exchange_inner(
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(504);
-                    record.bytes_to_client = send_page(client, settings.errors.page(504), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(504),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Data);
