@@ -123,8 +123,6 @@ frontend fe_ccookie
     default_backend be
 frontend fe_after
     bind 127.0.0.1:8090
-    stats enable
-    stats uri /st
     http-request deny if { path /blocked }
     http-request redirect location /cl if { path /old }
     http-request return status 200 content-type text/plain string pong if { path /ping }
@@ -145,6 +143,11 @@ backend be_after
 backend be_after_down
     http-after-response set-status 500 if { status 503 }
     server web2 127.0.0.1:9002
+listen stats_after
+    bind 127.0.0.1:8093
+    stats enable
+    stats uri /st
+    http-after-response set-header X-After stats
 listen stats_rules
     bind 127.0.0.1:8091
     stats enable
@@ -733,7 +736,8 @@ fn corpus() -> Vec<Case> {
     ]);
     let after = |name: &'static str, steps: &[&str]| case(name, 8090, steps);
     cases.extend([
-        after("after-response: proxied 200", &[leak(get("/cl")), leak(get("/chunked"))]),
+        after("after-response: proxied 200", &[leak(get("/cl"))]),
+        after("after-response: proxied chunked 200", &[leak(get("/chunked"))]),
         after("after-response: set-status on a 204", &[leak(get("/204"))]),
         after("after-response: deny 403", &[leak(get("/blocked"))]),
         after("after-response: redirect", &[leak(get("/old"))]),
@@ -743,8 +747,9 @@ fn corpus() -> Vec<Case> {
         after("after-response: deny in the backend", &[leak(get("/api/blocked"))]),
         after("after-response: 502 page", &[leak(get("/bad"))]),
         after("after-response: 503 page", &[leak(get("/down/cl"))]),
-        after(
+        case(
             "after-response: stats page",
+            8093,
             &["HEAD /st HTTP/1.1\r\nHost: lb\r\n\r\n"],
         ),
     ]);
@@ -976,9 +981,10 @@ fn traffic_counters(ns: &Ns) -> Vec<String> {
     // not counted by ours yet: listed in docs/compatibility.md.
     let server_only = ["stot", "bout", "lastsess"];
     lines
-        // The stats proxy's own rows: its pages differ in size (counters, version
-        // text), and HAProxy counts the page being served in its `req_tot`.
-        .filter(|l| !l.is_empty() && !l.starts_with("stats,"))
+        // The stats proxies' own rows (`stats`, `stats_*`): their pages differ in size
+        // (counters, version text), HAProxy counts the page being served in its
+        // `req_tot`, and sets its backend's `lastsess` for a page served.
+        .filter(|l| !l.is_empty() && !l.starts_with("stats"))
         .map(|line| {
             let fields: Vec<&str> = line.split(',').collect();
             let mut out = format!("{}/{}", fields[0], fields.get(1).unwrap_or(&""));

@@ -956,6 +956,14 @@ mod tests {
             "127.0.0.1:50984 [22/Nov/2026:03:41:12.330] fe fe/<NOSRV> -1/-1/-1/-1/0 400 0 - - \
              PR-- 1/1/0/0/0 0/0 \"<BADREQ>\""
         );
+        // `%CC`/`%CS` as the "capture cookie: set-cookie" reference case logged them:
+        // copied without `#XX` encoding.
+        let cookies = HttpLogRecord {
+            captured_cookies: [Some("SESS=\"a b#{|".into()), Some("SESS=srv-val".into())],
+            ..unavailable.clone()
+        };
+        assert!(format_httplog(&cookies, LogClock::default())
+            .contains(" 503 217 SESS=\"a b#{| SESS=srv-val SC-- "));
         assert_eq!(
             quoted_request_line(Some("GET /a\"#\u{7f} HTTP/1.1")),
             "\"GET /a#22#23#7F HTTP/1.1\""

@@ -796,6 +796,12 @@ enum LocalAnswer<'a> {
         page: Option<ErrorPage>,
         cause: TerminationCause,
     },
+    /// `stats http-request deny`: the proxy's page of `status`, logged as the stats
+    /// page's answers are.
+    StatsDenied {
+        status: u16,
+        page: Option<ErrorPage>,
+    },
     /// `monitor-uri`: the proxy's 200 page, `LR`, not logged.
     Monitor(Option<ErrorPage>),
     /// `redirect` and `return` (`LR`).
@@ -833,7 +839,12 @@ fn proxy_phase<'a>(
                             proxy: &proxy.name,
                         });
                     }
-                    StatsVerdict::Deny { status } => Verdict::Deny { status },
+                    StatsVerdict::Deny { status } => {
+                        return Some(LocalAnswer::StatsDenied {
+                            status,
+                            page: proxy.errors.page(status),
+                        })
+                    }
                 },
                 None => proxy.rules.on_redirect_rules(head, info),
             }
@@ -1064,6 +1075,7 @@ async fn answer_locally(
     let side = ClientSide {
         close: prepared.client_wants_close(settings.mode) || !body_complete,
         version: prepared.head.version,
+        head_only: prepared.head.method == "HEAD",
     };
     match answer {
         LocalAnswer::Stats {
@@ -1078,6 +1090,13 @@ async fn answer_locally(
                 proxy,
                 &page.source.snapshot(),
             );
+            if side.head_only && request.status() != 200 {
+                // The 401/303 HAProxy builds through the proxy-reply path, whose payload
+                // a HEAD request skips (the page itself handles HEAD).
+                if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                    bytes.truncate(end + 4);
+                }
+            }
             if let Some(after) = after {
                 bytes = stats_after_response(bytes, &after, settings.limits);
             }
@@ -1099,6 +1118,20 @@ async fn answer_locally(
             record.bytes_to_client =
                 send_page(client, page, side, client_timeout, after, &mut record.status).await;
             record.termination = state(cause, TerminationPhase::Request);
+        }
+        LocalAnswer::StatsDenied { status, page } => {
+            // haproxy 2.6.12 logs it as the stats applet's answer: server `<STATS>`,
+            // `%Tq`/`%Tw`/`%Tc` set, `%Tr` -1, status 400 whatever the page (as for its
+            // 401), `PR--`.
+            let mut sent = Some(status);
+            record.bytes_to_client =
+                send_page(client, page, side, client_timeout, after, &mut sent).await;
+            record.server = Some("<STATS>".into());
+            record.queue_ms = Some(0);
+            record.connect_ms = Some(0);
+            record.response_ms = None;
+            record.status = Some(400);
+            record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
         }
         LocalAnswer::Monitor(page) => {
             record.status = Some(200);
@@ -1123,6 +1156,9 @@ async fn answer_locally(
             // on haproxy 2.6.12). A redirect has also put its own `Connection: close`
             // first in the HTX message (http_apply_redirect_rule()), which the
             // multiplexer drops but `%B` counts.
+            if side.head_only {
+                reply.body.clear();
+            }
             record.status = Some(reply.head.status);
             record.bytes_to_client = reply_logged_size(&reply);
             if redirect && !body_complete {
@@ -1268,6 +1304,9 @@ struct ResponseRules<'a> {
 struct ClientSide {
     close: bool,
     version: HttpVersion,
+    /// A HEAD request: HAProxy's own answers go without their body
+    /// (`http_forward_proxy_resp()` skips the payload, and `%B` does not count it).
+    head_only: bool,
 }
 
 /// The `connection` header HAProxy's multiplexer writes on an answer: `close` when the
@@ -1314,6 +1353,9 @@ async fn send_page(
     };
     if status.is_some() {
         *status = Some(page.head.status);
+    }
+    if side.head_only {
+        page.body.clear();
     }
     let logged = page.logged_size();
     h1::take_connection_tokens(&mut page.head.headers);
@@ -1459,6 +1501,7 @@ async fn exchange_attempt(
                 ClientSide {
                     close: plan.client_wants_close,
                     version: plan.version,
+                    head_only: plan.method == "HEAD",
                 },
                 client_timeout,
                 after,
@@ -1570,6 +1613,7 @@ async fn exchange_inner(
     let side = ClientSide {
         close: client_wants_close,
         version: request_version,
+        head_only: method == "HEAD",
     };
     let end = |record: &mut HttpLogRecord, cause, phase| {
         if record.termination.cause == TerminationCause::Normal {
@@ -1769,9 +1813,17 @@ async fn exchange_inner(
                         record.cookie_flags = Some([found.flag, set]);
                     }
                     // http_process_res_common()'s end: the `http-after-response` rules.
+                    let mut empty_chunked = false;
                     if let Some(after) = AfterRules::new(&rules.after, request_head.as_ref()) {
+                        let before = head.status;
                         if after.rules.apply(after.request, &mut head) {
                             record.status = Some(head.status);
+                            empty_chunked = bodyless_became_bodied(
+                                before,
+                                &head,
+                                &method,
+                                request_version,
+                            );
                         } else {
                             record.status = Some(500);
                             record.response_ms = None;
@@ -1806,7 +1858,13 @@ async fn exchange_inner(
                     {
                         head.headers.add("connection", "keep-alive");
                     }
+                    if empty_chunked {
+                        head.headers.add("transfer-encoding", "chunked");
+                    }
                     to_client.extend_from_slice(&serialize_response(&head));
+                    if empty_chunked {
+                        to_client.extend_from_slice(b"0\r\n\r\n");
+                    }
                     from_server = rest;
                     response = Response::Body(Body::new(framing));
                 }
@@ -1939,6 +1997,26 @@ async fn exchange_inner(
             },
         }
     }
+}
+
+/// A 204 or 304 whose status an `http-after-response set-status` changed to one that
+/// has a body: with neither length nor coding, haproxy 2.6.12's H1 multiplexer sends it
+/// to an HTTP/1.1 client as an empty chunked body (measured: `299` after `204` arrives
+/// with `transfer-encoding: chunked` and `0\r\n\r\n`).
+fn bodyless_became_bodied(
+    before: u16,
+    head: &ResponseHead,
+    method: &str,
+    request_version: HttpVersion,
+) -> bool {
+    let bodyless = |status: u16| status == 204 || status == 304 || status < 200;
+    bodyless(before)
+        && !bodyless(head.status)
+        && method != "HEAD"
+        && request_version == HttpVersion::Http11
+        && head.version == HttpVersion::Http11
+        && !head.headers.contains("content-length")
+        && !head.headers.contains("transfer-encoding")
 }
 
 /// Runs the `http-response` rules on a final response head; `Some` with the proxy and
