@@ -737,14 +737,26 @@ fn corpus() -> Vec<Case> {
     let after = |name: &'static str, steps: &[&str]| case(name, 8090, steps);
     cases.extend([
         after("after-response: proxied 200", &[leak(get("/cl"))]),
-        after("after-response: proxied chunked 200", &[leak(get("/chunked"))]),
+        after(
+            "after-response: proxied chunked 200",
+            &[leak(get("/chunked"))],
+        ),
         after("after-response: set-status on a 204", &[leak(get("/204"))]),
         after("after-response: deny 403", &[leak(get("/blocked"))]),
         after("after-response: redirect", &[leak(get("/old"))]),
         after("after-response: return", &[leak(get("/ping"))]),
-        after("after-response: backend then frontend", &[leak(get("/api/cl"))]),
-        after("after-response: allow in the backend", &[leak(get("/api/nothing"))]),
-        after("after-response: deny in the backend", &[leak(get("/api/blocked"))]),
+        after(
+            "after-response: backend then frontend",
+            &[leak(get("/api/cl"))],
+        ),
+        after(
+            "after-response: allow in the backend",
+            &[leak(get("/api/nothing"))],
+        ),
+        after(
+            "after-response: deny in the backend",
+            &[leak(get("/api/blocked"))],
+        ),
         after("after-response: 502 page", &[leak(get("/bad"))]),
         after("after-response: 503 page", &[leak(get("/down/cl"))]),
         case(
@@ -755,16 +767,32 @@ fn corpus() -> Vec<Case> {
     ]);
     let stats_head = |extra: &str| leak(format!("HEAD /st HTTP/1.1\r\nHost: lb\r\n{extra}\r\n"));
     cases.extend([
-        case("stats page rules: allow", 8091, &[stats_head("X-Allow: 1\r\n")]),
-        case("stats page rules: deny", 8091, &[stats_head("X-Deny: 1\r\n")]),
-        case("stats page rules: deny_status", 8091, &[stats_head("X-Deny: 2\r\n")]),
+        case(
+            "stats page rules: allow",
+            8091,
+            &[stats_head("X-Allow: 1\r\n")],
+        ),
+        case(
+            "stats page rules: deny",
+            8091,
+            &[stats_head("X-Deny: 1\r\n")],
+        ),
+        case(
+            "stats page rules: deny_status",
+            8091,
+            &[stats_head("X-Deny: 2\r\n")],
+        ),
         case("stats page rules: auth", 8091, &[stats_head("")]),
         case(
             "stats page rules: auth passed",
             8091,
             &[stats_head("Authorization: Basic YWRtaW46c2VjcmV0\r\n")],
         ),
-        case("stats page rules: auth, default realm", 8092, &[stats_head("X-Auth: 1\r\n")]),
+        case(
+            "stats page rules: auth, default realm",
+            8092,
+            &[stats_head("X-Auth: 1\r\n")],
+        ),
         case("stats page rules: no rule matches", 8092, &[stats_head("")]),
     ]);
     for c in &mut cases {

@@ -215,7 +215,11 @@ fn header_captures(proxy: &Proxy, config: &HaproxyConfig) -> HeaderCaptures {
                 .tune
                 .get("tune.http.cookielen")
                 .map_or(64, |v| haproxy_conf::units::atol(v).saturating_add(1));
-            let len = if len >= cookie_len { cookie_len - 1 } else { len };
+            let len = if len >= cookie_len {
+                cookie_len - 1
+            } else {
+                len
+            };
             captures.cookie = Some(CookieCapture {
                 prefix: w[2].clone(),
                 len: usize::try_from(len.max(0)).unwrap_or(0),

@@ -218,20 +218,20 @@ impl Parser<'_> {
         let known = reg.has_action(&rule_kw, &action)
             || rule_kw != "http-after-response"
                 && matches!(
-                action.as_str(),
-                "allow"
-                    | "deny"
-                    | "tarpit"
-                    | "auth"
-                    | "redirect"
-                    | "return"
-                    | "set-header"
-                    | "add-header"
-                    | "del-header"
-                    | "replace-header"
-                    | "replace-value"
-                    | "set-status"
-            );
+                    action.as_str(),
+                    "allow"
+                        | "deny"
+                        | "tarpit"
+                        | "auth"
+                        | "redirect"
+                        | "return"
+                        | "set-header"
+                        | "add-header"
+                        | "del-header"
+                        | "replace-header"
+                        | "replace-value"
+                        | "set-status"
+                );
         if !known {
             let list = match rule_kw.as_str() {
                 "http-response" => HTTP_RESPONSE_ACTIONS,

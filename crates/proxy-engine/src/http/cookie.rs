@@ -256,7 +256,6 @@ impl CookiePersistence {
     ) -> RequestCookie {
         scan_request_cookies(head, Some(self), None, running).0
     }
-
 }
 
 /// `http_manage_client_side_cookies()`: every `Cookie` line of a request, for the

@@ -1242,60 +1242,59 @@ fn run_response_rules(
     conn: &ConnectionInfo,
     res: &mut ResponseHead,
 ) -> ResponseVerdict {
-    {
-        for rule in rules {
-            let holds = {
-                let s = Subject {
-                    request: req,
-                    conn,
-                    response: Some(res),
-                };
-                acl::holds(rule.condition.as_ref(), &s)
+    for rule in rules {
+        let holds = {
+            let s = Subject {
+                request: req,
+                conn,
+                response: Some(res),
             };
-            if !holds {
-                continue;
+            acl::holds(rule.condition.as_ref(), &s)
+        };
+        if !holds {
+            continue;
+        }
+        let render = |f: &LogFormat, res: &ResponseHead| {
+            f.render(&Subject {
+                request: req,
+                conn,
+                response: Some(res),
+            })
+        };
+        match &rule.action {
+            ResponseAction::Allow => break,
+            ResponseAction::Deny { status } => return ResponseVerdict::Deny { status: *status },
+            ResponseAction::SetHeader { name, value } => {
+                let v = render(value, res);
+                res.headers.set(name, &v);
             }
-            let render = |f: &LogFormat, res: &ResponseHead| {
-                f.render(&Subject {
-                    request: req,
-                    conn,
-                    response: Some(res),
-                })
-            };
-            match &rule.action {
-                ResponseAction::Allow => break,
-                ResponseAction::Deny { status } => {
-                    return ResponseVerdict::Deny { status: *status }
+            ResponseAction::AddHeader { name, value } => {
+                let v = render(value, res);
+                res.headers.add(name, &v);
+            }
+            ResponseAction::DelHeader(m) => res.headers.0.retain(|h| !m.matches(&h.name)),
+            ResponseAction::ReplaceHeader {
+                name,
+                regex,
+                replacement,
+                full,
+            } => {
+                let template = render(replacement, res);
+                if replace_headers(&mut res.headers, name, regex, &template, *full).is_none() {
+                    return ResponseVerdict::InternalError;
                 }
-                ResponseAction::SetHeader { name, value } => {
-                    let v = render(value, res);
-                    res.headers.set(name, &v);
-                }
-                ResponseAction::AddHeader { name, value } => {
-                    let v = render(value, res);
-                    res.headers.add(name, &v);
-                }
-                ResponseAction::DelHeader(m) => res.headers.0.retain(|h| !m.matches(&h.name)),
-                ResponseAction::ReplaceHeader {
-                    name,
-                    regex,
-                    replacement,
-                    full,
-                } => {
-                    let template = render(replacement, res);
-                    if replace_headers(&mut res.headers, name, regex, &template, *full).is_none() {
-                        return ResponseVerdict::InternalError;
-                    }
-                }
-                ResponseAction::SetStatus { status, reason: why } => {
-                    // http_res_set_status(): without a reason, the status's own.
-                    res.status = *status;
-                    res.reason = why.clone().unwrap_or_else(|| reason(*status).to_string());
-                }
+            }
+            ResponseAction::SetStatus {
+                status,
+                reason: why,
+            } => {
+                // http_res_set_status(): without a reason, the status's own.
+                res.status = *status;
+                res.reason = why.clone().unwrap_or_else(|| reason(*status).to_string());
             }
         }
-        ResponseVerdict::Continue
     }
+    ResponseVerdict::Continue
 }
 
 /// `http_replace_hdrs()`: every `name` line (full) or value (`replace-value`) the regex

@@ -206,7 +206,9 @@ impl AfterResponse<'_> {
     }
 
     fn proxies(&self) -> impl Iterator<Item = &ProxyRules> {
-        self.backend.into_iter().chain(std::iter::once(self.frontend))
+        self.backend
+            .into_iter()
+            .chain(std::iter::once(self.frontend))
     }
 
     /// Runs the rules on `head`; `false` when a rewrite failed.
@@ -1115,8 +1117,15 @@ async fn answer_locally(
             cause,
         } => {
             record.status = Some(status);
-            record.bytes_to_client =
-                send_page(client, page, side, client_timeout, after, &mut record.status).await;
+            record.bytes_to_client = send_page(
+                client,
+                page,
+                side,
+                client_timeout,
+                after,
+                &mut record.status,
+            )
+            .await;
             record.termination = state(cause, TerminationPhase::Request);
         }
         LocalAnswer::StatsDenied { status, page } => {
@@ -1136,11 +1145,21 @@ async fn answer_locally(
         LocalAnswer::Monitor(page) => {
             record.status = Some(200);
             record.unlogged = true;
-            record.bytes_to_client =
-                send_page(client, page, side, client_timeout, after, &mut record.status).await;
+            record.bytes_to_client = send_page(
+                client,
+                page,
+                side,
+                client_timeout,
+                after,
+                &mut record.status,
+            )
+            .await;
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
-        LocalAnswer::Reply { mut reply, redirect } => {
+        LocalAnswer::Reply {
+            mut reply,
+            redirect,
+        } => {
             if let Some(after) = after {
                 if !after.rules.apply(after.request, &mut reply.head) {
                     if let Some(page) = after.rules.frontend.errors.page(500) {
@@ -1714,25 +1733,24 @@ async fn exchange_inner(
                     } else {
                         Ok(())
                     };
-                    let framing = match checked
-                        .and_then(|()| h1::response_framing(&mut head, &method))
-                    {
-                        Ok(f) => f,
-                        Err(_) => {
-                            record.status = Some(502);
-                            record.bytes_to_client = send_page(
-                                client,
-                                settings.errors.page(502),
-                                side,
-                                timeouts.client,
-                                AfterRules::new(&rules.after, request_head.as_ref()),
-                                &mut record.status,
-                            )
-                            .await;
-                            end(record, TerminationCause::Proxy, TerminationPhase::Headers);
-                            return Ok(true);
-                        }
-                    };
+                    let framing =
+                        match checked.and_then(|()| h1::response_framing(&mut head, &method)) {
+                            Ok(f) => f,
+                            Err(_) => {
+                                record.status = Some(502);
+                                record.bytes_to_client = send_page(
+                                    client,
+                                    settings.errors.page(502),
+                                    side,
+                                    timeouts.client,
+                                    AfterRules::new(&rules.after, request_head.as_ref()),
+                                    &mut record.status,
+                                )
+                                .await;
+                                end(record, TerminationCause::Proxy, TerminationPhase::Headers);
+                                return Ok(true);
+                            }
+                        };
                     let head_size = |head: &ResponseHead| {
                         let status = head.status.to_string();
                         h1::htx_head_size(
@@ -1818,12 +1836,8 @@ async fn exchange_inner(
                         let before = head.status;
                         if after.rules.apply(after.request, &mut head) {
                             record.status = Some(head.status);
-                            empty_chunked = bodyless_became_bodied(
-                                before,
-                                &head,
-                                &method,
-                                request_version,
-                            );
+                            empty_chunked =
+                                bodyless_became_bodied(before, &head, &method, request_version);
                         } else {
                             record.status = Some(500);
                             record.response_ms = None;
@@ -1836,7 +1850,11 @@ async fn exchange_inner(
                                 &mut record.status,
                             )
                             .await;
-                            end(record, TerminationCause::Internal, TerminationPhase::Headers);
+                            end(
+                                record,
+                                TerminationCause::Internal,
+                                TerminationPhase::Headers,
+                            );
                             return Ok(side.close);
                         }
                     }

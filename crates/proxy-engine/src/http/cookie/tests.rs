@@ -129,7 +129,10 @@ fn captured(lines: &[&str], len: usize) -> (Option<String>, Vec<String>) {
     let mut req = request("GET", "/", &headers);
     let (found, cc) = scan_request_cookies(&mut req, None, Some(&sess(len)), &|_| true);
     assert_eq!(found.flag, 'N');
-    (cc, req.headers.values("cookie").map(str::to_string).collect())
+    (
+        cc,
+        req.headers.values("cookie").map(str::to_string).collect(),
+    )
 }
 
 #[test]
@@ -168,7 +171,8 @@ fn set_cookie_capture_reads_the_first_cookie_of_each_line() {
         headers: Headers(Vec::new()),
     };
     res.headers.add("Set-Cookie", "other=1");
-    res.headers.add("Set-Cookie", "SESS = srv-value-long; path=/");
+    res.headers
+        .add("Set-Cookie", "SESS = srv-value-long; path=/");
     res.headers.add("Set-Cookie", "SESS=second");
     let (flag, cs) = scan_set_cookies(&mut res, None, Some(&sess(12)));
     assert_eq!((flag, cs.as_deref()), ('N', Some("SESS=srv-val")));
