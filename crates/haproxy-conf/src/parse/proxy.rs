@@ -172,7 +172,6 @@ pub(crate) const UNMODELLED_PROXY: &[&str] = &[
     "load-server-state-from-file",
     "server-state-file-name",
     "max-session-srv-conns",
-    "capture",
     "http-send-name-header",
     "use-server",
     "force-persist",
@@ -599,6 +598,10 @@ impl Parser<'_> {
                 0
             }
             "capture" => {
+                let mut code = 0;
+                if self.warn_if_not_cap(line, true, false, &kw) {
+                    code |= err::WARN;
+                }
                 let what = line.arg(1).to_string();
                 if self.is_defaults()
                     && (what == "request" || what == "response" || what == "cookie")
@@ -636,9 +639,10 @@ impl Parser<'_> {
                     self.alert(line.span, text);
                     return err::ALERT | err::FATAL;
                 }
+                // Kept as words for the engine (`%hr`/`%hs`/`%CC`/`%CS`), which acts on
+                // all three forms: no "does not act on it" notice.
                 self.keep_proxy(line);
-                self.unmodelled(line, &kw);
-                0
+                code
             }
             "errorfiles" => {
                 if !line.has(1) {
