@@ -764,6 +764,28 @@ fn corpus() -> Vec<Case> {
             8093,
             &["HEAD /st HTTP/1.1\r\nHost: lb\r\n\r\n"],
         ),
+        case(
+            "after-response: stats page, client closes",
+            8093,
+            &["HEAD /st HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        case(
+            "after-response: stats page, http/1.0",
+            8093,
+            &["HEAD /st HTTP/1.0\r\n\r\n"],
+        ),
+        after(
+            "after-response: deny, client closes",
+            &["GET /blocked HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        rules(
+            "rules: deny, head",
+            &["HEAD /blocked HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
+        rules(
+            "rules: return, head",
+            &["HEAD /ping HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
     ]);
     let stats_head = |extra: &str| leak(format!("HEAD /st HTTP/1.1\r\nHost: lb\r\n{extra}\r\n"));
     cases.extend([

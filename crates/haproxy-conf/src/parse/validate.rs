@@ -4,9 +4,9 @@
 use conf_diag::Severity;
 
 use super::{err, Parser};
-use crate::units;
 use crate::diag::{self, CONTEXT};
 use crate::model::{Mode, OtherSectionKind, ServerHost};
+use crate::units;
 
 fn mode_str(mode: Mode) -> &'static str {
     match mode {
@@ -251,11 +251,10 @@ impl Parser<'_> {
                 }
             }
             // `capture cookie NAME len N`: the last line counts (`capture_name`).
-            let cookie_capture = s
-                .unmodelled
-                .iter()
-                .rev()
-                .find(|d| d.words.len() >= 5 && d.words[0] == "capture" && d.words[1] == "cookie");
+            let cookie_capture =
+                s.unmodelled.iter().rev().find(|d| {
+                    d.words.len() >= 5 && d.words[0] == "capture" && d.words[1] == "cookie"
+                });
             if s.mode != Mode::Http && cookie_capture.is_some() {
                 self.check_warn(format!(
                     "'capture' statement ignored for {me_kind} '{}' as it requires HTTP mode.",

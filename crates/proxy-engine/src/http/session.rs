@@ -1201,9 +1201,25 @@ fn stats_after_response(bytes: Vec<u8>, after: &AfterRules<'_>, limits: HeadLimi
     let Ok(Some((mut head, used))) = h1::parse_response(&bytes, limits) else {
         return bytes;
     };
+    // The trailing `connection` (and, to HTTP/1.0, `transfer-encoding`) lines are the
+    // H1 multiplexer's, written after whatever the rules add.
+    let mut written_by_mux = Vec::new();
+    while let Some(last) = head.headers.0.last() {
+        let by_mux = last.name == "connection"
+            || (after.request.version == HttpVersion::Http10 && last.name == "transfer-encoding");
+        match head.headers.0.pop() {
+            Some(header) if by_mux => written_by_mux.insert(0, header),
+            Some(header) => {
+                head.headers.0.push(header);
+                break;
+            }
+            None => break,
+        }
+    }
     if !after.rules.apply(after.request, &mut head) {
         return bytes;
     }
+    head.headers.0.extend(written_by_mux);
     let mut out = serialize_response(&head);
     out.extend_from_slice(&bytes[used..]);
     out
