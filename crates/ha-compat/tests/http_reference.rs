@@ -114,8 +114,13 @@ frontend fe_cookie
     default_backend be_cookie
 backend be_cookie
     cookie SERVERID insert indirect nocache
+    http-request deny if { path /blocked }
     server w1 127.0.0.1:9001 cookie s1
     server w2 127.0.0.1:9003 cookie s2
+frontend fe_ccookie_persist
+    bind 127.0.0.1:8094
+    capture cookie SERVERID len 20
+    default_backend be_cookie
 frontend fe_ccookie
     bind 127.0.0.1:8089
     capture cookie SESS len 12
@@ -732,6 +737,26 @@ fn corpus() -> Vec<Case> {
         ccookie(
             "capture cookie: on a deny",
             &[sess("/blocked", "SESS=denied")],
+        ),
+        case(
+            "capture cookie: the persistence cookie, removed by indirect",
+            8094,
+            &[sess("/cl", "SERVERID=s2; a=1")],
+        ),
+        case(
+            "capture cookie: the inserted set-cookie is not captured",
+            8094,
+            &[leak(get("/cl"))],
+        ),
+        case(
+            "capture cookie: the server's own persistence set-cookie",
+            8094,
+            &[sess("/setck", "SERVERID=s1")],
+        ),
+        case(
+            "capture cookie: deny in a persistence backend",
+            8094,
+            &[sess("/blocked", "SERVERID=s1")],
         ),
     ]);
     let after = |name: &'static str, steps: &[&str]| case(name, 8090, steps);

@@ -949,7 +949,15 @@ async fn process_request(
     }
     let cookie_capture = routing.frontend.captures.cookie.as_ref();
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
-        capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
+        // A `listen` section's own backend is its route without backend rules.
+        let own = routing.routes.iter().find(|r| r.backend.is_none());
+        cookies_on_deny(
+            &answer,
+            &mut prepared.head,
+            own,
+            cookie_capture,
+            &mut record,
+        );
         return answer_locally(
             client,
             answer,
@@ -978,7 +986,13 @@ async fn process_request(
     };
     if let Some(backend) = &route.backend {
         if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
-            capture_on_deny(&answer, &mut prepared.head, cookie_capture, &mut record);
+            cookies_on_deny(
+                &answer,
+                &mut prepared.head,
+                Some(route),
+                cookie_capture,
+                &mut record,
+            );
             return answer_locally(
                 client,
                 answer,
@@ -1039,10 +1053,14 @@ async fn process_request(
 }
 
 /// A `deny` (`http_process_req_common()`'s `deny:` label) still reads the request's
-/// cookies for the log (`%CC`); no other local answer does.
-fn capture_on_deny(
+/// cookies: the frontend's `capture cookie` (`%CC`) and the persistence cookie of the
+/// proxy the request is in (`s->be`: the frontend itself before `use_backend`), whose
+/// server is then logged and its `%tsc` characters set (haproxy 2.6.12 logs
+/// `be/w1 … PRVN`); no other local answer does.
+fn cookies_on_deny(
     answer: &LocalAnswer<'_>,
     head: &mut RequestHead,
+    persistence: Option<&HttpRoute>,
     capture: Option<&CookieCapture>,
     record: &mut HttpLogRecord,
 ) {
@@ -1053,8 +1071,19 @@ fn capture_on_deny(
             ..
         }
     );
-    if denied && capture.is_some() {
-        record.captured_cookies[0] = scan_request_cookies(head, None, capture, &|_| false).1;
+    let persistence = persistence.and_then(|route| Some((route.cookie.as_deref()?, route)));
+    if !denied || (capture.is_none() && persistence.is_none()) {
+        return;
+    }
+    let running = |server: &str| {
+        persistence.is_some_and(|(_, route)| route.picker.view(server).server_running)
+    };
+    let (found, captured) =
+        scan_request_cookies(head, persistence.map(|(c, _)| c), capture, &running);
+    record.captured_cookies[0] = captured;
+    if persistence.is_some() {
+        record.cookie_flags = Some([found.flag, 'N']);
+        record.server = found.server;
     }
 }
 
