@@ -128,6 +128,7 @@ frontend fe_ccookie
     default_backend be
 frontend fe_after
     bind 127.0.0.1:8090
+    monitor-uri /health
     http-request deny if { path /blocked }
     http-request redirect location /cl if { path /old }
     http-request return status 200 content-type text/plain string pong if { path /ping }
@@ -798,6 +799,15 @@ fn corpus() -> Vec<Case> {
             "after-response: stats page, http/1.0",
             8093,
             &["HEAD /st HTTP/1.0\r\n\r\n"],
+        ),
+        after("after-response: monitor-uri", &[leak(get("/health"))]),
+        after(
+            "after-response: proxied, http/1.0 client",
+            &["GET /cl HTTP/1.0\r\n\r\n"],
+        ),
+        after(
+            "after-response: proxied, client closes",
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
         ),
         after(
             "after-response: deny, client closes",

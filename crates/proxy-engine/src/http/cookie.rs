@@ -17,6 +17,10 @@
 //!   plus `Cache-control: private` when the response is cacheable
 //!   (`http_check_response_for_cacheability()` on the request method and the status).
 //!
+//! The same scans take a frontend's `capture cookie NAME len N` (`%CC`: the first
+//! request cookie whose `name=value` starts with NAME; `%CS`: the same on the first
+//! cookie of each `Set-Cookie` line), with or without persistence.
+//!
 //! The `rewrite`, `prefix` and passive modes, `preserve`, `maxidle`, `maxlife` and
 //! `dynamic` are refused at compile time (they change what the server and the client
 //! see, so running without them would be wrong).
@@ -308,7 +312,6 @@ impl LineScan<'_> {
     /// One `Cookie` line, as the loop of `http_manage_client_side_cookies()`; `false`
     /// when the whole line goes.
     fn line(&self, v: &mut Vec<u8>, result: &mut RequestCookie, captured: &mut Captured) -> bool {
-        let running = self.running;
         let original_len = v.len();
         let mut hdr_end = v.len();
         let mut del_from: Option<usize> = None;
@@ -415,7 +418,7 @@ impl LineScan<'_> {
                         if cookie.as_deref().map(str::as_bytes) != Some(wanted) {
                             continue;
                         }
-                        if running(server) {
+                        if (self.running)(server) {
                             result.flag = 'V';
                             result.server = Some(server.clone());
                             found = true;
