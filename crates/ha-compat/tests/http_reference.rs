@@ -802,6 +802,14 @@ fn corpus() -> Vec<Case> {
         ),
         after("after-response: monitor-uri", &[leak(get("/health"))]),
         after(
+            "after-response: websocket upgrade",
+            &[
+                "GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                "ping through the tunnel",
+            ],
+        ),
+        after(
             "after-response: proxied, http/1.0 client",
             &["GET /cl HTTP/1.0\r\n\r\n"],
         ),

@@ -1808,6 +1808,14 @@ async fn exchange_inner(
                     }
                     if head.status == 101 {
                         record.status = Some(101);
+                        // A 101 goes through http_process_res_common() too; its
+                        // `http-after-response` rules (the `http-response` ones are not
+                        // run on it here yet).
+                        if let Some(after) = AfterRules::new(&rules.after, request_head.as_ref()) {
+                            if after.rules.apply(after.request, &mut head) {
+                                record.status = Some(head.status);
+                            }
+                        }
                         to_client.extend_from_slice(&serialize_response(&head));
                         to_client.extend_from_slice(&rest);
                         if write_all(&mut client.stream, &to_client, timeouts.client)
