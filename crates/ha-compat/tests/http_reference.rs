@@ -114,8 +114,59 @@ frontend fe_cookie
     default_backend be_cookie
 backend be_cookie
     cookie SERVERID insert indirect nocache
+    http-request deny if { path /blocked }
     server w1 127.0.0.1:9001 cookie s1
     server w2 127.0.0.1:9003 cookie s2
+frontend fe_ccookie_persist
+    bind 127.0.0.1:8094
+    capture cookie SERVERID len 20
+    default_backend be_cookie
+frontend fe_ccookie
+    bind 127.0.0.1:8089
+    capture cookie SESS len 12
+    http-request deny if { path /blocked }
+    default_backend be
+frontend fe_after
+    bind 127.0.0.1:8090
+    monitor-uri /health
+    http-request deny if { path /blocked }
+    http-request redirect location /cl if { path /old }
+    http-request return status 200 content-type text/plain string pong if { path /ping }
+    http-after-response set-header X-After fe
+    http-after-response add-header X-Status %[status]
+    http-after-response del-header Server
+    http-after-response replace-value X-Foo ^B(.*) b\\1
+    http-after-response set-status 299 reason Fine if { status 204 }
+    use_backend be_after if { path_beg /api }
+    use_backend be_after_down if { path_beg /down }
+    default_backend be
+backend be_after
+    http-request deny deny_status 401 if { path /api/blocked }
+    http-after-response set-header X-Backend-After yes
+    http-after-response allow if { status 404 }
+    http-after-response set-header X-Not-After-Allow 1
+    server web1 127.0.0.1:9001
+backend be_after_down
+    http-after-response set-status 500 if { status 503 }
+    server web2 127.0.0.1:9002
+listen stats_after
+    bind 127.0.0.1:8093
+    stats enable
+    stats uri /st
+    http-after-response set-header X-After stats
+listen stats_rules
+    bind 127.0.0.1:8091
+    stats enable
+    stats uri /st
+    stats http-request allow if { hdr(x-allow) 1 }
+    stats http-request deny if { hdr(x-deny) 1 }
+    stats http-request deny deny_status 429 if { hdr(x-deny) 2 }
+    stats http-request auth realm Admins unless { http_auth(users) }
+listen stats_rules_norealm
+    bind 127.0.0.1:8092
+    stats enable
+    stats uri /st
+    stats http-request auth if { hdr(x-auth) 1 }
 ";
 
 /// The web's answer for a request path.
@@ -141,6 +192,10 @@ fn answer(path: &str) -> Vec<u8> {
         "/ka-tokens" => {
             "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
              Content-Length: 0\r\n\r\n"
+        }
+        "/setsess" => {
+            "HTTP/1.1 200 OK\r\nSet-Cookie: other=1\r\nSet-Cookie: SESS = srv-value-long; path=/\r\n\
+             Set-Cookie: SESS=second\r\nContent-Length: 0\r\n\r\n"
         }
         "/bad" => "HTTP/1.1 abc\r\n\r\n",
         "/head" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
@@ -651,7 +706,164 @@ fn corpus() -> Vec<Case> {
             &["GET /cl HTTP/1.1\r\nHo st: lb\r\n\r\n"],
         ),
     ]);
+    let sess = |path: &str, value: &str| {
+        leak(format!(
+            "GET {path} HTTP/1.1\r\nHost: lb\r\nCookie: {value}\r\n\r\n"
+        ))
+    };
+    let ccookie = |name: &'static str, steps: &[&str]| case(name, 8089, steps);
+    cases.extend([
+        ccookie("capture cookie: absent", &[leak(get("/cl"))]),
+        ccookie(
+            "capture cookie: the first by name prefix, cut",
+            &[sess("/cl", "a=1; SESSIONID=abcdefghijklmnop; SESS=x")],
+        ),
+        ccookie(
+            "capture cookie: spaces around =, case-sensitive",
+            &[sess("/cl", "sess=lower; SES=1; SESS ; SESS = v1 ; b=2")],
+        ),
+        ccookie(
+            "capture cookie: odd characters",
+            &[sess("/cl", "$Version=1; SESS=\"a b#{|}\"")],
+        ),
+        ccookie(
+            "capture cookie: the second cookie line",
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nCookie: a=1\r\nCookie: SESS=2nd\r\n\r\n"],
+        ),
+        ccookie("capture cookie: empty value", &[sess("/cl", "SESS=")]),
+        ccookie(
+            "capture cookie: set-cookie",
+            &[sess("/setsess", "SESS=client")],
+        ),
+        ccookie(
+            "capture cookie: on a deny",
+            &[sess("/blocked", "SESS=denied")],
+        ),
+        case(
+            "capture cookie: the persistence cookie, removed by indirect",
+            8094,
+            &[sess("/cl", "SERVERID=s2; a=1")],
+        ),
+        case(
+            "capture cookie: the inserted set-cookie is not captured",
+            8094,
+            &[leak(get("/cl"))],
+        ),
+        case(
+            "capture cookie: the server's own persistence set-cookie",
+            8094,
+            &[sess("/setck", "SERVERID=s1")],
+        ),
+        case(
+            "capture cookie: deny in a persistence backend",
+            8094,
+            &[sess("/blocked", "SERVERID=s1")],
+        ),
+    ]);
+    let after = |name: &'static str, steps: &[&str]| case(name, 8090, steps);
+    cases.extend([
+        after("after-response: proxied 200", &[leak(get("/cl"))]),
+        after(
+            "after-response: proxied chunked 200",
+            &[leak(get("/chunked"))],
+        ),
+        after("after-response: set-status on a 204", &[leak(get("/204"))]),
+        after("after-response: deny 403", &[leak(get("/blocked"))]),
+        after("after-response: redirect", &[leak(get("/old"))]),
+        after("after-response: return", &[leak(get("/ping"))]),
+        after(
+            "after-response: backend then frontend",
+            &[leak(get("/api/cl"))],
+        ),
+        after(
+            "after-response: allow in the backend",
+            &[leak(get("/api/nothing"))],
+        ),
+        after(
+            "after-response: deny in the backend",
+            &[leak(get("/api/blocked"))],
+        ),
+        after("after-response: 502 page", &[leak(get("/bad"))]),
+        after("after-response: 503 page", &[leak(get("/down/cl"))]),
+        case(
+            "after-response: stats page",
+            8093,
+            &["HEAD /st HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
+        case(
+            "after-response: stats page, client closes",
+            8093,
+            &["HEAD /st HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        case(
+            "after-response: stats page, http/1.0",
+            8093,
+            &["HEAD /st HTTP/1.0\r\n\r\n"],
+        ),
+        after("after-response: monitor-uri", &[leak(get("/health"))]),
+        after(
+            "after-response: websocket upgrade",
+            &[
+                "GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+                "ping through the tunnel",
+            ],
+        ),
+        after(
+            "after-response: proxied, http/1.0 client",
+            &["GET /cl HTTP/1.0\r\n\r\n"],
+        ),
+        after(
+            "after-response: proxied, client closes",
+            &["GET /cl HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        after(
+            "after-response: deny, client closes",
+            &["GET /blocked HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n"],
+        ),
+        rules(
+            "rules: deny, head",
+            &["HEAD /blocked HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
+        rules(
+            "rules: return, head",
+            &["HEAD /ping HTTP/1.1\r\nHost: lb\r\n\r\n"],
+        ),
+    ]);
+    let stats_head = |extra: &str| leak(format!("HEAD /st HTTP/1.1\r\nHost: lb\r\n{extra}\r\n"));
+    cases.extend([
+        case(
+            "stats page rules: allow",
+            8091,
+            &[stats_head("X-Allow: 1\r\n")],
+        ),
+        case(
+            "stats page rules: deny",
+            8091,
+            &[stats_head("X-Deny: 1\r\n")],
+        ),
+        case(
+            "stats page rules: deny_status",
+            8091,
+            &[stats_head("X-Deny: 2\r\n")],
+        ),
+        case("stats page rules: auth", 8091, &[stats_head("")]),
+        case(
+            "stats page rules: auth passed",
+            8091,
+            &[stats_head("Authorization: Basic YWRtaW46c2VjcmV0\r\n")],
+        ),
+        case(
+            "stats page rules: auth, default realm",
+            8092,
+            &[stats_head("X-Auth: 1\r\n")],
+        ),
+        case("stats page rules: no rule matches", 8092, &[stats_head("")]),
+    ]);
     for c in &mut cases {
+        if c.name == "after-response: 503 page" {
+            c.quiet_ms = 3600;
+        }
         if c.name == "incomplete request: 408" {
             c.quiet_ms = 1600;
         }
@@ -784,7 +996,7 @@ fn play(program: &Path, dir: &Path) -> Observed {
         let seen = by_connection_rank(&web.seen.lock().unwrap()[before..]);
         let logs = log_lines(&stdout);
         let mut new = logs[logged.min(logs.len())..].to_vec();
-        if case.port == 8084 {
+        if case.port == 8084 || case.name.contains("stats page") {
             // The stats page's %B: its counters (hence the page) differ, and the
             // reference counts a 401 from the applet as 469 bytes of HTX (not the 264
             // sent): listed in docs/compatibility.md.
@@ -871,9 +1083,10 @@ fn traffic_counters(ns: &Ns) -> Vec<String> {
         "srv_abrt",
     ];
     lines
-        // The stats proxy's own rows: its pages differ in size (counters, version
-        // text), and HAProxy counts the page being served in its `req_tot`.
-        .filter(|l| !l.is_empty() && !l.starts_with("stats,"))
+        // The stats proxies' own rows (`stats`, `stats_*`): their pages differ in size
+        // (counters, version text), HAProxy counts the page being served in its
+        // `req_tot`, and sets its backend's `lastsess` for a page served.
+        .filter(|l| !l.is_empty() && !l.starts_with("stats"))
         .map(|line| {
             let fields: Vec<&str> = line.split(',').collect();
             let mut out = format!("{}/{}", fields[0], fields.get(1).unwrap_or(&""));
@@ -902,6 +1115,15 @@ fn http_mode_answers_like_haproxy_2_6() {
     let link = dir.join("haproxy");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-compat"), &link).unwrap();
     let reference = play(Path::new(HAPROXY), &dir);
+    // `HTTP_REFERENCE_SHOW=text`: print what the reference did in the cases whose name
+    // contains the text (to see what a new case records).
+    if let Ok(filter) = std::env::var("HTTP_REFERENCE_SHOW") {
+        for (name, client, web, logs) in &reference.cases {
+            if name.contains(&filter) {
+                println!("== {name}\nclient: {client:?}\nweb: {web:?}\nlog: {logs:?}");
+            }
+        }
+    }
     let ours = play(&link, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     let mut differences = Vec::new();

@@ -48,6 +48,8 @@ const TYPED_GLOBAL: &[&str] = &[
 ];
 
 const TYPED_PROXY: &[&str] = &[
+    "capture",
+    "http-after-response",
     "listen",
     "frontend",
     "backend",

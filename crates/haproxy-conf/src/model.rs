@@ -241,6 +241,8 @@ pub struct ProxySettings {
     pub stats: Stats,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response` rules: on every response, HAProxy's own answers included.
+    pub http_after_response: Vec<HttpRule>,
     pub tcp_request: Vec<Directive>,
     pub tcp_check: Vec<TcpCheckRule>,
     pub http_check: Vec<HttpCheckRule>,

@@ -35,7 +35,6 @@ fn skipped(name: &str, text: &str) -> bool {
         || text.contains("srvtimeout")
         || text.contains("nbproc 1")
         || text.contains("stick")
-        || text.contains("http-after-response")
         || text.contains("tcp-response")
         || text.contains("use-fcgi-app")
         || text.contains("use-server")

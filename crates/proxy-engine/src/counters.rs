@@ -205,9 +205,14 @@ impl TrafficCounters {
             if let Some(t) = record.server.as_deref().and_then(|s| p.servers.get(s)) {
                 errors(t);
                 add(&t.bytes_in, record.bytes_from_client);
-                add(&t.sessions, 1 + u64::from(record.counters.retries));
-                t.last_session
-                    .store(now_secs(), std::sync::atomic::Ordering::Relaxed);
+                // A request denied in the request phase names the server its
+                // persistence cookie chose without connecting to it: only its bytes
+                // count (haproxy 2.6.12: `bout` grows, `stot` does not).
+                if record.termination.phase != crate::traffic_log::TerminationPhase::Request {
+                    add(&t.sessions, 1 + u64::from(record.counters.retries));
+                    t.last_session
+                        .store(now_secs(), std::sync::atomic::Ordering::Relaxed);
+                }
                 add(&t.bytes_out, record.bytes_to_client);
                 for status in &record.server_statuses {
                     add(&t.requests, 1);

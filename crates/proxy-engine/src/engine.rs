@@ -29,6 +29,7 @@ use crate::counters::{Traffic, TrafficCounters};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::http::acl::{AclCompiler, Phase};
+use crate::http::cookie::CookieCapture;
 use crate::http::errors::ErrorPages;
 use crate::http::rules::CompiledRules;
 use crate::http::session::{HeaderCaptures, ProxyRules, StatsPage, StatsSource};
@@ -154,12 +155,6 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     let not_yet = |what: &str, at: &str| {
         format!("{at}: {what} is not supported by ha-compat's proxy engine yet (refusing rather than ignoring it)")
     };
-    if let Some(rule) = settings.stats.http_request.first() {
-        out.push(not_yet(
-            "'stats http-request'",
-            &format!("{}:{}", rule.at.file, rule.at.line),
-        ));
-    }
     if proxy.kind.has_backend() {
         if let Err(e) = crate::http::cookie::CookiePersistence::compile(proxy) {
             out.push(e.to_string());
@@ -179,18 +174,9 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     }
     for directive in &settings.unmodelled {
         let keyword = directive.words.first().map(String::as_str).unwrap_or("");
-        let cookie_capture =
-            keyword == "capture" && directive.words.get(1).map(String::as_str) == Some("cookie");
-        if cookie_capture {
-            out.push(not_yet(
-                "'capture cookie'",
-                &format!("{}:{}", directive.at.file, directive.at.line),
-            ));
-        }
         if matches!(
             keyword,
             "compression"
-                | "http-after-response"
                 | "filter"
                 | "cache-store"
                 | "http-error"
@@ -214,12 +200,32 @@ fn http_refusals(proxy: &Proxy) -> Vec<String> {
     out
 }
 
-/// A proxy's `capture request header` / `capture response header` lines (the parser
-/// checked their shape; the length is read as `atol()` does).
-fn header_captures(proxy: &Proxy) -> HeaderCaptures {
+/// A proxy's `capture request header` / `capture response header` lines and its last
+/// `capture cookie NAME len N` (the parser checked their shape; lengths are read as
+/// `atol()` does; a cookie capture longer than `tune.http.cookielen` - 1, 63 by
+/// default, is cut to it as `check_config_validity()` does).
+fn header_captures(proxy: &Proxy, config: &HaproxyConfig) -> HeaderCaptures {
     let mut captures = HeaderCaptures::default();
     for directive in &proxy.settings.unmodelled {
         let w = &directive.words;
+        if w.len() >= 5 && w[0] == "capture" && w[1] == "cookie" {
+            let len = haproxy_conf::units::atol(&w[4]).max(0);
+            let cookie_len = config
+                .global
+                .tune
+                .get("tune.http.cookielen")
+                .map_or(64, |v| haproxy_conf::units::atol(v).saturating_add(1));
+            let len = if len >= cookie_len {
+                cookie_len - 1
+            } else {
+                len
+            };
+            captures.cookie = Some(CookieCapture {
+                prefix: w[2].clone(),
+                len: usize::try_from(len.max(0)).unwrap_or(0),
+            });
+            continue;
+        }
         if w.len() < 6 || w[0] != "capture" || w[2] != "header" {
             continue;
         }
@@ -693,7 +699,7 @@ impl Engine {
                         .then(|| proxy.settings.monitor_uri.clone())
                         .flatten(),
                     captures: if proxy.kind.has_frontend() {
-                        header_captures(proxy)
+                        header_captures(proxy, config)
                     } else {
                         HeaderCaptures::default()
                     },

@@ -432,6 +432,10 @@ pub struct HttpLogRecord {
     /// frontend captures none.
     pub request_captures: Vec<Option<String>>,
     pub response_captures: Vec<Option<String>>,
+    /// `%CC` / `%CS`: the frontend's `capture cookie` of the request's `Cookie` lines and
+    /// of the response's `Set-Cookie` lines (`name=value`, cut to its length); `-` when
+    /// none was captured.
+    pub captured_cookies: [Option<String>; 2],
     /// The status of each response head the server sent (1xx included), for its
     /// stats counters; not logged.
     pub server_statuses: Vec<u16>,
@@ -513,11 +517,12 @@ fn captures_text(captures: &[Option<String>]) -> String {
 
 /// The `option httplog` message: `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC
 /// %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r` (`%hr`/`%hs` print nothing
-/// without captures, and their separators go with them).
+/// without captures, and their separators go with them; `%CC`/`%CS` are copied as they
+/// are, without encoding, as `lf_text()` does).
 pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
     let c = &record.counters;
     format!(
-        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
+        "{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} {} {} {}{}{} {}/{}/{}/{}/{}{} {}/{}{}{} {}",
         ClientText(record.client),
         AcceptDate(clock.civil(record.request_at)),
         record.frontend,
@@ -530,6 +535,8 @@ pub fn format_httplog(record: &HttpLogRecord, clock: LogClock) -> String {
         record.active_ms,
         OrMinusOne(record.status),
         record.bytes_to_client,
+        record.captured_cookies[0].as_deref().unwrap_or("-"),
+        record.captured_cookies[1].as_deref().unwrap_or("-"),
         record.termination,
         record.cookie_flags.map_or('-', |f| f[0]),
         record.cookie_flags.map_or('-', |f| f[1]),
@@ -942,6 +949,7 @@ mod tests {
             server_statuses: Vec::new(),
             events: RequestEvents::default(),
             bytes_from_client: 0,
+            captured_cookies: [None, None],
         };
         assert_eq!(
             format_httplog(&unavailable, LogClock::default()),
@@ -974,6 +982,14 @@ mod tests {
             "127.0.0.1:50984 [22/Nov/2026:03:41:12.330] fe fe/<NOSRV> -1/-1/-1/-1/0 400 0 - - \
              PR-- 1/1/0/0/0 0/0 \"<BADREQ>\""
         );
+        // `%CC`/`%CS` as the "capture cookie: set-cookie" reference case logged them:
+        // copied without `#XX` encoding.
+        let cookies = HttpLogRecord {
+            captured_cookies: [Some("SESS=\"a b#{|".into()), Some("SESS=srv-val".into())],
+            ..unavailable.clone()
+        };
+        assert!(format_httplog(&cookies, LogClock::default())
+            .contains(" 503 217 SESS=\"a b#{| SESS=srv-val SC-- "));
         assert_eq!(
             quoted_request_line(Some("GET /a\"#\u{7f} HTTP/1.1")),
             "\"GET /a#22#23#7F HTTP/1.1\""

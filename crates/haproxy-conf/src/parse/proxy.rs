@@ -172,8 +172,6 @@ pub(crate) const UNMODELLED_PROXY: &[&str] = &[
     "load-server-state-from-file",
     "server-state-file-name",
     "max-session-srv-conns",
-    "capture",
-    "http-after-response",
     "http-send-name-header",
     "use-server",
     "force-persist",
@@ -220,7 +218,6 @@ pub(crate) const REFUSED_PROXY: &[&str] = &[
     "ignore-persist",
     "stick",
     "filter",
-    "http-after-response",
     "tcp-response",
     "use-fcgi-app",
 ];
@@ -601,6 +598,10 @@ impl Parser<'_> {
                 0
             }
             "capture" => {
+                let mut code = 0;
+                if self.warn_if_not_cap(line, true, false, &kw) {
+                    code |= err::WARN;
+                }
                 let what = line.arg(1).to_string();
                 if self.is_defaults()
                     && (what == "request" || what == "response" || what == "cookie")
@@ -638,9 +639,10 @@ impl Parser<'_> {
                     self.alert(line.span, text);
                     return err::ALERT | err::FATAL;
                 }
+                // Kept as words for the engine (`%hr`/`%hs`/`%CC`/`%CS`), which acts on
+                // all three forms: no "does not act on it" notice.
                 self.keep_proxy(line);
-                self.unmodelled(line, &kw);
-                0
+                code
             }
             "errorfiles" => {
                 if !line.has(1) {
@@ -655,7 +657,9 @@ impl Parser<'_> {
             }
             "stats" => self.stats_line(line),
             "cookie" => self.cookie_line(line),
-            "http-request" | "http-response" | "redirect" => self.http_rule_line(line),
+            "http-request" | "http-response" | "http-after-response" | "redirect" => {
+                self.http_rule_line(line)
+            }
             "tcp-request" => self.tcp_request_line(line),
             "tcp-check" => self.tcp_check_line(line),
             "http-check" => self.http_check_line(line),
@@ -952,6 +956,7 @@ impl Parser<'_> {
             let d = &self.defaults[p];
             let has_rules = !d.settings.http_request.is_empty()
                 || !d.settings.http_response.is_empty()
+                || !d.settings.http_after_response.is_empty()
                 || !d.settings.tcp_request.is_empty();
             if has_rules {
                 let (file, dline) = (d.at.file.clone(), d.at.line);

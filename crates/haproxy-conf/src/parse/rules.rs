@@ -11,6 +11,7 @@ use crate::units;
 /// `action_build_list()` for http-request / http-response: HAProxy 2.6.12's actions in
 /// registration order, as its "expects ..." message lists them.
 const HTTP_REQUEST_ACTIONS: &str = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset'";
+const HTTP_AFTER_RESPONSE_ACTIONS: &str = "'ot-group', 'add-header', 'allow', 'capture', 'del-header', 'replace-header', 'replace-value', 'set-header', 'set-status', 'strict-mode', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'";
 const HTTP_RESPONSE_ACTIONS: &str = "'ot-group', 'set-log-level', 'set-nice', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'cache-store', 'add-acl(*)', 'add-header', 'allow', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'redirect', 'replace-header', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-status', 'strict-mode', 'track-sc(*)', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-mark', 'set-tos', 'silent-drop'";
 
 /// Where the action's own words end: at `if` / `unless`.
@@ -215,26 +216,27 @@ impl Parser<'_> {
         };
         let reg = registry();
         let known = reg.has_action(&rule_kw, &action)
-            || matches!(
-                action.as_str(),
-                "allow"
-                    | "deny"
-                    | "tarpit"
-                    | "auth"
-                    | "redirect"
-                    | "return"
-                    | "set-header"
-                    | "add-header"
-                    | "del-header"
-                    | "replace-header"
-                    | "replace-value"
-                    | "set-status"
-            );
+            || rule_kw != "http-after-response"
+                && matches!(
+                    action.as_str(),
+                    "allow"
+                        | "deny"
+                        | "tarpit"
+                        | "auth"
+                        | "redirect"
+                        | "return"
+                        | "set-header"
+                        | "add-header"
+                        | "del-header"
+                        | "replace-header"
+                        | "replace-value"
+                        | "set-status"
+                );
         if !known {
-            let list = if rule_kw == "http-response" {
-                HTTP_RESPONSE_ACTIONS
-            } else {
-                HTTP_REQUEST_ACTIONS
+            let list = match rule_kw.as_str() {
+                "http-response" => HTTP_RESPONSE_ACTIONS,
+                "http-after-response" => HTTP_AFTER_RESPONSE_ACTIONS,
+                _ => HTTP_REQUEST_ACTIONS,
             };
             let names: Vec<&str> = list
                 .split(", ")
@@ -329,6 +331,7 @@ impl Parser<'_> {
         if let Some(s) = self.settings_mut() {
             match kw.as_str() {
                 "http-response" => s.http_response.push(rule),
+                "http-after-response" => s.http_after_response.push(rule),
                 "redirect" => s.redirects.push(rule),
                 _ => s.http_request.push(rule),
             }

@@ -6,6 +6,7 @@ use conf_diag::Severity;
 use super::{err, Parser};
 use crate::diag::{self, CONTEXT};
 use crate::model::{Mode, OtherSectionKind, ServerHost};
+use crate::units;
 
 fn mode_str(mode: Mode) -> &'static str {
     match mode {
@@ -249,10 +250,23 @@ impl Parser<'_> {
                     }
                 }
             }
+            // `capture cookie NAME len N`: the last line counts (`capture_name`).
+            let cookie_capture =
+                s.unmodelled.iter().rev().find(|d| {
+                    d.words.len() >= 5 && d.words[0] == "capture" && d.words[1] == "cookie"
+                });
+            if s.mode != Mode::Http && cookie_capture.is_some() {
+                self.check_warn(format!(
+                    "'capture' statement ignored for {me_kind} '{}' as it requires HTTP mode.",
+                    px.name
+                ));
+                code |= err::WARN;
+            }
             if s.mode != Mode::Http {
                 for (list, what) in [
                     (&s.http_request, "http-request"),
                     (&s.http_response, "http-response"),
+                    (&s.http_after_response, "http-after-response"),
                 ] {
                     if !list.is_empty() {
                         self.check_warn(format!(
@@ -302,6 +316,23 @@ impl Parser<'_> {
                     px.name
                 ));
                 code |= err::WARN;
+            }
+            if let Some(capture) = cookie_capture {
+                // `tune.http.cookielen` (+1 as HAProxy stores it; 64 by default).
+                let cookie_len = self
+                    .config
+                    .global
+                    .tune
+                    .get("tune.http.cookielen")
+                    .map_or(64, |v| units::atol(v).saturating_add(1));
+                if units::atol(&capture.words[4]) >= cookie_len {
+                    self.check_warn(format!(
+                        "truncating capture length to {} bytes for {me_kind} '{}'.",
+                        cookie_len - 1,
+                        px.name
+                    ));
+                    code |= err::WARN;
+                }
             }
             if s.mode != Mode::Http {
                 if px.kind.has_backend() && s.stats.enabled {

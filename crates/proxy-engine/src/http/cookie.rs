@@ -17,6 +17,10 @@
 //!   plus `Cache-control: private` when the response is cacheable
 //!   (`http_check_response_for_cacheability()` on the request method and the status).
 //!
+//! The same scans take a frontend's `capture cookie NAME len N` (`%CC`: the first
+//! request cookie whose `name=value` starts with NAME; `%CS`: the same on the first
+//! cookie of each `Set-Cookie` line), with or without persistence.
+//!
 //! The `rewrite`, `prefix` and passive modes, `preserve`, `maxidle`, `maxlife` and
 //! `dynamic` are refused at compile time (they change what the server and the client
 //! see, so running without them would be wrong).
@@ -48,6 +52,45 @@ pub struct RequestCookie {
     pub server: Option<String>,
     /// The cookie carried a last-seen or first-seen date: HAProxy re-inserts it.
     pub dated: bool,
+}
+
+/// A frontend's `capture cookie NAME len N` (`%CC` / `%CS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieCapture {
+    /// Compared with the start of `name=value`: a prefix of the cookie's name (or
+    /// even of `name=value`) matches, case-sensitively.
+    pub prefix: String,
+    /// At most this many bytes of `name=value` are kept (already capped to
+    /// `tune.http.cookielen` - 1).
+    pub len: usize,
+}
+
+impl CookieCapture {
+    /// The capture of the cookie `v[att_beg..val_end]` (`name=value`, spaces around `=`
+    /// already stripped), if it is the one wanted.
+    fn take(&self, v: &[u8], att_beg: usize, val_end: usize) -> Option<String> {
+        let cookie = v.get(att_beg..val_end)?;
+        if !cookie.starts_with(self.prefix.as_bytes()) {
+            return None;
+        }
+        let kept = &cookie[..cookie.len().min(self.len)];
+        Some(String::from_utf8_lossy(kept).into_owned())
+    }
+}
+
+/// What the cookie scan of one message found for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Captured(Option<String>);
+
+impl Captured {
+    fn offer(&mut self, capture: Option<&CookieCapture>, v: &[u8], att_beg: usize, val_end: usize) {
+        // Only one cookie is captured per message: the first that matches.
+        if self.0.is_none() {
+            if let Some(capture) = capture {
+                self.0 = capture.take(v, att_beg, val_end);
+            }
+        }
+    }
 }
 
 fn is_spht(b: u8) -> bool {
@@ -215,37 +258,60 @@ impl CookiePersistence {
         head: &mut RequestHead,
         running: &dyn Fn(&str) -> bool,
     ) -> RequestCookie {
-        let mut result = RequestCookie {
-            flag: 'N',
-            server: None,
-            dated: false,
-        };
-        let mut kept = Vec::with_capacity(head.headers.0.len());
-        for mut header in std::mem::take(&mut head.headers.0) {
-            if header.name.eq_ignore_ascii_case("cookie") {
-                let mut value = std::mem::take(&mut header.value).into_bytes();
-                let keep = self.scan_line(&mut value, &mut result, running);
-                // The value is bytes of a header that was valid text; cutting at ASCII
-                // delimiters keeps it valid.
-                header.value = String::from_utf8_lossy(&value).into_owned();
-                if !keep {
-                    continue;
-                }
-            }
-            kept.push(header);
-        }
-        head.headers.0 = kept;
-        result
+        scan_request_cookies(head, Some(self), None, running).0
     }
+}
 
+/// `http_manage_client_side_cookies()`: every `Cookie` line of a request, for the
+/// backend's persistence cookie (read, and with `indirect` removed) and the frontend's
+/// `capture cookie` (`%CC`); spaces around `=` are stripped from every cookie either
+/// way. `running(server)` says whether a server is not stopped.
+pub fn scan_request_cookies(
+    head: &mut RequestHead,
+    persistence: Option<&CookiePersistence>,
+    capture: Option<&CookieCapture>,
+    running: &dyn Fn(&str) -> bool,
+) -> (RequestCookie, Option<String>) {
+    let mut result = RequestCookie {
+        flag: 'N',
+        server: None,
+        dated: false,
+    };
+    let mut captured = Captured::default();
+    let mut kept = Vec::with_capacity(head.headers.0.len());
+    for mut header in std::mem::take(&mut head.headers.0) {
+        if header.name.eq_ignore_ascii_case("cookie") {
+            let mut value = std::mem::take(&mut header.value).into_bytes();
+            let scan = LineScan {
+                persistence,
+                capture,
+                running,
+            };
+            let keep = scan.line(&mut value, &mut result, &mut captured);
+            // The value is bytes of a header that was valid text; cutting at ASCII
+            // delimiters keeps it valid.
+            header.value = String::from_utf8_lossy(&value).into_owned();
+            if !keep {
+                continue;
+            }
+        }
+        kept.push(header);
+    }
+    head.headers.0 = kept;
+    (result, captured.0)
+}
+
+/// What one `Cookie` line is scanned for.
+struct LineScan<'a> {
+    persistence: Option<&'a CookiePersistence>,
+    capture: Option<&'a CookieCapture>,
+    running: &'a dyn Fn(&str) -> bool,
+}
+
+impl LineScan<'_> {
     /// One `Cookie` line, as the loop of `http_manage_client_side_cookies()`; `false`
     /// when the whole line goes.
-    fn scan_line(
-        &self,
-        v: &mut Vec<u8>,
-        result: &mut RequestCookie,
-        running: &dyn Fn(&str) -> bool,
-    ) -> bool {
+    fn line(&self, v: &mut Vec<u8>, result: &mut RequestCookie, captured: &mut Captured) -> bool {
         let original_len = v.len();
         let mut hdr_end = v.len();
         let mut del_from: Option<usize> = None;
@@ -325,7 +391,11 @@ impl CookiePersistence {
                 next = shift(next, stripped);
                 hdr_end = shift(hdr_end, stripped);
             }
-            if &v[att_beg..att_end] == self.name.as_bytes() {
+            captured.offer(self.capture, v, att_beg, val_end);
+            let ours = self
+                .persistence
+                .filter(|p| &v[att_beg..att_end] == p.name.as_bytes());
+            if let Some(persistence) = ours {
                 let mut delim = val_end;
                 if let Some(bar) = v[val_beg..val_end].iter().position(|&b| b == b'|') {
                     delim = val_beg + bar;
@@ -344,11 +414,11 @@ impl CookiePersistence {
                 let wanted = &v[val_beg..delim];
                 let mut found = false;
                 if !wanted.is_empty() && !assigned {
-                    for (server, cookie) in &self.servers {
+                    for (server, cookie) in &persistence.servers {
                         if cookie.as_deref().map(str::as_bytes) != Some(wanted) {
                             continue;
                         }
-                        if running(server) {
+                        if (self.running)(server) {
                             result.flag = 'V';
                             result.server = Some(server.clone());
                             found = true;
@@ -364,7 +434,7 @@ impl CookiePersistence {
                 if !found && result.flag == 'N' {
                     result.flag = if assigned { 'U' } else { 'I' };
                 }
-                if del_from.is_none() && self.indirect {
+                if del_from.is_none() && persistence.indirect {
                     del_from = Some(prev);
                 }
             } else {
@@ -383,7 +453,9 @@ impl CookiePersistence {
         v.truncate(hdr_end);
         hdr_end != 0 || original_len == 0
     }
+}
 
+impl CookiePersistence {
     /// Adds the cookie to a response when the session did not come by its cookie:
     /// returns `%tsc`'s fourth character (`I` inserted, `U` updated, `N` nothing).
     /// `method` and `status` decide `nocache`'s cacheability.
@@ -394,7 +466,7 @@ impl CookiePersistence {
         request: &RequestCookie,
         method: &str,
     ) -> char {
-        let mut flag = self.remove_server_cookie(response);
+        let (mut flag, _) = scan_set_cookies(response, Some(self), None);
         let direct = request.server.as_deref() == Some(server);
         if (direct && !request.dated) || (self.postonly && method != "POST") {
             return flag;
@@ -420,64 +492,78 @@ impl CookiePersistence {
     }
 }
 
-impl CookiePersistence {
-    /// `http_manage_server_side_cookies()` in insert mode: the first `NAME=VALUE` of
-    /// every `Set-Cookie` line has the spaces around its `=` stripped, and a line
-    /// setting our cookie is removed (`D`). `N` when there was none.
-    fn remove_server_cookie(&self, response: &mut ResponseHead) -> char {
-        let mut flag = 'N';
-        response.headers.0.retain_mut(|header| {
-            if !header.name.eq_ignore_ascii_case("set-cookie") {
-                return true;
+/// `http_manage_server_side_cookies()` for the persistence cookie in insert mode and
+/// the frontend's `capture cookie` (`%CS`): the first `NAME=VALUE` of every
+/// `Set-Cookie` line has the spaces around its `=` stripped, and a line setting our
+/// cookie is removed (`D`; `N` when there was none). `Set-Cookie2` lines are not read.
+pub fn scan_set_cookies(
+    response: &mut ResponseHead,
+    persistence: Option<&CookiePersistence>,
+    capture: Option<&CookieCapture>,
+) -> (char, Option<String>) {
+    let mut flag = 'N';
+    let mut captured = Captured::default();
+    response.headers.0.retain_mut(|header| {
+        if !header.name.eq_ignore_ascii_case("set-cookie") {
+            return true;
+        }
+        let v = header.value.as_bytes();
+        let end = v.len();
+        let mut att_beg = 0;
+        while att_beg < end && is_spht(v[att_beg]) {
+            att_beg += 1;
+        }
+        let mut equal = att_beg;
+        let mut att_end = att_beg;
+        while equal < end {
+            let c = v[equal];
+            if c == b'=' || c == b';' {
+                break;
             }
-            let v = header.value.as_bytes();
-            let end = v.len();
-            let mut att_beg = 0;
-            while att_beg < end && is_spht(v[att_beg]) {
-                att_beg += 1;
+            equal += 1;
+            if !is_spht(c) {
+                att_end = equal;
             }
-            let mut equal = att_beg;
-            let mut att_end = att_beg;
-            while equal < end {
-                let c = v[equal];
-                if c == b'=' || c == b';' {
-                    break;
-                }
-                equal += 1;
-                if !is_spht(c) {
-                    att_end = equal;
-                }
-            }
-            if equal >= end || v[equal] != b'=' {
-                return true;
-            }
-            let mut val_beg = equal + 1;
-            while val_beg < end && is_spht(v[val_beg]) {
-                val_beg += 1;
-            }
-            let mut val_end = cookie_value_end(v, val_beg, end);
-            while val_end > val_beg && is_spht(v[val_end - 1]) {
-                val_end -= 1;
-            }
-            if equal == val_end {
-                return true;
-            }
-            let ours = &v[att_beg..att_end] == self.name.as_bytes();
-            if att_end != equal || val_beg > equal + 1 {
-                let mut stripped = Vec::with_capacity(end);
-                stripped.extend_from_slice(&v[..att_end]);
-                stripped.push(b'=');
-                stripped.extend_from_slice(&v[val_beg..]);
+        }
+        if equal >= end || v[equal] != b'=' {
+            return true;
+        }
+        let mut val_beg = equal + 1;
+        while val_beg < end && is_spht(v[val_beg]) {
+            val_beg += 1;
+        }
+        let mut val_end = cookie_value_end(v, val_beg, end);
+        while val_end > val_beg && is_spht(v[val_end - 1]) {
+            val_end -= 1;
+        }
+        if equal == val_end {
+            return true;
+        }
+        let ours = persistence.is_some_and(|p| &v[att_beg..att_end] == p.name.as_bytes());
+        let stripped = if att_end != equal || val_beg > equal + 1 {
+            let mut stripped = Vec::with_capacity(end);
+            stripped.extend_from_slice(&v[..att_end]);
+            stripped.push(b'=');
+            stripped.extend_from_slice(&v[val_beg..]);
+            Some(stripped)
+        } else {
+            None
+        };
+        match stripped {
+            Some(stripped) => {
+                let val_end = val_end - (val_beg - att_end - 1);
+                captured.offer(capture, &stripped, att_beg, val_end);
                 header.value = String::from_utf8_lossy(&stripped).into_owned();
             }
-            if ours {
-                flag = 'D';
-                return false;
-            }
-            true
-        });
-        flag
-    }
+            None => captured.offer(capture, v, att_beg, val_end),
+        }
+        if ours {
+            flag = 'D';
+            return false;
+        }
+        true
+    });
+    (flag, captured.0)
 }
 
 /// `TX_CACHEABLE` after `http_check_response_for_cacheability()`: a safe method, a

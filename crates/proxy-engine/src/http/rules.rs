@@ -715,6 +715,11 @@ enum ResponseAction {
         replacement: LogFormat,
         full: bool,
     },
+    /// `set-status` (`http-after-response` only): the status and its reason.
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -747,6 +752,24 @@ pub enum Verdict {
     InternalError,
 }
 
+/// What `stats http-request` rules decide for a request the stats page takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsVerdict {
+    /// `allow`, or no rule ended the list: the page.
+    Page,
+    /// `deny`: the proxy's error page of `status` (403 unless `deny_status`).
+    Deny { status: u16 },
+    /// `auth`: 401 with `WWW-Authenticate: Basic realm="<realm>"`.
+    Auth { realm: String },
+}
+
+#[derive(Debug, Clone)]
+enum StatsAction {
+    Allow,
+    Deny { status: u16 },
+    Auth { realm: String },
+}
+
 /// What the runtime does with a response once the `http-response` rules have run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResponseVerdict {
@@ -766,6 +789,8 @@ pub struct CompiledRules {
     use_backends: Vec<Rule<BackendName>>,
     default_backend: Option<String>,
     http_response: Vec<Rule<ResponseAction>>,
+    http_after_response: Vec<Rule<ResponseAction>>,
+    stats_http_request: Vec<Rule<StatsAction>>,
     backend_names: Vec<String>,
 }
 
@@ -835,6 +860,56 @@ fn action_name(action: &HttpAction) -> String {
         HttpAction::Other { action, .. } => action,
     }
     .to_string()
+}
+
+/// An `http-response` (`deny` allowed) or `http-after-response` (`set-status` allowed)
+/// rule's action.
+fn response_action(rule: &HttpRule, kind: &str) -> Result<ResponseAction, ProxyError> {
+    let at = &rule.at;
+    let lf = |t: &str| LogFormat::compile(t, at, Phase::Response);
+    let after = kind == "http-after-response";
+    Ok(match &rule.action {
+        HttpAction::Allow => ResponseAction::Allow,
+        HttpAction::Deny { status, content } if !after => ResponseAction::Deny {
+            status: deny_status(*status, content, 502, at)?,
+        },
+        HttpAction::SetStatus { status, reason } if after => ResponseAction::SetStatus {
+            status: *status,
+            reason: reason.clone(),
+        },
+        HttpAction::SetHeader { name, value } => ResponseAction::SetHeader {
+            name: name.clone(),
+            value: lf(value)?,
+        },
+        HttpAction::AddHeader { name, value } => ResponseAction::AddHeader {
+            name: name.clone(),
+            value: lf(value)?,
+        },
+        HttpAction::DelHeader { name, method } => {
+            ResponseAction::DelHeader(del_header_match(name, method.as_deref(), at)?)
+        }
+        HttpAction::ReplaceHeader {
+            name,
+            regex,
+            replacement,
+        } => ResponseAction::ReplaceHeader {
+            name: name.clone(),
+            regex: compile_regex(regex, at)?,
+            replacement: lf(replacement)?,
+            full: true,
+        },
+        HttpAction::ReplaceValue {
+            name,
+            regex,
+            replacement,
+        } => ResponseAction::ReplaceHeader {
+            name: name.clone(),
+            regex: compile_regex(regex, at)?,
+            replacement: lf(replacement)?,
+            full: false,
+        },
+        _ => return Err(unsupported(rule, kind)),
+    })
 }
 
 fn unsupported(rule: &HttpRule, kind: &str) -> ProxyError {
@@ -950,48 +1025,37 @@ impl CompiledRules {
 
         let mut http_response = Vec::new();
         for rule in &settings.http_response {
-            let at = &rule.at;
-            let lf = |t: &str| LogFormat::compile(t, at, Phase::Response);
-            let action = match &rule.action {
-                HttpAction::Allow => ResponseAction::Allow,
-                HttpAction::Deny { status, content } => ResponseAction::Deny {
-                    status: deny_status(*status, content, 502, at)?,
-                },
-                HttpAction::SetHeader { name, value } => ResponseAction::SetHeader {
-                    name: name.clone(),
-                    value: lf(value)?,
-                },
-                HttpAction::AddHeader { name, value } => ResponseAction::AddHeader {
-                    name: name.clone(),
-                    value: lf(value)?,
-                },
-                HttpAction::DelHeader { name, method } => {
-                    ResponseAction::DelHeader(del_header_match(name, method.as_deref(), at)?)
-                }
-                HttpAction::ReplaceHeader {
-                    name,
-                    regex,
-                    replacement,
-                } => ResponseAction::ReplaceHeader {
-                    name: name.clone(),
-                    regex: compile_regex(regex, at)?,
-                    replacement: lf(replacement)?,
-                    full: true,
-                },
-                HttpAction::ReplaceValue {
-                    name,
-                    regex,
-                    replacement,
-                } => ResponseAction::ReplaceHeader {
-                    name: name.clone(),
-                    regex: compile_regex(regex, at)?,
-                    replacement: lf(replacement)?,
-                    full: false,
-                },
-                _ => return Err(unsupported(rule, "http-response")),
-            };
             http_response.push(Rule {
-                condition: cond(rule.condition.as_ref(), at, Phase::Response)?,
+                condition: cond(rule.condition.as_ref(), &rule.at, Phase::Response)?,
+                action: response_action(rule, "http-response")?,
+            });
+        }
+        let mut http_after_response = Vec::new();
+        for rule in &settings.http_after_response {
+            http_after_response.push(Rule {
+                condition: cond(rule.condition.as_ref(), &rule.at, Phase::Response)?,
+                action: response_action(rule, "http-after-response")?,
+            });
+        }
+
+        let mut stats_http_request = Vec::new();
+        for rule in &settings.stats.http_request {
+            let at = &rule.at;
+            let action = match &rule.action {
+                HttpAction::Allow => StatsAction::Allow,
+                HttpAction::Deny { status, content } => StatsAction::Deny {
+                    status: deny_status(*status, content, 403, at)?,
+                },
+                // http_action_auth(): a stats rule without a realm uses the stats one.
+                HttpAction::Auth { realm } => StatsAction::Auth {
+                    realm: realm
+                        .clone()
+                        .unwrap_or_else(|| super::stats::DEFAULT_REALM.to_string()),
+                },
+                _ => return Err(unsupported(rule, "stats http-request")),
+            };
+            stats_http_request.push(Rule {
+                condition: cond(rule.condition.as_ref(), at, Phase::Request)?,
                 action,
             });
         }
@@ -1020,6 +1084,8 @@ impl CompiledRules {
             use_backends,
             default_backend: settings.default_backend.clone(),
             http_response,
+            http_after_response,
+            stats_http_request,
             backend_names,
         })
     }
@@ -1118,62 +1184,117 @@ impl CompiledRules {
         self.default_backend.as_deref().map(Cow::Borrowed)
     }
 
+    /// The `stats http-request` rules on a request the stats page takes: the first whose
+    /// condition holds decides.
+    pub fn on_stats_request(&self, req: &RequestHead, conn: &ConnectionInfo) -> StatsVerdict {
+        let s = Subject {
+            request: req,
+            conn,
+            response: None,
+        };
+        for rule in &self.stats_http_request {
+            if !acl::holds(rule.condition.as_ref(), &s) {
+                continue;
+            }
+            return match &rule.action {
+                StatsAction::Allow => StatsVerdict::Page,
+                StatsAction::Deny { status } => StatsVerdict::Deny { status: *status },
+                StatsAction::Auth { realm } => StatsVerdict::Auth {
+                    realm: realm.clone(),
+                },
+            };
+        }
+        StatsVerdict::Page
+    }
+
+    /// Whether there are `http-after-response` rules.
+    pub fn has_after_response_rules(&self) -> bool {
+        !self.http_after_response.is_empty()
+    }
+
     /// The `http-response` rules on a response head (rewritten in place). `req` is the
-    /// request it answers (only its method is looked at).
+    /// request it answers.
     pub fn on_response(
         &self,
         req: &RequestHead,
         conn: &ConnectionInfo,
         res: &mut ResponseHead,
     ) -> ResponseVerdict {
-        for rule in &self.http_response {
-            let holds = {
-                let s = Subject {
-                    request: req,
-                    conn,
-                    response: Some(res),
-                };
-                acl::holds(rule.condition.as_ref(), &s)
+        run_response_rules(&self.http_response, req, conn, res)
+    }
+
+    /// The `http-after-response` rules on any response head, HAProxy's own answers
+    /// included (rewritten in place); `InternalError` when a rewrite failed.
+    pub fn on_after_response(
+        &self,
+        req: &RequestHead,
+        conn: &ConnectionInfo,
+        res: &mut ResponseHead,
+    ) -> ResponseVerdict {
+        run_response_rules(&self.http_after_response, req, conn, res)
+    }
+}
+
+/// `http_res_get_intercept_rule()` over one rule list.
+fn run_response_rules(
+    rules: &[Rule<ResponseAction>],
+    req: &RequestHead,
+    conn: &ConnectionInfo,
+    res: &mut ResponseHead,
+) -> ResponseVerdict {
+    for rule in rules {
+        let holds = {
+            let s = Subject {
+                request: req,
+                conn,
+                response: Some(res),
             };
-            if !holds {
-                continue;
+            acl::holds(rule.condition.as_ref(), &s)
+        };
+        if !holds {
+            continue;
+        }
+        let render = |f: &LogFormat, res: &ResponseHead| {
+            f.render(&Subject {
+                request: req,
+                conn,
+                response: Some(res),
+            })
+        };
+        match &rule.action {
+            ResponseAction::Allow => break,
+            ResponseAction::Deny { status } => return ResponseVerdict::Deny { status: *status },
+            ResponseAction::SetHeader { name, value } => {
+                let v = render(value, res);
+                res.headers.set(name, &v);
             }
-            let render = |f: &LogFormat, res: &ResponseHead| {
-                f.render(&Subject {
-                    request: req,
-                    conn,
-                    response: Some(res),
-                })
-            };
-            match &rule.action {
-                ResponseAction::Allow => break,
-                ResponseAction::Deny { status } => {
-                    return ResponseVerdict::Deny { status: *status }
+            ResponseAction::AddHeader { name, value } => {
+                let v = render(value, res);
+                res.headers.add(name, &v);
+            }
+            ResponseAction::DelHeader(m) => res.headers.0.retain(|h| !m.matches(&h.name)),
+            ResponseAction::ReplaceHeader {
+                name,
+                regex,
+                replacement,
+                full,
+            } => {
+                let template = render(replacement, res);
+                if replace_headers(&mut res.headers, name, regex, &template, *full).is_none() {
+                    return ResponseVerdict::InternalError;
                 }
-                ResponseAction::SetHeader { name, value } => {
-                    let v = render(value, res);
-                    res.headers.set(name, &v);
-                }
-                ResponseAction::AddHeader { name, value } => {
-                    let v = render(value, res);
-                    res.headers.add(name, &v);
-                }
-                ResponseAction::DelHeader(m) => res.headers.0.retain(|h| !m.matches(&h.name)),
-                ResponseAction::ReplaceHeader {
-                    name,
-                    regex,
-                    replacement,
-                    full,
-                } => {
-                    let template = render(replacement, res);
-                    if replace_headers(&mut res.headers, name, regex, &template, *full).is_none() {
-                        return ResponseVerdict::InternalError;
-                    }
-                }
+            }
+            ResponseAction::SetStatus {
+                status,
+                reason: why,
+            } => {
+                // http_res_set_status(): without a reason, the status's own.
+                res.status = *status;
+                res.reason = why.clone().unwrap_or_else(|| reason(*status).to_string());
             }
         }
-        ResponseVerdict::Continue
     }
+    ResponseVerdict::Continue
 }
 
 /// `http_replace_hdrs()`: every `name` line (full) or value (`replace-value`) the regex

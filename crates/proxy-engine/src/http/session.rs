@@ -40,7 +40,9 @@ use tokio::net::TcpStream;
 
 use crate::balance::QueuePosition;
 use crate::client_stream::ClientStream;
-use crate::http::cookie::{CookiePersistence, RequestCookie};
+use crate::http::cookie::{
+    scan_request_cookies, scan_set_cookies, CookieCapture, CookiePersistence, RequestCookie,
+};
 use crate::http::errors::{ErrorPage, ErrorPages};
 use crate::http::h1::{
     self, encode_chunk, encode_last_chunk, BodyFraming, Dechunker, H1Error, HeadLimits,
@@ -48,7 +50,7 @@ use crate::http::h1::{
 use crate::http::head::{
     serialize_request, serialize_response, ConnectionInfo, HttpVersion, RequestHead, ResponseHead,
 };
-use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
+use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, StatsVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
     connect_with_retries, ms, state, ClientConnection, IdleConnections, Pump, RequestHint,
@@ -173,11 +175,13 @@ pub struct ProxyRules {
 }
 
 /// A frontend's `capture request header NAME len N` and `capture response header …`
-/// lines, in configuration order (the order `%hr`/`%hs` print them).
+/// lines, in configuration order (the order `%hr`/`%hs` print them), and its `capture
+/// cookie` (the last line of it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderCaptures {
     pub request: Vec<(String, usize)>,
     pub response: Vec<(String, usize)>,
+    pub cookie: Option<CookieCapture>,
 }
 
 impl HeaderCaptures {
@@ -213,6 +217,67 @@ impl ProxyRules {
         };
         head.uri == uri
             || (uri.starts_with('/') && crate::http::stats::path_with_query(&head.uri) == uri)
+    }
+}
+
+/// The `http-after-response` rules every answer to a request goes through, HAProxy's
+/// own included: the backend's, then the frontend's when it is another proxy
+/// (`http_eval_after_res_rules()`, with `s->be` the frontend itself until a backend is
+/// chosen).
+#[derive(Debug, Clone, Copy)]
+struct AfterResponse<'a> {
+    backend: Option<&'a ProxyRules>,
+    frontend: &'a ProxyRules,
+    info: ConnectionInfo,
+}
+
+impl AfterResponse<'_> {
+    fn is_empty(&self) -> bool {
+        self.proxies().all(|p| !p.rules.has_after_response_rules())
+    }
+
+    fn proxies(&self) -> impl Iterator<Item = &ProxyRules> {
+        self.backend
+            .into_iter()
+            .chain(std::iter::once(self.frontend))
+    }
+
+    /// Runs the rules on `head`; `false` when a rewrite failed.
+    fn apply(&self, request: &RequestHead, head: &mut ResponseHead) -> bool {
+        self.proxies().all(|proxy| {
+            proxy.rules.on_after_response(request, &self.info, head)
+                != ResponseVerdict::InternalError
+        })
+    }
+}
+
+/// An answer's `http-after-response` rules and the request they read.
+#[derive(Clone, Copy)]
+struct AfterRules<'a> {
+    rules: &'a AfterResponse<'a>,
+    request: &'a RequestHead,
+}
+
+impl<'a> AfterRules<'a> {
+    fn new(rules: &'a AfterResponse<'a>, request: Option<&'a RequestHead>) -> Option<Self> {
+        if rules.is_empty() {
+            return None;
+        }
+        Some(AfterRules {
+            rules,
+            request: request?,
+        })
+    }
+
+    /// A page HAProxy answers with, through the rules (`http_forward_proxy_resp()`); a
+    /// failed rewrite answers the frontend's 500 instead, without rules.
+    fn page(&self, page: Option<ErrorPage>) -> Option<ErrorPage> {
+        let mut page = page?;
+        if self.rules.apply(self.request, &mut page.head) {
+            Some(page)
+        } else {
+            self.rules.frontend.errors.page(500)
+        }
     }
 }
 
@@ -603,6 +668,7 @@ pub async fn run_http_connection(
             server_statuses: Vec::new(),
             events: crate::traffic_log::RequestEvents::default(),
             bytes_from_client: 0,
+            captured_cookies: [None, None],
         };
         let (head, used) = match wait {
             HeadWait::Head(head, used) => (head, used),
@@ -770,6 +836,12 @@ enum LocalAnswer<'a> {
         page: Option<ErrorPage>,
         cause: TerminationCause,
     },
+    /// `stats http-request deny`: the proxy's page of `status`, logged as the stats
+    /// page's answers are.
+    StatsDenied {
+        status: u16,
+        page: Option<ErrorPage>,
+    },
     /// `monitor-uri`: the proxy's 200 page, `LR`, not logged.
     Monitor(Option<ErrorPage>),
     /// `redirect` and `return` (`LR`).
@@ -785,7 +857,7 @@ fn proxy_phase<'a>(
 ) -> Option<LocalAnswer<'a>> {
     let verdict = match proxy.rules.on_http_request(head, info) {
         Verdict::Continue => {
-            if let Some(page) = &proxy.stats {
+            let stats = proxy.stats.as_ref().and_then(|page| {
                 let admin = || {
                     let subject = crate::http::acl::Subject {
                         request: head,
@@ -794,17 +866,36 @@ fn proxy_phase<'a>(
                     };
                     page.admin.iter().any(|c| c.holds(&subject))
                 };
-                if let Some(request) =
-                    crate::http::stats::match_request(&page.settings, head, admin)
-                {
-                    return Some(LocalAnswer::Stats {
-                        request,
-                        page,
-                        proxy: &proxy.name,
-                    });
-                }
+                let request = crate::http::stats::match_request(&page.settings, head, admin)?;
+                Some((page, request))
+            });
+            match stats {
+                Some((page, mut request)) => match proxy.rules.on_stats_request(head, info) {
+                    StatsVerdict::Page => {
+                        return Some(LocalAnswer::Stats {
+                            request,
+                            page,
+                            proxy: &proxy.name,
+                        })
+                    }
+                    // `stats http-request auth` is what `stats auth` becomes.
+                    StatsVerdict::Auth { realm } => {
+                        request.action = crate::http::stats::StatsAction::Unauthorized { realm };
+                        return Some(LocalAnswer::Stats {
+                            request,
+                            page,
+                            proxy: &proxy.name,
+                        });
+                    }
+                    StatsVerdict::Deny { status } => {
+                        return Some(LocalAnswer::StatsDenied {
+                            status,
+                            page: proxy.errors.page(status),
+                        })
+                    }
+                },
+                None => proxy.rules.on_redirect_rules(head, info),
             }
-            proxy.rules.on_redirect_rules(head, info)
         }
         verdict => verdict,
     };
@@ -895,6 +986,11 @@ async fn process_request(
         local,
         tls: client.stream.is_tls(),
     };
+    let frontend_after = AfterResponse {
+        backend: None,
+        frontend: &routing.frontend,
+        info,
+    };
     if routing.frontend.is_monitor_request(&prepared.head) {
         let page = routing.frontend.errors.page(200);
         return answer_locally(
@@ -903,12 +999,32 @@ async fn process_request(
             prepared,
             record,
             settings,
+            frontend_after,
             started,
         )
         .await;
     }
+    let cookie_capture = routing.frontend.captures.cookie.as_ref();
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
-        return answer_locally(client, answer, prepared, record, settings, started).await;
+        // A `listen` section's own backend is its route without backend rules.
+        let own = routing.routes.iter().find(|r| r.backend.is_none());
+        cookies_on_deny(
+            &answer,
+            &mut prepared.head,
+            own,
+            cookie_capture,
+            &mut record,
+        );
+        return answer_locally(
+            client,
+            answer,
+            prepared,
+            record,
+            settings,
+            frontend_after,
+            started,
+        )
+        .await;
     }
     let route = {
         let name = routing.frontend.rules.backend_for(&prepared.head, &info);
@@ -920,10 +1036,30 @@ async fn process_request(
         // nothing set, until the cookies are processed.
         record.cookie_flags = Some(['N', 'N']);
     }
+    let after = AfterResponse {
+        backend: route.backend.as_deref(),
+        frontend: &routing.frontend,
+        info,
+    };
     if let Some(backend) = &route.backend {
         if let Some(answer) = proxy_phase(backend, &mut prepared.head, &info) {
-            return answer_locally(client, answer, prepared, record, &route.settings, started)
-                .await;
+            cookies_on_deny(
+                &answer,
+                &mut prepared.head,
+                Some(route),
+                cookie_capture,
+                &mut record,
+            );
+            return answer_locally(
+                client,
+                answer,
+                prepared,
+                record,
+                &route.settings,
+                after,
+                started,
+            )
+            .await;
         }
     }
     // `http-response` rules: the backend's, then the frontend's.
@@ -937,15 +1073,21 @@ async fn process_request(
     let mut picker = route.picker.clone();
     let mut hint = route.hash.hint(&prepared.head);
     // http_manage_client_side_cookies(): after every rule, in the backend.
-    let persistence = route.cookie.as_deref().map(|cookie| {
+    let mut persistence = None;
+    if route.cookie.is_some() || cookie_capture.is_some() {
         let running = |server: &str| picker.view(server).server_running;
-        let found = cookie.on_request(&mut prepared.head, &running);
-        if let Some(server) = &found.server {
-            hint.get_or_insert_with(RequestHint::default).server = Some(server.clone());
+        let cookie = route.cookie.as_deref();
+        let (found, captured) =
+            scan_request_cookies(&mut prepared.head, cookie, cookie_capture, &running);
+        record.captured_cookies[0] = captured;
+        if let Some(cookie) = cookie {
+            if let Some(server) = &found.server {
+                hint.get_or_insert_with(RequestHint::default).server = Some(server.clone());
+            }
+            record.cookie_flags = Some([found.flag, 'N']);
+            persistence = Some((cookie, found));
         }
-        record.cookie_flags = Some([found.flag, 'N']);
-        (cookie, found)
-    });
+    }
     picker.set_request(hint);
     forward(
         client,
@@ -958,11 +1100,48 @@ async fn process_request(
             info,
             persistence,
             captures: Some(routing.frontend.captures.response.as_slice()).filter(|c| !c.is_empty()),
+            cookie_capture,
+            after,
         },
         started,
         head_done,
     )
     .await
+}
+
+/// A `deny` (`http_process_req_common()`'s `deny:` label) still reads the request's
+/// cookies: the frontend's `capture cookie` (`%CC`) and the persistence cookie of the
+/// proxy the request is in (`s->be`: the frontend itself before `use_backend`), whose
+/// server is then logged and its `%tsc` characters set (haproxy 2.6.12 logs
+/// `be/w1 … PRVN`); no other local answer does.
+fn cookies_on_deny(
+    answer: &LocalAnswer<'_>,
+    head: &mut RequestHead,
+    persistence: Option<&HttpRoute>,
+    capture: Option<&CookieCapture>,
+    record: &mut HttpLogRecord,
+) {
+    let denied = matches!(
+        answer,
+        LocalAnswer::Page {
+            cause: TerminationCause::Proxy,
+            ..
+        }
+    );
+    let persistence = persistence.and_then(|route| Some((route.cookie.as_deref()?, route)));
+    if !denied || (capture.is_none() && persistence.is_none()) {
+        return;
+    }
+    let running = |server: &str| {
+        persistence.is_some_and(|(_, route)| route.picker.view(server).server_running)
+    };
+    let (found, captured) =
+        scan_request_cookies(head, persistence.map(|(c, _)| c), capture, &running);
+    record.captured_cookies[0] = captured;
+    if persistence.is_some() {
+        record.cookie_flags = Some([found.flag, 'N']);
+        record.server = found.server;
+    }
 }
 
 /// Sends what the rules answered, and logs it as HAProxy does.
@@ -972,8 +1151,10 @@ async fn answer_locally(
     prepared: PreparedRequest,
     mut record: HttpLogRecord,
     settings: &HttpSettings,
+    after: AfterResponse<'_>,
     started: Instant,
 ) -> Exchange {
+    let after = AfterRules::new(&after, Some(&prepared.head));
     let client_timeout = settings.session.timeouts.client;
     // The request body is never forwarded: what came with the head is dropped; if more
     // is to come, the connection cannot carry another request.
@@ -1007,6 +1188,7 @@ async fn answer_locally(
     let side = ClientSide {
         close: prepared.client_wants_close(settings.mode) || !body_complete,
         version: prepared.head.version,
+        head_only: prepared.head.method == "HEAD",
     };
     match answer {
         LocalAnswer::Stats {
@@ -1034,12 +1216,22 @@ async fn answer_locally(
                 };
                 request = request.posted(code);
             }
-            let bytes = crate::http::stats::respond(
+            let mut bytes = crate::http::stats::respond(
                 &page.settings,
                 &request,
                 proxy,
                 &page.source.snapshot(),
             );
+            if side.head_only && request.status() != 200 {
+                // The 401/303 HAProxy builds through the proxy-reply path, whose payload
+                // a HEAD request skips (the page itself handles HEAD).
+                if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                    bytes.truncate(end + 4);
+                }
+            }
+            if let Some(after) = after {
+                bytes = stats_after_response(bytes, &after, settings.limits);
+            }
             let failed = write_all(&mut client.stream, &bytes, client_timeout)
                 .await
                 .is_err();
@@ -1056,21 +1248,67 @@ async fn answer_locally(
         } => {
             record.status = Some(status);
             record.events.denied_request = cause == TerminationCause::Proxy;
-            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.bytes_to_client = send_page(
+                client,
+                page,
+                side,
+                client_timeout,
+                after,
+                &mut record.status,
+            )
+            .await;
             record.termination = state(cause, TerminationPhase::Request);
+        }
+        LocalAnswer::StatsDenied { status, page } => {
+            // haproxy 2.6.12 logs it as the stats applet's answer: server `<STATS>`,
+            // `%Tq`/`%Tw`/`%Tc` set, `%Tr` -1, status 400 whatever the page (as for its
+            // 401), `PR--`.
+            let mut sent = Some(status);
+            record.bytes_to_client =
+                send_page(client, page, side, client_timeout, after, &mut sent).await;
+            record.server = Some("<STATS>".into());
+            record.queue_ms = Some(0);
+            record.connect_ms = Some(0);
+            record.response_ms = None;
+            record.status = Some(400);
+            record.termination = state(TerminationCause::Proxy, TerminationPhase::Request);
         }
         LocalAnswer::Monitor(page) => {
             record.status = Some(200);
             record.unlogged = true;
-            record.bytes_to_client = send_page(client, page, side, client_timeout).await;
+            record.bytes_to_client = send_page(
+                client,
+                page,
+                side,
+                client_timeout,
+                after,
+                &mut record.status,
+            )
+            .await;
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
-        LocalAnswer::Reply { reply, redirect } => {
+        LocalAnswer::Reply {
+            mut reply,
+            redirect,
+        } => {
+            if let Some(after) = after {
+                if !after.rules.apply(after.request, &mut reply.head) {
+                    if let Some(page) = after.rules.frontend.errors.page(500) {
+                        reply = Reply {
+                            head: page.head,
+                            body: page.body,
+                        };
+                    }
+                }
+            }
             // With the body still coming, the connection closes after the answer; the
             // multiplexer writes `connection: close` last, as on any answer (measured
             // on haproxy 2.6.12). A redirect has also put its own `Connection: close`
             // first in the HTX message (http_apply_redirect_rule()), which the
             // multiplexer drops but `%B` counts.
+            if side.head_only {
+                reply.body.clear();
+            }
             record.status = Some(reply.head.status);
             record.bytes_to_client = reply_logged_size(&reply);
             if redirect && !body_complete {
@@ -1154,6 +1392,36 @@ async fn read_form(
             () = sleep_until(deadline) => return FormBody::Failed,
         }
     }
+}
+
+/// The stats page's answer through the `http-after-response` rules (its head is parsed
+/// back from the bytes the page module built); unchanged when a rewrite fails.
+fn stats_after_response(bytes: Vec<u8>, after: &AfterRules<'_>, limits: HeadLimits) -> Vec<u8> {
+    let Ok(Some((mut head, used))) = h1::parse_response(&bytes, limits) else {
+        return bytes;
+    };
+    // The trailing `connection` (and, to HTTP/1.0, `transfer-encoding`) lines are the
+    // H1 multiplexer's, written after whatever the rules add.
+    let mut written_by_mux = Vec::new();
+    while let Some(last) = head.headers.0.last() {
+        let by_mux = last.name == "connection"
+            || (after.request.version == HttpVersion::Http10 && last.name == "transfer-encoding");
+        match head.headers.0.pop() {
+            Some(header) if by_mux => written_by_mux.insert(0, header),
+            Some(header) => {
+                head.headers.0.push(header);
+                break;
+            }
+            None => break,
+        }
+    }
+    if !after.rules.apply(after.request, &mut head) {
+        return bytes;
+    }
+    head.headers.0.extend(written_by_mux);
+    let mut out = serialize_response(&head);
+    out.extend_from_slice(&bytes[used..]);
+    out
 }
 
 /// The log record of a request the stats page answered, as haproxy 2.6.12 logs it:
@@ -1257,6 +1525,10 @@ struct ResponseRules<'a> {
     persistence: Option<(&'a CookiePersistence, RequestCookie)>,
     /// The frontend's `capture response header` lines, if any.
     captures: Option<&'a [(String, usize)]>,
+    /// The frontend's `capture cookie`.
+    cookie_capture: Option<&'a CookieCapture>,
+    /// The `http-after-response` rules of every answer.
+    after: AfterResponse<'a>,
 }
 
 /// How the client connection stands when the proxy answers: whether it will close, and
@@ -1266,6 +1538,9 @@ struct ResponseRules<'a> {
 struct ClientSide {
     close: bool,
     version: HttpVersion,
+    /// A HEAD request: HAProxy's own answers go without their body
+    /// (`http_forward_proxy_resp()` skips the payload, and `%B` does not count it).
+    head_only: bool,
 }
 
 /// The `connection` header HAProxy's multiplexer writes on an answer: `close` when the
@@ -1293,15 +1568,29 @@ fn reply_logged_size(reply: &Reply) -> u64 {
 /// HAProxy's multiplexer cleans the page's own `Connection` header and writes its own,
 /// as for any response (haproxy 2.6.12 sends its 503 with `connection: close` to a
 /// client that asked to close); `%B` counts the page as HTX holds it, before that.
+/// The page goes through the `http-after-response` rules first (`status` follows a
+/// `set-status`), and `%B` counts it as they left it.
 async fn send_page(
     client: &mut Client,
     page: Option<ErrorPage>,
     side: ClientSide,
     timeout: Option<Duration>,
+    after: Option<AfterRules<'_>>,
+    status: &mut Option<u16>,
 ) -> u64 {
+    let page = match after {
+        Some(after) => after.page(page),
+        None => page,
+    };
     let Some(mut page) = page else {
         return 0;
     };
+    if status.is_some() {
+        *status = Some(page.head.status);
+    }
+    if side.head_only {
+        page.body.clear();
+    }
     let logged = page.logged_size();
     h1::take_connection_tokens(&mut page.head.headers);
     if let Some(value) = connection_header(side, page.head.version) {
@@ -1327,7 +1616,7 @@ async fn forward(
         prepared,
         settings,
         record.client,
-        !response_rules.proxies.is_empty(),
+        !response_rules.proxies.is_empty() || !response_rules.after.is_empty(),
     );
     // The connect loop works on a TCP session record.
     let mut session = SessionRecord {
@@ -1439,14 +1728,18 @@ async fn exchange_attempt(
         let aborted = session.termination.cause == TerminationCause::ClientAbort;
         if !aborted {
             record.status = Some(503);
+            let after = AfterRules::new(&response_rules.after, plan.head.as_ref());
             record.bytes_to_client = send_page(
                 client,
                 settings.errors.page(503),
                 ClientSide {
                     close: plan.client_wants_close,
                     version: plan.version,
+                    head_only: plan.method == "HEAD",
                 },
                 client_timeout,
+                after,
+                &mut record.status,
             )
             .await;
         }
@@ -1557,6 +1850,7 @@ async fn exchange_inner(
     let side = ClientSide {
         close: client_wants_close,
         version: request_version,
+        head_only: method == "HEAD",
     };
     let end = |record: &mut HttpLogRecord, cause, phase| {
         if record.termination.cause == TerminationCause::Normal {
@@ -1606,8 +1900,15 @@ async fn exchange_inner(
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(502);
                     record.events.failed_response = true;
-                    record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(502),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     end(record, cause, TerminationPhase::Headers);
                 } else {
                     end(record, cause, TerminationPhase::Data);
@@ -1629,9 +1930,15 @@ async fn exchange_inner(
                         Err(_) => {
                             record.status = Some(502);
                             record.events.failed_response = true;
-                            record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), side, timeouts.client)
-                                    .await;
+                            record.bytes_to_client = send_page(
+                                client,
+                                settings.errors.page(502),
+                                side,
+                                timeouts.client,
+                                AfterRules::new(&rules.after, request_head.as_ref()),
+                                &mut record.status,
+                            )
+                            .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
                             return Ok(true);
                         }
@@ -1647,20 +1954,25 @@ async fn exchange_inner(
                     } else {
                         Ok(())
                     };
-                    let framing = match checked
-                        .and_then(|()| h1::response_framing(&mut head, &method))
-                    {
-                        Ok(f) => f,
-                        Err(_) => {
-                            record.status = Some(502);
-                            record.events.failed_response = true;
-                            record.bytes_to_client =
-                                send_page(client, settings.errors.page(502), side, timeouts.client)
-                                    .await;
-                            end(record, TerminationCause::Proxy, TerminationPhase::Headers);
-                            return Ok(true);
-                        }
-                    };
+                    let framing =
+                        match checked.and_then(|()| h1::response_framing(&mut head, &method)) {
+                            Ok(f) => f,
+                            Err(_) => {
+                                record.status = Some(502);
+                                record.events.failed_response = true;
+                                record.bytes_to_client = send_page(
+                                    client,
+                                    settings.errors.page(502),
+                                    side,
+                                    timeouts.client,
+                                    AfterRules::new(&rules.after, request_head.as_ref()),
+                                    &mut record.status,
+                                )
+                                .await;
+                                end(record, TerminationCause::Proxy, TerminationPhase::Headers);
+                                return Ok(true);
+                            }
+                        };
                     // The server's `req_tot`/`hrsp_*` count every head it answered,
                     // interim ones included (`http_wait_for_response()`).
                     record.server_statuses.push(head.status);
@@ -1676,6 +1988,14 @@ async fn exchange_inner(
                     }
                     if head.status == 101 {
                         record.status = Some(101);
+                        // A 101 goes through http_process_res_common() too; its
+                        // `http-after-response` rules (the `http-response` ones are not
+                        // run on it here yet).
+                        if let Some(after) = AfterRules::new(&rules.after, request_head.as_ref()) {
+                            if after.rules.apply(after.request, &mut head) {
+                                record.status = Some(head.status);
+                            }
+                        }
                         to_client.extend_from_slice(&serialize_response(&head));
                         to_client.extend_from_slice(&rest);
                         if write_all(&mut client.stream, &to_client, timeouts.client)
@@ -1714,9 +2034,15 @@ async fn exchange_inner(
                             record.status = Some(status);
                             record.events.denied_response = status != 500;
                             record.response_ms = None;
-                            record.bytes_to_client +=
-                                send_page(client, proxy.errors.page(status), side, timeouts.client)
-                                    .await;
+                            record.bytes_to_client += send_page(
+                                client,
+                                proxy.errors.page(status),
+                                side,
+                                timeouts.client,
+                                AfterRules::new(&rules.after, Some(request)),
+                                &mut record.status,
+                            )
+                            .await;
                             let cause = if status == 500 {
                                 TerminationCause::Internal
                             } else {
@@ -1726,11 +2052,45 @@ async fn exchange_inner(
                             return Ok(side.close);
                         }
                     }
+                    if rules.cookie_capture.is_some() {
+                        // http_manage_server_side_cookies(): after the `http-response`
+                        // rules, before the persistence cookie is added.
+                        record.captured_cookies[1] =
+                            scan_set_cookies(&mut head, None, rules.cookie_capture).1;
+                    }
                     if let (Some((cookie, found)), Some(server)) =
                         (&rules.persistence, record.server.as_deref())
                     {
                         let set = cookie.on_response(&mut head, server, found, &method);
                         record.cookie_flags = Some([found.flag, set]);
+                    }
+                    // http_process_res_common()'s end: the `http-after-response` rules.
+                    let mut empty_chunked = false;
+                    if let Some(after) = AfterRules::new(&rules.after, request_head.as_ref()) {
+                        let before = head.status;
+                        if after.rules.apply(after.request, &mut head) {
+                            record.status = Some(head.status);
+                            empty_chunked =
+                                bodyless_became_bodied(before, &head, &method, request_version);
+                        } else {
+                            record.status = Some(500);
+                            record.response_ms = None;
+                            record.bytes_to_client += send_page(
+                                client,
+                                after.rules.frontend.errors.page(500),
+                                side,
+                                timeouts.client,
+                                None,
+                                &mut record.status,
+                            )
+                            .await;
+                            end(
+                                record,
+                                TerminationCause::Internal,
+                                TerminationPhase::Headers,
+                            );
+                            return Ok(side.close);
+                        }
                     }
                     // What the server asked for decides whether its connection can
                     // carry another request.
@@ -1750,7 +2110,13 @@ async fn exchange_inner(
                     {
                         head.headers.add("connection", "keep-alive");
                     }
+                    if empty_chunked {
+                        head.headers.add("transfer-encoding", "chunked");
+                    }
                     to_client.extend_from_slice(&serialize_response(&head));
+                    if empty_chunked {
+                        to_client.extend_from_slice(b"0\r\n\r\n");
+                    }
                     from_server = rest;
                     response = Response::Body(Body::new(framing));
                 }
@@ -1812,8 +2178,15 @@ async fn exchange_inner(
                     }
                     record.status = Some(502);
                     record.events.failed_response = true;
-                    record.bytes_to_client =
-                        send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(502),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     let _ = buf;
                     end(
                         record,
@@ -1857,7 +2230,15 @@ async fn exchange_inner(
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(504);
                     record.events.failed_response = true;
-                    record.bytes_to_client = send_page(client, settings.errors.page(504), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(504),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Data);
@@ -1873,7 +2254,15 @@ async fn exchange_inner(
             () = link.kill.killed() => {
                 if matches!(response, Response::Head(_)) {
                     record.status = Some(502);
-                    record.bytes_to_client = send_page(client, settings.errors.page(502), side, timeouts.client).await;
+                    record.bytes_to_client = send_page(
+                        client,
+                        settings.errors.page(502),
+                        side,
+                        timeouts.client,
+                        AfterRules::new(&rules.after, request_head.as_ref()),
+                        &mut record.status,
+                    )
+                    .await;
                     end(record, TerminationCause::Killed, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::Killed, TerminationPhase::Data);
@@ -1882,6 +2271,26 @@ async fn exchange_inner(
             },
         }
     }
+}
+
+/// A 204 or 304 whose status an `http-after-response set-status` changed to one that
+/// has a body: with neither length nor coding, haproxy 2.6.12's H1 multiplexer sends it
+/// to an HTTP/1.1 client as an empty chunked body (measured: `299` after `204` arrives
+/// with `transfer-encoding: chunked` and `0\r\n\r\n`).
+fn bodyless_became_bodied(
+    before: u16,
+    head: &ResponseHead,
+    method: &str,
+    request_version: HttpVersion,
+) -> bool {
+    let bodyless = |status: u16| status == 204 || status == 304 || status < 200;
+    bodyless(before)
+        && !bodyless(head.status)
+        && method != "HEAD"
+        && request_version == HttpVersion::Http11
+        && head.version == HttpVersion::Http11
+        && !head.headers.contains("content-length")
+        && !head.headers.contains("transfer-encoding")
 }
 
 /// Runs the `http-response` rules on a final response head; `Some` with the proxy and

@@ -115,11 +115,88 @@ fn response_gets_the_cookie_unless_it_came_by_it() {
     assert!(!res3.headers.contains("set-cookie"));
 }
 
+fn sess(len: usize) -> CookieCapture {
+    CookieCapture {
+        prefix: "SESS".into(),
+        len,
+    }
+}
+
+/// `capture cookie SESS len N` on these `Cookie` lines: `%CC` and the lines as they go
+/// on (the shapes of the "capture cookie: …" reference cases, haproxy 2.6.12's answers).
+fn captured(lines: &[&str], len: usize) -> (Option<String>, Vec<String>) {
+    let headers: Vec<(&str, &str)> = lines.iter().map(|l| ("Cookie", *l)).collect();
+    let mut req = request("GET", "/", &headers);
+    let (found, cc) = scan_request_cookies(&mut req, None, Some(&sess(len)), &|_| true);
+    assert_eq!(found.flag, 'N');
+    (
+        cc,
+        req.headers.values("cookie").map(str::to_string).collect(),
+    )
+}
+
+#[test]
+fn capture_takes_the_first_cookie_starting_with_the_name() {
+    let (cc, _) = captured(&["a=1; SESSIONID=abcdefghijklmnop; SESS=x"], 12);
+    assert_eq!(cc.as_deref(), Some("SESSIONID=ab"));
+    let (cc, left) = captured(&["sess=lower; SES=1; SESS ; SESS = v1 ; b=2"], 12);
+    assert_eq!(cc.as_deref(), Some("SESS=v1"));
+    // Spaces around `=` go from the line sent on, with nothing else touched.
+    assert_eq!(left, ["sess=lower; SES=1; SESS ; SESS=v1 ; b=2"]);
+    let (cc, _) = captured(&["$Version=1; SESS=\"a b#{|}\""], 12);
+    assert_eq!(cc.as_deref(), Some("SESS=\"a b#{|"));
+    let (cc, _) = captured(&["a=1", "SESS=2nd"], 12);
+    assert_eq!(cc.as_deref(), Some("SESS=2nd"));
+    assert_eq!(captured(&["SESS="], 12).0.as_deref(), Some("SESS="));
+    assert_eq!(captured(&["a=1"], 12).0, None);
+    assert_eq!(captured(&["SESS=abc"], 0).0.as_deref(), Some(""));
+}
+
+#[test]
+fn capture_and_persistence_read_the_same_scan() {
+    let mut req = request("GET", "/", &[("Cookie", "SESS=1; SERVERID=s2")]);
+    let p = insert();
+    let (found, cc) = scan_request_cookies(&mut req, Some(&p), Some(&sess(63)), &|_| true);
+    assert_eq!((found.flag, found.server.as_deref()), ('V', Some("w2")));
+    assert_eq!(cc.as_deref(), Some("SESS=1"));
+    assert_eq!(req.headers.values("cookie").collect::<Vec<_>>(), ["SESS=1"]);
+}
+
+#[test]
+fn set_cookie_capture_reads_the_first_cookie_of_each_line() {
+    let mut res = ResponseHead {
+        version: HttpVersion::Http11,
+        status: 200,
+        reason: "OK".into(),
+        headers: Headers(Vec::new()),
+    };
+    res.headers.add("Set-Cookie", "other=1");
+    res.headers
+        .add("Set-Cookie", "SESS = srv-value-long; path=/");
+    res.headers.add("Set-Cookie", "SESS=second");
+    let (flag, cs) = scan_set_cookies(&mut res, None, Some(&sess(12)));
+    assert_eq!((flag, cs.as_deref()), ('N', Some("SESS=srv-val")));
+    assert_eq!(
+        res.headers.values("set-cookie").collect::<Vec<_>>(),
+        ["other=1", "SESS=srv-value-long; path=/", "SESS=second"]
+    );
+}
+
 proptest! {
     #[test]
     fn any_cookie_line_is_scanned_without_panic(value in "[ -~\t]{0,80}") {
         let p = insert();
         let mut req = request("GET", "/", &[("Cookie", value.as_str())]);
         let _ = p.on_request(&mut req, &|_| true);
+        let mut req = request("GET", "/", &[("Cookie", value.as_str())]);
+        let _ = scan_request_cookies(&mut req, Some(&p), Some(&sess(5)), &|_| true);
+        let mut res = ResponseHead {
+            version: HttpVersion::Http11,
+            status: 200,
+            reason: "OK".into(),
+            headers: Headers(Vec::new()),
+        };
+        res.headers.add("Set-Cookie", &value);
+        let _ = scan_set_cookies(&mut res, Some(&p), Some(&sess(3)));
     }
 }

@@ -206,6 +206,58 @@ fn response_rules() {
 }
 
 #[test]
+fn after_response_rules_set_the_status_and_allow_stops_them() {
+    let r = frontend(
+        "  http-after-response set-status 299 reason Fine if { status 204 }\n  http-after-response set-status 418 if { status 299 }\n  http-after-response allow if { status 418 }\n  http-after-response add-header X-S %[status]",
+    )
+    .expect("ok");
+    let req = get("/");
+    let mut res = ResponseHead {
+        version: HttpVersion::Http11,
+        status: 204,
+        reason: "No Content".into(),
+        headers: Headers(Vec::new()),
+    };
+    assert!(r.has_after_response_rules());
+    assert_eq!(
+        r.on_after_response(&req, &conn("10.0.0.1:1"), &mut res),
+        ResponseVerdict::Continue
+    );
+    // Each rule sees what the one before did; without a reason, the status's own.
+    assert_eq!((res.status, res.reason.as_str()), (418, "I'm a teapot"));
+    assert!(res.headers.0.is_empty());
+    // `http-response` rules are another list.
+    assert_eq!(
+        r.on_response(&req, &conn("10.0.0.1:1"), &mut res),
+        ResponseVerdict::Continue
+    );
+}
+
+#[test]
+fn stats_rules_first_match_decides() {
+    let r = frontend(
+        "  stats enable\n  stats http-request allow if { hdr(x-a) 1 }\n  stats http-request deny deny_status 429 if { hdr(x-d) 1 }\n  stats http-request auth unless { hdr(x-d) 2 }",
+    )
+    .expect("ok");
+    let c = conn("10.0.0.1:1");
+    let with = |name: &str| request("GET", "/", &[("Host", "h"), (name, "1")]);
+    assert_eq!(r.on_stats_request(&with("x-a"), &c), StatsVerdict::Page);
+    assert_eq!(
+        r.on_stats_request(&with("x-d"), &c),
+        StatsVerdict::Deny { status: 429 }
+    );
+    // No realm: the stats page's, not the proxy name.
+    assert_eq!(
+        r.on_stats_request(&get("/"), &c),
+        StatsVerdict::Auth {
+            realm: "HAProxy Statistics".into()
+        }
+    );
+    let none = request("GET", "/", &[("Host", "h"), ("x-d", "2")]);
+    assert_eq!(r.on_stats_request(&none, &c), StatsVerdict::Page);
+}
+
+#[test]
 fn refusals() {
     for line in [
         "  http-request tarpit",
@@ -215,6 +267,8 @@ fn refusals() {
         "  http-request deny deny_status 403 content-type text/plain string no",
         "  http-response set-header X %[path]",
         "  http-request set-var(txn.a) str(b)",
+        "  http-after-response set-var(txn.a) str(b)",
+        "  http-after-response strict-mode on",
     ] {
         assert!(frontend(line).is_err(), "{line}");
     }
