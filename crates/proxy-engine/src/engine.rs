@@ -28,8 +28,9 @@ use crate::counters::{Traffic, TrafficCounters};
 use crate::error::ProxyError;
 use crate::health::{backend_down_alert, backend_down_line, first_check_delays, CheckParams};
 use crate::http::errors::ErrorPages;
+use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
-use crate::http::session::{HeaderCaptures, ProxyRules, StatsPage, StatsSource};
+use crate::http::session::{BackendPools, HeaderCaptures, ProxyRules, StatsPage, StatsSource};
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
@@ -661,6 +662,16 @@ impl Engine {
                 }),
             );
         }
+        // Each `mode http` backend's idle server connections, shared by every frontend
+        // sending to it.
+        let mut pools = HashMap::new();
+        for proxy in config
+            .proxies
+            .iter()
+            .filter(|p| p.kind.has_backend() && p.settings.mode == Mode::Http && !p.disabled)
+        {
+            pools.insert(proxy.name.clone(), backend_pools(proxy)?);
+        }
         for (frontend, index) in &mut frontends {
             let Some(proxy) = config
                 .proxy(&frontend.name)
@@ -674,6 +685,7 @@ impl Engine {
                 &backends[*index].name,
                 &named_pickers,
                 &rules,
+                &pools,
             )?);
         }
         Ok(Engine {
@@ -990,6 +1002,91 @@ impl StatsSource for EngineStats {
             },
             proxies,
         }
+    }
+}
+
+/// A `mode http` backend's server pools: `http-reuse`, `retry-on`, and each server's
+/// `pool-max-conn`, `pool-purge-delay`, `pool-low-conn` (read as `srv_parse_pool_*()`
+/// reads them: `atoi()` for the counts).
+fn backend_pools(proxy: &Proxy) -> Result<Arc<BackendPools>, ProxyError> {
+    let mode = proxy
+        .settings
+        .http_reuse
+        .as_deref()
+        .and_then(ReuseMode::from_keyword)
+        .unwrap_or_default();
+    let retry_on: Vec<String> = proxy
+        .settings
+        .unmodelled
+        .iter()
+        .rev()
+        .find(|d| d.words.first().is_some_and(|w| w == "retry-on"))
+        .map(|d| d.words[1..].to_vec())
+        .unwrap_or_default();
+    let mut servers = Vec::new();
+    for server in &proxy.servers {
+        let mut limits = PoolLimits::default();
+        let at = || format!("{}:{}", server.at.file, server.at.line);
+        for words in &server.options.other {
+            let (Some(keyword), value) = (words.first(), words.get(1)) else {
+                continue;
+            };
+            let value = value.map(String::as_str).unwrap_or("");
+            match keyword.as_str() {
+                "pool-max-conn" => {
+                    limits.max_idle = match atoi(value) {
+                        -1 => None,
+                        n => Some(usize::try_from(n).map_err(|_| {
+                            ProxyError::Plan(format!("{}: 'pool-max-conn' must be >= -1", at()))
+                        })?),
+                    }
+                }
+                "pool-low-conn" => {
+                    limits.low_idle = usize::try_from(atoi(value)).unwrap_or(0);
+                }
+                "pool-purge-delay" => {
+                    let parsed = haproxy_conf::units::parse_time(
+                        value,
+                        haproxy_conf::units::TimeUnit::Millis,
+                    )
+                    .map_err(|_| {
+                        ProxyError::Plan(format!(
+                            "{}: 'pool-purge-delay' expects a delay, not '{value}'",
+                            at()
+                        ))
+                    })?;
+                    limits.purge_delay = Duration::from_millis(u64::from(parsed.value));
+                }
+                _ => {}
+            }
+        }
+        servers.push((server.name.clone(), limits));
+    }
+    Ok(BackendPools::new(
+        mode,
+        retries_make_reuse_safe(&retry_on),
+        servers,
+    ))
+}
+
+/// C's `atoi()`: optional blanks and sign, then digits; 0 when there are none.
+fn atoi(text: &str) -> i64 {
+    let t = text.trim_start();
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
     }
 }
 

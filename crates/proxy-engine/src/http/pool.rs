@@ -165,15 +165,14 @@ impl<C> ServerPool<C> {
         let conn = match request {
             // conn_backend_get(is_safe = 0): the idle list, then the safe one.
             Eligibility::Later => pop(&mut self.idle).or_else(|| pop(&mut self.safe)),
-            Eligibility::FirstRequest if mode >= ReuseMode::Aggressive => {
-                pop(&mut self.safe).or_else(|| {
+            Eligibility::FirstRequest if mode >= ReuseMode::Aggressive => pop(&mut self.safe)
+                .or_else(|| {
                     if mode == ReuseMode::Always {
                         pop(&mut self.idle)
                     } else {
                         None
                     }
-                })
-            }
+                }),
             Eligibility::FirstRequest => None,
         }?;
         self.opened();
@@ -185,10 +184,12 @@ impl<C> ServerPool<C> {
     /// in use either way; `Err` gives it back to be closed.
     pub fn put(&mut self, conn: C, served_before: bool, now: Instant) -> Result<(), C> {
         let idle = self.idle_count();
-        let room = self.limits.max_idle.map_or(true, |max| max > idle);
+        let room = match self.limits.max_idle {
+            Some(max) => max > idle,
+            None => true,
+        };
         let nothing_better = self.safe.is_empty() && (served_before || self.idle.is_empty());
-        let within_need =
-            self.used + idle <= self.used.max(self.est_need) + self.limits.low_idle;
+        let within_need = self.used + idle <= self.used.max(self.est_need) + self.limits.low_idle;
         let keep = !self.limits.purge_delay.is_zero() && room && (nothing_better || within_need);
         self.closed();
         if !keep {

@@ -24,15 +24,20 @@
 //!   it, before the `http-response` rules.
 //!
 //! Server connections (`option http-keep-alive`, the default): a response that leaves
-//! both sides open leaves its server connection to the client connection (up to 10, one
-//! per server); a later bodyless request the balancer sends to the same server uses it
-//! (HAProxy's session-owned idle connections; balancing stays per request). A kept
-//! connection found dead before any response byte is replaced by a new one, unseen by
-//! the client. Not yet: the pool shared between client connections (`http-reuse safe`
-//! for a client's later requests).
+//! the server connection open gives it back to its server's pool
+//! ([`BackendPools`], the rules in [`pool`](crate::http::pool)), shared by every client
+//! connection; under `http-reuse never` it stays with its client connection instead
+//! (up to 10, HAProxy's private session connections) and closes with it. The balancer
+//! still picks a server per request; the request then goes over an idle connection to
+//! that server when the rules allow, else over a new one. A pooled connection the
+//! server closed meanwhile is seen (its socket readable) and closed, as HAProxy's idle
+//! polling does. A client's later request whose server connection fails before a
+//! response head closes the client connection silently, unlogged (HAProxy's
+//! `abort_keep_alive`: the client is expected to retry).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,6 +53,7 @@ use crate::http::h1::{
 use crate::http::head::{
     serialize_request, serialize_response, ConnectionInfo, HttpVersion, RequestHead, ResponseHead,
 };
+use crate::http::pool::{Eligibility, PoolLimits, ReuseMode, ServerPool};
 use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
@@ -271,6 +277,8 @@ pub struct HttpSettings {
     pub keep_alive_timeout: Option<Duration>,
     pub frontend: String,
     pub backend: String,
+    /// The backend's idle server connections.
+    pub pools: Arc<BackendPools>,
 }
 
 impl HttpSettings {
@@ -333,10 +341,147 @@ struct Client {
     /// another server), oldest first: HAProxy's session-owned idle connections
     /// (`max-session-srv-conns`, 10).
     kept: Vec<(ServerKey, Option<TcpStream>)>,
+    /// A request was processed on this connection before (HAProxy's `TX_NOT_FIRST`).
+    not_first: bool,
 }
 
 /// `max-session-srv-conns`' default.
 const MAX_KEPT: usize = 10;
+
+/// A backend's idle server connections, one [`ServerPool`] per server, shared by every
+/// client connection; and the purge timer (a task started with the first connection
+/// pooled, ended when the pools go).
+#[derive(Debug)]
+pub struct BackendPools {
+    pub mode: ReuseMode,
+    /// `retry-on` makes every request eligible for idle connections.
+    pub retry_safe: bool,
+    servers: Vec<(String, Mutex<ServerPool<TcpStream>>)>,
+    wake: Arc<tokio::sync::Notify>,
+    purging: AtomicBool,
+}
+
+impl BackendPools {
+    pub fn new(
+        mode: ReuseMode,
+        retry_safe: bool,
+        servers: Vec<(String, PoolLimits)>,
+    ) -> Arc<BackendPools> {
+        Arc::new(BackendPools {
+            mode,
+            retry_safe,
+            servers: servers
+                .into_iter()
+                .map(|(name, limits)| (name, Mutex::new(ServerPool::new(limits))))
+                .collect(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            purging: AtomicBool::new(false),
+        })
+    }
+
+    fn pool(&self, server: &str) -> Option<std::sync::MutexGuard<'_, ServerPool<TcpStream>>> {
+        self.servers
+            .iter()
+            .find(|(name, _)| name == server)
+            // A panic while holding the lock leaves counts, never broken sockets.
+            .map(|(_, pool)| pool.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// An idle connection to `server` for a request, if the rules give one.
+    fn take(&self, server: &str, request: Eligibility) -> Option<TcpStream> {
+        let mut dead = Vec::new();
+        let taken = self
+            .pool(server)?
+            .take(self.mode, request, is_alive, &mut dead);
+        drop(dead);
+        taken
+    }
+
+    /// A new connection to `server` is in use.
+    fn opened(&self, server: &str) {
+        if self.mode != ReuseMode::Never {
+            if let Some(mut pool) = self.pool(server) {
+                pool.opened();
+            }
+        }
+    }
+
+    /// A connection to `server` in use is closed (or becomes a tunnel).
+    fn closed(&self, server: &str) {
+        if self.mode != ReuseMode::Never {
+            if let Some(mut pool) = self.pool(server) {
+                pool.closed();
+            }
+        }
+    }
+
+    /// A connection whose exchange left it open comes back; closed if not kept.
+    fn put(self: &Arc<Self>, server: &str, stream: TcpStream, served_before: bool) {
+        let Some(mut pool) = self.pool(server) else {
+            return;
+        };
+        let armed = pool.purge_at().is_some();
+        let refused = pool.put(stream, served_before, Instant::now()).err();
+        let now_armed = pool.purge_at().is_some();
+        drop(pool);
+        drop(refused);
+        if !armed && now_armed {
+            if !self.purging.swap(true, Ordering::SeqCst) {
+                tokio::spawn(purge_loop(Arc::downgrade(self), Arc::clone(&self.wake)));
+            }
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for BackendPools {
+    fn drop(&mut self) {
+        // Ends the purge task.
+        self.wake.notify_one();
+    }
+}
+
+/// Runs every server's purge when its time comes, until the pools go.
+async fn purge_loop(pools: Weak<BackendPools>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let next = {
+            let Some(pools) = pools.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut closing = Vec::new();
+            let mut next: Option<Instant> = None;
+            for (name, _) in &pools.servers {
+                if let Some(mut pool) = pools.pool(name) {
+                    closing.extend(pool.purge(now));
+                    next = match (next, pool.purge_at()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+            drop(closing);
+            next
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// Whether a pooled connection is still usable: nothing to read (a close or stray
+/// bytes from the server make it unusable, as HAProxy's idle connection handler
+/// decides). Only tokio's readiness is consulted before any system call.
+fn is_alive(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
 
 /// A server as HAProxy tells them apart: its backend's name and its own.
 type ServerKey = (String, String);
@@ -355,21 +500,23 @@ fn take_kept(
         .and_then(|(_, stream)| stream.take())
 }
 
+/// `session_check_idle_conn()`: a private connection stays with its client connection
+/// unless 10 idle ones already do (then it closes).
 fn keep_server(
     kept: &mut Vec<(ServerKey, Option<TcpStream>)>,
     backend: &str,
     server: &str,
     stream: TcpStream,
 ) {
+    if kept.iter().filter(|(_, s)| s.is_some()).count() >= MAX_KEPT {
+        return;
+    }
     if let Some((_, slot)) = kept
         .iter_mut()
         .find(|((b, s), _)| b == backend && s == server)
     {
         *slot = Some(stream);
         return;
-    }
-    if kept.len() >= MAX_KEPT {
-        kept.remove(0);
     }
     kept.push(((backend.to_string(), server.to_string()), Some(stream)));
 }
@@ -526,6 +673,7 @@ pub async fn run_http_connection(
         stream,
         buf: Vec::with_capacity(READ_CHUNK),
         kept: Vec::new(),
+        not_first: false,
     };
     let mut first = true;
     let mut idle_since = accepted;
@@ -677,6 +825,7 @@ pub async fn run_http_connection(
             }
         }
         first = false;
+        conn.not_first = true;
         idle_since = Instant::now();
     }
 }
@@ -1176,70 +1325,55 @@ async fn forward(
         embryonic: None,
     };
     picker.enter_backend();
-    // Keep-alive on the server side: a bodyless request may go over a connection an
-    // earlier request of this client left open to the server the balancer picks (a
-    // POST never does: it could not be replayed if that connection turned out dead).
-    let mut allow_reuse = settings.mode == ConnectionMode::KeepAlive && plan.body.is_done();
-    let mut plan = plan;
-    loop {
-        let mut reused = false;
-        let kept = &mut client.kept;
-        let mut take = |server: &str| {
-            let stream = take_kept(kept, &settings.backend, server)?;
-            reused = true;
-            Some(stream)
-        };
-        let idle: Option<IdleConnections<'_>> = if allow_reuse { Some(&mut take) } else { None };
-        let connected = connect_with_retries(
-            &mut client.stream,
-            &mut client.buf,
-            &settings.session,
-            picker,
-            &mut session,
-            head_done,
-            idle,
-        )
-        .await;
-        let attempt = Attempt {
-            connected,
-            replay: reused.then(|| plan.clone()),
-        };
-        match exchange_attempt(
-            client,
-            attempt,
-            plan,
-            settings,
-            picker,
-            &response_rules,
-            &mut session,
-            &mut record,
-            started,
-        )
-        .await
-        {
-            AttemptEnd::Done(next) => return Exchange { record, next },
-            AttemptEnd::Replay(again) => {
-                // The reused connection was dead: once more on a new one.
-                plan = again;
-                allow_reuse = false;
-                session.retries = 0;
-                session.termination = state(TerminationCause::Normal, TerminationPhase::None);
-            }
-        }
-    }
+    // connect_server(): the client connection's own idle connection to the server the
+    // balancer picked (`http-reuse never`), else one of the server's pool as the
+    // `http-reuse` rules allow (whatever the method: HAProxy does not look at it).
+    let request = if client.not_first || settings.pools.retry_safe {
+        Eligibility::Later
+    } else {
+        Eligibility::FirstRequest
+    };
+    let mut reused = false;
+    let kept = &mut client.kept;
+    let pools = &settings.pools;
+    let mut take = |server: &str| {
+        let stream =
+            take_kept(kept, &settings.backend, server).or_else(|| pools.take(server, request))?;
+        reused = true;
+        Some(stream)
+    };
+    let idle: Option<IdleConnections<'_>> = Some(&mut take);
+    let connected = connect_with_retries(
+        &mut client.stream,
+        &mut client.buf,
+        &settings.session,
+        picker,
+        &mut session,
+        head_done,
+        idle,
+    )
+    .await;
+    let attempt = Attempt { connected, reused };
+    let next = exchange_attempt(
+        client,
+        attempt,
+        plan,
+        settings,
+        picker,
+        &response_rules,
+        &mut session,
+        &mut record,
+        started,
+    )
+    .await;
+    Exchange { record, next }
 }
 
 /// One connection attempt's outcome for [`forward`].
 struct Attempt {
     connected: Option<(TcpStream, ServerTarget)>,
-    /// The request again, when the connection was a reused one.
-    replay: Option<RequestPlan>,
-}
-
-enum AttemptEnd {
-    Done(Next),
-    /// A reused connection failed before any response byte: send this again.
-    Replay(RequestPlan),
+    /// The connection was an idle one.
+    reused: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1253,7 +1387,7 @@ async fn exchange_attempt(
     session: &mut SessionRecord,
     record: &mut HttpLogRecord,
     started: Instant,
-) -> AttemptEnd {
+) -> Next {
     let client_timeout = settings.session.timeouts.client;
     let connected = attempt.connected;
     record.server = session.server.clone();
@@ -1281,13 +1415,16 @@ async fn exchange_attempt(
         record.termination = session.termination;
         record.active_ms = ms(started.elapsed());
         leave_backend(picker, record);
-        return AttemptEnd::Done(Next::closing(aborted || plan.client_wants_close));
+        return Next::closing(aborted || plan.client_wants_close);
     };
     picker.connected(&target.name);
+    if !attempt.reused {
+        settings.pools.opened(&target.name);
+    }
     let mut link = ServerLink {
-        reused: attempt.replay.is_some(),
+        reused: attempt.reused,
         keep: None,
-        dead: false,
+        not_first: client.not_first,
     };
     let next = exchange(
         client,
@@ -1302,28 +1439,30 @@ async fn exchange_attempt(
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
-    if link.dead {
-        if let Some(again) = attempt.replay {
-            return AttemptEnd::Replay(again);
+    match link.keep {
+        // h1_detach(): private connections stay with the session, others go to the
+        // server's pool (the one that had served a request before to its safe list).
+        Some(stream) if settings.pools.mode == ReuseMode::Never => {
+            keep_server(&mut client.kept, &settings.backend, &target.name, stream);
         }
-    }
-    if let Some(stream) = link.keep {
-        keep_server(&mut client.kept, &settings.backend, &target.name, stream);
+        Some(stream) => settings.pools.put(&target.name, stream, link.reused),
+        // Closed (a tunnel's connection is counted closed from here on).
+        None => settings.pools.closed(&target.name),
     }
     leave_backend(picker, record);
     record.active_ms = ms(started.elapsed());
-    AttemptEnd::Done(next)
+    next
 }
 
 /// What became of the server connection of an exchange.
 struct ServerLink {
     /// It was an idle connection an earlier request left open.
     reused: bool,
-    /// It can carry this client's next request.
+    /// It can carry another request.
     keep: Option<TcpStream>,
-    /// It was reused and turned out dead before any response byte (nothing was sent to
-    /// the client, nothing logged): the request can go again on a new connection.
-    dead: bool,
+    /// The request is not the client connection's first (`TX_NOT_FIRST`): a server
+    /// failing before the response head closes the client connection silently.
+    not_first: bool,
 }
 
 /// The request leaves the backend: `%bc`/`%sc` as the log line shows them (this request
@@ -1369,7 +1508,6 @@ async fn exchange_inner(
     link: &mut ServerLink,
 ) -> Result<bool, TcpStream> {
     let timeouts = settings.session.timeouts;
-    let mut received_any = false;
     let mut server_wants_close = false;
     let RequestPlan {
         head_bytes,
@@ -1418,8 +1556,8 @@ async fn exchange_inner(
         }
         if !to_server.is_empty() {
             if let Err(timeout) = write_all(&mut server, &to_server, timeouts.server).await {
-                if link.reused && !timeout && !received_any {
-                    link.dead = true;
+                if link.not_first && !timeout && matches!(response, Response::Head(_)) {
+                    abort_keep_alive(record);
                     return Ok(true);
                 }
                 let cause = if timeout {
@@ -1606,8 +1744,9 @@ async fn exchange_inner(
                 // The server answered before the whole request body came: HAProxy closes.
                 return Ok(true);
             }
+            // The server connection outlives a client connection that closes: it goes
+            // to the pool (HAProxy sends a closing client's request without `close`).
             if settings.mode == ConnectionMode::KeepAlive
-                && !close_client
                 && !server_wants_close
                 && !server_closed
                 && from_server.is_empty()
@@ -1623,8 +1762,8 @@ async fn exchange_inner(
                     return Ok(true);
                 }
                 Response::Head(buf) => {
-                    if link.reused && !received_any {
-                        link.dead = true;
+                    if link.not_first {
+                        abort_keep_alive(record);
                         return Ok(true);
                     }
                     record.status = Some(502);
@@ -1667,7 +1806,7 @@ async fn exchange_inner(
             },
             r = server.read_buf(&mut from_server) => match r {
                 Ok(0) | Err(_) => server_closed = true,
-                Ok(_) => received_any = true,
+                Ok(_) => {}
             },
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
@@ -1684,6 +1823,17 @@ async fn exchange_inner(
                 return Ok(true);
             },
         }
+    }
+}
+
+/// `abort_keep_alive` in http_wait_for_response(): a later request whose server failed
+/// before the response head; the client connection closes with nothing sent, and the
+/// request is not logged (measured on haproxy 2.6.12).
+fn abort_keep_alive(record: &mut HttpLogRecord) {
+    record.status = None;
+    record.unlogged = true;
+    if record.termination.cause == TerminationCause::Normal {
+        record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Headers);
     }
 }
 
