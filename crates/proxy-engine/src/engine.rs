@@ -30,7 +30,9 @@ use crate::health::{backend_down_alert, backend_down_line, first_check_delays, C
 use crate::http::errors::ErrorPages;
 use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
-use crate::http::session::{BackendPools, HeaderCaptures, ProxyRules, StatsPage, StatsSource};
+use crate::http::session::{
+    BackendPools, HeaderCaptures, PoolServer, ProxyRules, StatsPage, StatsSource,
+};
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
@@ -1060,7 +1062,12 @@ fn backend_pools(proxy: &Proxy) -> Result<Arc<BackendPools>, ProxyError> {
                 _ => {}
             }
         }
-        servers.push((server.name.clone(), limits));
+        servers.push(PoolServer {
+            name: server.name.clone(),
+            limits,
+            send_proxy: server.options.send_proxy == Some(true)
+                || server.options.send_proxy_v2 == Some(true),
+        });
     }
     Ok(BackendPools::new(
         mode,

@@ -25,6 +25,10 @@
 //!   estimated need (plus one, `srv_cleanup_idle_conns()`'s arithmetic with one thread)
 //!   is closed, idle list first, oldest first.
 //!
+//! - A connection is only taken by a request with the same connection parameters (the
+//!   hash `connect_server()` computes; here the `send-proxy` line's addresses, `K`);
+//!   connections with other parameters stay where they are.
+//!
 //! One pool per server, as HAProxy with `nbthread 1` (with several threads HAProxy keeps
 //! one list per thread, and which connection is kept then depends on the thread a
 //! client landed on).
@@ -86,14 +90,15 @@ pub enum Eligibility {
     Later,
 }
 
-/// One server's idle connections and the counts HAProxy keeps to size them.
+/// One server's idle connections (`C`, with the parameters `K` a request must share to
+/// take it) and the counts HAProxy keeps to size them.
 #[derive(Debug)]
-pub struct ServerPool<C> {
+pub struct ServerPool<K, C> {
     limits: PoolLimits,
     /// Connections that served one request (`idle_conns`), oldest first.
-    idle: VecDeque<C>,
+    idle: VecDeque<(K, C)>,
     /// Connections that served more (`safe_conns`), oldest first.
-    safe: VecDeque<C>,
+    safe: VecDeque<(K, C)>,
     /// Connections in use (`curr_used_conns`).
     used: usize,
     /// The most in use since the last purge (`max_used_conns`).
@@ -104,8 +109,8 @@ pub struct ServerPool<C> {
     purge_at: Option<Instant>,
 }
 
-impl<C> ServerPool<C> {
-    pub fn new(limits: PoolLimits) -> ServerPool<C> {
+impl<K: PartialEq, C> ServerPool<K, C> {
+    pub fn new(limits: PoolLimits) -> ServerPool<K, C> {
         ServerPool {
             limits,
             idle: VecDeque::new(),
@@ -139,22 +144,24 @@ impl<C> ServerPool<C> {
         self.used = self.used.saturating_sub(1);
     }
 
-    /// `connect_server()`'s choice for a request under `mode` (not `never`): an idle
-    /// connection, or `None` to connect. Candidates `alive` says are dead (the server
-    /// closed them while pooled, which HAProxy's idle polling would have seen) are
-    /// moved to `dead` for the caller to close.
+    /// `connect_server()`'s choice for a request with parameters `key` under `mode`
+    /// (not `never`): an idle connection, or `None` to connect. Candidates `alive` says
+    /// are dead (the server closed them while pooled, which HAProxy's idle polling would
+    /// have seen) are moved to `dead` for the caller to close.
     pub fn take(
         &mut self,
         mode: ReuseMode,
         request: Eligibility,
+        key: &K,
         mut alive: impl FnMut(&C) -> bool,
         dead: &mut Vec<C>,
     ) -> Option<C> {
         if mode == ReuseMode::Never || self.limits.max_idle == Some(0) {
             return None;
         }
-        let mut pop = |list: &mut VecDeque<C>| {
-            while let Some(conn) = list.pop_front() {
+        let mut pop = |list: &mut VecDeque<(K, C)>| {
+            while let Some(at) = list.iter().position(|(k, _)| k == key) {
+                let (_, conn) = list.remove(at)?;
                 if alive(&conn) {
                     return Some(conn);
                 }
@@ -182,7 +189,7 @@ impl<C> ServerPool<C> {
     /// `srv_add_to_idle_list()`: a connection in use whose exchange left it open comes
     /// back (`served_before`: it had served a request before this one). It is no longer
     /// in use either way; `Err` gives it back to be closed.
-    pub fn put(&mut self, conn: C, served_before: bool, now: Instant) -> Result<(), C> {
+    pub fn put(&mut self, key: K, conn: C, served_before: bool, now: Instant) -> Result<(), C> {
         let idle = self.idle_count();
         let room = match self.limits.max_idle {
             Some(max) => max > idle,
@@ -196,9 +203,9 @@ impl<C> ServerPool<C> {
             return Err(conn);
         }
         if served_before {
-            self.safe.push_back(conn);
+            self.safe.push_back((key, conn));
         } else {
-            self.idle.push_back(conn);
+            self.idle.push_back((key, conn));
         }
         if self.purge_at.is_none() {
             self.purge_at = Some(now + self.limits.purge_delay);
@@ -233,7 +240,9 @@ impl<C> ServerPool<C> {
                 let mut left = usize::try_from(to_kill + 1).unwrap_or(0);
                 for list in [&mut self.idle, &mut self.safe] {
                     while left > 0 {
-                        let Some(conn) = list.pop_front() else { break };
+                        let Some((_, conn)) = list.pop_front() else {
+                            break;
+                        };
                         closing.push(conn);
                         left -= 1;
                     }
@@ -248,7 +257,11 @@ impl<C> ServerPool<C> {
 
     /// Everything pooled, to close (the server's pool goes away).
     pub fn drain(&mut self) -> Vec<C> {
-        self.idle.drain(..).chain(self.safe.drain(..)).collect()
+        self.idle
+            .drain(..)
+            .chain(self.safe.drain(..))
+            .map(|(_, conn)| conn)
+            .collect()
     }
 }
 

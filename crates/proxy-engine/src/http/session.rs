@@ -356,43 +356,83 @@ pub struct BackendPools {
     pub mode: ReuseMode,
     /// `retry-on` makes every request eligible for idle connections.
     pub retry_safe: bool,
-    servers: Vec<(String, Mutex<ServerPool<TcpStream>>)>,
+    servers: Vec<PooledServer>,
     wake: Arc<tokio::sync::Notify>,
     purging: AtomicBool,
 }
 
+/// What a request must share with a pooled connection to take it: for a `send-proxy`
+/// server the PROXY line's addresses (the client's and the one it reached), part of
+/// HAProxy's connection hash; nothing otherwise.
+type PoolKey = Option<(SocketAddr, SocketAddr)>;
+
+/// One server's pool.
+#[derive(Debug)]
+struct PooledServer {
+    name: String,
+    send_proxy: bool,
+    pool: Mutex<ServerPool<PoolKey, TcpStream>>,
+}
+
+/// A server of a backend, as its pool needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolServer {
+    pub name: String,
+    pub limits: PoolLimits,
+    /// `send-proxy[-v2]`: its connections carry their client's addresses.
+    pub send_proxy: bool,
+}
+
 impl BackendPools {
-    pub fn new(
-        mode: ReuseMode,
-        retry_safe: bool,
-        servers: Vec<(String, PoolLimits)>,
-    ) -> Arc<BackendPools> {
+    pub fn new(mode: ReuseMode, retry_safe: bool, servers: Vec<PoolServer>) -> Arc<BackendPools> {
         Arc::new(BackendPools {
             mode,
             retry_safe,
             servers: servers
                 .into_iter()
-                .map(|(name, limits)| (name, Mutex::new(ServerPool::new(limits))))
+                .map(|s| PooledServer {
+                    name: s.name,
+                    send_proxy: s.send_proxy,
+                    pool: Mutex::new(ServerPool::new(s.limits)),
+                })
                 .collect(),
             wake: Arc::new(tokio::sync::Notify::new()),
             purging: AtomicBool::new(false),
         })
     }
 
-    fn pool(&self, server: &str) -> Option<std::sync::MutexGuard<'_, ServerPool<TcpStream>>> {
-        self.servers
-            .iter()
-            .find(|(name, _)| name == server)
-            // A panic while holding the lock leaves counts, never broken sockets.
-            .map(|(_, pool)| pool.lock().unwrap_or_else(|e| e.into_inner()))
+    fn server(&self, name: &str) -> Option<&PooledServer> {
+        self.servers.iter().find(|s| s.name == name)
     }
 
-    /// An idle connection to `server` for a request, if the rules give one.
-    fn take(&self, server: &str, request: Eligibility) -> Option<TcpStream> {
+    fn pool(
+        &self,
+        server: &str,
+    ) -> Option<std::sync::MutexGuard<'_, ServerPool<PoolKey, TcpStream>>> {
+        // A panic while holding the lock leaves counts, never broken sockets.
+        self.server(server)
+            .map(|s| s.pool.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn key(&self, server: &str, addresses: (SocketAddr, SocketAddr)) -> PoolKey {
+        self.server(server)
+            .is_some_and(|s| s.send_proxy)
+            .then_some(addresses)
+    }
+
+    /// An idle connection to `server` for a request from `addresses` (client, local),
+    /// if the rules give one.
+    fn take(
+        &self,
+        server: &str,
+        request: Eligibility,
+        addresses: (SocketAddr, SocketAddr),
+    ) -> Option<TcpStream> {
+        let key = self.key(server, addresses);
         let mut dead = Vec::new();
         let taken = self
             .pool(server)?
-            .take(self.mode, request, is_alive, &mut dead);
+            .take(self.mode, request, &key, is_alive, &mut dead);
         drop(dead);
         taken
     }
@@ -416,12 +456,19 @@ impl BackendPools {
     }
 
     /// A connection whose exchange left it open comes back; closed if not kept.
-    fn put(self: &Arc<Self>, server: &str, stream: TcpStream, served_before: bool) {
+    fn put(
+        self: &Arc<Self>,
+        server: &str,
+        addresses: (SocketAddr, SocketAddr),
+        stream: TcpStream,
+        served_before: bool,
+    ) {
+        let key = self.key(server, addresses);
         let Some(mut pool) = self.pool(server) else {
             return;
         };
         let armed = pool.purge_at().is_some();
-        let refused = pool.put(stream, served_before, Instant::now()).err();
+        let refused = pool.put(key, stream, served_before, Instant::now()).err();
         let now_armed = pool.purge_at().is_some();
         drop(pool);
         drop(refused);
@@ -451,8 +498,8 @@ async fn purge_loop(pools: Weak<BackendPools>, wake: Arc<tokio::sync::Notify>) {
             let now = Instant::now();
             let mut closing = Vec::new();
             let mut next: Option<Instant> = None;
-            for (name, _) in &pools.servers {
-                if let Some(mut pool) = pools.pool(name) {
+            for server in &pools.servers {
+                if let Some(mut pool) = pools.pool(&server.name) {
                     closing.extend(pool.purge(now));
                     next = match (next, pool.purge_at()) {
                         (Some(a), Some(b)) => Some(a.min(b)),
@@ -1336,9 +1383,10 @@ async fn forward(
     let mut reused = false;
     let kept = &mut client.kept;
     let pools = &settings.pools;
+    let addresses = (record.client, local);
     let mut take = |server: &str| {
-        let stream =
-            take_kept(kept, &settings.backend, server).or_else(|| pools.take(server, request))?;
+        let stream = take_kept(kept, &settings.backend, server)
+            .or_else(|| pools.take(server, request, addresses))?;
         reused = true;
         Some(stream)
     };
@@ -1445,7 +1493,12 @@ async fn exchange_attempt(
         Some(stream) if settings.pools.mode == ReuseMode::Never => {
             keep_server(&mut client.kept, &settings.backend, &target.name, stream);
         }
-        Some(stream) => settings.pools.put(&target.name, stream, link.reused),
+        Some(stream) => settings.pools.put(
+            &target.name,
+            (record.client, session.destination),
+            stream,
+            link.reused,
+        ),
         // Closed (a tunnel's connection is counted closed from here on).
         None => settings.pools.closed(&target.name),
     }

@@ -9,7 +9,7 @@ type Conn = u32;
 /// Plays requests the way a session runs them: take (or open a new connection), then
 /// put back after the response. Returns the connection each request used.
 struct Sim {
-    pool: ServerPool<Conn>,
+    pool: ServerPool<(), Conn>,
     mode: ReuseMode,
     next: Conn,
     now: Instant,
@@ -35,7 +35,7 @@ impl Sim {
             Eligibility::Later
         };
         let mut dead = Vec::new();
-        if let Some(c) = self.pool.take(self.mode, request, |_| true, &mut dead) {
+        if let Some(c) = self.pool.take(self.mode, request, &(), |_| true, &mut dead) {
             return (c, true);
         }
         self.pool.opened();
@@ -45,7 +45,7 @@ impl Sim {
     }
 
     fn finish(&mut self, (conn, reused): (Conn, bool)) {
-        if let Err(c) = self.pool.put(conn, reused, self.now) {
+        if let Err(c) = self.pool.put((), conn, reused, self.now) {
             self.closed.push(c);
         }
     }
@@ -204,21 +204,27 @@ fn purge_delay_zero_keeps_nothing_and_never_shares() {
     let mut sim = Sim::new(ReuseMode::Safe, limits);
     assert_eq!([sim.request(true), sim.request(false)], [1, 2]);
     let mut never = Sim::new(ReuseMode::Never, PoolLimits::default());
-    never.pool.put(7, true, never.now).unwrap();
+    never.pool.put((), 7, true, never.now).unwrap();
     assert_eq!(never.start(false), (1, false));
 }
 
 #[test]
 fn dead_candidates_are_skipped_and_handed_back() {
-    let mut pool: ServerPool<Conn> = ServerPool::new(PoolLimits::default());
+    let mut pool: ServerPool<(), Conn> = ServerPool::new(PoolLimits::default());
     let now = Instant::now();
     for _ in [1, 2] {
         pool.opened();
     }
-    pool.put(1, false, now).unwrap();
-    pool.put(2, false, now).unwrap();
+    pool.put((), 1, false, now).unwrap();
+    pool.put((), 2, false, now).unwrap();
     let mut dead = Vec::new();
-    let got = pool.take(ReuseMode::Safe, Eligibility::Later, |c| *c != 1, &mut dead);
+    let got = pool.take(
+        ReuseMode::Safe,
+        Eligibility::Later,
+        &(),
+        |c| *c != 1,
+        &mut dead,
+    );
     assert_eq!((got, dead), (Some(2), vec![1]));
     assert_eq!((pool.idle_count(), pool.used_count()), (0, 1));
 }
@@ -227,12 +233,12 @@ fn dead_candidates_are_skipped_and_handed_back() {
 fn an_excess_of_minus_one_still_purges_as_the_c_arithmetic_does() {
     // used 1, idle 1, estimated need 3: exceed = -1, `-1 / 2 + (-1 & 1)` = 1, so up to
     // two idle connections go.
-    let mut pool: ServerPool<Conn> = ServerPool::new(PoolLimits::default());
+    let mut pool: ServerPool<(), Conn> = ServerPool::new(PoolLimits::default());
     let now = Instant::now();
     for _ in 0..3 {
         pool.opened();
     }
-    pool.put(1, true, now).unwrap();
+    pool.put((), 1, true, now).unwrap();
     pool.closed();
     assert_eq!((pool.used_count(), pool.idle_count()), (1, 1));
     let closed = pool.purge(now + Duration::from_secs(5));
@@ -247,4 +253,28 @@ fn retry_on_words() {
         "conn-failure empty-response response-timeout"
     )));
     assert!(retries_make_reuse_safe(&words("all-retryable-errors")));
+}
+
+#[test]
+fn only_a_request_with_the_same_parameters_takes_a_connection() {
+    // `send-proxy`: the PROXY line (the client's addresses) is part of the hash.
+    let mut pool: ServerPool<&str, Conn> = ServerPool::new(PoolLimits::default());
+    let now = Instant::now();
+    pool.opened();
+    pool.opened();
+    pool.put("client a", 1, true, now).unwrap();
+    pool.put("client b", 2, true, now).unwrap();
+    let mut dead = Vec::new();
+    let mut take = |key| {
+        pool.take(
+            ReuseMode::Always,
+            Eligibility::Later,
+            &key,
+            |_| true,
+            &mut dead,
+        )
+    };
+    assert_eq!(take("client c"), None);
+    assert_eq!(take("client b"), Some(2));
+    assert_eq!(take("client a"), Some(1));
 }
