@@ -110,6 +110,12 @@ frontend fe_retry
 backend be_retry
     retry-on conn-failure empty-response response-timeout
     server web 127.0.0.1:9001
+frontend fe_ntlm
+    bind 127.0.0.1:8103
+    default_backend be_ntlm
+backend be_ntlm
+    server s1 127.0.0.1:9001
+    server s2 127.0.0.1:9001
 ";
 
 /// Where a request head ends, with the body its `content-length` announces.
@@ -125,7 +131,7 @@ fn request_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// One web connection: `/empty` closes without answering, `/slowN` answers after N ms,
-/// anything else gets a 200 with a 2-byte body. Records `[cN] request line` and
+/// `/ntlm` gets a 401 asking for NTLM, anything else gets a 200 with a 2-byte body. Records `[cN] request line` and
 /// `[cN] closed`.
 fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>, conn: usize) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
@@ -145,7 +151,12 @@ fn serve_one(mut s: TcpStream, seen: &Mutex<Vec<String>>, conn: usize) {
             if let Some(ms) = path.strip_prefix("/slow") {
                 sleep_ms(ms.parse().unwrap_or(0));
             }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            let answer: &[u8] = if path == "/ntlm" {
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            };
+            let _ = s.write_all(answer);
         }
         match s.read(&mut chunk) {
             Ok(0) | Err(_) => {
@@ -365,6 +376,22 @@ fn scenarios() -> Vec<Scenario> {
             port: 8102,
             steps: vec![get("a", "/1"), Close("a"), get("b", "/2")],
         },
+        Scenario {
+            name: "ntlm: the connection becomes the client's own, its server preferred",
+            port: 8103,
+            steps: vec![
+                get("a", "/1"),
+                get("a", "/ntlm"),
+                get("a", "/3"),
+                get("a", "/4"),
+                get("b", "/5"),
+                get("b", "/6"),
+                get("b", "/7"),
+                get("a", "/8"),
+                Close("a"),
+                get("b", "/9"),
+            ],
+        },
     ]
 }
 
@@ -499,9 +526,9 @@ fn play(program: &Path, dir: &Path) -> Observed {
         std::fs::File::create(&stdout).unwrap().into(),
         Stdio::null(),
     );
-    ns.wait_for_port("127.0.0.1:8102");
+    ns.wait_for_port("127.0.0.1:8103");
     let up = ns
-        .spawn(|| TcpStream::connect("127.0.0.1:8102").is_ok())
+        .spawn(|| TcpStream::connect("127.0.0.1:8103").is_ok())
         .join()
         .unwrap();
     assert!(

@@ -1069,9 +1069,22 @@ fn backend_pools(proxy: &Proxy) -> Result<Arc<BackendPools>, ProxyError> {
                 || server.options.send_proxy_v2 == Some(true),
         });
     }
+    // BE_LB_KIND_HI: the hashing algorithms.
+    let hashes = matches!(
+        proxy.settings.balance,
+        Some(
+            Balance::Source
+                | Balance::Uri { .. }
+                | Balance::UrlParam { .. }
+                | Balance::Hdr { .. }
+                | Balance::RdpCookie { .. }
+                | Balance::Hash { .. }
+        )
+    );
     Ok(BackendPools::new(
         mode,
         retries_make_reuse_safe(&retry_on),
+        !hashes,
         servers,
     ))
 }

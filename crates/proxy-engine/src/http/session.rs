@@ -26,8 +26,9 @@
 //! Server connections (`option http-keep-alive`, the default): a response that leaves
 //! the server connection open gives it back to its server's pool
 //! ([`BackendPools`], the rules in [`pool`](crate::http::pool)), shared by every client
-//! connection; under `http-reuse never` it stays with its client connection instead
-//! (up to 10, HAProxy's private session connections) and closes with it. The balancer
+//! connection; under `http-reuse never`, or once an NTLM/Negotiate `401`/`407` went
+//! over it, it stays with its client connection instead (up to 10, HAProxy's private
+//! session connections) and closes with it. The balancer
 //! still picks a server per request; the request then goes over an idle connection to
 //! that server when the rules allow, else over a new one. A pooled connection the
 //! server closed meanwhile is seen (its socket readable) and closed, as HAProxy's idle
@@ -343,6 +344,9 @@ struct Client {
     kept: Vec<(ServerKey, Option<TcpStream>)>,
     /// A request was processed on this connection before (HAProxy's `TX_NOT_FIRST`).
     not_first: bool,
+    /// A server answered with NTLM/Negotiate authentication (`SESS_FL_PREFER_LAST`):
+    /// later requests go to the server of a kept connection when the balancing allows.
+    prefer_last: bool,
 }
 
 /// `max-session-srv-conns`' default.
@@ -354,6 +358,9 @@ const MAX_KEPT: usize = 10;
 #[derive(Debug)]
 pub struct BackendPools {
     pub mode: ReuseMode,
+    /// The balancing does not hash (`BE_LB_KIND_HI`): a session gone private keeps to
+    /// its server.
+    pub prefer_last: bool,
     /// `retry-on` makes every request eligible for idle connections.
     pub retry_safe: bool,
     servers: Vec<PooledServer>,
@@ -384,9 +391,15 @@ pub struct PoolServer {
 }
 
 impl BackendPools {
-    pub fn new(mode: ReuseMode, retry_safe: bool, servers: Vec<PoolServer>) -> Arc<BackendPools> {
+    pub fn new(
+        mode: ReuseMode,
+        retry_safe: bool,
+        prefer_last: bool,
+        servers: Vec<PoolServer>,
+    ) -> Arc<BackendPools> {
         Arc::new(BackendPools {
             mode,
+            prefer_last,
             retry_safe,
             servers: servers
                 .into_iter()
@@ -721,6 +734,7 @@ pub async fn run_http_connection(
         buf: Vec::with_capacity(READ_CHUNK),
         kept: Vec::new(),
         not_first: false,
+        prefer_last: false,
     };
     let mut first = true;
     let mut idle_since = accepted;
@@ -1083,6 +1097,23 @@ async fn process_request(
         record.cookie_flags = Some([found.flag, 'N']);
         (cookie, found)
     });
+    // assign_server(): a session gone private (NTLM) keeps to the server of one of its
+    // connections, unless a cookie chose one (`SF_ASSIGNED`) or the balancing hashes.
+    if client.prefer_last
+        && route.settings.pools.prefer_last
+        && !matches!(&hint, Some(h) if h.server.is_some())
+    {
+        let backend = &route.settings.backend;
+        let preferred = client
+            .kept
+            .iter()
+            .filter(|((b, _), conn)| b == backend && conn.is_some())
+            .map(|((_, server), _)| server.clone())
+            .find(|server| picker.view(server).server_running);
+        if let Some(server) = preferred {
+            hint.get_or_insert_with(RequestHint::default).server = Some(server);
+        }
+    }
     picker.set_request(hint);
     forward(
         client,
@@ -1381,12 +1412,16 @@ async fn forward(
         Eligibility::FirstRequest
     };
     let mut reused = false;
+    let mut private = false;
     let kept = &mut client.kept;
     let pools = &settings.pools;
     let addresses = (record.client, local);
     let mut take = |server: &str| {
-        let stream = take_kept(kept, &settings.backend, server)
-            .or_else(|| pools.take(server, request, addresses))?;
+        if let Some(stream) = take_kept(kept, &settings.backend, server) {
+            (reused, private) = (true, true);
+            return Some(stream);
+        }
+        let stream = pools.take(server, request, addresses)?;
         reused = true;
         Some(stream)
     };
@@ -1401,7 +1436,11 @@ async fn forward(
         idle,
     )
     .await;
-    let attempt = Attempt { connected, reused };
+    let attempt = Attempt {
+        connected,
+        reused,
+        private,
+    };
     let next = exchange_attempt(
         client,
         attempt,
@@ -1422,6 +1461,8 @@ struct Attempt {
     connected: Option<(TcpStream, ServerTarget)>,
     /// The connection was an idle one.
     reused: bool,
+    /// It was one of the client connection's own (private).
+    private: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1472,6 +1513,7 @@ async fn exchange_attempt(
     let mut link = ServerLink {
         reused: attempt.reused,
         keep: None,
+        private: attempt.private || settings.pools.mode == ReuseMode::Never,
         not_first: client.not_first,
     };
     let next = exchange(
@@ -1487,10 +1529,17 @@ async fn exchange_attempt(
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
+    // A pooled or new connection is counted in use until it goes back or closes; a
+    // private one is not (conn_set_private() releases it from the server's count).
+    let counted = !attempt.private && settings.pools.mode != ReuseMode::Never;
+    if counted && (link.private || link.keep.is_none()) {
+        // Closed (a tunnel's connection is counted closed from here on), or private now.
+        settings.pools.closed(&target.name);
+    }
     match link.keep {
         // h1_detach(): private connections stay with the session, others go to the
         // server's pool (the one that had served a request before to its safe list).
-        Some(stream) if settings.pools.mode == ReuseMode::Never => {
+        Some(stream) if link.private => {
             keep_server(&mut client.kept, &settings.backend, &target.name, stream);
         }
         Some(stream) => settings.pools.put(
@@ -1499,8 +1548,7 @@ async fn exchange_attempt(
             stream,
             link.reused,
         ),
-        // Closed (a tunnel's connection is counted closed from here on).
-        None => settings.pools.closed(&target.name),
+        None => {}
     }
     leave_backend(picker, record);
     record.active_ms = ms(started.elapsed());
@@ -1513,6 +1561,9 @@ struct ServerLink {
     reused: bool,
     /// It can carry another request.
     keep: Option<TcpStream>,
+    /// It belongs to its client connection (`http-reuse never`, or an NTLM/Negotiate
+    /// authentication answer went over it).
+    private: bool,
     /// The request is not the client connection's first (`TX_NOT_FIRST`): a server
     /// failing before the response head closes the client connection silently.
     not_first: bool,
@@ -1707,6 +1758,10 @@ async fn exchange_inner(
                         continue;
                     }
                     record.status = Some(head.status);
+                    if asks_connection_auth(&head) {
+                        link.private = true;
+                        client.prefer_last = true;
+                    }
                     if let Some(wanted) = rules.captures {
                         record.response_captures = HeaderCaptures::take(wanted, &head.headers);
                     }
@@ -1877,6 +1932,24 @@ async fn exchange_inner(
             },
         }
     }
+}
+
+/// http_wait_for_response(): a 401 whose `WWW-Authenticate` (a 407: `Proxy-Authenticate`)
+/// starts with `Nego` or `NTLM` (case-insensitive) authenticates the connection, which
+/// then becomes private to its client connection.
+fn asks_connection_auth(head: &ResponseHead) -> bool {
+    let name = match head.status {
+        401 => "www-authenticate",
+        407 => "proxy-authenticate",
+        _ => return false,
+    };
+    head.headers.0.iter().any(|h| {
+        h.name.eq_ignore_ascii_case(name) && {
+            let v = h.value.as_bytes();
+            v.len() >= 4
+                && (v[..4].eq_ignore_ascii_case(b"Nego") || v[..4].eq_ignore_ascii_case(b"NTLM"))
+        }
+    })
 }
 
 /// `abort_keep_alive` in http_wait_for_response(): a later request whose server failed
