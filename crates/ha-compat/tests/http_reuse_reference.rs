@@ -9,8 +9,10 @@
 //! request line and each close as `[cN] ...`, `N` then replaced by the connection's rank
 //! within the scenario, so which requests shared a server connection, and which
 //! connections were closed when, is compared. Compared per scenario: that record, what
-//! each client received (byte for byte), and the `httplog` lines (dates, ports, timers
-//! masked).
+//! each client received (byte for byte), the `httplog` lines (dates, ports, timers
+//! masked), and right after it the stats page's pool fields of the scenario's servers
+//! (`connect`, `reuse`, `idle_conn_cur`, `safe_conn_cur`, `used_conn_cur`,
+//! `need_conn_est`).
 //!
 //! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -116,6 +118,10 @@ frontend fe_ntlm
 backend be_ntlm
     server s1 127.0.0.1:9001
     server s2 127.0.0.1:9001
+listen stats
+    bind 127.0.0.1:8110
+    stats enable
+    stats uri /stats
 ";
 
 /// Where a request head ends, with the body its `content-length` announces.
@@ -479,11 +485,12 @@ fn by_connection_rank(seen: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The log lines of the scenarios (not of the stats page reads between them).
 fn log_lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains('"'))
+        .filter(|l| l.contains('"') && !l.contains(" stats/<STATS> "))
         .map(mask_log)
         .collect()
 }
@@ -548,6 +555,8 @@ fn play(program: &Path, dir: &Path) -> Observed {
         let logs = log_lines(&stdout);
         let new = logs[logged.min(logs.len())..].to_vec();
         logged = logs.len();
+        let mut new = new;
+        new.extend(pool_stats(&ns, scenario.port));
         out.push((scenario.name.to_string(), got, seen, new));
     }
     out
@@ -595,4 +604,79 @@ fn server_connections_are_reused_like_haproxy_2_6() {
         differences.len(),
         differences.join("\n")
     );
+}
+
+/// The stats page's pool fields of the servers behind frontend `port` (its backend is
+/// `be_` + the frontend's name after `fe_`), from `;csv`.
+fn pool_stats(ns: &Ns, port: u16) -> Vec<String> {
+    let frontend = CFG
+        .split("frontend ")
+        .skip(1)
+        .find(|section| section.contains(&format!("bind 127.0.0.1:{port}")))
+        .and_then(|section| section.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let backend = format!("be_{}", frontend.trim_start_matches("fe_"));
+    let raw = ns
+        .spawn(move || {
+            let mut s = TcpStream::connect("127.0.0.1:8110").unwrap();
+            s.write_all(b"GET /stats;csv HTTP/1.0\r\n\r\n").unwrap();
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            got
+        })
+        .join()
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or(("", ""));
+    let csv = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // Size line, data, CRLF.
+        let mut csv = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || after.len() < n {
+                break;
+            }
+            csv.push_str(&after[..n]);
+            rest = after[n..].strip_prefix("\r\n").unwrap_or(&after[n..]);
+        }
+        csv
+    } else {
+        body.to_string()
+    };
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let wanted = [
+        "connect",
+        "reuse",
+        "idle_conn_cur",
+        "safe_conn_cur",
+        "used_conn_cur",
+        "need_conn_est",
+    ];
+    lines
+        .filter(|l| l.starts_with(&format!("{backend},")))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let mut out = format!("stats {}/{}", fields[0], fields[1]);
+            for name in wanted {
+                let value = header
+                    .iter()
+                    .position(|h| *h == name)
+                    .and_then(|i| fields.get(i))
+                    .unwrap_or(&"?");
+                out.push_str(&format!(" {name}={value}"));
+            }
+            out
+        })
+        .collect()
 }

@@ -618,8 +618,19 @@ impl Engine {
         for (frontend, _) in &mut frontends {
             frontend.counters = traffic.clone();
         }
-        let stats: Arc<dyn StatsSource> =
-            Arc::new(EngineStats::new(config, &frontends, &backends, traffic));
+        // Each `mode http` backend's idle server connections, shared by every frontend
+        // sending to it.
+        let mut pools = HashMap::new();
+        for proxy in config
+            .proxies
+            .iter()
+            .filter(|p| p.kind.has_backend() && p.settings.mode == Mode::Http && !p.disabled)
+        {
+            pools.insert(proxy.name.clone(), backend_pools(proxy)?);
+        }
+        let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(
+            config, &frontends, &backends, traffic, &pools,
+        ));
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -663,16 +674,6 @@ impl Engine {
                     },
                 }),
             );
-        }
-        // Each `mode http` backend's idle server connections, shared by every frontend
-        // sending to it.
-        let mut pools = HashMap::new();
-        for proxy in config
-            .proxies
-            .iter()
-            .filter(|p| p.kind.has_backend() && p.settings.mode == Mode::Http && !p.disabled)
-        {
-            pools.insert(proxy.name.clone(), backend_pools(proxy)?);
         }
         for (frontend, index) in &mut frontends {
             let Some(proxy) = config
@@ -798,6 +799,8 @@ struct StatsEntry {
     mode: ProxyMode,
     frontend: Option<(ConnLimit, Option<u32>)>,
     backend: Option<StatsBackend>,
+    /// A `mode http` backend's server pools.
+    pools: Option<Arc<BackendPools>>,
 }
 
 /// The balancer, `balance` name, and per server its `check` (`rise`, `fall`).
@@ -817,6 +820,7 @@ impl EngineStats {
         frontends: &[(TcpFrontend, usize)],
         backends: &[Backend],
         traffic: TrafficCounters,
+        pools: &HashMap<String, Arc<BackendPools>>,
     ) -> Self {
         let mut proxies = Vec::new();
         for (position, proxy) in config.proxies.iter().filter(|p| !p.disabled).enumerate() {
@@ -865,6 +869,7 @@ impl EngineStats {
                 },
                 frontend,
                 backend,
+                pools: pools.get(&proxy.name).cloned(),
             });
         }
         EngineStats {
@@ -924,7 +929,18 @@ impl StatsSource for EngineStats {
                     }
                     let check = checks.get(i).copied().flatten();
                     let served = traffic.and_then(|p| p.servers.get(balancer.server_name(id)));
+                    let pool = entry
+                        .pools
+                        .as_ref()
+                        .and_then(|p| p.stats(balancer.server_name(id)))
+                        .unwrap_or_default();
                     servers.push(ServerRow {
+                        connect: pool.connect,
+                        reuse: pool.reuse,
+                        idle_conn_cur: pool.idle_conn_cur,
+                        safe_conn_cur: pool.safe_conn_cur,
+                        used_conn_cur: pool.used_conn_cur,
+                        need_conn_est: pool.need_conn_est,
                         stot: served.map_or(0, |t| get(&t.sessions)),
                         req_tot: served.map_or(0, |t| get(&t.requests)),
                         http: served.map(Traffic::responses).unwrap_or_default(),
@@ -974,6 +990,8 @@ impl StatsSource for EngineStats {
                         bin: be.map_or(0, |t| get(&t.bytes_in)),
                         bout: be.map_or(0, |t| get(&t.bytes_out)),
                         lastsess: be.map_or(-1, Traffic::seconds_since_last_session),
+                        connect: servers.iter().map(|s| s.connect).sum(),
+                        reuse: servers.iter().map(|s| s.reuse).sum(),
                         ..BackendRow::default()
                     },
                     servers,

@@ -132,6 +132,12 @@ impl<K: PartialEq, C> ServerPool<K, C> {
         self.used
     }
 
+    /// The stats page's `idle_conn_cur`, `safe_conn_cur`, `used_conn_cur`,
+    /// `need_conn_est`.
+    pub fn gauges(&self) -> [usize; 4] {
+        [self.idle.len(), self.safe.len(), self.used, self.est_need]
+    }
+
     /// `srv_use_conn()`: a new connection, or one taken from the pool, is in use.
     pub fn opened(&mut self) {
         self.used += 1;
@@ -253,15 +259,6 @@ impl<K: PartialEq, C> ServerPool<K, C> {
         // just purged still counted: they are freed after this pass).
         self.purge_at = (idle > 0).then(|| now + self.limits.purge_delay);
         closing
-    }
-
-    /// Everything pooled, to close (the server's pool goes away).
-    pub fn drain(&mut self) -> Vec<C> {
-        self.idle
-            .drain(..)
-            .chain(self.safe.drain(..))
-            .map(|(_, conn)| conn)
-            .collect()
     }
 }
 

@@ -37,7 +37,7 @@
 //! `abort_keep_alive`: the client is expected to retry).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -379,6 +379,21 @@ struct PooledServer {
     name: String,
     send_proxy: bool,
     pool: Mutex<ServerPool<PoolKey, TcpStream>>,
+    /// Connection attempts (the stats page's `connect`).
+    connects: AtomicU64,
+    /// Requests sent over an idle connection (`reuse`).
+    reuses: AtomicU64,
+}
+
+/// A server's pool as the stats page shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub connect: u64,
+    pub reuse: u64,
+    pub idle_conn_cur: u32,
+    pub safe_conn_cur: u32,
+    pub used_conn_cur: u32,
+    pub need_conn_est: u32,
 }
 
 /// A server of a backend, as its pool needs it.
@@ -407,6 +422,8 @@ impl BackendPools {
                     name: s.name,
                     send_proxy: s.send_proxy,
                     pool: Mutex::new(ServerPool::new(s.limits)),
+                    connects: AtomicU64::new(0),
+                    reuses: AtomicU64::new(0),
                 })
                 .collect(),
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -450,21 +467,47 @@ impl BackendPools {
         taken
     }
 
-    /// A new connection to `server` is in use.
-    fn opened(&self, server: &str) {
-        if self.mode != ReuseMode::Never {
-            if let Some(mut pool) = self.pool(server) {
-                pool.opened();
+    /// The stats of `server`'s pool.
+    pub fn stats(&self, server: &str) -> Option<PoolStats> {
+        let entry = self.server(server)?;
+        let [idle, safe, used, need] = self.pool(server).map(|p| p.gauges()).unwrap_or_default();
+        let gauge = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Some(PoolStats {
+            connect: entry.connects.load(Ordering::Relaxed),
+            reuse: entry.reuses.load(Ordering::Relaxed),
+            idle_conn_cur: gauge(idle),
+            safe_conn_cur: gauge(safe),
+            used_conn_cur: gauge(used),
+            need_conn_est: gauge(need),
+        })
+    }
+
+    /// connect_server() ran `attempts` times for `server`, the last over an idle
+    /// connection when `reused`.
+    fn count_attempts(&self, server: &str, attempts: u32, reused: bool) {
+        if let Some(entry) = self.server(server) {
+            let connects = u64::from(attempts.saturating_sub(u32::from(reused)));
+            entry.connects.fetch_add(connects, Ordering::Relaxed);
+            entry.reuses.fetch_add(u64::from(reused), Ordering::Relaxed);
+        }
+    }
+
+    /// A new connection to `server` is in use (`conn_new()`); a private one
+    /// (`http-reuse never`) leaves the server's count at once (`conn_set_private()`),
+    /// having still raised its maxima.
+    fn opened(&self, server: &str, private: bool) {
+        if let Some(mut pool) = self.pool(server) {
+            pool.opened();
+            if private {
+                pool.closed();
             }
         }
     }
 
-    /// A connection to `server` in use is closed (or becomes a tunnel).
+    /// A connection to `server` in use is closed, has become a tunnel or private.
     fn closed(&self, server: &str) {
-        if self.mode != ReuseMode::Never {
-            if let Some(mut pool) = self.pool(server) {
-                pool.closed();
-            }
+        if let Some(mut pool) = self.pool(server) {
+            pool.closed();
         }
     }
 
@@ -546,10 +589,9 @@ fn is_alive(stream: &TcpStream) -> bool {
 /// A server as HAProxy tells them apart: its backend's name and its own.
 type ServerKey = (String, String);
 
-/// Takes the kept connection to `backend`/`server`. No liveness probe: a connection
-/// the server closed meanwhile fails before any response byte, and the request then
-/// goes again on a new one ([`ServerLink::dead`]). The slot stays, so keeping the next
-/// connection to that server allocates nothing.
+/// Takes the client connection's own idle connection to `backend`/`server`, unless the
+/// server closed it meanwhile (then it is closed: HAProxy's idle polling would have).
+/// The slot stays, so keeping the next connection to that server allocates nothing.
 fn take_kept(
     kept: &mut [(ServerKey, Option<TcpStream>)],
     backend: &str,
@@ -558,6 +600,7 @@ fn take_kept(
     kept.iter_mut()
         .find(|((b, s), _)| b == backend && s == server)
         .and_then(|(_, stream)| stream.take())
+        .filter(is_alive)
 }
 
 /// `session_check_idle_conn()`: a private connection stays with its client connection
@@ -1487,6 +1530,14 @@ async fn exchange_attempt(
     record.counters.server_queue = session.queue_position.server_queue;
     record.counters.backend_queue = session.queue_position.backend_queue;
     let Some((server, target)) = connected else {
+        if session.termination.phase == TerminationPhase::Connect {
+            // Attempts that failed (after a redispatch, all counted on the last server).
+            if let Some(server) = &session.server {
+                settings
+                    .pools
+                    .count_attempts(server, session.retries + 1, false);
+            }
+        }
         let aborted = session.termination.cause == TerminationCause::ClientAbort;
         if !aborted {
             record.status = Some(503);
@@ -1507,8 +1558,13 @@ async fn exchange_attempt(
         return Next::closing(aborted || plan.client_wants_close);
     };
     picker.connected(&target.name);
+    settings
+        .pools
+        .count_attempts(&target.name, session.retries + 1, attempt.reused);
     if !attempt.reused {
-        settings.pools.opened(&target.name);
+        settings
+            .pools
+            .opened(&target.name, settings.pools.mode == ReuseMode::Never);
     }
     let mut link = ServerLink {
         reused: attempt.reused,
