@@ -1286,3 +1286,56 @@ async fn queue_timer(handle: BackendHandle) {
         state.balancer.refresh(now);
     }
 }
+
+#[cfg(test)]
+mod pool_config_tests {
+    use super::*;
+
+    fn pools(backend: &str) -> Result<Arc<BackendPools>, ProxyError> {
+        let text = format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  \
+             timeout server 1s\nbackend be\n{backend}\n"
+        );
+        let config = crate::balance::tests::load_config(&text);
+        backend_pools(config.proxy("be").expect("be"))
+    }
+
+    #[test]
+    fn atoi_reads_as_c_does() {
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi(" +12x"), 12);
+        assert_eq!(atoi("x"), 0);
+    }
+
+    #[test]
+    fn the_backend_and_server_words() {
+        let p = pools(
+            "  http-reuse aggressive\n  retry-on all-retryable-errors\n  balance source\n  \
+             server w1 127.0.0.1:1 pool-max-conn 3 pool-purge-delay 2s pool-low-conn 2\n  \
+             server w2 127.0.0.1:2 pool-max-conn -1 pool-purge-delay 0",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.mode, p.retry_safe, p.prefer_last),
+            (ReuseMode::Aggressive, true, false)
+        );
+        let w1 = PoolLimits {
+            max_idle: Some(3),
+            purge_delay: Duration::from_secs(2),
+            low_idle: 2,
+        };
+        let w2 = PoolLimits {
+            max_idle: None,
+            purge_delay: Duration::ZERO,
+            low_idle: 0,
+        };
+        assert_eq!((p.limits("w1"), p.limits("w2")), (Some(w1), Some(w2)));
+        let defaults = pools("  server w1 127.0.0.1:1").unwrap();
+        assert_eq!(
+            (defaults.mode, defaults.retry_safe, defaults.prefer_last),
+            (ReuseMode::Safe, false, true)
+        );
+        assert_eq!(defaults.limits("w1"), Some(PoolLimits::default()));
+        assert!(pools("  server w1 127.0.0.1:1 pool-max-conn -2").is_err());
+    }
+}

@@ -122,6 +122,11 @@ impl<K: PartialEq, C> ServerPool<K, C> {
         }
     }
 
+    /// The server's `pool-*` settings.
+    pub fn limits(&self) -> PoolLimits {
+        self.limits
+    }
+
     /// Idle connections held (`curr_idle_conns`).
     pub fn idle_count(&self) -> usize {
         self.idle.len() + self.safe.len()

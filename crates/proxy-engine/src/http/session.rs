@@ -467,6 +467,11 @@ impl BackendPools {
         taken
     }
 
+    /// `server`'s `pool-*` settings.
+    pub fn limits(&self, server: &str) -> Option<PoolLimits> {
+        self.pool(server).map(|p| p.limits())
+    }
+
     /// The stats of `server`'s pool.
     pub fn stats(&self, server: &str) -> Option<PoolStats> {
         let entry = self.server(server)?;
