@@ -24,7 +24,6 @@
 //! - Every `pool-purge-delay` from the first connection pooled, half the excess over the
 //!   estimated need (plus one, `srv_cleanup_idle_conns()`'s arithmetic with one thread)
 //!   is closed, idle list first, oldest first.
-//!
 //! - A connection is only taken by a request with the same connection parameters (the
 //!   hash `connect_server()` computes; here the `send-proxy` line's addresses, `K`);
 //!   connections with other parameters stay where they are.
