@@ -28,9 +28,13 @@ mod common;
 
 use common::{can_run, sleep_ms, Daemon, Ns, HAPROXY};
 
+// `nbthread 1`: HAProxy keeps its idle server connections in one list per thread, so
+// with several threads which connection a later request reuses depends on the thread
+// its client landed on; ha-compat keeps one pool per server (docs/compatibility.md).
 const CFG: &str = "\
 global
     log stdout format raw local0
+    nbthread 1
     tune.bufsize 32768
     tune.http.maxhdr 50
 defaults

@@ -325,6 +325,8 @@ pub fn all() -> Vec<KeywordRow> {
             "typed"
         } else if k == "track" {
             "kept (checked: target exists and has checks)"
+        } else if ["pool-max-conn", "pool-purge-delay", "pool-low-conn"].contains(&k.as_str()) {
+            "kept as words, run by the proxy engine (`mode http` server pools)"
         } else {
             "kept"
         };

@@ -31,8 +31,11 @@ use crate::health::{backend_down_alert, backend_down_line, first_check_delays, C
 use crate::http::acl::{AclCompiler, Phase};
 use crate::http::cookie::CookieCapture;
 use crate::http::errors::ErrorPages;
+use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
-use crate::http::session::{HeaderCaptures, ProxyRules, StatsPage, StatsSource};
+use crate::http::session::{
+    BackendPools, HeaderCaptures, PoolServer, ProxyRules, StatsPage, StatsSource,
+};
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats, ServerAdmin,
     ServerCheck as StatsCheck, ServerRow, ServerRunState, StatsSnapshot,
@@ -644,12 +647,23 @@ impl Engine {
         for (frontend, _) in &mut frontends {
             frontend.counters = traffic.clone();
         }
+        // Each `mode http` backend's idle server connections, shared by every frontend
+        // sending to it.
+        let mut pools = HashMap::new();
+        for proxy in config
+            .proxies
+            .iter()
+            .filter(|p| p.kind.has_backend() && p.settings.mode == Mode::Http && !p.disabled)
+        {
+            pools.insert(proxy.name.clone(), backend_pools(proxy)?);
+        }
         let events = Arc::new(std::sync::OnceLock::new());
         let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(
             config,
             &frontends,
             &backends,
             traffic,
+            &pools,
             events.clone(),
         ));
         // One balancer front per backend, shared by every frontend that sends to it (its
@@ -719,6 +733,7 @@ impl Engine {
                 &backends[*index].name,
                 &named_pickers,
                 &rules,
+                &pools,
             )?);
         }
         Ok(Engine {
@@ -846,6 +861,8 @@ struct StatsEntry {
     mode: ProxyMode,
     frontend: Option<(ConnLimit, Option<u32>)>,
     backend: Option<StatsBackend>,
+    /// A `mode http` backend's server pools.
+    pools: Option<Arc<BackendPools>>,
 }
 
 /// The balancer, `balance` name, and per server its `check` (`rise`, `fall`).
@@ -865,6 +882,7 @@ impl EngineStats {
         frontends: &[(TcpFrontend, usize)],
         backends: &[Backend],
         traffic: TrafficCounters,
+        pools: &HashMap<String, Arc<BackendPools>>,
         events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
     ) -> Self {
         let mut proxies = Vec::new();
@@ -929,6 +947,7 @@ impl EngineStats {
                 },
                 frontend,
                 backend,
+                pools: pools.get(&proxy.name).cloned(),
             });
         }
         EngineStats {
@@ -1112,7 +1131,18 @@ impl StatsSource for EngineStats {
                     let check = checks.get(i).copied().flatten().filter(|_| !disabled);
                     let (maint, drain) = balancer.admin_state(id);
                     let served = traffic.and_then(|p| p.servers.get(balancer.server_name(id)));
+                    let pool = entry
+                        .pools
+                        .as_ref()
+                        .and_then(|p| p.stats(balancer.server_name(id)))
+                        .unwrap_or_default();
                     servers.push(ServerRow {
+                        connect: pool.connect,
+                        reuse: pool.reuse,
+                        idle_conn_cur: pool.idle_conn_cur,
+                        safe_conn_cur: pool.safe_conn_cur,
+                        used_conn_cur: pool.used_conn_cur,
+                        need_conn_est: pool.need_conn_est,
                         stot: served.map_or(0, |t| get(&t.sessions)),
                         req_tot: served.map_or(0, |t| get(&t.requests)),
                         http: served.map(Traffic::responses).unwrap_or_default(),
@@ -1181,6 +1211,8 @@ impl StatsSource for EngineStats {
                         dreq: be.map_or(0, |t| get(&t.denied_requests)),
                         dresp: be.map_or(0, |t| get(&t.denied_responses)),
                         lastsess: be.map_or(-1, Traffic::seconds_since_last_session),
+                        connect: servers.iter().map(|s| s.connect).sum(),
+                        reuse: servers.iter().map(|s| s.reuse).sum(),
                         ..BackendRow::default()
                     },
                     servers,
@@ -1211,6 +1243,109 @@ impl StatsSource for EngineStats {
             },
             proxies,
         }
+    }
+}
+
+/// A `mode http` backend's server pools: `http-reuse`, `retry-on`, and each server's
+/// `pool-max-conn`, `pool-purge-delay`, `pool-low-conn` (read as `srv_parse_pool_*()`
+/// reads them: `atoi()` for the counts).
+fn backend_pools(proxy: &Proxy) -> Result<Arc<BackendPools>, ProxyError> {
+    let mode = proxy
+        .settings
+        .http_reuse
+        .as_deref()
+        .and_then(ReuseMode::from_keyword)
+        .unwrap_or_default();
+    let retry_on: Vec<String> = proxy
+        .settings
+        .unmodelled
+        .iter()
+        .rev()
+        .find(|d| d.words.first().is_some_and(|w| w == "retry-on"))
+        .map(|d| d.words[1..].to_vec())
+        .unwrap_or_default();
+    let mut servers = Vec::new();
+    for server in &proxy.servers {
+        let mut limits = PoolLimits::default();
+        let at = || format!("{}:{}", server.at.file, server.at.line);
+        for words in &server.options.other {
+            let (Some(keyword), value) = (words.first(), words.get(1)) else {
+                continue;
+            };
+            let value = value.map(String::as_str).unwrap_or("");
+            match keyword.as_str() {
+                "pool-max-conn" => {
+                    limits.max_idle = match atoi(value) {
+                        -1 => None,
+                        n => Some(usize::try_from(n).map_err(|_| {
+                            ProxyError::Plan(format!("{}: 'pool-max-conn' must be >= -1", at()))
+                        })?),
+                    }
+                }
+                "pool-low-conn" => {
+                    limits.low_idle = usize::try_from(atoi(value)).unwrap_or(0);
+                }
+                "pool-purge-delay" => {
+                    let parsed = haproxy_conf::units::parse_time(
+                        value,
+                        haproxy_conf::units::TimeUnit::Millis,
+                    )
+                    .map_err(|_| {
+                        ProxyError::Plan(format!(
+                            "{}: 'pool-purge-delay' expects a delay, not '{value}'",
+                            at()
+                        ))
+                    })?;
+                    limits.purge_delay = Duration::from_millis(u64::from(parsed.value));
+                }
+                _ => {}
+            }
+        }
+        servers.push(PoolServer {
+            name: server.name.clone(),
+            limits,
+            send_proxy: server.options.send_proxy == Some(true)
+                || server.options.send_proxy_v2 == Some(true),
+        });
+    }
+    // BE_LB_KIND_HI: the hashing algorithms.
+    let hashes = matches!(
+        proxy.settings.balance,
+        Some(
+            Balance::Source
+                | Balance::Uri { .. }
+                | Balance::UrlParam { .. }
+                | Balance::Hdr { .. }
+                | Balance::RdpCookie { .. }
+                | Balance::Hash { .. }
+        )
+    );
+    Ok(BackendPools::new(
+        mode,
+        retries_make_reuse_safe(&retry_on),
+        !hashes,
+        servers,
+    ))
+}
+
+/// C's `atoi()`: optional blanks and sign, then digits; 0 when there are none.
+fn atoi(text: &str) -> i64 {
+    let t = text.trim_start();
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
     }
 }
 
@@ -1419,5 +1554,58 @@ async fn queue_timer(handle: BackendHandle) {
             }
         }
         state.balancer.refresh(now);
+    }
+}
+
+#[cfg(test)]
+mod pool_config_tests {
+    use super::*;
+
+    fn pools(backend: &str) -> Result<Arc<BackendPools>, ProxyError> {
+        let text = format!(
+            "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  \
+             timeout server 1s\nbackend be\n{backend}\n"
+        );
+        let config = crate::balance::tests::load_config(&text);
+        backend_pools(config.proxy("be").expect("be"))
+    }
+
+    #[test]
+    fn atoi_reads_as_c_does() {
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi(" +12x"), 12);
+        assert_eq!(atoi("x"), 0);
+    }
+
+    #[test]
+    fn the_backend_and_server_words() {
+        let p = pools(
+            "  http-reuse aggressive\n  retry-on all-retryable-errors\n  balance source\n  \
+             server w1 127.0.0.1:1 pool-max-conn 3 pool-purge-delay 2s pool-low-conn 2\n  \
+             server w2 127.0.0.1:2 pool-max-conn -1 pool-purge-delay 0",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.mode, p.retry_safe, p.prefer_last),
+            (ReuseMode::Aggressive, true, false)
+        );
+        let w1 = PoolLimits {
+            max_idle: Some(3),
+            purge_delay: Duration::from_secs(2),
+            low_idle: 2,
+        };
+        let w2 = PoolLimits {
+            max_idle: None,
+            purge_delay: Duration::ZERO,
+            low_idle: 0,
+        };
+        assert_eq!((p.limits("w1"), p.limits("w2")), (Some(w1), Some(w2)));
+        let defaults = pools("  server w1 127.0.0.1:1").unwrap();
+        assert_eq!(
+            (defaults.mode, defaults.retry_safe, defaults.prefer_last),
+            (ReuseMode::Safe, false, true)
+        );
+        assert_eq!(defaults.limits("w1"), Some(PoolLimits::default()));
+        assert!(pools("  server w1 127.0.0.1:1 pool-max-conn -2").is_err());
     }
 }

@@ -25,8 +25,8 @@ use crate::http::cookie::CookiePersistence;
 use crate::http::errors::ErrorPages;
 use crate::http::h1::HeadLimits;
 use crate::http::session::{
-    run_http_connection, ConnectionMode, ForwardFor, HttpRoute, HttpRouting, HttpSettings,
-    ProxyRules, RequestHash,
+    run_http_connection, BackendPools, ConnectionMode, ForwardFor, HttpRoute, HttpRouting,
+    HttpSettings, ProxyRules, RequestHash,
 };
 use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
 use crate::tcp_session::{
@@ -477,6 +477,7 @@ pub(crate) fn http_routing(
     default_backend: &str,
     backends: &[(String, SharedPicker)],
     rules: &HashMap<String, Arc<ProxyRules>>,
+    pools: &HashMap<String, Arc<BackendPools>>,
 ) -> Result<HttpRouting, ProxyError> {
     let own = |name: &str| {
         rules
@@ -497,8 +498,12 @@ pub(crate) fn http_routing(
             continue;
         };
         let session = session_settings(frontend, backend, pipe_limits(config));
+        let pools = pools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ProxyError::Plan(format!("no server pools built for '{name}'")))?;
         routes.push(HttpRoute {
-            settings: http_settings(config, frontend, backend, session)?,
+            settings: http_settings(config, frontend, backend, session, pools)?,
             picker: picker.clone(),
             hash: match &backend.settings.balance {
                 Some(Balance::Uri { .. } | Balance::UrlParam { .. }) => RequestHash::Uri,
@@ -531,6 +536,7 @@ fn http_settings(
     frontend: &Proxy,
     backend: &Proxy,
     session: SessionSettings,
+    pools: Arc<BackendPools>,
 ) -> Result<HttpSettings, ProxyError> {
     // The backend's option wins where HAProxy lets either side set it
     // (`http-server-close`/`httpclose` on either side apply).
@@ -580,6 +586,7 @@ fn http_settings(
         keep_alive_timeout: frontend.settings.timeouts.http_keep_alive,
         frontend: frontend.name.clone(),
         backend: backend.name.clone(),
+        pools,
     })
 }
 

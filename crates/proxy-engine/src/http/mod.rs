@@ -10,6 +10,9 @@
 //!   multiplexer's 400/408, through HTX for the stream's 403/502/503/504).
 //! - [`h1`]: HTTP/1 parsing (heads, `Connection` tokens, body framing and smuggling
 //!   rules, chunked coding) and the HTX sizes the logs count.
+//! - [`pool`]: the idle server connections of each server shared between client
+//!   connections (`http-reuse`, `pool-max-conn`, `pool-purge-delay`), pure: which one a
+//!   request takes, which are kept, which a purge closes.
 //! - [`session`]: one client connection in `mode http` (the runtime): requests read,
 //!   forwarded or answered, responses back, keep-alive, tunnels, one log record each.
 //! - [`stats`]: the stats page (`stats uri/auth/realm/refresh/...`), pure: which
@@ -27,6 +30,7 @@ pub mod cookie;
 pub mod errors;
 pub mod h1;
 pub mod head;
+pub mod pool;
 pub mod rules;
 pub mod session;
 pub mod stats;

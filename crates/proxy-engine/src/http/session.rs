@@ -24,15 +24,21 @@
 //!   it, before the `http-response` rules.
 //!
 //! Server connections (`option http-keep-alive`, the default): a response that leaves
-//! both sides open leaves its server connection to the client connection (up to 10, one
-//! per server); a later bodyless request the balancer sends to the same server uses it
-//! (HAProxy's session-owned idle connections; balancing stays per request). A kept
-//! connection found dead before any response byte is replaced by a new one, unseen by
-//! the client. Not yet: the pool shared between client connections (`http-reuse safe`
-//! for a client's later requests).
+//! the server connection open gives it back to its server's pool
+//! ([`BackendPools`], the rules in [`pool`](crate::http::pool)), shared by every client
+//! connection; under `http-reuse never`, or once an NTLM/Negotiate `401`/`407` went
+//! over it, it stays with its client connection instead (up to 10, HAProxy's private
+//! session connections) and closes with it. The balancer
+//! still picks a server per request; the request then goes over an idle connection to
+//! that server when the rules allow, else over a new one. A pooled connection the
+//! server closed meanwhile is seen (its socket readable) and closed, as HAProxy's idle
+//! polling does. A client's later request whose server connection fails before a
+//! response head closes the client connection silently, unlogged (HAProxy's
+//! `abort_keep_alive`: the client is expected to retry).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,6 +56,7 @@ use crate::http::h1::{
 use crate::http::head::{
     serialize_request, serialize_response, ConnectionInfo, HttpVersion, RequestHead, ResponseHead,
 };
+use crate::http::pool::{Eligibility, PoolLimits, ReuseMode, ServerPool};
 use crate::http::rules::{CompiledRules, Reply, ResponseVerdict, StatsVerdict, Verdict};
 use crate::tcp_frontend::SharedPicker;
 use crate::tcp_session::{
@@ -367,6 +374,8 @@ pub struct HttpSettings {
     pub keep_alive_timeout: Option<Duration>,
     pub frontend: String,
     pub backend: String,
+    /// The backend's idle server connections.
+    pub pools: Arc<BackendPools>,
 }
 
 impl HttpSettings {
@@ -429,18 +438,261 @@ struct Client {
     /// another server), oldest first: HAProxy's session-owned idle connections
     /// (`max-session-srv-conns`, 10).
     kept: Vec<(ServerKey, Option<TcpStream>)>,
+    /// A request was processed on this connection before (HAProxy's `TX_NOT_FIRST`).
+    not_first: bool,
+    /// A server answered with NTLM/Negotiate authentication (`SESS_FL_PREFER_LAST`):
+    /// later requests go to the server of a kept connection when the balancing allows.
+    prefer_last: bool,
 }
 
 /// `max-session-srv-conns`' default.
 const MAX_KEPT: usize = 10;
 
+/// A backend's idle server connections, one [`ServerPool`] per server, shared by every
+/// client connection; and the purge timer (a task started with the first connection
+/// pooled, ended when the pools go).
+#[derive(Debug)]
+pub struct BackendPools {
+    pub mode: ReuseMode,
+    /// The balancing does not hash (`BE_LB_KIND_HI`): a session gone private keeps to
+    /// its server.
+    pub prefer_last: bool,
+    /// `retry-on` makes every request eligible for idle connections.
+    pub retry_safe: bool,
+    servers: Vec<PooledServer>,
+    wake: Arc<tokio::sync::Notify>,
+    purging: AtomicBool,
+}
+
+/// What a request must share with a pooled connection to take it: for a `send-proxy`
+/// server the PROXY line's addresses (the client's and the one it reached), part of
+/// HAProxy's connection hash; nothing otherwise.
+type PoolKey = Option<(SocketAddr, SocketAddr)>;
+
+/// One server's pool.
+#[derive(Debug)]
+struct PooledServer {
+    name: String,
+    send_proxy: bool,
+    pool: Mutex<ServerPool<PoolKey, TcpStream>>,
+    /// Connection attempts (the stats page's `connect`).
+    connects: AtomicU64,
+    /// Requests sent over an idle connection (`reuse`).
+    reuses: AtomicU64,
+}
+
+/// A server's pool as the stats page shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub connect: u64,
+    pub reuse: u64,
+    pub idle_conn_cur: u32,
+    pub safe_conn_cur: u32,
+    pub used_conn_cur: u32,
+    pub need_conn_est: u32,
+}
+
+/// A server of a backend, as its pool needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolServer {
+    pub name: String,
+    pub limits: PoolLimits,
+    /// `send-proxy[-v2]`: its connections carry their client's addresses.
+    pub send_proxy: bool,
+}
+
+impl BackendPools {
+    pub fn new(
+        mode: ReuseMode,
+        retry_safe: bool,
+        prefer_last: bool,
+        servers: Vec<PoolServer>,
+    ) -> Arc<BackendPools> {
+        Arc::new(BackendPools {
+            mode,
+            prefer_last,
+            retry_safe,
+            servers: servers
+                .into_iter()
+                .map(|s| PooledServer {
+                    name: s.name,
+                    send_proxy: s.send_proxy,
+                    pool: Mutex::new(ServerPool::new(s.limits)),
+                    connects: AtomicU64::new(0),
+                    reuses: AtomicU64::new(0),
+                })
+                .collect(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            purging: AtomicBool::new(false),
+        })
+    }
+
+    fn server(&self, name: &str) -> Option<&PooledServer> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    fn pool(
+        &self,
+        server: &str,
+    ) -> Option<std::sync::MutexGuard<'_, ServerPool<PoolKey, TcpStream>>> {
+        // A panic while holding the lock leaves counts, never broken sockets.
+        self.server(server)
+            .map(|s| s.pool.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn key(&self, server: &str, addresses: (SocketAddr, SocketAddr)) -> PoolKey {
+        self.server(server)
+            .is_some_and(|s| s.send_proxy)
+            .then_some(addresses)
+    }
+
+    /// An idle connection to `server` for a request from `addresses` (client, local),
+    /// if the rules give one.
+    fn take(
+        &self,
+        server: &str,
+        request: Eligibility,
+        addresses: (SocketAddr, SocketAddr),
+    ) -> Option<TcpStream> {
+        let key = self.key(server, addresses);
+        let mut dead = Vec::new();
+        let taken = self
+            .pool(server)?
+            .take(self.mode, request, &key, is_alive, &mut dead);
+        drop(dead);
+        taken
+    }
+
+    /// `server`'s `pool-*` settings.
+    pub fn limits(&self, server: &str) -> Option<PoolLimits> {
+        self.pool(server).map(|p| p.limits())
+    }
+
+    /// The stats of `server`'s pool.
+    pub fn stats(&self, server: &str) -> Option<PoolStats> {
+        let entry = self.server(server)?;
+        let [idle, safe, used, need] = self.pool(server).map(|p| p.gauges()).unwrap_or_default();
+        let gauge = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Some(PoolStats {
+            connect: entry.connects.load(Ordering::Relaxed),
+            reuse: entry.reuses.load(Ordering::Relaxed),
+            idle_conn_cur: gauge(idle),
+            safe_conn_cur: gauge(safe),
+            used_conn_cur: gauge(used),
+            need_conn_est: gauge(need),
+        })
+    }
+
+    /// connect_server() ran `attempts` times for `server`, the last over an idle
+    /// connection when `reused`.
+    fn count_attempts(&self, server: &str, attempts: u32, reused: bool) {
+        if let Some(entry) = self.server(server) {
+            let connects = u64::from(attempts.saturating_sub(u32::from(reused)));
+            entry.connects.fetch_add(connects, Ordering::Relaxed);
+            entry.reuses.fetch_add(u64::from(reused), Ordering::Relaxed);
+        }
+    }
+
+    /// A new connection to `server` is in use (`conn_new()`); a private one
+    /// (`http-reuse never`) leaves the server's count at once (`conn_set_private()`),
+    /// having still raised its maxima.
+    fn opened(&self, server: &str, private: bool) {
+        if let Some(mut pool) = self.pool(server) {
+            pool.opened();
+            if private {
+                pool.closed();
+            }
+        }
+    }
+
+    /// A connection to `server` in use is closed, has become a tunnel or private.
+    fn closed(&self, server: &str) {
+        if let Some(mut pool) = self.pool(server) {
+            pool.closed();
+        }
+    }
+
+    /// A connection whose exchange left it open comes back; closed if not kept.
+    fn put(
+        self: &Arc<Self>,
+        server: &str,
+        addresses: (SocketAddr, SocketAddr),
+        stream: TcpStream,
+        served_before: bool,
+    ) {
+        let key = self.key(server, addresses);
+        let Some(mut pool) = self.pool(server) else {
+            return;
+        };
+        let armed = pool.purge_at().is_some();
+        let refused = pool.put(key, stream, served_before, Instant::now()).err();
+        let now_armed = pool.purge_at().is_some();
+        drop(pool);
+        drop(refused);
+        if !armed && now_armed {
+            if !self.purging.swap(true, Ordering::SeqCst) {
+                tokio::spawn(purge_loop(Arc::downgrade(self), Arc::clone(&self.wake)));
+            }
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for BackendPools {
+    fn drop(&mut self) {
+        // Ends the purge task.
+        self.wake.notify_one();
+    }
+}
+
+/// Runs every server's purge when its time comes, until the pools go.
+async fn purge_loop(pools: Weak<BackendPools>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let next = {
+            let Some(pools) = pools.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut closing = Vec::new();
+            let mut next: Option<Instant> = None;
+            for server in &pools.servers {
+                if let Some(mut pool) = pools.pool(&server.name) {
+                    closing.extend(pool.purge(now));
+                    next = match (next, pool.purge_at()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+            drop(closing);
+            next
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// Whether a pooled connection is still usable: nothing to read (a close or stray
+/// bytes from the server make it unusable, as HAProxy's idle connection handler
+/// decides). Only tokio's readiness is consulted before any system call.
+fn is_alive(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 /// A server as HAProxy tells them apart: its backend's name and its own.
 type ServerKey = (String, String);
 
-/// Takes the kept connection to `backend`/`server`. No liveness probe: a connection
-/// the server closed meanwhile fails before any response byte, and the request then
-/// goes again on a new one ([`ServerLink::dead`]). The slot stays, so keeping the next
-/// connection to that server allocates nothing.
+/// Takes the client connection's own idle connection to `backend`/`server`, unless the
+/// server closed it meanwhile (then it is closed: HAProxy's idle polling would have).
+/// The slot stays, so keeping the next connection to that server allocates nothing.
 fn take_kept(
     kept: &mut [(ServerKey, Option<TcpStream>)],
     backend: &str,
@@ -449,23 +701,26 @@ fn take_kept(
     kept.iter_mut()
         .find(|((b, s), _)| b == backend && s == server)
         .and_then(|(_, stream)| stream.take())
+        .filter(is_alive)
 }
 
+/// `session_check_idle_conn()`: a private connection stays with its client connection
+/// unless 10 idle ones already do (then it closes).
 fn keep_server(
     kept: &mut Vec<(ServerKey, Option<TcpStream>)>,
     backend: &str,
     server: &str,
     stream: TcpStream,
 ) {
+    if kept.iter().filter(|(_, s)| s.is_some()).count() >= MAX_KEPT {
+        return;
+    }
     if let Some((_, slot)) = kept
         .iter_mut()
         .find(|((b, s), _)| b == backend && s == server)
     {
         *slot = Some(stream);
         return;
-    }
-    if kept.len() >= MAX_KEPT {
-        kept.remove(0);
     }
     kept.push(((backend.to_string(), server.to_string()), Some(stream)));
 }
@@ -622,6 +877,8 @@ pub async fn run_http_connection(
         stream,
         buf: Vec::with_capacity(READ_CHUNK),
         kept: Vec::new(),
+        not_first: false,
+        prefer_last: false,
     };
     let mut first = true;
     let mut idle_since = accepted;
@@ -781,6 +1038,7 @@ pub async fn run_http_connection(
             }
         }
         first = false;
+        conn.not_first = true;
         idle_since = Instant::now();
     }
 }
@@ -1086,6 +1344,23 @@ async fn process_request(
             }
             record.cookie_flags = Some([found.flag, 'N']);
             persistence = Some((cookie, found));
+        }
+    }
+    // assign_server(): a session gone private (NTLM) keeps to the server of one of its
+    // connections, unless a cookie chose one (`SF_ASSIGNED`) or the balancing hashes.
+    if client.prefer_last
+        && route.settings.pools.prefer_last
+        && !matches!(&hint, Some(h) if h.server.is_some())
+    {
+        let backend = &route.settings.backend;
+        let preferred = client
+            .kept
+            .iter()
+            .filter(|((b, _), conn)| b == backend && conn.is_some())
+            .map(|((_, server), _)| server.clone())
+            .find(|server| picker.view(server).server_running);
+        if let Some(server) = preferred {
+            hint.get_or_insert_with(RequestHint::default).server = Some(server);
         }
     }
     picker.set_request(hint);
@@ -1637,70 +1912,66 @@ async fn forward(
         embryonic: None,
     };
     picker.enter_backend();
-    // Keep-alive on the server side: a bodyless request may go over a connection an
-    // earlier request of this client left open to the server the balancer picks (a
-    // POST never does: it could not be replayed if that connection turned out dead).
-    let mut allow_reuse = settings.mode == ConnectionMode::KeepAlive && plan.body.is_done();
-    let mut plan = plan;
-    loop {
-        let mut reused = false;
-        let kept = &mut client.kept;
-        let mut take = |server: &str| {
-            let stream = take_kept(kept, &settings.backend, server)?;
-            reused = true;
-            Some(stream)
-        };
-        let idle: Option<IdleConnections<'_>> = if allow_reuse { Some(&mut take) } else { None };
-        let connected = connect_with_retries(
-            &mut client.stream,
-            &mut client.buf,
-            &settings.session,
-            picker,
-            &mut session,
-            head_done,
-            idle,
-        )
-        .await;
-        let attempt = Attempt {
-            connected,
-            replay: reused.then(|| plan.clone()),
-        };
-        match exchange_attempt(
-            client,
-            attempt,
-            plan,
-            settings,
-            picker,
-            &response_rules,
-            &mut session,
-            &mut record,
-            started,
-        )
-        .await
-        {
-            AttemptEnd::Done(next) => return Exchange { record, next },
-            AttemptEnd::Replay(again) => {
-                // The reused connection was dead: once more on a new one.
-                plan = again;
-                allow_reuse = false;
-                session.retries = 0;
-                session.termination = state(TerminationCause::Normal, TerminationPhase::None);
-            }
+    // connect_server(): the client connection's own idle connection to the server the
+    // balancer picked (`http-reuse never`), else one of the server's pool as the
+    // `http-reuse` rules allow (whatever the method: HAProxy does not look at it).
+    let request = if client.not_first || settings.pools.retry_safe {
+        Eligibility::Later
+    } else {
+        Eligibility::FirstRequest
+    };
+    let mut reused = false;
+    let mut private = false;
+    let kept = &mut client.kept;
+    let pools = &settings.pools;
+    let addresses = (record.client, local);
+    let mut take = |server: &str| {
+        if let Some(stream) = take_kept(kept, &settings.backend, server) {
+            (reused, private) = (true, true);
+            return Some(stream);
         }
-    }
+        let stream = pools.take(server, request, addresses)?;
+        reused = true;
+        Some(stream)
+    };
+    let idle: Option<IdleConnections<'_>> = Some(&mut take);
+    let connected = connect_with_retries(
+        &mut client.stream,
+        &mut client.buf,
+        &settings.session,
+        picker,
+        &mut session,
+        head_done,
+        idle,
+    )
+    .await;
+    let attempt = Attempt {
+        connected,
+        reused,
+        private,
+    };
+    let next = exchange_attempt(
+        client,
+        attempt,
+        plan,
+        settings,
+        picker,
+        &response_rules,
+        &mut session,
+        &mut record,
+        started,
+    )
+    .await;
+    Exchange { record, next }
 }
 
 /// One connection attempt's outcome for [`forward`].
 struct Attempt {
     connected: Option<(TcpStream, ServerTarget)>,
-    /// The request again, when the connection was a reused one.
-    replay: Option<RequestPlan>,
-}
-
-enum AttemptEnd {
-    Done(Next),
-    /// A reused connection failed before any response byte: send this again.
-    Replay(RequestPlan),
+    /// The connection was an idle one.
+    reused: bool,
+    /// It was one of the client connection's own (private).
+    private: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1714,7 +1985,7 @@ async fn exchange_attempt(
     session: &mut SessionRecord,
     record: &mut HttpLogRecord,
     started: Instant,
-) -> AttemptEnd {
+) -> Next {
     let client_timeout = settings.session.timeouts.client;
     let connected = attempt.connected;
     record.server = session.server.clone();
@@ -1725,6 +1996,14 @@ async fn exchange_attempt(
     record.counters.server_queue = session.queue_position.server_queue;
     record.counters.backend_queue = session.queue_position.backend_queue;
     let Some((server, target)) = connected else {
+        if session.termination.phase == TerminationPhase::Connect {
+            // Attempts that failed (after a redispatch, all counted on the last server).
+            if let Some(server) = &session.server {
+                settings
+                    .pools
+                    .count_attempts(server, session.retries + 1, false);
+            }
+        }
         let aborted = session.termination.cause == TerminationCause::ClientAbort;
         if !aborted {
             record.status = Some(503);
@@ -1746,13 +2025,22 @@ async fn exchange_attempt(
         record.termination = session.termination;
         record.active_ms = ms(started.elapsed());
         leave_backend(picker, record);
-        return AttemptEnd::Done(Next::closing(aborted || plan.client_wants_close));
+        return Next::closing(aborted || plan.client_wants_close);
     };
     picker.connected(&target.name);
+    settings
+        .pools
+        .count_attempts(&target.name, session.retries + 1, attempt.reused);
+    if !attempt.reused {
+        settings
+            .pools
+            .opened(&target.name, settings.pools.mode == ReuseMode::Never);
+    }
     let mut link = ServerLink {
-        reused: attempt.replay.is_some(),
+        reused: attempt.reused,
         keep: None,
-        dead: false,
+        private: attempt.private || settings.pools.mode == ReuseMode::Never,
+        not_first: client.not_first,
         kill: target.kill.armed(),
     };
     let next = exchange(
@@ -1768,28 +2056,44 @@ async fn exchange_attempt(
     // A tunnel keeps the server connection; HAProxy counts it until the stream ends,
     // but the balancer slot is released here (the frontend logs after the tunnel).
     picker.released(&target.name, true);
-    if link.dead {
-        if let Some(again) = attempt.replay {
-            return AttemptEnd::Replay(again);
-        }
+    // A pooled or new connection is counted in use until it goes back or closes; a
+    // private one is not (conn_set_private() releases it from the server's count).
+    let counted = !attempt.private && settings.pools.mode != ReuseMode::Never;
+    if counted && (link.private || link.keep.is_none()) {
+        // Closed (a tunnel's connection is counted closed from here on), or private now.
+        settings.pools.closed(&target.name);
     }
-    if let Some(stream) = link.keep {
-        keep_server(&mut client.kept, &settings.backend, &target.name, stream);
+    match link.keep {
+        // h1_detach(): private connections stay with the session, others go to the
+        // server's pool (the one that had served a request before to its safe list).
+        Some(stream) if link.private => {
+            keep_server(&mut client.kept, &settings.backend, &target.name, stream);
+        }
+        Some(stream) => settings.pools.put(
+            &target.name,
+            (record.client, session.destination),
+            stream,
+            link.reused,
+        ),
+        None => {}
     }
     leave_backend(picker, record);
     record.active_ms = ms(started.elapsed());
-    AttemptEnd::Done(next)
+    next
 }
 
 /// What became of the server connection of an exchange.
 struct ServerLink {
     /// It was an idle connection an earlier request left open.
     reused: bool,
-    /// It can carry this client's next request.
+    /// It can carry another request.
     keep: Option<TcpStream>,
-    /// It was reused and turned out dead before any response byte (nothing was sent to
-    /// the client, nothing logged): the request can go again on a new connection.
-    dead: bool,
+    /// It belongs to its client connection (`http-reuse never`, or an NTLM/Negotiate
+    /// authentication answer went over it).
+    private: bool,
+    /// The request is not the client connection's first (`TX_NOT_FIRST`): a server
+    /// failing before the response head closes the client connection silently.
+    not_first: bool,
     /// The server's "Kill Sessions" signal, from the request's start.
     kill: crate::tcp_session::KillSwitch,
 }
@@ -1837,7 +2141,6 @@ async fn exchange_inner(
     link: &mut ServerLink,
 ) -> Result<bool, TcpStream> {
     let timeouts = settings.session.timeouts;
-    let mut received_any = false;
     let mut server_wants_close = false;
     let RequestPlan {
         head_bytes,
@@ -1888,8 +2191,8 @@ async fn exchange_inner(
         }
         if !to_server.is_empty() {
             if let Err(timeout) = write_all(&mut server, &to_server, timeouts.server).await {
-                if link.reused && !timeout && !received_any {
-                    link.dead = true;
+                if link.not_first && !timeout && matches!(response, Response::Head(_)) {
+                    abort_keep_alive(record);
                     return Ok(true);
                 }
                 let cause = if timeout {
@@ -2018,6 +2321,10 @@ async fn exchange_inner(
                         continue;
                     }
                     record.status = Some(head.status);
+                    if asks_connection_auth(&head) {
+                        link.private = true;
+                        client.prefer_last = true;
+                    }
                     if let Some(wanted) = rules.captures {
                         record.response_captures = HeaderCaptures::take(wanted, &head.headers);
                     }
@@ -2155,8 +2462,9 @@ async fn exchange_inner(
                 // The server answered before the whole request body came: HAProxy closes.
                 return Ok(true);
             }
+            // The server connection outlives a client connection that closes: it goes
+            // to the pool (HAProxy sends a closing client's request without `close`).
             if settings.mode == ConnectionMode::KeepAlive
-                && !close_client
                 && !server_wants_close
                 && !server_closed
                 && from_server.is_empty()
@@ -2172,8 +2480,8 @@ async fn exchange_inner(
                     return Ok(true);
                 }
                 Response::Head(buf) => {
-                    if link.reused && !received_any {
-                        link.dead = true;
+                    if link.not_first {
+                        abort_keep_alive(record);
                         return Ok(true);
                     }
                     record.status = Some(502);
@@ -2224,7 +2532,7 @@ async fn exchange_inner(
             },
             r = server.read_buf(&mut from_server) => match r {
                 Ok(0) | Err(_) => server_closed = true,
-                Ok(_) => received_any = true,
+                Ok(_) => {}
             },
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
@@ -2291,6 +2599,35 @@ fn bodyless_became_bodied(
         && head.version == HttpVersion::Http11
         && !head.headers.contains("content-length")
         && !head.headers.contains("transfer-encoding")
+}
+
+/// http_wait_for_response(): a 401 whose `WWW-Authenticate` (a 407: `Proxy-Authenticate`)
+/// starts with `Nego` or `NTLM` (case-insensitive) authenticates the connection, which
+/// then becomes private to its client connection.
+fn asks_connection_auth(head: &ResponseHead) -> bool {
+    let name = match head.status {
+        401 => "www-authenticate",
+        407 => "proxy-authenticate",
+        _ => return false,
+    };
+    head.headers.0.iter().any(|h| {
+        h.name.eq_ignore_ascii_case(name) && {
+            let v = h.value.as_bytes();
+            v.len() >= 4
+                && (v[..4].eq_ignore_ascii_case(b"Nego") || v[..4].eq_ignore_ascii_case(b"NTLM"))
+        }
+    })
+}
+
+/// `abort_keep_alive` in http_wait_for_response(): a later request whose server failed
+/// before the response head; the client connection closes with nothing sent, and the
+/// request is not logged (measured on haproxy 2.6.12).
+fn abort_keep_alive(record: &mut HttpLogRecord) {
+    record.status = None;
+    record.unlogged = true;
+    if record.termination.cause == TerminationCause::Normal {
+        record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Headers);
+    }
 }
 
 /// Runs the `http-response` rules on a final response head; `Some` with the proxy and
