@@ -246,6 +246,21 @@ fn log_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The log lines once one after the first `from` contains `needle` (3 s at most).
+fn wait_for_line(path: &Path, from: usize, needle: &str) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let logs = log_lines(path);
+        let found = logs
+            .get(from.min(logs.len())..)
+            .is_some_and(|new| new.iter().any(|l| l.contains(needle)));
+        if found || start.elapsed() > Duration::from_secs(3) {
+            return logs;
+        }
+        sleep_ms(10);
+    }
+}
+
 /// `svname=status/weight` for the backend's servers, from `;csv`.
 fn server_states(ns: &Ns) -> Vec<String> {
     let csv = body_of(&exchange(ns, 8404, get("/st;csv")));
@@ -374,7 +389,8 @@ fn kill_sessions(ns: &Ns, stdout: &Path) -> Vec<String> {
         "http client after the kill: {:?}",
         String::from_utf8_lossy(&got)
     ));
-    sleep_ms(100);
+    wait_for_line(stdout, before, "\"GET /slow");
+    wait_for_line(stdout, before, " K- ");
     let mut lines: Vec<String> = log_lines(stdout)[before..]
         .iter()
         .filter(|l| !l.contains("stats/<STATS>"))
@@ -407,8 +423,9 @@ fn play(program: &Path, dir: &Path) -> Observed {
     let mut steps = Vec::new();
     for (body, suffix) in STEPS {
         let answer = String::from_utf8_lossy(&exchange(&ns, 8404, post(body, suffix))).into_owned();
-        sleep_ms(50);
-        let logs = log_lines(&stdout);
+        // The POST's own line comes after its state lines: wait for it (a loaded
+        // machine may write it late).
+        let logs = wait_for_line(&stdout, logged, "\"POST ");
         // The state lines and the POST's own line (the GETs of earlier steps may log
         // late: left out).
         let new: Vec<String> = logs[logged.min(logs.len())..]

@@ -441,8 +441,8 @@ pub struct HttpLogRecord {
     pub server_statuses: Vec<u16>,
     /// What the stats page's error and denial counters count of this request.
     pub events: RequestEvents,
-    /// The request as HTX holds it (head as received, body payload): the stats
-    /// page's `bin`; not logged.
+    /// The request as HTX holds it (the head without its connection and framing
+    /// headers, the body payload): the stats page's `bin`; not logged.
     pub bytes_from_client: u64,
 }
 
