@@ -1714,7 +1714,8 @@ fn stats_record(
         server: Some("<STATS>".into()),
         queue_ms: Some(0),
         connect_ms: Some(0),
-        response_ms: (status == 200).then_some(0),
+        // `%Tr` is 0 for the page and the 303 after a POST, -1 for a 401 (measured).
+        response_ms: (status != 401).then_some(0),
         status: Some(if status == 401 { 400 } else { status }),
         bytes_to_client: request.logged_bytes(sent),
         active_ms: ms(started.elapsed()),
