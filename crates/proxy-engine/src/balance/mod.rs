@@ -753,22 +753,40 @@ impl Balancer {
     /// A health check marked the server down (`srv_set_stopped()`). `None` when it was
     /// already down or is in maintenance.
     pub fn set_stopped(&mut self, id: ServerId, now: Duration) -> Option<StateChange> {
+        self.leave_balancing(id, ServerState::Stopped, now)
+    }
+
+    /// `srv_set_stopped()` / `srv_set_stopping()`: the server moves to `state` (down,
+    /// or NOLB) and out of load balancing. `None` when it already was, or is in
+    /// maintenance.
+    fn leave_balancing(
+        &mut self,
+        id: ServerId,
+        state: ServerState,
+        now: Duration,
+    ) -> Option<StateChange> {
         let s = id.0;
-        if self.srvs[s].cur_maint || self.srvs[s].next_state == ServerState::Stopped {
+        if self.srvs[s].cur_maint || self.srvs[s].next_state == state {
             return None;
         }
         let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
-        self.srvs[s].next_state = ServerState::Stopped;
+        self.srvs[s].next_state = state;
         self.srvs[s].last_change = now.as_secs();
+        Some(self.take_out(s, had_servers))
+    }
+
+    /// Out of the lookup structures, queued sessions redispatched: the report of a
+    /// server going down, NOLB, into maintenance or into drain.
+    fn take_out(&mut self, s: usize, had_servers: bool) -> StateChange {
         self.lb_set_down(s);
         let redispatch = self.redistribute(s);
-        Some(self.report(
+        self.report(
             s,
             had_servers,
             redispatch.len() as u32,
             redispatch,
             Vec::new(),
-        ))
+        )
     }
 
     /// `disable server` / `enable server` (or `set server state maint|ready`). Leaving
@@ -788,15 +806,7 @@ impl Balancer {
         self.srvs[s].next_maint = on;
         self.srvs[s].last_change = now.as_secs();
         if on {
-            self.lb_set_down(s);
-            let redispatch = self.redistribute(s);
-            Some(self.report(
-                s,
-                had_servers,
-                redispatch.len() as u32,
-                redispatch,
-                Vec::new(),
-            ))
+            Some(self.take_out(s, had_servers))
         } else {
             self.srvs[s].next_state = if self.srvs[s].slowstart > 0 {
                 ServerState::Starting
@@ -820,22 +830,7 @@ impl Balancer {
     /// NOLB"): up, but out of load balancing. `None` when it already was, or is in
     /// maintenance.
     pub fn set_stopping(&mut self, id: ServerId, now: Duration) -> Option<StateChange> {
-        let s = id.0;
-        if self.srvs[s].cur_maint || self.srvs[s].next_state == ServerState::Stopping {
-            return None;
-        }
-        let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
-        self.srvs[s].next_state = ServerState::Stopping;
-        self.srvs[s].last_change = now.as_secs();
-        self.lb_set_down(s);
-        let redispatch = self.redistribute(s);
-        Some(self.report(
-            s,
-            had_servers,
-            redispatch.len() as u32,
-            redispatch,
-            Vec::new(),
-        ))
+        self.leave_balancing(id, ServerState::Stopping, now)
     }
 
     /// Drain mode on or off (`SRV_ADMF_FDRAIN`). Outside maintenance, entering takes
@@ -857,15 +852,7 @@ impl Balancer {
         self.srvs[s].next_drain = on;
         self.srvs[s].last_change = now.as_secs();
         if on {
-            self.lb_set_down(s);
-            let redispatch = self.redistribute(s);
-            Some(self.report(
-                s,
-                had_servers,
-                redispatch.len() as u32,
-                redispatch,
-                Vec::new(),
-            ))
+            Some(self.take_out(s, had_servers))
         } else {
             self.recalc_eweight(s, now);
             self.apply_up(s);
