@@ -167,58 +167,27 @@ pub fn apply(
         AdminAction::ForceUp => {
             fx.altered = true;
             fx.check.push(CheckCommand::HealthFull);
-            if let Some(change) = balancer.set_running(srv.id, now) {
-                let text = format!(
-                    "{}, {WEB_INTERFACE}{}.",
-                    prefix(srv, "is UP"),
-                    counts(&change, false)
-                );
-                fx.lines.push(StateLine {
-                    level: LEVEL_NOTICE,
-                    text,
-                });
-                fx.changes.push(change);
-            }
+            let change = balancer.set_running(srv.id, now);
+            forced(&mut fx, srv, change, "is UP", false, LEVEL_NOTICE);
         }
         AdminAction::ForceNolb => {
             fx.altered = true;
             fx.check.push(CheckCommand::HealthFull);
-            if let Some(change) = balancer.set_stopping(srv.id, now) {
-                let text = format!(
-                    "{}, {WEB_INTERFACE}{}.",
-                    prefix(srv, "is stopping"),
-                    counts(&change, false)
-                );
-                fx.lines.push(StateLine {
-                    level: LEVEL_NOTICE,
-                    text,
-                });
-                fx.backend_down |= change.backend_down;
-                fx.changes.push(change);
-            }
+            let change = balancer.set_stopping(srv.id, now);
+            forced(&mut fx, srv, change, "is stopping", false, LEVEL_NOTICE);
         }
         AdminAction::ForceDown => {
             fx.altered = true;
             fx.check.push(CheckCommand::HealthZero);
+            // No alert when the server was not taking new sessions anyway.
             let was_stopping = balancer.state(srv.id) == ServerState::Stopping || drain;
-            if let Some(change) = balancer.set_stopped(srv.id, now) {
-                let text = format!(
-                    "{}, {WEB_INTERFACE}{}.",
-                    prefix(srv, "is DOWN"),
-                    counts(&change, true)
-                );
-                fx.lines.push(StateLine {
-                    level: if was_stopping {
-                        LEVEL_NOTICE
-                    } else {
-                        LEVEL_ALERT
-                    },
-                    text,
-                });
-                fx.backend_down |= change.backend_down;
-                fx.down_transition = true;
-                fx.changes.push(change);
-            }
+            let change = balancer.set_stopped(srv.id, now);
+            let level = if was_stopping {
+                LEVEL_NOTICE
+            } else {
+                LEVEL_ALERT
+            };
+            forced(&mut fx, srv, change, "is DOWN", true, level);
         }
         // No agent check runs in this engine: `CHK_ST_CONFIGURED`/`ENABLED` are never
         // set on an agent, and HAProxy leaves such a server unchanged.
@@ -259,6 +228,32 @@ pub fn apply(
         }
     }
     fx
+}
+
+/// A forced health change from the stats page (`changed from Web interface`), when the
+/// balancer made one: its line (`stopped`: the server is now down), and what it did.
+fn forced(
+    fx: &mut AdminEffect,
+    srv: &AdminServer<'_>,
+    change: Option<StateChange>,
+    what: &str,
+    stopped: bool,
+    level: u8,
+) {
+    let Some(change) = change else {
+        return;
+    };
+    fx.lines.push(StateLine {
+        level,
+        text: format!(
+            "{}, {WEB_INTERFACE}{}.",
+            prefix(srv, what),
+            counts(&change, stopped)
+        ),
+    });
+    fx.backend_down |= change.backend_down;
+    fx.down_transition |= stopped;
+    fx.changes.push(change);
 }
 
 /// `[Backup ]Server BE/SRV WHAT`.
