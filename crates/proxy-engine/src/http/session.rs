@@ -2202,15 +2202,15 @@ async fn exchange_inner(
                     TerminationCause::ServerAbort
                 };
                 if matches!(response, Response::Head(_)) {
-                    record.status = Some(502);
-                    record.events.failed_response = true;
-                    record.bytes_to_client = send_page(
+                    send_failure_page(
                         client,
-                        settings.errors.page(502),
+                        settings,
+                        rules,
+                        request_head.as_ref(),
                         side,
-                        timeouts.client,
-                        AfterRules::new(&rules.after, request_head.as_ref()),
-                        &mut record.status,
+                        record,
+                        502,
+                        true,
                     )
                     .await;
                     end(record, cause, TerminationPhase::Headers);
@@ -2232,15 +2232,15 @@ async fn exchange_inner(
                         Ok(Some(x)) => x,
                         Ok(None) => break,
                         Err(_) => {
-                            record.status = Some(502);
-                            record.events.failed_response = true;
-                            record.bytes_to_client = send_page(
+                            send_failure_page(
                                 client,
-                                settings.errors.page(502),
+                                settings,
+                                rules,
+                                request_head.as_ref(),
                                 side,
-                                timeouts.client,
-                                AfterRules::new(&rules.after, request_head.as_ref()),
-                                &mut record.status,
+                                record,
+                                502,
+                                true,
                             )
                             .await;
                             end(record, TerminationCause::Proxy, TerminationPhase::Headers);
@@ -2262,15 +2262,15 @@ async fn exchange_inner(
                         match checked.and_then(|()| h1::response_framing(&mut head, &method)) {
                             Ok(f) => f,
                             Err(_) => {
-                                record.status = Some(502);
-                                record.events.failed_response = true;
-                                record.bytes_to_client = send_page(
+                                send_failure_page(
                                     client,
-                                    settings.errors.page(502),
+                                    settings,
+                                    rules,
+                                    request_head.as_ref(),
                                     side,
-                                    timeouts.client,
-                                    AfterRules::new(&rules.after, request_head.as_ref()),
-                                    &mut record.status,
+                                    record,
+                                    502,
+                                    true,
                                 )
                                 .await;
                                 end(record, TerminationCause::Proxy, TerminationPhase::Headers);
@@ -2485,15 +2485,15 @@ async fn exchange_inner(
                         abort_keep_alive(record);
                         return Ok(true);
                     }
-                    record.status = Some(502);
-                    record.events.failed_response = true;
-                    record.bytes_to_client = send_page(
+                    send_failure_page(
                         client,
-                        settings.errors.page(502),
+                        settings,
+                        rules,
+                        request_head.as_ref(),
                         side,
-                        timeouts.client,
-                        AfterRules::new(&rules.after, request_head.as_ref()),
-                        &mut record.status,
+                        record,
+                        502,
+                        true,
                     )
                     .await;
                     let _ = buf;
@@ -2537,17 +2537,8 @@ async fn exchange_inner(
             },
             () = sleep_until(server_deadline) => {
                 if matches!(response, Response::Head(_)) {
-                    record.status = Some(504);
-                    record.events.failed_response = true;
-                    record.bytes_to_client = send_page(
-                        client,
-                        settings.errors.page(504),
-                        side,
-                        timeouts.client,
-                        AfterRules::new(&rules.after, request_head.as_ref()),
-                        &mut record.status,
-                    )
-                    .await;
+                    send_failure_page(client, settings, rules, request_head.as_ref(), side, record, 504, true)
+                        .await;
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::ServerTimeout, TerminationPhase::Data);
@@ -2562,16 +2553,8 @@ async fn exchange_inner(
             // gets the 502 page and the log `KH--` (measured on haproxy 2.6.12).
             () = link.kill.killed() => {
                 if matches!(response, Response::Head(_)) {
-                    record.status = Some(502);
-                    record.bytes_to_client = send_page(
-                        client,
-                        settings.errors.page(502),
-                        side,
-                        timeouts.client,
-                        AfterRules::new(&rules.after, request_head.as_ref()),
-                        &mut record.status,
-                    )
-                    .await;
+                    send_failure_page(client, settings, rules, request_head.as_ref(), side, record, 502, false)
+                        .await;
                     end(record, TerminationCause::Killed, TerminationPhase::Headers);
                 } else {
                     end(record, TerminationCause::Killed, TerminationPhase::Data);
@@ -2629,6 +2612,33 @@ fn abort_keep_alive(record: &mut HttpLogRecord) {
     if record.termination.cause == TerminationCause::Normal {
         record.termination = state(TerminationCause::ServerAbort, TerminationPhase::Headers);
     }
+}
+
+/// The stream's 502/504 page for a response that failed before its head, through the
+/// `http-after-response` rules; the status and `%B` as sent. `failed_response`: the
+/// stats page counts it in `eresp` (a kill does not).
+#[allow(clippy::too_many_arguments)]
+async fn send_failure_page(
+    client: &mut Client,
+    settings: &HttpSettings,
+    rules: &ResponseRules<'_>,
+    request: Option<&RequestHead>,
+    side: ClientSide,
+    record: &mut HttpLogRecord,
+    status: u16,
+    failed_response: bool,
+) {
+    record.status = Some(status);
+    record.events.failed_response |= failed_response;
+    record.bytes_to_client = send_page(
+        client,
+        settings.errors.page(status),
+        side,
+        settings.session.timeouts.client,
+        AfterRules::new(&rules.after, request),
+        &mut record.status,
+    )
+    .await;
 }
 
 /// Runs the `http-response` rules on a final response head; `Some` with the proxy and
