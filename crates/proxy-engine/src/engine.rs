@@ -662,7 +662,7 @@ impl Engine {
             config,
             &frontends,
             &backends,
-            traffic,
+            traffic.clone(),
             &pools,
             events.clone(),
         ));
@@ -670,7 +670,9 @@ impl Engine {
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
             .iter()
-            .map(|b| SharedPicker::new(Box::new(b.handle.clone())))
+            .map(|b| {
+                SharedPicker::new(Box::new(b.handle.clone())).counting(traffic.shared(&b.name))
+            })
             .collect();
         let named_pickers: Vec<(String, SharedPicker)> = backends
             .iter()
@@ -727,14 +729,16 @@ impl Engine {
             else {
                 continue;
             };
-            frontend.http = Some(http_routing(
+            let mut routing = http_routing(
                 config,
                 proxy,
                 &backends[*index].name,
                 &named_pickers,
                 &rules,
                 &pools,
-            )?);
+            )?;
+            routing.traffic = traffic.shared(&frontend.name);
+            frontend.http = Some(routing);
         }
         Ok(Engine {
             frontends,
@@ -1078,9 +1082,9 @@ impl StatsSource for EngineStats {
         Some(effect.altered)
     }
 
-    /// What the engine counts today: sessions (current, total, limit) per frontend;
-    /// per server its state, weight, connections and queue. Counters the engine does
-    /// not keep yet (bytes, HTTP responses, errors, rates, timings) read 0.
+    /// The stats page's figures: the listeners' connection counts and rates, the
+    /// traffic counters (bytes, requests, responses, errors, aborts, rates, times), the
+    /// balancer's states and tallies, the checks' views and the reuse pools.
     fn snapshot(&self) -> StatsSnapshot {
         let mut proxies = Vec::new();
         for entry in &self.proxies {
@@ -1089,9 +1093,16 @@ impl StatsSource for EngineStats {
             let frontend = entry.frontend.as_ref().map(|(limit, maxconn)| {
                 let mut row = FrontendRow {
                     scur: limit.current(),
+                    smax: limit.most(),
                     stot: limit.cumulated(),
                     slim: maxconn.unwrap_or(0),
                     conn_tot: limit.cumulated(),
+                    // Every accepted connection is a session here (no `tcp-request
+                    // connection` rules drop one before): `rate` is `conn_rate`.
+                    rate: limit.rate().per_second(),
+                    rate_max: limit.rate().max(),
+                    conn_rate: limit.rate().per_second(),
+                    conn_rate_max: limit.rate().max(),
                     ..FrontendRow::default()
                 };
                 if let Some(t) = traffic.map(|p| &p.frontend) {
@@ -1102,12 +1113,15 @@ impl StatsSource for EngineStats {
                     row.ereq = get(&t.failed_requests);
                     row.dreq = get(&t.denied_requests);
                     row.dresp = get(&t.denied_responses);
+                    row.req_rate = t.request_rate.per_second();
+                    row.req_rate_max = t.request_rate.max();
                 }
                 row
             });
             let backend = entry.backend.as_ref().map(|(handle, algo, checks)| {
                 let state = handle.lock();
                 let balancer = &state.balancer;
+                let now = state.now();
                 let mut servers = Vec::new();
                 let (mut act, mut bck, mut weight) = (0, 0, 0);
                 for i in 0..balancer.server_count() {
@@ -1136,7 +1150,31 @@ impl StatsSource for EngineStats {
                         .as_ref()
                         .and_then(|p| p.stats(balancer.server_name(id)))
                         .unwrap_or_default();
+                    let tallies = balancer.server_tallies(id, now);
+                    let (times, times_max) = served.map_or(([0; 4], [0; 4]), |t| {
+                        t.times.read(if entry.mode == ProxyMode::Http {
+                            get(&t.requests)
+                        } else {
+                            get(&t.sessions)
+                        })
+                    });
                     servers.push(ServerRow {
+                        smax: tallies.smax,
+                        qmax: tallies.qmax,
+                        lbtot: tallies.lbtot,
+                        lastchg: tallies.lastchg,
+                        rate: served.map_or(0, |t| t.session_rate.per_second()),
+                        rate_max: served.map_or(0, |t| t.session_rate.max()),
+                        cli_abrt: served.map_or(0, |t| get(&t.client_aborts)),
+                        srv_abrt: served.map_or(0, |t| get(&t.server_aborts)),
+                        qtime: times[0],
+                        ctime: times[1],
+                        rtime: times[2],
+                        ttime: times[3],
+                        qtime_max: times_max[0],
+                        ctime_max: times_max[1],
+                        rtime_max: times_max[2],
+                        ttime_max: times_max[3],
                         connect: pool.connect,
                         reuse: pool.reuse,
                         idle_conn_cur: pool.idle_conn_cur,
@@ -1184,15 +1222,41 @@ impl StatsSource for EngineStats {
                                 info: last.map(|r| r.info.clone()).unwrap_or_default(),
                                 failed_checks: view.failed_checks,
                                 down_transitions: view.down_transitions,
-                                downtime: 0,
+                                downtime: tallies.downtime,
                             }
                         }),
                         ..ServerRow::default()
                     });
                 }
                 let be = traffic.map(|p| &p.backend);
+                let tallies = balancer.backend_tallies(now);
+                let (times, times_max) = be.map_or(([0; 4], [0; 4]), |t| {
+                    t.times.read(if entry.mode == ProxyMode::Http {
+                        get(&t.requests)
+                    } else {
+                        get(&t.sessions)
+                    })
+                });
                 BackendSide {
                     row: BackendRow {
+                        smax: tallies.smax,
+                        qmax: tallies.qmax,
+                        lbtot: tallies.lbtot,
+                        lastchg: tallies.lastchg,
+                        downtime: tallies.downtime,
+                        chkdown: tallies.down_transitions,
+                        rate: be.map_or(0, |t| t.session_rate.per_second()),
+                        rate_max: be.map_or(0, |t| t.session_rate.max()),
+                        cli_abrt: be.map_or(0, |t| get(&t.client_aborts)),
+                        srv_abrt: be.map_or(0, |t| get(&t.server_aborts)),
+                        qtime: times[0],
+                        ctime: times[1],
+                        rtime: times[2],
+                        ttime: times[3],
+                        qtime_max: times_max[0],
+                        ctime_max: times_max[1],
+                        rtime_max: times_max[2],
+                        ttime_max: times_max[3],
                         qcur: u32::try_from(balancer.queued()).unwrap_or(u32::MAX),
                         scur: servers.iter().map(|s| s.scur).sum(),
                         weight,

@@ -232,6 +232,11 @@ pub struct ConnLimit {
     total: usize,
     /// Every connection that ever held a slot (HAProxy's `cum_conn`).
     cumulated: Arc<std::sync::atomic::AtomicU64>,
+    /// The most connections held at once (`conn_max`, the stats page's `smax`).
+    most: Arc<std::sync::atomic::AtomicU32>,
+    /// Connections accepted per second (`conn_rate`, and `rate`: every accepted
+    /// connection becomes a session here).
+    rate: Arc<crate::counters::Rate>,
 }
 
 impl ConnLimit {
@@ -242,7 +247,28 @@ impl ConnLimit {
             semaphore: Arc::new(Semaphore::new(total)),
             total,
             cumulated: Arc::default(),
+            most: Arc::default(),
+            rate: Arc::default(),
         }
+    }
+
+    /// The most connections held at once.
+    pub fn most(&self) -> u32 {
+        self.most.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Connections accepted per second, and the highest that reached.
+    pub fn rate(&self) -> &crate::counters::Rate {
+        &self.rate
+    }
+
+    /// A connection was accepted with a slot in hand.
+    fn accepted(&self) {
+        self.cumulated
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.most
+            .fetch_max(self.current(), std::sync::atomic::Ordering::Relaxed);
+        self.rate.tick();
     }
 
     /// Connections that ever held a slot.
@@ -349,9 +375,7 @@ impl Listener {
             match ready.try_io(|socket| socket.get_ref().accept()) {
                 Ok(Ok((stream, client))) => {
                     for limit in &self.limits {
-                        limit
-                            .cumulated
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        limit.accepted();
                     }
                     stream.set_nonblocking(true)?;
                     let stream = TcpStream::from_std(stream)?;

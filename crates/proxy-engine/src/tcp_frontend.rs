@@ -54,6 +54,8 @@ pub struct SharedPicker {
     server_count_at_release: Option<u32>,
     /// This request's hashed parts (`mode http` with `balance uri/url_param/hdr`).
     request: Option<RequestHint>,
+    /// The backend's stats counters, for what HAProxy counts as it happens.
+    traffic: Option<Arc<crate::counters::ProxyTraffic>>,
 }
 
 impl std::fmt::Debug for SharedPicker {
@@ -78,7 +80,14 @@ impl SharedPicker {
             })),
             server_count_at_release: None,
             request: None,
+            traffic: None,
         }
+    }
+
+    /// Counts the sessions entering the backend and the connection attempts in `traffic`.
+    pub fn counting(mut self, traffic: Option<Arc<crate::counters::ProxyTraffic>>) -> Self {
+        self.traffic = traffic;
+        self
     }
 
     /// The request this session's next picks are for (`balance uri/url_param/hdr`).
@@ -97,6 +106,9 @@ impl SharedPicker {
 
     pub(crate) fn enter_backend(&self) {
         self.with(|c| c.backend_sessions += 1);
+        if let Some(t) = &self.traffic {
+            t.backend_entered();
+        }
     }
 
     pub(crate) fn leave_backend(&self) {
@@ -133,6 +145,9 @@ impl ServerPicker for SharedPicker {
 
     fn connection_opened(&mut self, server: &str) {
         self.with(|c| c.picker.connection_opened(server));
+        if let Some(t) = &self.traffic {
+            t.server_attempt(server);
+        }
     }
 
     fn connection_failed(&mut self, server: &str) {
@@ -527,6 +542,7 @@ pub(crate) fn http_routing(
     Ok(HttpRouting {
         frontend: own(&frontend.name)?,
         routes,
+        traffic: None,
     })
 }
 

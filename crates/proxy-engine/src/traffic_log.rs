@@ -411,6 +411,10 @@ pub struct HttpLogRecord {
     pub response_ms: Option<u64>,
     /// `%Ta`: the request's active time (first byte to the end of the response).
     pub active_ms: u64,
+    /// `%Th` + `%Ti`: from the stream's start (the accept, or the end of the previous
+    /// request on the connection) to the request's first byte; with `%Ta` it makes
+    /// `%Tt`, which the stats page's `ttime` averages. Not logged by `httplog`.
+    pub idle_ms: u64,
     /// `%ST`; `None` logs -1 (no answer at all).
     pub status: Option<u16>,
     /// `%B`, counted as HAProxy's HTX does (see `http::h1::htx_head_size`).
@@ -459,6 +463,11 @@ pub struct RequestEvents {
     pub denied_request: bool,
     /// An `http-response deny` (`denied_resp`).
     pub denied_response: bool,
+    /// It got past the backend's rules to its connect phase, where the backend's
+    /// `stot` and rate were counted.
+    pub entered_backend: bool,
+    /// Its head arrived, and the frontend's `req_tot` and rate counted it then.
+    pub counted_on_arrival: bool,
 }
 
 /// `%{+Q}r`: the request line in double quotes, with HAProxy's default `#XX` encoding of
@@ -928,6 +937,7 @@ mod tests {
             connect_ms: None,
             response_ms: None,
             active_ms: 3004,
+            idle_ms: 0,
             status: Some(503),
             bytes_to_client: 217,
             termination: TerminationState {
@@ -963,6 +973,7 @@ mod tests {
             request_ms: None,
             queue_ms: None,
             active_ms: 0,
+            idle_ms: 0,
             status: Some(400),
             bytes_to_client: 0,
             termination: TerminationState {

@@ -227,6 +227,8 @@ struct Srv {
     /// `served` (the `maxconn` slots), a session waiting between two connect attempts
     /// does not count (`back_handle_st_cer()` decrements it on a failed attempt).
     cur_sess: u32,
+    /// The stats page's tallies of this server.
+    tally: Tally,
     queue: VecDeque<Pending>,
     /// Connections that left `queue` with a slot so far (HAProxy's `queue.idx`).
     dequeued: u64,
@@ -295,6 +297,40 @@ struct Prm {
     wmult: u32,
 }
 
+/// What the stats page reads of a backend or a server besides its state, kept as
+/// HAProxy keeps it: `cum_lbconn`, `cur_sess_max` / `conn_max`, `nbpend_max`,
+/// `last_change` and `down_time` (seconds on the balancer's clock), `down_trans`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    lb_picks: u64,
+    most_sessions: u32,
+    most_queued: u32,
+    last_change: u64,
+    down_time: u64,
+    down_transitions: u64,
+}
+
+/// A backend's or a server's stats-page figures at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tallies {
+    /// `lbtot`: times the algorithm chose it (persistence and dequeuing do not count).
+    pub lbtot: u64,
+    /// `smax`: the most sessions at once (a server's connections, a backend's streams).
+    pub smax: u32,
+    /// `qmax`: the longest its queue was.
+    pub qmax: u32,
+    /// `lastchg`: seconds since its last state change.
+    pub lastchg: u32,
+    /// `downtime`: seconds spent down (`srv_downtime()`, `be_downtime()`).
+    pub downtime: u32,
+    /// `chkdown` of a backend: its transitions to having no usable server.
+    pub down_transitions: u64,
+}
+
+fn secs32(secs: u64) -> u32 {
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
 /// One backend's balancer. See the module documentation for how it is driven.
 #[derive(Debug, Clone)]
 pub struct Balancer {
@@ -320,6 +356,8 @@ pub struct Balancer {
     next_ticket: u64,
     queue_timeout: Option<Duration>,
     prng: u32,
+    /// The stats page's tallies of the backend (`down_trans` is the backend's).
+    tally: Tally,
 }
 
 impl Balancer {
@@ -420,6 +458,7 @@ impl Balancer {
                     next_drain: false,
                     served: 0,
                     cur_sess: 0,
+                    tally: Tally::default(),
                     queue: VecDeque::new(),
                     dequeued: 0,
                     maxconn: o.maxconn.unwrap_or(0),
@@ -468,6 +507,7 @@ impl Balancer {
             // HAProxy uses `timeout connect` when `timeout queue` is not set.
             queue_timeout: timeouts.queue.or(timeouts.connect),
             prng: if seed == 0 { 0x2545_f491 } else { seed },
+            tally: Tally::default(),
         };
         match b.lookup {
             Lookup::RoundRobin => b.fwrr_init(),
@@ -528,6 +568,48 @@ impl Balancer {
     }
 
     /// Connections waiting in the backend queue and in server queues.
+    /// Server `id`'s stats-page figures at `now` (`lastchg` from its last state
+    /// change; `downtime` counts the current down period, maintenance included, as
+    /// `srv_downtime()`).
+    pub fn server_tallies(&self, id: ServerId, now: Duration) -> Tallies {
+        let srv = &self.srvs[id.0];
+        let now_s = now.as_secs();
+        let stopped = srv.cur_maint || srv.next_state == ServerState::Stopped;
+        let downtime = if !stopped || srv.last_change >= now_s {
+            srv.tally.down_time
+        } else {
+            now_s - srv.last_change + srv.tally.down_time
+        };
+        Tallies {
+            lbtot: srv.tally.lb_picks,
+            smax: srv.tally.most_sessions,
+            qmax: srv.tally.most_queued,
+            lastchg: secs32(now_s.saturating_sub(srv.last_change)),
+            downtime: secs32(downtime),
+            down_transitions: 0,
+        }
+    }
+
+    /// The backend's stats-page figures at `now` (`be_downtime()`: the current down
+    /// period counts while no server is usable).
+    pub fn backend_tallies(&self, now: Duration) -> Tallies {
+        let now_s = now.as_secs();
+        let t = &self.tally;
+        let downtime = if self.prm.tot_weight > 0 && t.last_change < now_s {
+            t.down_time
+        } else {
+            now_s.saturating_sub(t.last_change) + t.down_time
+        };
+        Tallies {
+            lbtot: t.lb_picks,
+            smax: t.most_sessions,
+            qmax: t.most_queued,
+            lastchg: secs32(now_s.saturating_sub(t.last_change)),
+            downtime: secs32(downtime),
+            down_transitions: t.down_transitions,
+        }
+    }
+
     pub fn queued(&self) -> usize {
         self.queue.len() + self.srvs.iter().map(|s| s.queue.len()).sum::<usize>()
     }
@@ -568,9 +650,25 @@ impl Balancer {
             self.lookup_server(req, avoid, now)
         };
         let Some(s) = chosen else {
-            return Pick::Queued(self.enqueue(None, now));
+            let queued = Pick::Queued(self.enqueue(None, now));
+            self.note_backend_sessions();
+            return queued;
         };
-        self.take_slot(s, now)
+        // `assign_server()`: a choice of the algorithm, unless it is the server the
+        // retry comes from.
+        if Some(s) != avoid {
+            self.tally.lb_picks += 1;
+            self.srvs[s].tally.lb_picks += 1;
+        }
+        let pick = self.take_slot(s, now);
+        self.note_backend_sessions();
+        pick
+    }
+
+    /// `conn_max` of the backend: its streams, served or queued.
+    fn note_backend_sessions(&mut self) {
+        let beconn = u32::try_from(self.beconn()).unwrap_or(u32::MAX);
+        self.tally.most_sessions = self.tally.most_sessions.max(beconn);
     }
 
     /// A session sent to `id` by its persistence cookie (`SF_DIRECT`): no balancing,
@@ -579,7 +677,9 @@ impl Balancer {
         if id.0 >= self.srvs.len() {
             return Pick::NoServer;
         }
-        self.take_slot(id.0, now)
+        let pick = self.take_slot(id.0, now);
+        self.note_backend_sessions();
+        pick
     }
 
     /// A slot on server `s`, or a place in its queue when it is full.
@@ -608,7 +708,9 @@ impl Balancer {
 
     /// A connection attempt to `id` starts (`cur_sess` + 1, as `connect_server()`).
     pub fn connection_opened(&mut self, id: ServerId) {
-        self.srvs[id.0].cur_sess += 1;
+        let srv = &mut self.srvs[id.0];
+        srv.cur_sess += 1;
+        srv.tally.most_sessions = srv.tally.most_sessions.max(srv.cur_sess);
     }
 
     /// A connection to `id` failed or ended (`cur_sess` - 1).
@@ -738,16 +840,28 @@ impl Balancer {
             return None;
         }
         let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
-        self.srvs[s].next_state = if srv.slowstart > 0 {
+        let now_s = now.as_secs();
+        let (was_stopped, last_change) = (srv.next_state == ServerState::Stopped, srv.last_change);
+        if was_stopped && last_change < now_s {
+            self.srvs[s].tally.down_time += now_s - last_change;
+        }
+        self.srvs[s].next_state = if self.srvs[s].slowstart > 0 {
             ServerState::Starting
         } else {
             ServerState::Running
         };
-        self.srvs[s].last_change = now.as_secs();
+        self.srvs[s].last_change = now_s;
         self.recalc_eweight(s, now);
         self.apply_up(s);
         let dequeued = self.grab_from_backend_queue(s, now);
-        Some(self.report(s, had_servers, dequeued.len() as u32, Vec::new(), dequeued))
+        Some(self.report(
+            s,
+            had_servers,
+            dequeued.len() as u32,
+            Vec::new(),
+            dequeued,
+            now,
+        ))
     }
 
     /// A health check marked the server down (`srv_set_stopped()`). `None` when it was
@@ -772,12 +886,12 @@ impl Balancer {
         let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
         self.srvs[s].next_state = state;
         self.srvs[s].last_change = now.as_secs();
-        Some(self.take_out(s, had_servers))
+        Some(self.take_out(s, had_servers, now))
     }
 
     /// Out of the lookup structures, queued sessions redispatched: the report of a
     /// server going down, NOLB, into maintenance or into drain.
-    fn take_out(&mut self, s: usize, had_servers: bool) -> StateChange {
+    fn take_out(&mut self, s: usize, had_servers: bool, now: Duration) -> StateChange {
         self.lb_set_down(s);
         let redispatch = self.redistribute(s);
         self.report(
@@ -786,6 +900,7 @@ impl Balancer {
             redispatch.len() as u32,
             redispatch,
             Vec::new(),
+            now,
         )
     }
 
@@ -806,7 +921,7 @@ impl Balancer {
         self.srvs[s].next_maint = on;
         self.srvs[s].last_change = now.as_secs();
         if on {
-            Some(self.take_out(s, had_servers))
+            Some(self.take_out(s, had_servers, now))
         } else {
             self.srvs[s].next_state = if self.srvs[s].slowstart > 0 {
                 ServerState::Starting
@@ -816,7 +931,14 @@ impl Balancer {
             self.recalc_eweight(s, now);
             self.apply_up(s);
             let dequeued = self.grab_from_backend_queue(s, now);
-            Some(self.report(s, had_servers, dequeued.len() as u32, Vec::new(), dequeued))
+            Some(self.report(
+                s,
+                had_servers,
+                dequeued.len() as u32,
+                Vec::new(),
+                dequeued,
+                now,
+            ))
         }
     }
 
@@ -850,13 +972,18 @@ impl Balancer {
         }
         let had_servers = self.prm.srv_act + self.prm.srv_bck > 0;
         self.srvs[s].next_drain = on;
-        self.srvs[s].last_change = now.as_secs();
+        let now_s = now.as_secs();
+        // Leaving drain counts the drained time as down time (`srv_update_status()`).
+        if !on && self.srvs[s].last_change < now_s {
+            self.srvs[s].tally.down_time += now_s - self.srvs[s].last_change;
+        }
+        self.srvs[s].last_change = now_s;
         if on {
-            Some(self.take_out(s, had_servers))
+            Some(self.take_out(s, had_servers, now))
         } else {
             self.recalc_eweight(s, now);
             self.apply_up(s);
-            Some(self.report(s, had_servers, 0, Vec::new(), Vec::new()))
+            Some(self.report(s, had_servers, 0, Vec::new(), Vec::new(), now))
         }
     }
 
@@ -892,13 +1019,27 @@ impl Balancer {
     // ------------------------------------------------------------ internals
 
     fn report(
-        &self,
+        &mut self,
         s: usize,
         had_servers: bool,
         requeued: u32,
         redispatch: Vec<(QueueTicket, QueuePosition)>,
         dequeued: Vec<Dequeued>,
+        now: Duration,
     ) -> StateChange {
+        // The backend's own state: `set_backend_down()` when its last server left,
+        // `down_time` grows when one comes back (`srv_update_status()`).
+        let has_servers = self.prm.srv_act + self.prm.srv_bck > 0;
+        let now_s = now.as_secs();
+        if had_servers && !has_servers {
+            self.tally.last_change = now_s;
+            self.tally.down_transitions += 1;
+        } else if !had_servers && has_servers {
+            if self.tally.last_change < now_s {
+                self.tally.down_time += now_s - self.tally.last_change;
+            }
+            self.tally.last_change = now_s;
+        }
         let srv = &self.srvs[s];
         StateChange {
             server: ServerId(s),
@@ -1176,18 +1317,24 @@ impl Balancer {
         let ticket = QueueTicket(self.next_ticket);
         match server {
             Some(s) => {
-                let joined_at = self.srvs[s].dequeued;
-                self.srvs[s].queue.push_back(Pending {
+                let srv = &mut self.srvs[s];
+                srv.queue.push_back(Pending {
                     ticket,
                     since: now,
-                    joined_at,
-                })
+                    joined_at: srv.dequeued,
+                });
+                let queued = u32::try_from(srv.queue.len()).unwrap_or(u32::MAX);
+                srv.tally.most_queued = srv.tally.most_queued.max(queued);
             }
-            None => self.queue.push_back(Pending {
-                ticket,
-                since: now,
-                joined_at: self.dequeued,
-            }),
+            None => {
+                self.queue.push_back(Pending {
+                    ticket,
+                    since: now,
+                    joined_at: self.dequeued,
+                });
+                let queued = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
+                self.tally.most_queued = self.tally.most_queued.max(queued);
+            }
         }
         ticket
     }

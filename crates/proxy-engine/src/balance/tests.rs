@@ -134,6 +134,64 @@ fn full_servers_queue_and_a_release_hands_the_slot_over() {
 }
 
 #[test]
+fn tallies_count_choices_peaks_and_queues_as_the_stats_page_reads_them() {
+    let mut b = Balancer::new(
+        &backend(
+            "backend be\n  server a 127.0.0.1:1 maxconn 1\n  server b 127.0.0.1:2 maxconn 1\n",
+        ),
+        1,
+    )
+    .unwrap();
+    let r = get("/");
+    let secs = Duration::from_secs;
+    assert_eq!(b.pick(&r, None, ms(0)), Pick::Server(ServerId(0)));
+    assert_eq!(b.pick(&r, None, ms(0)), Pick::Server(ServerId(1)));
+    b.connection_opened(ServerId(0));
+    assert!(matches!(b.pick(&r, None, ms(0)), Pick::Queued(_)));
+    assert!(matches!(b.pick(&r, None, ms(0)), Pick::Queued(_)));
+    // The dequeued session was not chosen by the algorithm: `lbtot` stays.
+    b.release(ServerId(0), ms(1));
+    // A persistence cookie's direct pick is not a choice either.
+    b.release(ServerId(1), ms(1));
+    let _ = b.pick_direct(ServerId(1), ms(2));
+    let be = b.backend_tallies(secs(5));
+    assert_eq!((be.lbtot, be.smax, be.qmax), (2, 4, 2));
+    let a = b.server_tallies(ServerId(0), secs(5));
+    assert_eq!((a.lbtot, a.smax, a.qmax), (1, 1, 0));
+    // Never changed: the age is the balancer's.
+    assert_eq!((a.lastchg, a.downtime), (5, 0));
+}
+
+#[test]
+fn downtime_and_backend_down_transitions_follow_srv_update_status() {
+    let mut b = Balancer::new(
+        &backend("backend be\n  server a 127.0.0.1:1\n  server b 127.0.0.1:2\n"),
+        1,
+    )
+    .unwrap();
+    let secs = Duration::from_secs;
+    b.set_stopped(ServerId(0), secs(10));
+    b.set_stopped(ServerId(1), secs(12));
+    // Down for 4 s so far, counted while it lasts.
+    assert_eq!(b.server_tallies(ServerId(0), secs(14)).downtime, 4);
+    let be = b.backend_tallies(secs(14));
+    assert_eq!((be.down_transitions, be.lastchg, be.downtime), (1, 2, 2));
+    b.set_running(ServerId(1), secs(15));
+    let be = b.backend_tallies(secs(20));
+    assert_eq!((be.down_transitions, be.lastchg, be.downtime), (1, 5, 3));
+    assert_eq!(b.server_tallies(ServerId(1), secs(20)).downtime, 3);
+    // Maintenance counts while it lasts, and is not added when it ends.
+    b.set_maintenance(ServerId(1), true, secs(20));
+    assert_eq!(b.server_tallies(ServerId(1), secs(22)).downtime, 5);
+    b.set_maintenance(ServerId(1), false, secs(22));
+    assert_eq!(b.server_tallies(ServerId(1), secs(30)).downtime, 3);
+    // Leaving drain adds the drained time.
+    b.set_drain(ServerId(1), true, secs(30));
+    b.set_drain(ServerId(1), false, secs(33));
+    assert_eq!(b.server_tallies(ServerId(1), secs(40)).downtime, 6);
+}
+
+#[test]
 fn a_hashed_server_with_a_full_queue_refuses() {
     let mut b = Balancer::new(
         &backend("backend be\n  balance uri\n  timeout queue 5s\n  server a 127.0.0.1:1 maxconn 1 maxqueue 1\n  server b 127.0.0.1:2 maxconn 1 maxqueue 1\n"),

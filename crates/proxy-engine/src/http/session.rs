@@ -344,6 +344,8 @@ impl RequestHash {
 pub struct HttpRouting {
     pub frontend: Arc<ProxyRules>,
     pub routes: Vec<HttpRoute>,
+    /// The frontend's stats counters, for the requests counted as their head arrives.
+    pub traffic: Option<Arc<crate::counters::ProxyTraffic>>,
 }
 
 impl HttpRouting {
@@ -910,6 +912,7 @@ pub async fn run_http_connection(
             connect_ms: None,
             response_ms: None,
             active_ms: 0,
+            idle_ms: ms(started - idle_since),
             status: None,
             bytes_to_client: 0,
             termination: state(TerminationCause::Normal, TerminationPhase::None),
@@ -1007,6 +1010,9 @@ pub async fn run_http_connection(
         };
         conn.buf.drain(..used);
         let head_done = Instant::now();
+        if let Some(t) = &routing.traffic {
+            t.request_received();
+        }
         let captures = &routing.frontend.captures;
         let record = HttpLogRecord {
             request_captures: HeaderCaptures::take(&captures.request, &head.headers),
@@ -1018,6 +1024,10 @@ pub async fn run_http_connection(
                 head.uri,
                 head.version.as_str()
             )),
+            events: crate::traffic_log::RequestEvents {
+                counted_on_arrival: routing.traffic.is_some(),
+                ..base.events
+            },
             ..base
         };
         let exchange =
@@ -1913,6 +1923,7 @@ async fn forward(
         embryonic: None,
     };
     picker.enter_backend();
+    record.events.entered_backend = true;
     // connect_server(): the client connection's own idle connection to the server the
     // balancer picked (`http-reuse never`), else one of the server's pool as the
     // `http-reuse` rules allow (whatever the method: HAProxy does not look at it).
