@@ -302,7 +302,8 @@ installed_ok() { in_root "$1" dpkg-query -W -f='${Status}' "$2" | grep -qx 'inst
 not_installed() {
     local s
     s=$(in_root "$1" dpkg-query -W -f='${Status}' "$2" 2>/dev/null || true)
-    case "$s" in "" | "unknown ok not-installed" | "deinstall ok config-files" | "purge ok not-installed") return 0 ;; esac
+    # Removed by dpkg in favour of ours: "install ok config-files" (the selection stays).
+    case "$s" in "" | *" ok not-installed" | *" ok config-files") return 0 ;; esac
     return 1
 }
 provides_both() {
@@ -349,6 +350,9 @@ if [ "$replace" = 1 ]; then
     over="$work/replace"
     new_root "$over"
     cp /etc/resolv.conf "$over/etc/resolv.conf"
+    # debootstrap writes only the release itself; haproxy's fixes come from -security.
+    printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
+        "$mirror" "$mirror" >"$over/etc/apt/sources.list"
     # apt inside the root needs the network (outside the test namespace); no daemon starts.
     printf '#!/bin/sh\nexit 101\n' >"$over/usr/sbin/policy-rc.d"
     chmod +x "$over/usr/sbin/policy-rc.d"
