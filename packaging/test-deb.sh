@@ -88,7 +88,7 @@ new_root() {
     tar -xf "$base" -C "$r"
     roots+=("$r")
     mount -t proc proc "$r/proc"
-    # The root resolves and reaches nothing: its commands run in the namespace below.
+    # Names resolve in the root as on the host (`localhost`): the seed checks compare them.
     cp /etc/hosts "$r/etc/hosts"
 }
 
@@ -103,6 +103,8 @@ if [ "$use_cache" = 0 ] || [ ! -s "$base" ]; then
     boot="$work/debootstrap"
     mounted_under "$boot" && die "$boot still has mounts"
     rm -rf "$boot"
+    # debootstrap mounts /proc and /sys in it while it works: unmounted on exit if it fails.
+    roots+=("$boot")
     # minbase + adduser (Depends of ours and of Debian's haproxy; Priority important, so a
     # normal install has it) + psmisc (killall: the seeds' track scripts call it and
     # `keepalived -t` looks the program up; the host, like fixtures/keepalived/measure.sh's
