@@ -18,6 +18,10 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v chromium >/dev/null || need+=(chromium)
+# packaging/build-deb.sh and test-deb.sh: dpkg-shlibdeps, strip, a bookworm root.
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
+command -v strip >/dev/null || need+=(binutils)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -46,6 +50,20 @@ cargo test --workspace --release -q 2>&1 | tee target/test-output.txt || status=
 echo
 echo "== seed labs: target/compat/labs/summary.md"
 cat target/compat/labs/summary.md 2>/dev/null || echo "(the labs did not run)"
+# The Debian package, from the release binary just tested: installed into a clean bookworm
+# root (never on this machine) and over Debian's own haproxy and keepalived there, with
+# `haproxy -c` / `keepalived -t` on the seeds compared with the real ones. test-deb.sh
+# unmounts what it mounted even when it fails or is interrupted.
+echo
+echo "== packaging: packaging/build-deb.sh + packaging/test-deb.sh --replace"
+packaging_started=$(date +%s)
+if deb=$(packaging/build-deb.sh --binary "${CARGO_TARGET_DIR:-target}/release/ha-compat" | tail -1) &&
+    packaging/test-deb.sh --replace --deb "$deb"; then
+    echo "packaging: passed in $(($(date +%s) - packaging_started)) s"
+else
+    echo "packaging: FAILED (see above)"
+    status=1
+fi
 # Nothing may outlive the labs: namespaces, their directories, daemons started in them.
 left=$(ip netns list | awk '{print $1}' | grep -E '^hac' || true)
 # (only those outside the host's network namespace count: a developer's own nginx is fine)

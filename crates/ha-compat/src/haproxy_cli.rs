@@ -189,9 +189,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut preamble = |err: &mut dyn Write| {
         if !preamble_done && !silent {
             preamble_done = true;
-            let exe = std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let exe = executable_path();
             let _ = write!(
                 err,
                 "[NOTICE]   ({pid}) : haproxy version is {}\n[NOTICE]   ({pid}) : path to executable is {exe}\n",
@@ -379,6 +377,41 @@ fn check_condition(
             2
         }
     }
+}
+
+/// What HAProxy prints as "path to executable": `get_exec_path()` returns the kernel's
+/// `AT_EXECFN`, the path handed to `execve()` (measured with 2.6.12: `/usr/sbin/haproxy`
+/// when run as `haproxy` from PATH, `./hx` for `./hx`, a symlink's own path, never the
+/// file it points to). `current_exe()` would name `/usr/sbin/ha-compat` under the
+/// packaged `/usr/sbin/haproxy` symlink. `AT_EXECFN` is an address in our own memory:
+/// read through `/proc/self/auxv` and `/proc/self/mem` (no unsafe); `current_exe()` if
+/// /proc is unavailable.
+fn executable_path() -> String {
+    execfn().unwrap_or_else(|| {
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn execfn() -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    const AT_EXECFN: usize = 31;
+    const WORD: usize = std::mem::size_of::<usize>();
+    let auxv = std::fs::read("/proc/self/auxv").ok()?;
+    let address = auxv.chunks_exact(2 * WORD).find_map(|pair| {
+        let (key, value) = pair.split_at(WORD);
+        let key = usize::from_ne_bytes(key.try_into().ok()?);
+        let value = usize::from_ne_bytes(value.try_into().ok()?);
+        (key == AT_EXECFN).then_some(value)
+    })?;
+    let mem = std::fs::File::open("/proc/self/mem").ok()?;
+    // PATH_MAX: the kernel refuses longer execve() paths. The string sits at the top of
+    // the stack, so fewer bytes may be readable: read what there is.
+    let mut buf = vec![0u8; 4096];
+    let n = mem.read_at(&mut buf, u64::try_from(address).ok()?).ok()?;
+    let end = buf[..n].iter().position(|b| *b == 0)?;
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
 fn io_reason(e: &std::io::Error) -> String {

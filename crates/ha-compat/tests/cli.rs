@@ -157,3 +157,34 @@ fn refused_keywords_name_file_and_line() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The NOTICE line "path to executable is …" names the path the program was executed by
+/// (the packaged `/usr/sbin/haproxy` symlink, not the `ha-compat` file it points to), as
+/// the real haproxy prints it: both are run through a symlink and must name the symlink.
+#[test]
+fn haproxy_names_the_path_it_was_executed_by() {
+    let dir = std::env::temp_dir().join(format!("hac-execfn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.cfg");
+    std::fs::write(&bad, "global\n  no-such-keyword\n").expect("write config");
+    let mut subjects = vec![("ours", env!("CARGO_BIN_EXE_ha-compat").to_owned())];
+    if std::path::Path::new("/usr/sbin/haproxy").exists() {
+        subjects.push(("reference", "/usr/sbin/haproxy".to_owned()));
+    }
+    for (who, target) in subjects {
+        let link = dir.join(format!("{who}-link")).join("haproxy");
+        std::fs::create_dir_all(link.parent().expect("has a parent")).expect("link dir");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let output = std::process::Command::new(&link)
+            .args(["-c", "-f"])
+            .arg(&bad)
+            .output()
+            .expect("run through the symlink");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{who}: {err}");
+        let expected = format!(") : path to executable is {}\n", link.display());
+        assert!(err.contains(&expected), "{who}: {expected:?} not in {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -788,6 +788,9 @@ pub fn load(files: &[PathBuf], opts: &LoadOptions<'_>) -> Loaded {
         .iter()
         .any(|px| !px.disabled && !px.binds.is_empty())
         || p.log_forward_listens
+        // A `stats socket` is a listener of HAProxy's CLI frontend: Debian's default
+        // haproxy.cfg (no proxy) is valid, exit 0 (fixture valid/debian_default.cfg).
+        || !p.config.global.stats_sockets.is_empty()
         || p.config.other_sections.iter().any(|s| {
             s.kind == crate::model::OtherSectionKind::Peers
                 && sections::peers_has_local_peer(s, local_peer.as_deref())
