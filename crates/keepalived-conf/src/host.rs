@@ -14,6 +14,9 @@ pub trait Host {
     fn find_executable(&self, program: &str) -> Option<PathBuf>;
     /// Does this user exist?
     fn user_exists(&self, name: &str) -> bool;
+    /// Does this host name resolve (keepalived's `domain_stosockaddr()`, a `getaddrinfo()`
+    /// at parse time: `smtp_server NAME`)?
+    fn resolves(&self, name: &str) -> bool;
 }
 
 /// The machine we run on: `/sys/class/net`, `$PATH`, `/etc/passwd`.
@@ -66,6 +69,13 @@ impl Host for SystemHost {
             .map(|text| text.lines().any(|l| l.split(':').next() == Some(name)))
             .unwrap_or(false)
     }
+
+    fn resolves(&self, name: &str) -> bool {
+        use std::net::ToSocketAddrs;
+        (name, 25)
+            .to_socket_addrs()
+            .is_ok_and(|mut addrs| addrs.next().is_some())
+    }
 }
 
 /// A host described in memory, for tests and for checking a file meant for another machine.
@@ -97,6 +107,11 @@ impl Host for FakeHost {
     fn user_exists(&self, name: &str) -> bool {
         self.users.iter().any(|u| u == name)
     }
+    /// A described host has no resolver: only addresses are valid (as keepalived 2.2.7
+    /// reads the seeds where they were recorded, without DNS).
+    fn resolves(&self, _: &str) -> bool {
+        false
+    }
 }
 
 /// A host on which everything exists.
@@ -111,6 +126,9 @@ impl Host for PermissiveHost {
         Some(PathBuf::from(program))
     }
     fn user_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn resolves(&self, _: &str) -> bool {
         true
     }
 }

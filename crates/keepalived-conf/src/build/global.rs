@@ -193,15 +193,10 @@ fn smtp_server(ctx: &mut Ctx<'_>, item: &Node) {
         },
         None => 25,
     };
-    // An address, or a host name keepalived resolves when it sends mail.
-    let plausible = host.text.parse::<IpAddr>().is_ok()
-        || (!host.text.is_empty()
-            && host.text.chars().any(|c| c.is_ascii_alphabetic())
-            && host
-                .text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-    if !plausible {
+    // An address, or a host name that resolves now: keepalived resolves it while
+    // parsing (`smtpserver_handler()`: `inet_stosockaddr()`, else `domain_stosockaddr()`).
+    let valid = host.text.parse::<IpAddr>().is_ok() || ctx.host.resolves(&host.text);
+    if !valid {
         ctx.warn(
             item.span(),
             ConfigErr::GeneralError,
