@@ -43,6 +43,10 @@ pub struct Diagnostic {
     /// `config_err_t`, e.g. `CONFIG_UNKNOWN_KEYWORD`). `None` for what only ha-compat says:
     /// drop-in mode prints those but does not let them change the exit status.
     pub code: Option<&'static str>,
+    /// How many times the original prints it (keepalived 2.2.7 validates an instance in
+    /// two stages and prints `No VIP specified` from both): drop-in mode repeats it, the
+    /// rich renderer shows it once.
+    pub printed: u8,
 }
 
 impl Diagnostic {
@@ -54,6 +58,7 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             code: None,
+            printed: 1,
         }
     }
 
@@ -81,6 +86,12 @@ impl Diagnostic {
 
     pub fn at_check(mut self) -> Self {
         self.stage = Stage::Check;
+        self
+    }
+
+    /// The original prints it `times` times.
+    pub fn printed_times(mut self, times: u8) -> Self {
+        self.printed = times.max(1);
         self
     }
 }

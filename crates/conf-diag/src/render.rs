@@ -6,7 +6,8 @@ use crate::diagnostic::{Diagnostic, Severity, Stage};
 use crate::source::SourceMap;
 
 /// One line as keepalived 2.2.7's VRRP process prints it with `-t`:
-/// `(FILE: Line N) message`; checks made after reading carry no position.
+/// `(FILE: Line N) message`; checks made after reading carry no position. A message the
+/// original prints more than once comes as that many lines.
 pub fn render_keepalived(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
     let position = match (diagnostic.stage, diagnostic.span) {
         (Stage::Read, Some(span)) => match sources.file(span.file) {
@@ -15,7 +16,8 @@ pub fn render_keepalived(diagnostic: &Diagnostic, sources: &SourceMap) -> String
         },
         _ => String::new(),
     };
-    format!("{position}{}", diagnostic.message)
+    let line = format!("{position}{}", diagnostic.message);
+    vec![line; usize::from(diagnostic.printed.max(1))].join("\n")
 }
 
 /// A multi-line, rustc-like rendering:

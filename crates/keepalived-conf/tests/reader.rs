@@ -226,3 +226,19 @@ fn unknown_keywords_warn_and_parsing_goes_on_with_a_suggestion() {
     assert_eq!(d.help.as_deref(), Some("did you mean 'priority'?"));
     assert_eq!(p.config.instances[0].vrid.get(), 7);
 }
+
+/// keepalived 2.2.7 prints `No VIP specified` twice (fixtures/keepalived/invalid/
+/// vip-missing.expected, recorded from `keepalived -t`): the drop-in rendering repeats it.
+#[test]
+fn no_vip_is_printed_twice_as_keepalived_does() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keepalived/invalid");
+    let text = std::fs::read_to_string(fixtures.join("vip-missing.conf")).expect("fixture");
+    let expected = std::fs::read_to_string(fixtures.join("vip-missing.expected")).expect("fixture");
+    let parsed = parse(&text);
+    let rendered: String = parsed
+        .diagnostics
+        .iter()
+        .map(|d| conf_diag::render_keepalived(d, &parsed.sources) + "\n")
+        .collect();
+    assert_eq!(rendered, expected);
+}

@@ -119,7 +119,8 @@ pub(super) fn complete(ctx: &mut Ctx<'_>) {
             inst.nopreempt = false;
         }
         if inst.virtual_ipaddresses.is_empty() {
-            ctx.check(
+            // keepalived 2.2.7 prints it twice (two validation stages; REFERENCE.md).
+            ctx.check_printed_twice(
                 Severity::Warning,
                 span,
                 ConfigErr::Warning,

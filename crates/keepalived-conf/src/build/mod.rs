@@ -113,6 +113,22 @@ impl Ctx<'_> {
         self.report(Severity::Error, span, class, message);
     }
 
+    /// A check keepalived prints twice (without a position).
+    pub fn check_printed_twice(
+        &mut self,
+        severity: Severity,
+        span: Option<Span>,
+        class: ConfigErr,
+        message: impl Into<String>,
+    ) {
+        self.diags.push(
+            Diagnostic::new(severity, span, message)
+                .with_code(class.code())
+                .at_check()
+                .printed_times(2),
+        );
+    }
+
     /// A check made after reading: keepalived prints it without a position.
     pub fn check(
         &mut self,
