@@ -63,6 +63,10 @@ listen slow
     bind 127.0.0.1:8091
     timeout server 5s
     server w1 127.0.0.1:9005
+listen ws
+    bind 127.0.0.1:8092
+    timeout tunnel 10s
+    server u1 127.0.0.1:9006
 ";
 
 /// The POSTs, in order: form body, and what follows `/st` in the URI.
@@ -112,8 +116,14 @@ impl Webs {
     fn start(ns: &Ns) -> Webs {
         let running = Arc::new(AtomicBool::new(true));
         let mut threads = Vec::new();
-        // 9005 reads requests and never answers.
-        for (port, name) in [(9001u16, "s1"), (9002, "s2"), (9003, "s3"), (9005, "")] {
+        // 9005 reads requests and never answers; 9006 switches to a WebSocket and holds.
+        for (port, name) in [
+            (9001u16, "s1"),
+            (9002, "s2"),
+            (9003, "s3"),
+            (9005, ""),
+            (9006, "ws"),
+        ] {
             let flag = running.clone();
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
             threads.push(ns.spawn(move || {
@@ -133,7 +143,13 @@ impl Webs {
                                     _ => break,
                                 }
                             }
-                            if name.is_empty() {
+                            if name == "ws" {
+                                let _ = s.write_all(
+                                    b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+                                );
+                                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+                            } else if name.is_empty() {
                                 // Hold the request until the peer closes.
                                 let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
                                 while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
@@ -380,11 +396,28 @@ fn kill_sessions(ns: &Ns, stdout: &Path) -> Vec<String> {
         s
     });
     let mut http = http.join().unwrap();
+    // A WebSocket tunnel after its `101`.
+    let ws = ns.spawn(|| {
+        let mut s = TcpStream::connect("127.0.0.1:8092").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        s
+    });
+    let mut ws = ws.join().unwrap();
     sleep_ms(200);
     let mut out = Vec::new();
     for body in [
         "s=t1&action=shutdown&b=tcpfe",
         "s=w1&action=shutdown&b=slow",
+        "s=u1&action=shutdown&b=ws",
     ] {
         let answer = String::from_utf8_lossy(&exchange(ns, 8404, post(body, ""))).into_owned();
         out.push(format!("{body}: {}", answer.lines().nth(4).unwrap_or("")));
@@ -401,6 +434,13 @@ fn kill_sessions(ns: &Ns, stdout: &Path) -> Vec<String> {
         "http client after the kill: {:?}",
         String::from_utf8_lossy(&got)
     ));
+    let mut got = Vec::new();
+    let _ = ws.read_to_end(&mut got);
+    out.push(format!(
+        "websocket client after the kill: {:?}",
+        String::from_utf8_lossy(&got)
+    ));
+    wait_for_line(stdout, before, "\"GET /ws");
     wait_for_line(stdout, before, "\"GET /slow");
     wait_for_line(stdout, before, " K- ");
     let mut lines: Vec<String> = log_lines(stdout)[before..]
@@ -498,6 +538,16 @@ fn stats_admin_acts_like_haproxy_2_6() {
         2,
         "{}",
         reference.keep_alive
+    );
+    // The kill reached the WebSocket tunnel on the reference: its line is logged with a
+    // `K` termination (HAProxy logs `K---`: no phase for a tunnel).
+    assert!(
+        reference
+            .killed
+            .iter()
+            .any(|l| l.contains("\"GET /ws") && l.contains(" K---")),
+        "{:?}",
+        reference.killed
     );
     let mut differences = Vec::new();
     for (r, o) in reference.steps.iter().zip(&ours.steps) {

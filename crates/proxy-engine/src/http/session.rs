@@ -841,8 +841,8 @@ enum Next {
     KeepOpen,
     Close,
     /// `101 Switching Protocols` was forwarded: the connection becomes a tunnel to this
-    /// server.
-    Tunnel(TcpStream),
+    /// server, which the stats page's "Kill Sessions" still reaches.
+    Tunnel(TcpStream, crate::tcp_session::KillSwitch),
 }
 
 impl Next {
@@ -1040,8 +1040,8 @@ pub async fn run_http_connection(
                 let _ = conn.stream.shutdown().await;
                 return;
             }
-            Next::Tunnel(server) => {
-                tunnel(conn, server, settings, &mut record).await;
+            Next::Tunnel(server, kill) => {
+                tunnel(conn, server, kill, settings, &mut record).await;
                 record.active_ms = ms(started.elapsed());
                 log(record);
                 return;
@@ -2138,7 +2138,7 @@ async fn exchange(
 ) -> Next {
     match exchange_inner(client, server, plan, settings, rules, record, link).await {
         Ok(close) => Next::closing(close),
-        Err(server) => Next::Tunnel(server),
+        Err(server) => Next::Tunnel(server, std::mem::take(&mut link.kill)),
     }
 }
 
@@ -2674,11 +2674,12 @@ fn response_rules_deny<'a>(
 async fn tunnel(
     client: Client,
     server: TcpStream,
+    kill: crate::tcp_session::KillSwitch,
     settings: &HttpSettings,
     record: &mut HttpLogRecord,
 ) {
     let Client { stream, buf, .. } = client;
-    let pump = Pump::new(&settings.session.timeouts);
+    let pump = Pump::new(&settings.session.timeouts).killed_by(kill);
     let outcome = pump.run(stream, server, buf, settings.session.splice).await;
     record.bytes_to_client += outcome.bytes_to_client;
     if outcome.termination.cause != TerminationCause::Normal {
