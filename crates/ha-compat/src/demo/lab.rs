@@ -5,7 +5,7 @@
 //! ports and bridge in `hacdemo-sw`, each node's `eth1` in its own), so nothing outside the
 //! namespaces is touched. [`Lab`]'s `Drop` kills every process and deletes every namespace
 //! and the working directory, on success, on error and after Ctrl-C alike. If the demo is
-//! killed outright, `setpriv --pdeathsig SIGKILL` takes the nodes' processes with it and
+//! killed outright, `setpriv --pdeathsig SIGKILL` takes the lab's processes with it and
 //! [`leftovers`] finds the namespaces at the next start ([`remove_leftovers`] deletes them).
 
 use std::net::Ipv4Addr;
@@ -95,7 +95,15 @@ impl Lab {
         ])?;
         ip(&["-n", SWITCH, "link", "set", &ns, "master", "hacdemo-br"])?;
         ip(&["-n", SWITCH, "link", "set", &ns, "up"])?;
-        ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", IFACE])?;
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            IFACE,
+        ])?;
         ip(&["-n", &ns, "link", "set", IFACE, "up"])
     }
 
@@ -167,6 +175,7 @@ impl Lab {
     ) -> Result<u32> {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &netns(name)])
+            .args(["setpriv", "--pdeathsig", "SIGKILL"])
             .args(["env", "-i", &format!("PATH={CLEAN_PATH}")])
             .arg(program)
             .args(args);
