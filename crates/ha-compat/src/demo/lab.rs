@@ -341,7 +341,38 @@ pub fn leftovers() -> Vec<String> {
     for dir in demo_dirs() {
         left.push(format!("directory {}", dir.display()));
     }
+    for (pid, cmdline) in demo_processes() {
+        left.push(format!("process {pid} ({cmdline})"));
+    }
     left
+}
+
+/// Processes of a demo, wherever they are (a deleted namespace lives on while a process
+/// holds it): an argument naming `hacdemo-*` (the daemons' symlinks and configs, the nodes'
+/// holders) or the agents (`ha-compat demo-agent …`). Not this process.
+fn demo_processes() -> Vec<(i32, String)> {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid: i32 = name.parse().ok()?;
+            if name == me {
+                return None;
+            }
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let ours = args.iter().any(|a| a.contains(PREFIX))
+                || args.get(1).is_some_and(|a| a == "demo-agent");
+            ours.then(|| (pid, args.join(" ").trim_end().to_owned()))
+        })
+        .collect()
 }
 
 /// Deletes everything [`leftovers`] lists; returns what could not be deleted.
@@ -350,9 +381,14 @@ pub fn remove_leftovers() -> Vec<String> {
         kill_netns_pids(&ns);
         let _ = ip(&["netns", "del", &ns]);
     }
+    for (pid, _) in demo_processes() {
+        let _ = kill(pid);
+    }
     for dir in demo_dirs() {
         let _ = std::fs::remove_dir_all(dir);
     }
+    // Killed processes take a moment to be gone from /proc.
+    wait_for(Duration::from_secs(2), || demo_processes().is_empty());
     leftovers()
 }
 
