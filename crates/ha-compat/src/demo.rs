@@ -120,10 +120,18 @@ pub fn run(cleanup: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         .map(|(program, package, why)| format!("  {program} (package {package}): {why}"))
         .collect();
     if !missing.is_empty() {
+        let mut packages: Vec<&str> = NEEDED
+            .iter()
+            .filter(|(program, _, _)| find_program(program).is_none())
+            .map(|(_, package, _)| *package)
+            .collect();
+        packages.dedup();
         let _ = writeln!(
             err,
-            "ha-compat demo: missing programs:\n{}",
-            missing.join("\n")
+            "ha-compat demo: missing programs:\n{}\n\
+             On Debian: apt-get install {} (scripts/test.sh installs them too).",
+            missing.join("\n"),
+            packages.join(" ")
         );
         return 1;
     }
@@ -261,7 +269,10 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
             name,
             &exe,
             &["demo-agent", "web", name],
-            std::process::Stdio::null(),
+            std::process::Stdio::from(
+                std::fs::File::create(dir.join(format!("{name}-requests.tsv")))
+                    .context("cannot create the web's request log")?,
+            ),
             &dir.join(format!("{name}.log")),
         )?;
     }
@@ -521,6 +532,39 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
         stamp(started),
         recovered.len()
     );
+    // What the webs saw, as the tutorial shows it in Apache's logs: `option httpchk`'s
+    // health checks from both LB nodes, and `option forwardfor`'s header naming the client.
+    for (name, _) in WEBS {
+        let log =
+            std::fs::read_to_string(dir.join(format!("{name}-requests.tsv"))).unwrap_or_default();
+        let mut checks: Vec<&str> = Vec::new();
+        let mut forwarded: Vec<&str> = Vec::new();
+        let mut check_line = "";
+        for line in log.lines() {
+            let mut fields = line.splitn(3, '\t');
+            let (Some(peer), Some(xff), Some(request)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if request.starts_with("OPTIONS ") {
+                check_line = request;
+                if !checks.contains(&peer) {
+                    checks.push(peer);
+                }
+            } else if xff != "-" && !forwarded.contains(&xff) {
+                forwarded.push(xff);
+            }
+        }
+        checks.sort_unstable();
+        let _ = writeln!(
+            out,
+            "[{}] {name} saw health checks `{check_line}` from {} and requests with X-Forwarded-For: {}",
+            stamp(started),
+            if checks.is_empty() { "nobody".to_owned() } else { checks.join(" and ") },
+            if forwarded.is_empty() { "none".to_owned() } else { forwarded.join(", ") },
+        );
+    }
     let _ = writeln!(
         out,
         "[{}] cleaning up (stopping every process, deleting the namespaces and {})",

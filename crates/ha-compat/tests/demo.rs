@@ -87,6 +87,18 @@ fn demo_shows_the_vip_move_and_the_service_continue_and_leaves_nothing() {
         "VIP moved after {moved_ms} ms"
     );
     assert!(stdout.contains("service continued through lb2"));
+    // What the compat labs see on the reference haproxy 2.6.12 with seed 001 (nginx's access
+    // logs, docs/compat-tests.md): `option httpchk` sends `OPTIONS / HTTP/1.0` from both
+    // LBs, and `option forwardfor` names the client.
+    for web in ["web1", "web2"] {
+        assert!(
+            stdout.contains(&format!(
+                "{web} saw health checks `OPTIONS / HTTP/1.0` from 192.168.50.11 and \
+                 192.168.50.12 and requests with X-Forwarded-For: 192.168.50.100"
+            )),
+            "{web}"
+        );
+    }
     assert!(stdout.contains("cleaned up: nothing left behind"));
 
     let traces = demo_traces();
