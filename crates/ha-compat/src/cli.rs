@@ -39,6 +39,20 @@ enum Command {
         #[arg(long = "no-host-checks")]
         no_host_checks: bool,
     },
+    /// Runs seed 001 on ha-compat in a throwaway lab of network namespaces (root): shows
+    /// who holds the VIP and which web answers, kills the master's haproxy, shows the VIP
+    /// move and the service continue, and removes everything.
+    Demo {
+        /// Only removes what an interrupted demo left behind (hacdemo-* namespaces).
+        #[arg(long)]
+        cleanup: bool,
+    },
+    /// The demo's web server and client, run by `demo` inside the lab's namespaces.
+    #[command(hide = true)]
+    DemoAgent {
+        #[command(subcommand)]
+        role: DemoAgentRole,
+    },
     /// Lists every keepalived (or, with --haproxy, haproxy.cfg) keyword and ha-compat's
     /// support for it.
     Keywords {
@@ -49,6 +63,14 @@ enum Command {
         #[arg(long)]
         haproxy: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoAgentRole {
+    /// A web server on port 80 answering NAME.
+    Web { name: String },
+    /// Requests to ADDR every 20 ms, one line per request on stdout.
+    Client { target: std::net::SocketAddr },
 }
 
 pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -70,6 +92,20 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             config_id,
             no_host_checks,
         }) => check_files(&files, dump, config_id, no_host_checks, out, err),
+        Some(Command::Demo { cleanup }) => crate::demo::run(cleanup, out, err),
+        Some(Command::DemoAgent { role }) => {
+            let result = match role {
+                DemoAgentRole::Web { name } => crate::demo::agent::web(&name),
+                DemoAgentRole::Client { target } => crate::demo::agent::client(target),
+            };
+            match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = writeln!(err, "ha-compat demo-agent: {e:#}");
+                    1
+                }
+            }
+        }
         Some(Command::Keywords {
             markdown,
             haproxy: true,

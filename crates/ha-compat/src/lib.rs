@@ -4,6 +4,8 @@
 //! - [`keepalived_cli`]: the drop-in `keepalived` command line (getopt-style flags as
 //!   keepalived 2.2.7 takes them): `-t`, `-f`, `-d`, `-i`, `-v`.
 //! - [`haproxy_cli`]: the drop-in `haproxy` command line (`-c`, `-f`, `-cc`, `-vv`…).
+//! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
+//!   failover shown (its own lab, webs and client; root only).
 //! - [`check`]: loading and reporting a configuration, shared by both.
 //! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
 //! - [`proxy_run`]: the proxy engine in the foreground (`haproxy -db -f FILE`): refusals,
@@ -14,6 +16,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod demo;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
 pub mod proxy_run;

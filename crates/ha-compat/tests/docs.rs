@@ -37,3 +37,24 @@ fn compatibility_doc_matches_the_haproxy_keyword_table() {
         "regenerate with `ha-compat keywords --haproxy --markdown`"
     );
 }
+
+/// The README keeps exactly two set-up commands: the demo (the main job on an embedded
+/// default, run end to end by tests/demo.rs) and the whole test suite.
+#[test]
+fn readme_has_the_two_commands() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## The two commands")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a '## The two commands' section");
+    let commands: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .collect();
+    assert_eq!(
+        commands,
+        ["cargo run -q -p ha-compat -- demo", "scripts/test.sh"]
+    );
+}
