@@ -52,6 +52,16 @@ pub enum Sig {
 }
 
 impl Sig {
+    /// The Linux signal number.
+    pub fn number(self) -> i32 {
+        match self {
+            Sig::Hup => 1,
+            Sig::Int => 2,
+            Sig::Kill => 9,
+            Sig::Term => 15,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Sig::Term => "SIGTERM",
@@ -197,6 +207,9 @@ pub struct Supervisor {
     stop_deadline: Option<Instant>,
     /// SIGKILL already sent on the deadline.
     escalated: bool,
+    /// The signal that started the stop (a child killed by it stopped as asked: HAProxy
+    /// 2.6 in `-db` mode keeps SIGTERM's default action).
+    stop_signal: Option<Sig>,
     /// Exit status when everything is gone.
     exit_status: i32,
 }
@@ -219,6 +232,7 @@ impl Supervisor {
             backoff,
             stop_deadline: None,
             escalated: false,
+            stop_signal: None,
             exit_status: 0,
         }
     }
@@ -301,6 +315,7 @@ impl Supervisor {
             Event::Signal(sig) => {
                 if self.stop_deadline.is_none() {
                     self.stop_deadline = Some(now + STOP_GRACE);
+                    self.stop_signal = Some(sig);
                     let running: Vec<(ChildKind, u32)> = self.running().collect();
                     out.push(Action::Log(format!(
                         "{}: stopping {}",
@@ -344,7 +359,13 @@ impl Supervisor {
         if stopping {
             c.slot = Slot::Done;
             out.push(Action::Log(ended));
-            if how != ExitKind::Code(0) && !(self.escalated && how == ExitKind::Signal(9)) {
+            // Stopped as asked: exit 0, the stop signal, or the SIGKILL after the grace.
+            let asked = self.stop_signal.map(Sig::number);
+            let clean = match how {
+                ExitKind::Code(code) => code == 0,
+                ExitKind::Signal(s) => Some(s) == asked || (self.escalated && s == 9),
+            };
+            if !clean {
                 self.exit_status = 1;
             }
         } else if how == ExitKind::Code(REFUSED) {
@@ -626,11 +647,11 @@ mod tests {
             logs(&a),
             ["SIGTERM: stopping keepalived (pid 10), haproxy (pid 20)"]
         );
-        // haproxy stops; keepalived hangs.
+        // haproxy stops (killed by the SIGTERM, as HAProxy 2.6 -db is); keepalived hangs.
         let a = s.handle(
             Event::Exited {
                 pid: 20,
-                how: ExitKind::Code(0),
+                how: ExitKind::Signal(15),
             },
             t0 + ms(10),
         );
@@ -652,6 +673,27 @@ mod tests {
         );
         assert!(a.contains(&Action::RemoveVips));
         assert_eq!(a.last(), Some(&Action::Exit(0)));
+    }
+
+    #[test]
+    fn a_child_failing_during_the_stop_makes_the_exit_status_1() {
+        let (mut s, t0) = both();
+        s.handle(Event::Signal(Sig::Term), t0);
+        s.handle(
+            Event::Exited {
+                pid: 20,
+                how: ExitKind::Signal(11),
+            },
+            t0,
+        );
+        let a = s.handle(
+            Event::Exited {
+                pid: 10,
+                how: ExitKind::Code(0),
+            },
+            t0,
+        );
+        assert_eq!(a.last(), Some(&Action::Exit(1)));
     }
 
     #[test]
