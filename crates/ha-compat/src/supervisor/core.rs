@@ -460,7 +460,7 @@ fn show(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms} ms")
-    } else if ms % 1000 == 0 || ms >= 10_000 {
+    } else if d.subsec_millis() == 0 || ms >= 10_000 {
         format!("{} s", d.as_secs())
     } else {
         format!("{}.{} s", d.as_secs(), d.subsec_millis() / 100)
