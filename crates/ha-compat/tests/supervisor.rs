@@ -228,6 +228,21 @@ fn supervisor_runs_restarts_cleans_vips_and_stops() {
         .unwrap_or_else(|| panic!("the new keepalived never added the VIP:\n{}", log()));
     eprintln!("VIP back {took:?} after the new keepalived (pid {ka2}) started");
 
+    // SIGHUP: keepalived reloads (it logs `Reloading`, as keepalived 2.2.7), the proxy
+    // child is left alone.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(3), || {
+        log().contains("Reloading ...").then_some(())
+    })
+    .unwrap_or_else(|| panic!("keepalived did not reload:\n{}", log()));
+    sleep_ms(300);
+    assert_eq!(child(pid, "haproxy"), Some(hap2), "{}", log());
+    assert_eq!(child(pid, "keepalived"), Some(ka2), "{}", log());
+
     // SIGTERM: children stopped, VIP gone, exit 0.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),

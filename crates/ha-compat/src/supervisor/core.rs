@@ -303,12 +303,21 @@ impl Supervisor {
             }
             Event::Exited { pid, how } => self.exited(pid, how, now, &mut out),
             Event::Signal(Sig::Hup) => {
+                // keepalived reloads on SIGHUP. HAProxy's SIGHUP only dumps server states
+                // (its reload is the master's SIGUSR2), and our proxy engine does not
+                // handle SIGHUP: it would die of it. So the proxy child does not get it.
                 let running: Vec<(ChildKind, u32)> = self.running().collect();
-                out.push(Action::Log(format!(
-                    "SIGHUP: forwarded to {}",
-                    list(&running)
-                )));
-                for (_, pid) in running {
+                let (vrrp, proxy): (Vec<_>, Vec<_>) =
+                    running.iter().partition(|(k, _)| *k == ChildKind::Vrrp);
+                let mut line = format!("SIGHUP: forwarded to {}", list(&vrrp));
+                if !proxy.is_empty() {
+                    line.push_str(&format!(
+                        "; {} keeps running (haproxy.cfg is not reloaded yet)",
+                        list(&proxy)
+                    ));
+                }
+                out.push(Action::Log(line));
+                for (_, pid) in vrrp {
                     out.push(Action::Kill { pid, sig: Sig::Hup });
                 }
             }
@@ -741,19 +750,19 @@ mod tests {
     }
 
     #[test]
-    fn sighup_goes_to_every_running_child_and_changes_nothing_else() {
+    fn sighup_goes_to_keepalived_only_and_changes_nothing_else() {
         let (mut s, t0) = both();
         let a = s.handle(Event::Signal(Sig::Hup), t0);
         assert_eq!(
             a,
             vec![
-                Action::Log("SIGHUP: forwarded to keepalived (pid 10), haproxy (pid 20)".into()),
+                Action::Log(
+                    "SIGHUP: forwarded to keepalived (pid 10); haproxy (pid 20) keeps running \
+                     (haproxy.cfg is not reloaded yet)"
+                        .into()
+                ),
                 Action::Kill {
                     pid: 10,
-                    sig: Sig::Hup
-                },
-                Action::Kill {
-                    pid: 20,
                     sig: Sig::Hup
                 },
             ]
