@@ -315,3 +315,101 @@ fn one_kind_of_file_starts_one_child_which_dies_with_the_parent() {
     .unwrap_or_else(|| panic!("haproxy {hap} outlived its parent"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The proxy child killed each time it comes back: the restarts slow down (100 ms, 200 ms,
+/// ... 3.2 s), the `keepalived` child's `killall -0 haproxy` fails `fall` times and the
+/// priority drops; left alone, the proxy comes back and the priority with it. In a PID
+/// namespace of its own (the supervisor is its pid 1), so `killall` sees only this test's
+/// haproxy.
+#[test]
+fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup2");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = std::env::temp_dir().join(format!("ha-compat-supervisor2-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let holder = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .args(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(env!("CARGO_BIN_EXE_ha-compat"))
+            .arg("-f")
+            .arg(&keepalived)
+            .arg("-f")
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let (pid, _) = wait_for(Duration::from_secs(5), || child(holder.0.id(), "ha-compat"))
+        .unwrap_or_else(|| panic!("no supervisor under unshare: {:?}", children(holder.0.id())));
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+    assert!(
+        log().contains("VRRP_Script(chk_haproxy) succeeded"),
+        "{}",
+        log()
+    );
+
+    // Kill the proxy each time it is back, until the script has failed `fall` (2) times.
+    let mut kills = 0;
+    wait_for(Duration::from_secs(15), || {
+        if let Some(hap) = child(pid, "haproxy") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(hap as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            kills += 1;
+        }
+        log()
+            .contains("VRRP_Script(chk_haproxy) failed")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the track script never failed:\n{}", log()));
+    eprintln!("track script failed after {kills} kills");
+    assert!(
+        log().contains("Changing effective priority from 150 to 90"),
+        "{}",
+        log()
+    );
+    assert!(
+        log().contains("restarting in 1.6 s") || log().contains("restarting in 3.2 s"),
+        "the restarts slowed down:\n{}",
+        log()
+    );
+    // Left alone: the proxy comes back, the script succeeds, the priority is restored.
+    let failed_at = log().rfind("VRRP_Script(chk_haproxy) failed").unwrap();
+    wait_for(Duration::from_secs(15), || {
+        log()[failed_at..]
+            .contains("Changing effective priority from 90 to 150")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the priority never came back:\n{}", log()));
+    assert!(child(pid, "haproxy").is_some());
+    if std::env::var_os("HA_COMPAT_KEEP_LOG").is_some() {
+        eprintln!("{}", log());
+    }
+    drop(holder);
+    let _ = std::fs::remove_dir_all(&dir);
+}
