@@ -125,6 +125,14 @@ fn run_supervised(files: &[PathBuf], err: &mut dyn Write) -> i32 {
     let (haproxy, keepalived): (Vec<&PathBuf>, Vec<&PathBuf>) = files
         .iter()
         .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
+    // A file that cannot be read now would only make its child exit and be restarted
+    // forever: say so once and stop.
+    for f in files {
+        if let Err(e) = std::fs::File::open(f) {
+            let _ = writeln!(err, "ha-compat: cannot read {}: {e}", f.display());
+            return 1;
+        }
+    }
     if keepalived.len() > 1 {
         let _ = writeln!(err, "ha-compat: one keepalived.conf at a time");
         return 2;
