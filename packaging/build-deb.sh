@@ -156,7 +156,7 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 		systemd-tmpfiles ${DPKG_ROOT:+--root="$DPKG_ROOT"} --create haproxy.conf >/dev/null || true
 	fi
 	# Enabled like Debian's units (a replaced package's enablement carries over);
-	# ha-compat.service is left alone: it needs the supervisor (README.md).
+	# ha-compat.service is left alone: the operator chooses it instead of the two units (README.md).
 	for unit in haproxy.service keepalived.service; do
 		deb-systemd-helper unmask "$unit" >/dev/null || true
 		if deb-systemd-helper --quiet was-enabled "$unit"; then

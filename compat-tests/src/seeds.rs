@@ -9,6 +9,9 @@
 //!   server named by DNS (the lab's `/etc/hosts` names it), multicast VRRP.
 //! - [`run_seed003`]: the nginx nodes run keepalived themselves (AH authentication, weight 4,
 //!   the tutorial's 104 -> 100 vs 102 arithmetic), with and without `nopreempt`.
+//! - `run_seed001_supervisor` (`seed001-supervisor`): seed 001 with each node's daemons
+//!   under one parent (`ha-compat -f keepalived.conf -f haproxy.cfg`, or the reference's
+//!   two daemons side by side): keepalived SIGKILLed, haproxy SIGKILLed, the node stopped.
 //!
 //! Every scenario records, per subject: checks ([`crate::scenario::Report::check`]), outages
 //! measured from the client's timeline, and the VRRP adverts captured on the bridge.
@@ -296,9 +299,10 @@ pub const LB_SEEDS: [LbSeed; 4] = [
 ];
 
 /// Every scenario name, in run order.
-pub const SCENARIOS: [&str; 7] = [
+pub const SCENARIOS: [&str; 8] = [
     "seed000",
     "seed001",
+    "seed001-supervisor",
     "seed002",
     "seed003",
     "seed003-nopreempt",
@@ -327,6 +331,7 @@ pub fn run(name: &str, subject: Subject, reference: &mut ReferenceRecord) -> Rep
         "seed002" => run_seed002(subject, &mut report, reference),
         "seed003" => run_seed003(subject, false, &mut report, reference),
         "seed003-nopreempt" => run_seed003(subject, true, &mut report, reference),
+        "seed001-supervisor" => run_seed001_supervisor(subject, &mut report),
         other => {
             let seed = LB_SEEDS
                 .iter()
@@ -2274,6 +2279,269 @@ pub fn run_seed003(
     };
     let from = lab.node("web1").addr();
     check_adverts(&lab, report, reference, &pcap, from, &want);
+}
+
+/// Seed 001 with each load balancer's two daemons under one parent: `ha-compat -f
+/// keepalived.conf -f haproxy.cfg` (the supervisor) for `ha-compat`, Debian's `keepalived
+/// -n -l -D` and `haproxy -db` side by side for `reference`. The story is what a process
+/// dying does to the node: keepalived killed with SIGKILL (its VIP, who takes over, who
+/// restarts it), haproxy killed, the node stopped with SIGTERM. `mixed` is not run: the
+/// scenario compares whole nodes.
+fn run_seed001_supervisor(subject: Subject, report: &mut Report) {
+    if subject == Subject::Mixed {
+        report.not_implemented =
+            Some("compares whole nodes: run with reference or ha-compat".into());
+        return;
+    }
+    let seed = LB_SEEDS
+        .iter()
+        .find(|s| s.name == "seed001")
+        .unwrap_or_else(|| panic!("no seed001"));
+    let [h_lb1, h_lb2, h_web1, h_web2, h_client, h_vip] = seed.hosts;
+    let vip = ip(seed.net, h_vip);
+    let spec = LabSpec {
+        name: "seed001-supervisor".to_owned(),
+        prefix_len: 24,
+        nodes: vec![
+            node("lb1", seed.iface, ip(seed.net, h_lb1)),
+            node("lb2", seed.iface, ip(seed.net, h_lb2)),
+            node("web1", seed.iface, ip(seed.net, h_web1)),
+            node("web2", seed.iface, ip(seed.net, h_web2)),
+            node("client", seed.iface, ip(seed.net, h_client)),
+        ],
+    };
+    let mut lab = Lab::start(spec, &lab_dir("seed001-supervisor", subject));
+    let lbs = ["lb1", "lb2"];
+    for (i, lb) in lbs.iter().enumerate() {
+        let n = lab.node(lb);
+        n.write_etc(
+            "keepalived",
+            "keepalived.conf",
+            &fixture(seed.fixtures, seed.keepalived[i], seed.substitutions),
+        );
+        n.write_etc(
+            "haproxy",
+            "haproxy.cfg",
+            &fixture(seed.fixtures, "haproxy.cfg", seed.substitutions),
+        );
+        copy_error_pages(n);
+    }
+    start_nginx(&mut lab, "web1", seed.web_port);
+    start_nginx(&mut lab, "web2", seed.web_port);
+    let ours = subject == Subject::HaCompat;
+    let start_node = |lab: &mut Lab, lb: &str| {
+        if ours {
+            let log = lab.dir().join(format!("{lb}-ha-compat.log"));
+            lab.node_mut(lb).spawn(
+                "ha-compat",
+                &crate::ours(),
+                &[
+                    "-f",
+                    "/etc/keepalived/keepalived.conf",
+                    "-f",
+                    "/etc/haproxy/haproxy.cfg",
+                ],
+                &log,
+            );
+        } else {
+            let ka = crate::reference_keepalived();
+            let log = lab.dir().join(format!("{lb}-keepalived.log"));
+            lab.node_mut(lb).spawn(
+                "keepalived",
+                &ka,
+                &["-n", "-l", "-D", "-f", "/etc/keepalived/keepalived.conf"],
+                &log,
+            );
+            start_reference_haproxy(lab, lb);
+        }
+    };
+    for lb in lbs {
+        start_node(&mut lab, lb);
+    }
+    let no_supervisor = |what: &str| {
+        if ours {
+            Expect::Holds
+        } else {
+            Expect::Fails(format!("nothing above keepalived and haproxy {what}"))
+        }
+    };
+
+    // 1. lb1 (101 + 2) holds the VIP, and both daemons run under their names.
+    let converge = Duration::from_secs(u64::from(seed.advert_int) * 4 + 6);
+    report.check(
+        &format!("lb1 holds {vip}/32 and lb2 does not"),
+        &Expect::Holds,
+        wait_holder(&lab, &lbs, vip, "lb1", converge).map(|_| ()),
+    );
+    for lb in lbs {
+        for name in ["keepalived", "haproxy"] {
+            report.check(
+                &format!("{lb}: `pgrep -x {name}` finds it"),
+                &Expect::Holds,
+                if lab.node(lb).running(name) {
+                    Ok(())
+                } else {
+                    Err("not running".into())
+                },
+            );
+        }
+    }
+    let target = format!("{vip}:{}", seed.port);
+    let client = start_client(&mut lab, &target, seed.mode);
+    let t0 = now_us();
+    // The client writes its timeline once it has something to say.
+    std::thread::sleep(Duration::from_secs(2));
+    report.check(
+        "requests to the VIP succeed",
+        &Expect::Holds,
+        if client.wait_success_after(t0, Duration::from_secs(5)) {
+            Ok(())
+        } else {
+            Err("no successful request".into())
+        },
+    );
+
+    // 2. keepalived killed with SIGKILL on lb1.
+    let t_kill = now_us();
+    let start = Instant::now();
+    lab.node("lb1").signal("KILL", "keepalived");
+    let gone = wait_for(Duration::from_secs(1), || !lab.node("lb1").holds(vip));
+    if gone {
+        report.measure(
+            "keepalived SIGKILLed -> VIP gone from lb1",
+            format!("{} ms", start.elapsed().as_millis()),
+            None,
+        );
+    }
+    report.check(
+        "keepalived SIGKILLed on lb1: lb1 no longer holds the VIP within 1 s",
+        &if ours {
+            Expect::Holds
+        } else {
+            Expect::Fails(
+                "keepalived killed with SIGKILL cannot remove its VIP; nothing else does".into(),
+            )
+        },
+        if gone {
+            Ok(())
+        } else {
+            Err("the VIP stays on lb1".into())
+        },
+    );
+    let lb2_took = wait_for(converge, || lab.node("lb2").holds(vip));
+    report.check(
+        "keepalived SIGKILLed on lb1: lb2 takes the VIP",
+        &Expect::Holds,
+        if lb2_took {
+            Ok(())
+        } else {
+            Err("lb2 never held it".into())
+        },
+    );
+    let back = wait_for(Duration::from_secs(3), || {
+        lab.node("lb1").running("keepalived")
+    });
+    report.check(
+        "keepalived SIGKILLed on lb1: it runs again",
+        &no_supervisor("restarts it (systemd's unit would)"),
+        if back {
+            Ok(())
+        } else {
+            Err("not running".into())
+        },
+    );
+    report.check(
+        "keepalived back on lb1: lb1 (103) takes the VIP back from lb2 (102), lb2 lets it go",
+        &no_supervisor("restarts keepalived, and the dead one's VIP stayed on lb1"),
+        wait_holder(&lab, &lbs, vip, "lb1", converge).map(|_| ()),
+    );
+    let resumed = client.wait_success_after(now_us(), Duration::from_secs(3));
+    report.check(
+        "after keepalived's SIGKILL on lb1: requests succeed",
+        &Expect::Holds,
+        if resumed {
+            Ok(())
+        } else {
+            Err("no successful request".into())
+        },
+    );
+    measure_outage(
+        report,
+        &client,
+        "keepalived SIGKILLed on the master",
+        t_kill,
+    );
+
+    // 3. haproxy killed on lb1.
+    let start = Instant::now();
+    lab.node("lb1").signal("KILL", "haproxy");
+    // Running means still running a moment later (a half-started one is not enough).
+    let back = wait_for(Duration::from_secs(1), || {
+        lab.node("lb1").running("haproxy")
+    });
+    if back {
+        report.measure(
+            "haproxy SIGKILLed -> `pgrep -x haproxy` finds a new one",
+            format!("{} ms", start.elapsed().as_millis()),
+            None,
+        );
+    }
+    report.check(
+        "haproxy SIGKILLed on lb1: it runs again within 1 s",
+        &no_supervisor("restarts haproxy -db (systemd's unit would)"),
+        if back {
+            Ok(())
+        } else {
+            Err("not running".into())
+        },
+    );
+    let holder = holders(&lab, &lbs, vip);
+    report.measure(
+        "VIP holder right after haproxy's restart on lb1",
+        format!("{holder:?}"),
+        None,
+    );
+
+    // 4. The node stopped with SIGTERM: nothing left, the VIP on lb2.
+    if ours {
+        lab.node("lb1").signal("TERM", "ha-compat");
+    } else {
+        lab.node("lb1").signal("TERM", "keepalived");
+        lab.node("lb1").signal("TERM", "haproxy");
+    }
+    let stopped = wait_for(Duration::from_secs(6), || {
+        !lab.node("lb1").running("keepalived")
+            && !lab.node("lb1").running("haproxy")
+            && !lab.node("lb1").running("ha-compat")
+    });
+    report.check(
+        "SIGTERM on lb1: no keepalived, haproxy or ha-compat left",
+        &Expect::Holds,
+        if stopped {
+            Ok(())
+        } else {
+            Err("still running".into())
+        },
+    );
+    report.check(
+        "SIGTERM on lb1: lb2 holds the VIP and lb1 does not",
+        &if ours {
+            Expect::Holds
+        } else {
+            Expect::Fails("the VIP of the keepalived SIGKILLed in step 2 is still on lb1".into())
+        },
+        wait_holder(&lab, &lbs, vip, "lb2", converge).map(|_| ()),
+    );
+    if ours {
+        report.check(
+            "SIGTERM on lb1: ha-compat exits 0",
+            &Expect::Holds,
+            match lab.node_mut("lb1").exited("ha-compat") {
+                Some(0) => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        );
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,12 @@ enum Command {
         #[command(subcommand)]
         role: DemoAgentRole,
     },
+    /// Runs the engines the files are for, as child processes named `keepalived` and
+    /// `haproxy` (the same as `ha-compat -f FILE...`).
+    Run {
+        #[arg(short = 'f', value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Lists every keepalived (or, with --haproxy, haproxy.cfg) keyword and ha-compat's
     /// support for it.
     Keywords {
@@ -144,55 +150,33 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             );
             2
         }
-        None => {
-            let (haproxy, keepalived): (Vec<&PathBuf>, Vec<&PathBuf>) = cli
-                .files
-                .iter()
-                .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
-            if !haproxy.is_empty() && !keepalived.is_empty() {
-                let _ = writeln!(
-                    err,
-                    "ha-compat: running keepalived.conf and haproxy.cfg from one command needs the \
-                     supervisor (not built yet); run them as `keepalived -n -f FILE` and \
-                     `haproxy -db -f FILE` meanwhile"
-                );
-                return crate::EXIT_ENGINE_NOT_BUILT;
-            }
-            if !haproxy.is_empty() {
-                // The proxy in the foreground, as `haproxy -db -f FILE...`.
-                let mut args: Vec<OsString> = vec!["-db".into()];
-                for file in haproxy {
-                    args.push("-f".into());
-                    args.push(file.into());
-                }
-                return crate::haproxy_cli::run(&args, out, err);
-            }
-            let [file] = keepalived.as_slice() else {
-                let _ = writeln!(err, "ha-compat: one keepalived.conf at a time");
-                return 2;
-            };
-            let mut command_line = vec!["ha-compat".to_owned()];
-            command_line.extend(args_for_log(&cli.files));
-            crate::vrrp_run::run(
-                &crate::vrrp_run::VrrpRun {
-                    file: (*file).clone(),
-                    config_id: None,
-                    console: true,
-                    detail: true,
-                    facility: None,
-                    command_line,
-                },
-                err,
-            )
-        }
+        None => run_supervised(&cli.files, err),
+        Some(Command::Run { files }) => run_supervised(&files, err),
     }
 }
 
-fn args_for_log(files: &[PathBuf]) -> Vec<String> {
-    files
+/// `ha-compat [run] -f FILE...`: each file goes to the engine its content is for; one
+/// child per engine that has a file (see [`crate::supervisor`]).
+fn run_supervised(files: &[PathBuf], err: &mut dyn Write) -> i32 {
+    let (haproxy, keepalived): (Vec<&PathBuf>, Vec<&PathBuf>) = files
         .iter()
-        .flat_map(|f| ["-f".to_owned(), f.display().to_string()])
-        .collect()
+        .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
+    // A file that cannot be read now would only make its child exit and be restarted
+    // forever: say so once and stop.
+    for f in files {
+        if let Err(e) = std::fs::File::open(f) {
+            let _ = writeln!(err, "ha-compat: cannot read {}: {e}", f.display());
+            return 1;
+        }
+    }
+    if keepalived.len() > 1 {
+        let _ = writeln!(err, "ha-compat: one keepalived.conf at a time");
+        return 2;
+    }
+    crate::supervisor::runtime::run(&crate::supervisor::runtime::SupervisorRun {
+        keepalived: keepalived.first().map(|f| (*f).clone()),
+        haproxy: haproxy.into_iter().cloned().collect(),
+    })
 }
 
 /// `ha-compat check`: 0 when every file is usable (warnings allowed), 1 when not.

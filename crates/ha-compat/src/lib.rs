@@ -10,6 +10,9 @@
 //! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
 //! - [`proxy_run`]: the proxy engine in the foreground (`haproxy -db -f FILE`): refusals,
 //!   privileges dropped after binding, signals, server state lines on stderr.
+//! - [`supervisor`]: `ha-compat -f keepalived.conf -f haproxy.cfg`: the two engines as
+//!   child processes named `keepalived` and `haproxy`, restarted when they die, the VRRP
+//!   child's addresses removed when it is gone.
 //!
 //! The name the binary is invoked under picks the personality: `keepalived` (a symlink
 //! installed by packaging) behaves like keepalived; anything else is `ha-compat`.
@@ -20,12 +23,13 @@ pub mod demo;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
 pub mod proxy_run;
+pub mod supervisor;
 pub mod vrrp_run;
 
 use std::ffi::OsString;
 
 /// Exit status when asked to *run* what this version cannot run yet (a haproxy.cfg with
-/// HTTP proxies or routing rules, both engines from one command before the supervisor). 69 is sysexits' `EX_UNAVAILABLE`; neither keepalived (0..6) nor
+/// HTTP proxies or routing rules). 69 is sysexits' `EX_UNAVAILABLE`; neither keepalived (0..6) nor
 /// HAProxy (0..2) uses it, so the compat labs can tell "not implemented" from a failure and
 /// never count such a run as passed.
 pub const EXIT_ENGINE_NOT_BUILT: i32 = 69;
@@ -41,6 +45,12 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
         .and_then(|n| n.to_str())
         .unwrap_or("ha-compat")
         .to_owned();
+    if matches!(invoked.as_str(), "keepalived" | "haproxy")
+        && !supervisor::runtime::child_setup(&invoked)
+    {
+        // Started by a supervisor that is already gone: nobody would stop this child.
+        return 1;
+    }
     match invoked.as_str() {
         "keepalived" => keepalived_cli::run(&args[1..], out, err),
         "haproxy" => haproxy_cli::run(&args[1..], out, err),

@@ -1,5 +1,5 @@
-//! Running the proxy engine in the foreground: `haproxy -db -f FILE` and `ha-compat -f
-//! haproxy.cfg`. Loads the configuration (diagnostics as `haproxy -c` prints them), opens
+//! Running the proxy engine in the foreground: `haproxy -db -f FILE` (also the
+//! supervisor's `haproxy` child). Loads the configuration (diagnostics as `haproxy -c` prints them), opens
 //! every listener, then drops privileges as HAProxy 2.6 does (`chroot`, then
 //! `group`/`gid`, then `user`/`uid`), and runs until SIGUSR1 (soft stop: listeners close,
 //! `Proxy X stopped` lines, exit 0 once the sessions under way have ended) or

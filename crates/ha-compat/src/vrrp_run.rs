@@ -1,5 +1,5 @@
-//! Running the VRRP engine in the foreground: `keepalived -n -l -D -f FILE` and
-//! `ha-compat -f keepalived.conf`. Loads the file, starts the tracking runner and the
+//! Running the VRRP engine in the foreground: `keepalived -n -l -D -f FILE` (also
+//! the supervisor's `keepalived` child). Loads the file, starts the tracking runner and the
 //! runtime on the Linux platform, turns SIGTERM/SIGINT into a clean stop (priority 0,
 //! addresses removed) and logs keepalived's start and stop lines.
 

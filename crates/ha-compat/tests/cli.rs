@@ -188,3 +188,14 @@ fn haproxy_names_the_path_it_was_executed_by() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_supervisor_refuses_an_unreadable_file_at_once() {
+    // Not restarted forever by the supervisor: said once, exit 1.
+    let (code, _, err) = run(&["ha-compat", "-f", "/nonexistent/keepalived.conf"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("ha-compat: cannot read /nonexistent/keepalived.conf:"),
+        "{err}"
+    );
+}

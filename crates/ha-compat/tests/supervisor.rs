@@ -1,0 +1,415 @@
+//! `ha-compat -f keepalived.conf -f haproxy.cfg` in a network namespace of its own: the
+//! children carry the daemons' names as the real `pgrep -x`, `pidof` and `killall` see
+//! them, a killed child comes back, a killed `keepalived`'s VIP leaves the interface, and
+//! SIGTERM stops everything.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{sleep_ms, Daemon, Ns};
+
+const VIP: &str = "10.99.0.100";
+
+/// The pids whose parent is `parent`, with their `comm`.
+fn children(parent: u32) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map(|x| x.1).unwrap_or("").to_owned();
+        let mut fields = tail.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && state != "Z" {
+            out.push((pid, comm));
+        }
+    }
+    out
+}
+
+fn child(parent: u32, comm: &str) -> Option<u32> {
+    children(parent)
+        .into_iter()
+        .find(|(_, c)| c == comm)
+        .map(|(p, _)| p)
+}
+
+/// Waits up to `limit` for `f` to give something; returns it and the time it took.
+fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<(T, Duration)> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(v) = f() {
+            return Some((v, start.elapsed()));
+        }
+        sleep_ms(5);
+    }
+    None
+}
+
+fn has_vip(ns: &Ns) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", &ns.0, "-4", "-o", "addr", "show", "dev", "veth0"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+}
+
+fn sh(ns: &Ns, script: &str) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "sh", "-c", script])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn write_configs(dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let keepalived = dir.join("keepalived.conf");
+    std::fs::write(
+        &keepalived,
+        format!(
+            "global_defs {{\n    script_user root\n    enable_script_security\n}}\n\
+             vrrp_script chk_haproxy {{\n    script \"/usr/bin/killall -0 haproxy\"\n    \
+             interval 1\n    fall 2\n    rise 1\n    weight -60\n}}\n\
+             vrrp_instance VI_1 {{\n    state MASTER\n    interface veth0\n    \
+             virtual_router_id 51\n    priority 150\n    advert_int 1\n    \
+             virtual_ipaddress {{\n        {VIP}/24\n    }}\n    \
+             track_script {{\n        chk_haproxy\n    }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    // Named so that only its content tells it is a haproxy.cfg.
+    let haproxy = dir.join("lb.conf");
+    std::fs::write(
+        &haproxy,
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    \
+         timeout server 5s\nlisten l1\n    bind 127.0.0.1:8081\n    server s1 127.0.0.1:9001\n",
+    )
+    .unwrap();
+    (keepalived, haproxy)
+}
+
+#[test]
+fn supervisor_runs_restarts_cleans_vips_and_stops() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = std::env::temp_dir().join(format!("ha-compat-supervisor-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // `ip netns exec` execs the program: the pid is the supervisor's.
+    let mut parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_ha-compat")])
+            .arg("-f")
+            .arg(&keepalived)
+            .arg("-f")
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+
+    // Both children, under the daemons' names as the real tools see them.
+    let ((ka, hap), _) = wait_for(Duration::from_secs(5), || {
+        Some((child(pid, "keepalived")?, child(pid, "haproxy")?))
+    })
+    .unwrap_or_else(|| panic!("children: {:?}\n{}", children(pid), log()));
+    let (ok, out) = sh(&ns, &format!("pgrep -x -P {pid} haproxy"));
+    assert!(
+        ok && out.trim() == hap.to_string(),
+        "pgrep -x haproxy: {out}"
+    );
+    let (ok, out) = sh(&ns, &format!("pgrep -x -P {pid} keepalived"));
+    assert!(
+        ok && out.trim() == ka.to_string(),
+        "pgrep -x keepalived: {out}"
+    );
+    let (ok, out) = sh(&ns, "pidof haproxy");
+    assert!(
+        ok && out.split_whitespace().any(|p| p == hap.to_string()),
+        "pidof haproxy: {out}"
+    );
+    let (ok, _) = sh(&ns, "killall -0 haproxy");
+    assert!(ok, "killall -0 haproxy");
+    let cmdline = std::fs::read(format!("/proc/{hap}/cmdline")).unwrap();
+    assert!(cmdline.starts_with(b"haproxy\0-db\0-f\0"), "{cmdline:?}");
+    let cmdline = std::fs::read(format!("/proc/{ka}/cmdline")).unwrap();
+    assert!(cmdline.starts_with(b"keepalived\0-n\0"), "{cmdline:?}");
+
+    // The only instance becomes master and adds its VIP.
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+
+    // SIGKILL to the proxy: logged, a new haproxy. The VIP stays: with `interval 1 fall 2`
+    // the script fails at most once in the 100 ms the proxy is away.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(hap as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let (hap2, took) = wait_for(Duration::from_secs(5), || {
+        child(pid, "haproxy").filter(|p| *p != hap)
+    })
+    .unwrap_or_else(|| panic!("no new haproxy:\n{}", log()));
+    eprintln!("haproxy back after {took:?} (pid {hap} -> {hap2})");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(
+        log().contains(&format!(
+            "ha-compat: haproxy (pid {hap}) killed by signal 9 (SIGKILL) after"
+        )),
+        "{}",
+        log()
+    );
+    sleep_ms(2500);
+    assert!(
+        has_vip(&ns),
+        "VIP lost after a 100 ms proxy outage:\n{}",
+        log()
+    );
+    assert_eq!(child(pid, "keepalived"), Some(ka), "keepalived untouched");
+
+    // SIGKILL to keepalived: it cannot remove its VIP; the parent does.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ka as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let (_, took) = wait_for(Duration::from_secs(2), || (!has_vip(&ns)).then_some(()))
+        .unwrap_or_else(|| panic!("VIP stayed after keepalived's SIGKILL:\n{}", log()));
+    eprintln!("VIP removed {took:?} after keepalived's SIGKILL");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    assert!(
+        log().contains(&format!("keepalived is gone: removed {VIP}/24 from veth0")),
+        "{}",
+        log()
+    );
+    let (ka2, _) = wait_for(Duration::from_secs(5), || {
+        child(pid, "keepalived").filter(|p| *p != ka)
+    })
+    .unwrap_or_else(|| panic!("no new keepalived:\n{}", log()));
+    let (_, took) = wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("the new keepalived never added the VIP:\n{}", log()));
+    eprintln!("VIP back {took:?} after the new keepalived (pid {ka2}) started");
+
+    // SIGHUP: keepalived reloads (it logs `Reloading`, as keepalived 2.2.7), the proxy
+    // child is left alone.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(3), || {
+        log().contains("Reloading ...").then_some(())
+    })
+    .unwrap_or_else(|| panic!("keepalived did not reload:\n{}", log()));
+    sleep_ms(300);
+    assert_eq!(child(pid, "haproxy"), Some(hap2), "{}", log());
+    assert_eq!(child(pid, "keepalived"), Some(ka2), "{}", log());
+
+    // SIGTERM: children stopped, VIP gone, exit 0.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = parent.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{}", log());
+        sleep_ms(10);
+    };
+    eprintln!("stopped in {:?}", start.elapsed());
+    assert_eq!(status.code(), Some(0), "{}", log());
+    for p in [ka2, hap2] {
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists()
+                || std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .is_ok_and(|s| s.contains(") Z ")),
+            "child {p} still running"
+        );
+    }
+    assert!(!has_vip(&ns), "VIP left after the stop");
+    assert!(log().contains("ha-compat: stopped"), "{}", log());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Only a haproxy.cfg: only the `haproxy` child; and it dies with its parent.
+#[test]
+fn one_kind_of_file_starts_one_child_which_dies_with_the_parent() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup1");
+    let dir = std::env::temp_dir().join(format!("ha-compat-supervisor1-{}", std::process::id()));
+    let (_, haproxy) = write_configs(&dir);
+    let mut parent = Daemon(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.0,
+                env!("CARGO_BIN_EXE_ha-compat"),
+                "run",
+            ])
+            .arg("-f")
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    let (hap, _) = wait_for(Duration::from_secs(5), || child(pid, "haproxy"))
+        .unwrap_or_else(|| panic!("{:?}", children(pid)));
+    sleep_ms(300);
+    assert_eq!(children(pid), vec![(hap, "haproxy".to_owned())]);
+    // SIGKILL to the parent: PR_SET_PDEATHSIG ends the child.
+    parent.0.kill().unwrap();
+    parent.0.wait().unwrap();
+    wait_for(Duration::from_secs(2), || {
+        std::fs::read_to_string(format!("/proc/{hap}/stat"))
+            .map_or(true, |s| s.contains(") Z "))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("haproxy {hap} outlived its parent"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The proxy child killed each time it comes back: the restarts slow down (100 ms, 200 ms,
+/// ... 3.2 s), the `keepalived` child's `killall -0 haproxy` fails `fall` times and the
+/// priority drops; left alone, the proxy comes back and the priority with it. In a PID
+/// namespace of its own (the supervisor is its pid 1), so `killall` sees only this test's
+/// haproxy.
+#[test]
+fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup2");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = std::env::temp_dir().join(format!("ha-compat-supervisor2-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let holder = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .args(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(env!("CARGO_BIN_EXE_ha-compat"))
+            .arg("-f")
+            .arg(&keepalived)
+            .arg("-f")
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let (pid, _) = wait_for(Duration::from_secs(5), || child(holder.0.id(), "ha-compat"))
+        .unwrap_or_else(|| panic!("no supervisor under unshare: {:?}", children(holder.0.id())));
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+    assert!(
+        log().contains("VRRP_Script(chk_haproxy) succeeded"),
+        "{}",
+        log()
+    );
+
+    // Kill the proxy each time it is back, until the script has failed `fall` (2) times.
+    let mut kills = 0;
+    wait_for(Duration::from_secs(15), || {
+        if let Some(hap) = child(pid, "haproxy") {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(hap as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            kills += 1;
+        }
+        log()
+            .contains("VRRP_Script(chk_haproxy) failed")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the track script never failed:\n{}", log()));
+    eprintln!("track script failed after {kills} kills");
+    assert!(
+        log().contains("Changing effective priority from 150 to 90"),
+        "{}",
+        log()
+    );
+    assert!(
+        log().contains("restarting in 1.6 s") || log().contains("restarting in 3.2 s"),
+        "the restarts slowed down:\n{}",
+        log()
+    );
+    // Left alone: the proxy comes back, the script succeeds, the priority is restored.
+    let failed_at = log().rfind("VRRP_Script(chk_haproxy) failed").unwrap();
+    wait_for(Duration::from_secs(15), || {
+        log()[failed_at..]
+            .contains("Changing effective priority from 90 to 150")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the priority never came back:\n{}", log()));
+    assert!(child(pid, "haproxy").is_some());
+    if std::env::var_os("HA_COMPAT_KEEP_LOG").is_some() {
+        eprintln!("{}", log());
+    }
+    drop(holder);
+    let _ = std::fs::remove_dir_all(&dir);
+}
