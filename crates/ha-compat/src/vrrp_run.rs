@@ -1,7 +1,8 @@
 //! Running the VRRP engine in the foreground: `keepalived -n -l -D -f FILE` (also
 //! the supervisor's `keepalived` child). Loads the file, starts the tracking runner and the
 //! runtime on the Linux platform, turns SIGTERM/SIGINT into a clean stop (priority 0,
-//! addresses removed) and logs keepalived's start and stop lines.
+//! addresses removed), SIGHUP into a reload, SIGUSR1/SIGUSR2/SIGRTMIN+2 into keepalived's
+//! `/tmp/keepalived.{data,stats,json}` dumps, and logs keepalived's start and stop lines.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -227,19 +228,33 @@ pub fn refusal_text(
     }
 }
 
-/// SIGTERM and SIGINT stop, SIGHUP reloads: each becomes an input of the runtime's loop.
+/// keepalived's `SIGJSON`: SIGRTMIN+2, with glibc's SIGRTMIN (34: 36 here, as `kill -s
+/// RTMIN+2` sends it).
+fn sigjson() -> i32 {
+    nix::libc::SIGRTMIN() + 2
+}
+
+/// SIGTERM and SIGINT stop, SIGHUP reloads; SIGUSR1, SIGUSR2 and SIGRTMIN+2 write
+/// keepalived's data, stats and JSON dumps: each becomes an input of the runtime's loop.
 fn forward_signals(sender: std::sync::mpsc::Sender<Input>, logger: Logger) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    use vrrp_engine::dump::DumpKind;
+    let json = sigjson();
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, json])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             for signal in signals.forever() {
-                let input = if signal == SIGHUP {
-                    Input::Reload
-                } else {
-                    logger.info("Stopping");
-                    Input::Stop
+                let input = match signal {
+                    SIGHUP => Input::Reload,
+                    SIGUSR1 => Input::Dump(DumpKind::Data),
+                    SIGUSR2 => Input::Dump(DumpKind::Stats),
+                    s if s == json => Input::Dump(DumpKind::Json),
+                    _ => {
+                        logger.info("Stopping");
+                        Input::Stop
+                    }
                 };
                 if sender.send(input).is_err() {
                     return;

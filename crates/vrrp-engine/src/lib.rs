@@ -20,6 +20,8 @@
 //!   counter and its log lines. Pure.
 //! - [`plan`]: the typed configuration to what runs (machine parameters, channels,
 //!   adverts, address specs), and what the engine refuses to run yet. Pure.
+//! - [`dump`]: keepalived's signal dumps (`/tmp/keepalived.data`, `.stats`, `.json`)
+//!   rendered from a [`dump::Snapshot`] of the runtime. Pure but for [`dump::write_dump`].
 //! - [`log`]: keepalived's console and syslog line formats and the sinks.
 //! - [`runtime`]: the one loop: inputs from a queue, timers from the machines' deadlines,
 //!   actions carried out through a [`platform::Platform`].
@@ -34,6 +36,7 @@
 
 pub mod ah;
 pub mod codec;
+pub mod dump;
 pub mod error;
 pub mod ipv4;
 #[cfg(target_os = "linux")]

@@ -61,6 +61,8 @@ const ND_OPT_TARGET_LINKADDR: u8 = 2;
 /// channel's receiver thread.
 #[derive(Debug)]
 struct Channel {
+    /// The receiver thread's socket (its number, for keepalived's data dump).
+    recv_fd: i32,
     send: Socket,
     family: Family,
     ifindex: u32,
@@ -171,6 +173,67 @@ impl Drop for LinuxPlatform {
 
 impl Platform for LinuxPlatform {
     /// Its send socket now, its receiver thread within [`POLL`].
+    fn channel_fds(&self, channel: ChannelId) -> (i32, i32) {
+        self.channels
+            .get(&channel)
+            .map_or((-1, -1), |ch| (ch.recv_fd, ch.send.as_raw_fd()))
+    }
+
+    fn interface_list(&mut self) -> Vec<crate::dump::InterfaceDump> {
+        let Ok(links) = self.rtnl.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+            "RTM_GETLINK dump",
+        ) else {
+            return Vec::new();
+        };
+        let addrs = self
+            .rtnl
+            .request(
+                RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+                NLM_F_DUMP,
+                "RTM_GETADDR dump",
+            )
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for m in links {
+            let RouteNetlinkMessage::NewLink(l) = m else {
+                continue;
+            };
+            let link = link_of(&l);
+            let mut dump = crate::dump::InterfaceDump {
+                index: link.index,
+                flags: l.header.flags.bits(),
+                hw_type: link.hw_type,
+                mac: link.mac,
+                broadcast: link.broadcast,
+                ..Default::default()
+            };
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => dump.name.clone_from(n),
+                    LinkAttribute::Mtu(mtu) => dump.mtu = *mtu,
+                    _ => {}
+                }
+            }
+            for a in &addrs {
+                let RouteNetlinkMessage::NewAddress(a) = a else {
+                    continue;
+                };
+                if a.header.index != link.index {
+                    continue;
+                }
+                match address_of(a) {
+                    Some(IpAddr::V4(v4)) => dump.ipv4.push(v4),
+                    Some(IpAddr::V6(v6)) => dump.ipv6.push(v6),
+                    None => {}
+                }
+            }
+            out.push(dump);
+        }
+        out
+    }
+
     fn close_channel(&mut self, channel: ChannelId) {
         if let Some(ch) = self.channels.remove(&channel) {
             ch.stop.store(true, Ordering::Relaxed);
@@ -220,6 +283,7 @@ impl Platform for LinuxPlatform {
         let id = ChannelId(self.next_channel);
         self.next_channel += 1;
         let stop = Arc::new(AtomicBool::new(false));
+        let recv_fd = recv.as_raw_fd();
         let receiver = Receiver {
             id,
             socket: recv,
@@ -234,6 +298,7 @@ impl Platform for LinuxPlatform {
         self.channels.insert(
             id,
             Channel {
+                recv_fd,
                 send,
                 family: spec.family,
                 ifindex: link.index,

@@ -447,6 +447,11 @@ impl Instance {
         Duration::from_micros(self.master_adver_int)
     }
 
+    /// The priority of the last master heard.
+    pub fn master_priority(&self) -> u8 {
+        self.master_priority
+    }
+
     /// The address of the last master heard.
     pub fn master_addr(&self) -> Option<IpAddr> {
         self.master_addr

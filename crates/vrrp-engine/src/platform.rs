@@ -106,6 +106,8 @@ pub enum Input {
     Stop,
     /// Reload the configuration.
     Reload,
+    /// Write one of keepalived's dumps (SIGUSR1, SIGUSR2, SIGRTMIN+2).
+    Dump(crate::dump::DumpKind),
 }
 
 /// The operating system, as the VRRP runtime uses it. One implementation drives Linux
@@ -120,6 +122,18 @@ pub trait Platform: Send {
         spec: &ChannelSpec,
         inbound: Sender<Input>,
     ) -> Result<ChannelId, VrrpError>;
+
+    /// The channel's receive and send socket descriptors, as keepalived's data dump shows
+    /// them (`fd_in`, `fd_out`); `(-1, -1)` where there are none.
+    fn channel_fds(&self, _channel: ChannelId) -> (i32, i32) {
+        (-1, -1)
+    }
+
+    /// Every interface of the namespace, in the kernel's order, for keepalived's data dump
+    /// (`tracking` left empty). Empty where there is no such list.
+    fn interface_list(&mut self) -> Vec<crate::dump::InterfaceDump> {
+        Vec::new()
+    }
 
     /// Closes a channel (a reload dropped or changed its instance); an unknown id is
     /// ignored.

@@ -16,6 +16,7 @@ use keepalived_conf::model::KeepalivedConfig;
 
 use crate::ah;
 use crate::codec::{self, ChecksumMode, Family};
+use crate::dump::{self, Counters, DumpKind, WallTime};
 use crate::error::VrrpError;
 use crate::ipv4;
 use crate::log::Logger;
@@ -105,6 +106,25 @@ struct Running {
     ip_id: u16,
     /// Received packets judged and refused, per keepalived stats name.
     rejected: BTreeMap<&'static str, u64>,
+    /// keepalived's counters, for the SIGUSR2 / SIGRTMIN+2 dumps.
+    counters: Counters,
+    /// The state last seen, and when it was entered (the dumps' `Last transition`).
+    last_state: State,
+    last_transition: WallTime,
+}
+
+impl Running {
+    fn new(plan: InstancePlan, channel: ChannelId) -> Running {
+        Running {
+            plan,
+            channel,
+            ip_id: 0,
+            rejected: BTreeMap::new(),
+            counters: Counters::default(),
+            last_state: State::Init,
+            last_transition: WallTime::from_system(std::time::SystemTime::now()),
+        }
+    }
 }
 
 /// The VRRP runtime.
@@ -126,6 +146,8 @@ pub struct Runtime<P: Platform> {
     pending: VecDeque<Input>,
     /// Whether the instances have been started (a run after a reload goes on).
     started: bool,
+    /// The configuration running (what the dumps show of scripts and addresses).
+    config: KeepalivedConfig,
 }
 
 /// Why [`Runtime::run`] returned.
@@ -202,12 +224,7 @@ impl<P: Platform> Runtime<P> {
         for plan in node_plan.instances {
             let channel = platform.open_channel(&plan.channel, sender.clone())?;
             machines.push(Instance::new(plan.params.clone()));
-            running.push(Running {
-                plan,
-                channel,
-                ip_id: 0,
-                rejected: BTreeMap::new(),
-            });
+            running.push(Running::new(plan, channel));
         }
         platform.watch_links(sender.clone())?;
         Ok(Runtime {
@@ -224,6 +241,7 @@ impl<P: Platform> Runtime<P> {
             tracker_states: BTreeMap::new(),
             pending: VecDeque::new(),
             started: false,
+            config: config.clone(),
         })
     }
 
@@ -305,6 +323,7 @@ impl<P: Platform> Runtime<P> {
                     }
                 }
                 Ok(Input::Log(line)) => self.logger.info(&line),
+                Ok(Input::Dump(kind)) => self.dump(kind),
                 Ok(Input::Reload) => {
                     // keepalived's `sigreload_vrrp`: every master advertises once first, so
                     // that the backups' timers do not run out during the reload.
@@ -531,12 +550,7 @@ impl<P: Platform> Runtime<P> {
             .zip(machines)
             .zip(continued.into_iter().zip(channels))
         {
-            let mut r = Running {
-                channel,
-                ip_id: 0,
-                rejected: BTreeMap::new(),
-                plan: p,
-            };
+            let mut r = Running::new(p, channel);
             let actions = match old {
                 Some(k) => {
                     let o = &old_running[k];
@@ -547,6 +561,9 @@ impl<P: Platform> Runtime<P> {
                         .any(|a| !o.plan.addresses.contains(a));
                     r.ip_id = o.ip_id;
                     r.rejected = o.rejected.clone();
+                    r.counters = o.counters;
+                    r.last_state = o.last_state;
+                    r.last_transition = o.last_transition;
                     machine.resume(&self.node.instances()[k], added, now)
                 }
                 None => machine.start_added_on_reload(now),
@@ -556,6 +573,7 @@ impl<P: Platform> Runtime<P> {
             self.running.push(r);
         }
         self.node = Node::resumed(resumed, node_plan.groups);
+        self.config = config.clone();
         self.table = table;
         self.links.extend(links);
         self.tracker_states = carried.into_iter().collect();
@@ -604,8 +622,14 @@ impl<P: Platform> Runtime<P> {
             v6_hop_limit: packet.v6_hop_limit,
             v6_multicast: packet.v6_multicast,
         };
+        let priority = packet_priority(packet, self.family_of(channel));
         for i in 0..self.running.len() {
             if self.running[i].channel == channel && self.running[i].plan.params.vrid == vrid {
+                let counters = &mut self.running[i].counters;
+                counters.advert_rcvd += 1;
+                if priority == Some(0) {
+                    counters.pri_zero_rcvd += 1;
+                }
                 self.feed(i, Event::Packet(&rx));
             }
         }
@@ -625,6 +649,7 @@ impl<P: Platform> Runtime<P> {
     }
 
     fn act_all(&mut self, actions: Vec<NodeAction>) {
+        self.observe_states();
         for action in actions {
             match action {
                 NodeAction::Instance(i, action) => self.act(i, action),
@@ -642,6 +667,10 @@ impl<P: Platform> Runtime<P> {
         let r = &mut self.running[i];
         match action {
             Action::Send { priority } => {
+                r.counters.advert_sent += 1;
+                if priority == 0 {
+                    r.counters.pri_zero_sent += 1;
+                }
                 let machine = self.node.instance_mut(i);
                 let unicast = r.plan.channel.multicast_group.is_none();
                 let link_up = self
@@ -714,7 +743,193 @@ impl<P: Platform> Runtime<P> {
                     .master_rx_lower_pri(&r.plan.params.name, prio);
             }
             Action::Log(line) => self.logger.info(&line),
-            Action::Reject(counter) => *r.rejected.entry(counter).or_insert(0) += 1,
+            Action::Reject(counter) => {
+                r.counters.count_rejection(counter);
+                *r.rejected.entry(counter).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Writes one of keepalived's dumps; a failure is logged, as keepalived's
+    /// `fopen_safe` failure is.
+    fn dump(&mut self, kind: DumpKind) {
+        let snapshot = self.snapshot();
+        let text = match kind {
+            DumpKind::Data => dump::render_data(&snapshot),
+            DumpKind::Stats => dump::render_stats(&snapshot),
+            DumpKind::Json => dump::render_json(&snapshot),
+        };
+        let path = kind.path();
+        if let Err(e) = dump::write_dump(path, &text) {
+            self.logger
+                .info(&format!("Can't open {} ({e})", path.display()));
+        }
+    }
+
+    /// What the dumps show of the engine now (the platform is asked for its interfaces).
+    pub fn snapshot(&mut self) -> dump::Snapshot {
+        let mut interfaces = self.platform.interface_list();
+        let vips: Vec<IpAddr> = self
+            .running
+            .iter()
+            .flat_map(|r| r.plan.addresses.iter().map(|a| a.addr))
+            .collect();
+        for i in &mut interfaces {
+            i.ipv4.retain(|a| !vips.contains(&IpAddr::V4(*a)));
+            i.ipv6.retain(|a| !vips.contains(&IpAddr::V6(*a)));
+            // keepalived keeps the link-local IPv6 addresses only (measured: a global
+            // 2001:db8::1 and lo's ::1 are not shown; `REFERENCE.md`).
+            i.ipv6.retain(|a| (a.segments()[0] & 0xffc0) == 0xfe80);
+            for r in &self.running {
+                for t in &r.plan.params.tracked {
+                    if matches!(t.kind, crate::machine::TrackedKind::Interface { .. })
+                        && t.name == i.name
+                    {
+                        i.tracking.push((r.plan.params.name.clone(), t.weight));
+                    }
+                }
+            }
+        }
+        let now = self.now();
+        let wall_now = std::time::SystemTime::now();
+        let scripts_good = |name: &str| {
+            let id = self.table.id(&TrackerKind::Script(name.to_string()))?;
+            match self.tracker_states.get(&id)? {
+                TrackerState::Ok => Some(true),
+                TrackerState::Failed => Some(false),
+                TrackerState::Value(v) => Some(*v >= 0),
+            }
+        };
+        let mut instances = Vec::new();
+        for (r, m) in self.running.iter().zip(self.node.instances()) {
+            let p = &r.plan.params;
+            let configured = self.config.instance(&p.name);
+            let auth = match configured.and_then(|c| c.authentication.as_ref()) {
+                Some(keepalived_conf::model::Authentication::Pass(pw)) => {
+                    dump::DumpAuth::Pass(pw.clone())
+                }
+                Some(keepalived_conf::model::Authentication::Ah(pw)) => {
+                    dump::DumpAuth::Ah(pw.clone())
+                }
+                None => dump::DumpAuth::None,
+            };
+            let garp = configured.map(|c| c.garp).unwrap_or_default();
+            let read_timeout = m
+                .next_deadline()
+                .map_or(wall_now, |d| wall_now + d.saturating_sub(now));
+            instances.push(dump::InstanceDump {
+                name: p.name.clone(),
+                version: match p.version {
+                    codec::Version::V2 => 2,
+                    codec::Version::V3 => 3,
+                },
+                state: m.state(),
+                wantstate: m.wants(),
+                last_transition: r.last_transition,
+                read_timeout: WallTime::from_system(read_timeout),
+                interface: p.interface.clone(),
+                source: r.plan.channel.source,
+                multicast_group: r.plan.channel.multicast_group,
+                garp_delay_secs: garp.master_delay.as_secs(),
+                garp_repeat: garp.master_repeat,
+                garp_refresh_secs: garp.master_refresh.map_or(0, |d| d.as_secs()),
+                garp_refresh_repeat: garp.master_refresh_repeat,
+                garp_lower_prio_delay_secs: garp
+                    .lower_prio_delay
+                    .unwrap_or(garp.master_delay)
+                    .as_secs(),
+                garp_lower_prio_repeat: garp.lower_prio_repeat.unwrap_or(garp.master_repeat),
+                vrid: p.vrid,
+                base_priority: p.base_priority,
+                effective_priority: m.effective_priority(),
+                master_priority: if m.state() == State::Master {
+                    0
+                } else {
+                    m.master_priority()
+                },
+                advert_int: p.advert_int,
+                master_adver_int: m.master_adver_int(),
+                nopreempt: p.nopreempt,
+                preempt_delay_secs: p.preempt_delay.as_secs(),
+                skip_check_adv_addr: p.skip_check_adv_addr,
+                auth,
+                vips: r
+                    .plan
+                    .addresses
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{}/{} dev {} scope {}",
+                            a.addr,
+                            a.prefix_len,
+                            a.interface,
+                            scope_word(a.scope)
+                        )
+                    })
+                    .collect(),
+                vips_set: m.addresses_set(),
+                scripts: p
+                    .tracked
+                    .iter()
+                    .filter(|t| matches!(t.kind, crate::machine::TrackedKind::Script))
+                    .map(|t| (t.name.clone(), t.weight))
+                    .collect(),
+                fds: self.platform.channel_fds(r.channel),
+                counters: r.counters,
+            });
+        }
+        let scripts = self
+            .config
+            .scripts
+            .iter()
+            .map(|s| dump::ScriptDump {
+                name: s.name.clone(),
+                command: shown_command(&s.command),
+                interval_secs: s.interval.as_secs(),
+                timeout_secs: s.timeout.map_or(0, |t| t.as_secs()),
+                weight: s.weight.get(),
+                rise: s.rise,
+                fall: s.fall,
+                good: scripts_good(&s.name),
+                tracking: instances
+                    .iter()
+                    .flat_map(|i| {
+                        i.scripts
+                            .iter()
+                            .filter(|(n, _)| n == &s.name)
+                            .map(|(_, w)| (i.name.clone(), *w))
+                    })
+                    .collect(),
+            })
+            .collect();
+        dump::Snapshot {
+            router_id: self
+                .config
+                .global
+                .router_id
+                .clone()
+                .unwrap_or_else(host_name),
+            instances,
+            scripts,
+            interfaces,
+        }
+    }
+
+    /// Counts the state changes the machines have made (keepalived's `become_master`,
+    /// `release_master`) and when they happened.
+    fn observe_states(&mut self) {
+        for (r, m) in self.running.iter_mut().zip(self.node.instances()) {
+            let state = m.state();
+            if state == r.last_state {
+                continue;
+            }
+            if state == State::Master {
+                r.counters.become_master += 1;
+            } else if r.last_state == State::Master {
+                r.counters.release_master += 1;
+            }
+            r.last_state = state;
+            r.last_transition = WallTime::from_system(std::time::SystemTime::now());
         }
     }
 }
@@ -792,6 +1007,16 @@ fn send_one<P: Platform>(
 
 /// The VRID of a received packet (IPv4: after the IP and any AH header).
 fn packet_vrid(packet: &RxPacket, family: Family) -> Option<u8> {
+    vrrp_byte(packet, family, 1)
+}
+
+/// The priority field of a received packet.
+fn packet_priority(packet: &RxPacket, family: Family) -> Option<u8> {
+    vrrp_byte(packet, family, 2)
+}
+
+/// Byte `n` of the VRRP header of a received packet (after the IPv4 and AH headers).
+fn vrrp_byte(packet: &RxPacket, family: Family, n: usize) -> Option<u8> {
     match family {
         Family::V4 => {
             let b = &packet.bytes;
@@ -801,9 +1026,9 @@ fn packet_vrid(packet: &RxPacket, family: Family) -> Option<u8> {
             } else {
                 ihl
             };
-            b.get(start + 1).copied()
+            b.get(start + n).copied()
         }
-        Family::V6 => packet.bytes.get(1).copied(),
+        Family::V6 => packet.bytes.get(n).copied(),
     }
 }
 
@@ -834,4 +1059,44 @@ mod tests {
             "(VI_1): send advert error 101 (Network is unreachable)"
         );
     }
+}
+
+/// `scope` as `ip` and keepalived print it.
+fn scope_word(scope: u8) -> String {
+    match scope {
+        0 => "global".to_string(),
+        200 => "site".to_string(),
+        253 => "link".to_string(),
+        254 => "host".to_string(),
+        255 => "nowhere".to_string(),
+        n => n.to_string(),
+    }
+}
+
+/// A script's words as keepalived's dumps show them: the program by its real path (as
+/// its script security check resolves it; a name without `/` is searched in `PATH`).
+fn shown_command(command: &[String]) -> Vec<String> {
+    let mut words = command.to_vec();
+    if let Some(first) = words.first_mut() {
+        let found = if first.contains('/') {
+            Some(std::path::PathBuf::from(first.as_str()))
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(first.as_str()))
+                    .find(|p| p.is_file())
+            })
+        };
+        if let Some(real) = found.and_then(|p| std::fs::canonicalize(p).ok()) {
+            *first = real.to_string_lossy().into_owned();
+        }
+    }
+    words
+}
+
+/// keepalived's default `router_id`: the host name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim_end().to_string())
+        .unwrap_or_default()
 }
