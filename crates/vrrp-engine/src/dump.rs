@@ -974,9 +974,12 @@ mod tests {
     // re-stated in Rust: what they read from each line. Both keepalived's files and ours
     // must give the same readings.
 
+    /// An instance as ParseVRRPData reads it: name, (key, value) pairs, VIPs.
+    type ExporterInstance = (String, Vec<(String, String)>, Vec<String>);
+
     /// ParseVRRPData: instance -> (State, Wantstate, Interface, GARP delay, VRID, VIPs).
-    fn exporter_data(text: &str) -> Vec<(String, Vec<(String, String)>, Vec<String>)> {
-        let mut out: Vec<(String, Vec<(String, String)>, Vec<String>)> = Vec::new();
+    fn exporter_data(text: &str) -> Vec<ExporterInstance> {
+        let mut out: Vec<ExporterInstance> = Vec::new();
         let mut in_instance = false;
         let mut key = String::new();
         for l in text.lines() {

@@ -1032,35 +1032,6 @@ fn vrrp_byte(packet: &RxPacket, family: Family, n: usize) -> Option<u8> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn os_error(errno: i32) -> VrrpError {
-        VrrpError::io("sending VRRP", std::io::Error::from_raw_os_error(errno))
-    }
-
-    #[test]
-    fn send_error_lines_as_keepalived() {
-        // Recorded from the real keepalived 2.2.7 (`keepalived -n -l -D --vrrp` in a
-        // namespace, `unicast_src_ip 10.77.0.1`, `unicast_peer { 10.77.0.255 }` on a /24:
-        // the broadcast address without SO_BROADCAST gives EACCES at every advert):
-        // "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)".
-        let peer: IpAddr = "10.77.0.255".parse().unwrap();
-        assert_eq!(
-            send_error_line("VI_UNI", Some(peer), &os_error(13)),
-            "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)"
-        );
-        // The multicast form, from vrrp.c's `"(%s): send advert error %d (%m)"` (not
-        // provoked on the real daemon: its priority-0 advert on a downed link is the one
-        // ENETUNREACH it would print, and it keeps quiet about that one).
-        assert_eq!(
-            send_error_line("VI_1", None, &os_error(101)),
-            "(VI_1): send advert error 101 (Network is unreachable)"
-        );
-    }
-}
-
 /// `scope` as `ip` and keepalived print it.
 fn scope_word(scope: u8) -> String {
     match scope {
@@ -1099,4 +1070,33 @@ fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim_end().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os_error(errno: i32) -> VrrpError {
+        VrrpError::io("sending VRRP", std::io::Error::from_raw_os_error(errno))
+    }
+
+    #[test]
+    fn send_error_lines_as_keepalived() {
+        // Recorded from the real keepalived 2.2.7 (`keepalived -n -l -D --vrrp` in a
+        // namespace, `unicast_src_ip 10.77.0.1`, `unicast_peer { 10.77.0.255 }` on a /24:
+        // the broadcast address without SO_BROADCAST gives EACCES at every advert):
+        // "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)".
+        let peer: IpAddr = "10.77.0.255".parse().unwrap();
+        assert_eq!(
+            send_error_line("VI_UNI", Some(peer), &os_error(13)),
+            "(VI_UNI) Cant send advert to 10.77.0.255 (Permission denied)"
+        );
+        // The multicast form, from vrrp.c's `"(%s): send advert error %d (%m)"` (not
+        // provoked on the real daemon: its priority-0 advert on a downed link is the one
+        // ENETUNREACH it would print, and it keeps quiet about that one).
+        assert_eq!(
+            send_error_line("VI_1", None, &os_error(101)),
+            "(VI_1): send advert error 101 (Network is unreachable)"
+        );
+    }
 }
