@@ -1,17 +1,19 @@
-//! keepalived's signal dumps against the real keepalived 2.2.7: the configuration of
-//! `fixtures/keepalived/dumps/keepalived.conf` (one MASTER instance, multicast, PASS, one
-//! VIP, one `vrrp_script`) is run by `/usr/sbin/keepalived -n -l -D` and by ha-compat called
+//! keepalived's signal dumps against the real keepalived 2.2.7: each configuration of
+//! `fixtures/keepalived/dumps/` (`keepalived.conf`: one MASTER instance, multicast, PASS,
+//! one VIP, one `vrrp_script`; `unicast-fault/keepalived.conf`: a unicast instance in FAULT
+//! and a multicast one) is run by `/usr/sbin/keepalived -n -l -D` and by ha-compat called
 //! as `keepalived`, side by side, each in its own network namespace `hadump-PID-N` (a veth
 //! pair `eth0`/`peth0`, 10.0.0.1/24; deleted by a drop guard, also on panic) and its own
 //! mount namespace with a private tmpfs on `/tmp` (the dumps' fixed paths cannot collide;
-//! the files are read through `/proc/PID/root/tmp`). After 6 s each gets SIGUSR1, SIGUSR2
-//! and SIGRTMIN+2; `/tmp/keepalived.data`, `.stats` and `.json` must be equal line by line
+//! the files are read through `/proc/PID/root/tmp`; `/run` too, for the pid files). The
+//! `backup` scenario links the namespace to a second one where a real keepalived is
+//! MASTER. After 8 s each daemon under test gets SIGUSR1, SIGUSR2 and SIGRTMIN+2; `/tmp/keepalived.data`, `.stats` and `.json` must be equal line by line
 //! once the values that legitimately differ are masked (times, socket numbers, the veths'
-//! MACs and link-local addresses, the adverts-sent counter), have mode 0600, and be
+//! MACs and link-local addresses, the adverts sent and received), have mode 0600, and be
 //! overwritten (not appended to) by a second signal.
 //!
 //! Needs root and keepalived (`apt-get install -y keepalived`); skipped with a message
-//! otherwise. Runs for about 12 s.
+//! otherwise. Each scenario runs for about 12 s.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
@@ -55,15 +57,29 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keepalived/dumps")
 }
 
-/// One namespace, one daemon, one directory; all gone on drop.
+/// One namespace, one daemon, one directory (and, for a BACKUP, a second namespace with a
+/// real keepalived master); all gone on drop.
 struct Lab {
     ns: String,
     dir: PathBuf,
     daemon: Option<Child>,
+    /// The master's namespace (`NS-m`, holding the veth's other end) and daemon.
+    master: Option<(String, Option<Child>)>,
 }
 
 impl Lab {
+    /// `eth0` (10.0.0.1/24) and its veth peer `peth0`, both in the namespace.
     fn new() -> Lab {
+        Lab::build(None)
+    }
+
+    /// `eth0` (10.0.0.1/24) whose veth peer is `eth0` (10.0.0.2/24) of a second namespace
+    /// where the real keepalived runs `master_conf`.
+    fn with_master(keepalived: &Path, master_conf: &Path) -> Lab {
+        Lab::build(Some((keepalived, master_conf)))
+    }
+
+    fn build(master: Option<(&Path, &Path)>) -> Lab {
         let ns = format!(
             "hadump-{}-{}",
             std::process::id(),
@@ -73,48 +89,49 @@ impl Lab {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&ns);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let lab = Lab {
+        let mut lab = Lab {
             ns,
             dir,
             daemon: None,
+            master: None,
         };
         run(&["ip", "netns", "add", &lab.ns]);
-        let ip = |args: &[&str]| {
-            let mut all = vec!["ip", "-n", &lab.ns];
-            all.extend_from_slice(args);
-            run(&all);
-        };
-        ip(&["link", "set", "lo", "up"]);
-        ip(&[
-            "link", "add", "eth0", "type", "veth", "peer", "name", "peth0",
-        ]);
-        ip(&["link", "set", "eth0", "up"]);
-        ip(&["link", "set", "peth0", "up"]);
-        ip(&["addr", "add", "10.0.0.1/24", "dev", "eth0"]);
+        let ns = lab.ns.clone();
+        ip(&ns, &["link", "set", "lo", "up"]);
+        match master {
+            None => {
+                ip(
+                    &ns,
+                    &[
+                        "link", "add", "eth0", "type", "veth", "peer", "name", "peth0",
+                    ],
+                );
+                ip(&ns, &["link", "set", "peth0", "up"]);
+            }
+            Some((keepalived, conf)) => {
+                let mns = format!("{ns}-m");
+                run(&["ip", "netns", "add", &mns]);
+                // Known to the drop guard before anything else can fail.
+                lab.master = Some((mns.clone(), None));
+                ip(&mns, &["link", "set", "lo", "up"]);
+                let peer = ["peer", "name", "eth0", "netns", &mns];
+                let mut add = vec!["link", "add", "eth0", "type", "veth"];
+                add.extend_from_slice(&peer);
+                ip(&ns, &add);
+                ip(&mns, &["link", "set", "eth0", "up"]);
+                ip(&mns, &["addr", "add", "10.0.0.2/24", "dev", "eth0"]);
+                let child = isolated(&mns, keepalived, conf, &lab.dir.join("master.log"));
+                lab.master = Some((mns, Some(child)));
+            }
+        }
+        ip(&ns, &["link", "set", "eth0", "up"]);
+        ip(&ns, &["addr", "add", "10.0.0.1/24", "dev", "eth0"]);
         lab
     }
 
-    /// Starts `program` on the fixture's configuration with its own tmpfs on `/tmp`.
-    /// `ip netns exec`, `unshare` (without `--fork`) and `sh -c exec` all exec: the
-    /// child's pid is the daemon's.
-    fn start(&mut self, program: &Path) {
-        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
-            .args(["unshare", "-m", "--propagation", "private"])
-            .args(["sh", "-c", "mount -t tmpfs tmpfs /tmp && exec \"$@\"", "sh"])
-            .arg(program)
-            .args(["-n", "-l", "-D", "-f"])
-            .arg(fixtures().join("keepalived.conf"))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("TZ", "UTC")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.daemon = Some(child);
+    fn start(&mut self, program: &Path, conf: &Path) {
+        let log = self.dir.join("daemon.log");
+        self.daemon = Some(isolated(&self.ns, program, conf, &log));
     }
 
     fn pid(&self) -> u32 {
@@ -131,7 +148,14 @@ impl Lab {
         PathBuf::from(format!("/proc/{}/root/tmp/{name}", self.pid()))
     }
 
+    /// Waits up to 5 s for the file (a loaded machine may be slow to start the daemon).
     fn read(&self, name: &str) -> String {
+        for _ in 0..50 {
+            if self.file(name).exists() {
+                break;
+            }
+            sleep_ms(100);
+        }
         std::fs::read_to_string(self.file(name)).unwrap_or_else(|e| {
             panic!(
                 "{name}: {e}; daemon log:\n{}",
@@ -139,30 +163,65 @@ impl Lab {
             )
         })
     }
+}
 
-    fn stop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
-            for _ in 0..50 {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                sleep_ms(100);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+fn ip(ns: &str, args: &[&str]) {
+    let mut all = vec!["ip", "-n", ns];
+    all.extend_from_slice(args);
+    run(&all);
+}
+
+/// `program -n -l -D -f conf` in namespace `ns`, with its own tmpfs on `/tmp` and `/run`
+/// (dumps and pid files cannot collide with another daemon's). `ip netns exec`, `unshare`
+/// (without `--fork`) and `sh -c exec` all exec: the child's pid is the daemon's.
+fn isolated(ns: &str, program: &Path, conf: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    let script = "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && exec \"$@\"";
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(["unshare", "-m", "--propagation", "private"])
+        .args(["sh", "-c", script, "sh"])
+        .arg(program)
+        .args(["-n", "-l", "-D", "-f"])
+        .arg(conf)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn stop_child(mut child: Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
     }
+    for _ in 0..50 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        sleep_ms(100);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        self.stop();
+        if let Some(child) = self.daemon.take() {
+            stop_child(child);
+        }
+        if let Some((mns, child)) = self.master.take() {
+            if let Some(child) = child {
+                stop_child(child);
+            }
+            let _ = Command::new("ip").args(["netns", "del", &mns]).status();
+        }
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -177,8 +236,9 @@ fn ours(lab: &Lab) -> PathBuf {
 }
 
 /// The dumps' values that differ between two runs whatever the program: times, socket
-/// numbers, the veths' random MACs and link-local addresses, and the adverts sent (one
-/// more or less depending on when the signal lands).
+/// numbers, the veths' random MACs and link-local addresses, and the adverts sent and
+/// received (one more or less depending on when the signal lands; the other counters are
+/// compared).
 fn mask(name: &str, text: &str) -> Vec<String> {
     let masked_keys = [
         "   Last transition = ",
@@ -186,12 +246,16 @@ fn mask(name: &str, text: &str) -> Vec<String> {
         "   IPv6 address = fe80:",
         "   MAC = ",
         "    Sent: ",
+        "    Received: ",
     ];
     if name.ends_with(".json") {
         let mut out = String::new();
         for field in text.split(',') {
             let key = field.split(':').next().unwrap_or("");
-            if key.ends_with("\"last_transition\"") || key.ends_with("\"advert_sent\"") {
+            if key.ends_with("\"last_transition\"")
+                || key.ends_with("\"advert_sent\"")
+                || key.ends_with("\"advert_rcvd\"")
+            {
                 out.push_str(key);
                 out.push_str(":MASKED");
             } else {
@@ -223,7 +287,7 @@ fn mask(name: &str, text: &str) -> Vec<String> {
                 return out;
             }
             for key in masked_keys {
-                if l.starts_with(key) && (key != "    Sent: " || in_adverts) {
+                if l.starts_with(key) && (!key.ends_with(": ") || in_adverts) {
                     return format!("{key}MASKED");
                 }
             }
@@ -232,15 +296,27 @@ fn mask(name: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn signal_dumps_match_keepalived() {
+/// Runs `conf` (a fixture) with both daemons and compares their dumps; with `master`
+/// (a fixture too), each daemon hears its own real keepalived running it.
+fn compare(conf: &str, master: Option<&str>) {
     let Some(keepalived) = can_run() else { return };
-    let mut reference = Lab::new();
-    let mut ha = Lab::new();
+    let conf = fixtures().join(conf);
+    let lab = || match master {
+        Some(m) => Lab::with_master(&keepalived, &fixtures().join(m)),
+        None => Lab::new(),
+    };
+    let mut reference = lab();
+    let mut ha = lab();
+    if master.is_some() {
+        // The masters first, as when recording.
+        sleep_ms(2000);
+    }
     let program = ours(&ha);
-    reference.start(&keepalived);
-    ha.start(&program);
-    sleep_ms(6000);
+    reference.start(&keepalived, &conf);
+    ha.start(&program, &conf);
+    // Long enough for `unicast-fault`'s VI_3 (advert_int 2: master down after 6.6 s) to
+    // be MASTER on both sides.
+    sleep_ms(8000);
     for (signal, file) in [
         ("USR1", FILES[0]),
         ("USR2", FILES[1]),
@@ -250,10 +326,16 @@ fn signal_dumps_match_keepalived() {
         ha.signal(signal);
         sleep_ms(1000);
         let (theirs, mine) = (reference.read(file), ha.read(file));
-        assert!(theirs.contains("VI_1"), "{file}: {theirs}");
+        assert!(theirs.contains("VI_"), "{file}: {theirs}");
         let (theirs, mine) = (mask(file, &theirs), mask(file, &mine));
         for (n, (a, b)) in theirs.iter().zip(&mine).enumerate() {
-            assert_eq!(a, b, "{file} line {} differs", n + 1);
+            assert_eq!(
+                a,
+                b,
+                "{file} line {} differs:\n{}",
+                n + 1,
+                theirs.join("\n")
+            );
         }
         assert_eq!(theirs.len(), mine.len(), "{file}: line counts");
         for lab in [&reference, &ha] {
@@ -273,4 +355,23 @@ fn signal_dumps_match_keepalived() {
         let once = mask(file, &reference.read(file)).len();
         assert_eq!(mask(file, &ha.read(file)).len(), once, "{file} appended to");
     }
+}
+
+/// One MASTER instance, multicast, PASS, one VIP, one tracked script.
+#[test]
+fn signal_dumps_match_keepalived_master() {
+    compare("keepalived.conf", None);
+}
+
+/// A unicast instance in FAULT (failing weight-0 script, /32 VIP with a label) and a
+/// multicast one raised by a script's weight.
+#[test]
+fn signal_dumps_match_keepalived_unicast_fault() {
+    compare("unicast-fault/keepalived.conf", None);
+}
+
+/// A BACKUP hearing a real keepalived MASTER (priority 200) through a veth pair.
+#[test]
+fn signal_dumps_match_keepalived_backup() {
+    compare("backup/keepalived.conf", Some("backup/master.conf"));
 }

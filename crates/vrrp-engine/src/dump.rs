@@ -121,12 +121,19 @@ pub struct InstanceDump {
     pub state: State,
     pub wantstate: State,
     pub last_transition: WallTime,
-    /// When the instance's timer runs out next (`Read timeout`).
-    pub read_timeout: WallTime,
+    /// When the instance's timer runs out next (`Read timeout`; `None`: `DISABLED`, as
+    /// in FAULT).
+    pub read_timeout: Option<WallTime>,
     pub interface: String,
     pub source: IpAddr,
+    /// `unicast_src_ip` / `mcast_src_ip` given (`Using src_ip = X (from configuration)`).
+    pub source_configured: bool,
     /// The multicast group (`None`: unicast).
     pub multicast_group: Option<IpAddr>,
+    /// Unicast peers: address, `min_ttl`, `max_ttl`.
+    pub unicast_peers: Vec<(IpAddr, u8, u8)>,
+    /// `vrrp_check_unicast_src`.
+    pub check_unicast_src: bool,
     pub garp_delay_secs: u64,
     pub garp_repeat: u32,
     pub garp_refresh_secs: u64,
@@ -138,6 +145,17 @@ pub struct InstanceDump {
     pub effective_priority: u8,
     /// The priority of the master last heard (0 while master).
     pub master_priority: u8,
+    /// The address of the master last heard (shown in BACKUP).
+    pub master_addr: Option<IpAddr>,
+    /// The `vrrp_sync_group` the instance is in.
+    pub sync_group: Option<String>,
+    /// How many of `vips` (the last ones) are `virtual_ipaddress_excluded`.
+    pub excluded_vips: usize,
+    /// `track_interface` names (the JSON's `track_ifp`).
+    pub track_interfaces: Vec<String>,
+    /// Notify scripts for the JSON (`script_backup`, `script_master`, ...): field name and
+    /// keepalived's `cmd_str`.
+    pub notify_scripts: Vec<(&'static str, String)>,
     pub advert_int: Duration,
     pub master_adver_int: Duration,
     pub nopreempt: bool,
@@ -392,17 +410,33 @@ pub fn render_json(snapshot: &Snapshot) -> String {
             DumpAuth::Pass(p) => (1, Some(p)),
             DumpAuth::Ah(p) => (2, Some(p)),
         };
-        let vips: Vec<String> = i
-            .vips
-            .iter()
-            .map(|v| json_str(&format!("{v}{}", if i.vips_set { " set" } else { "" })))
-            .collect();
+        let shown = |v: &String| json_str(&format!("{v}{}", if i.vips_set { " set" } else { "" }));
+        let split = i.vips.len().saturating_sub(i.excluded_vips);
+        let vips: Vec<String> = i.vips[..split].iter().map(shown).collect();
+        let evips: Vec<String> = i.vips[split..].iter().map(shown).collect();
+        let ifps: Vec<String> = i.track_interfaces.iter().map(|n| json_str(n)).collect();
         let scripts: Vec<String> = i
             .scripts
             .iter()
             .filter_map(|(name, _)| snapshot.scripts.iter().find(|s| &s.name == name))
             .map(|s| json_str(&quoted_command(&s.command)))
             .collect();
+        // keepalived's `vrrp_json_array_dump` leaves out an empty list altogether.
+        let mut lists = String::new();
+        for (name, items) in [
+            ("vips", &vips),
+            ("evips", &evips),
+            ("track_ifp", &ifps),
+            ("track_script", &scripts),
+        ] {
+            if !items.is_empty() {
+                let _ = write!(lists, ",\"{name}\":[{}]", items.join(","));
+            }
+        }
+        let mut notify = String::new();
+        for (name, cmd) in &i.notify_scripts {
+            let _ = write!(notify, ",\"{name}\":{}", json_str(cmd));
+        }
         let mut d = String::new();
         let _ = write!(
             d,
@@ -414,8 +448,8 @@ pub fn render_json(snapshot: &Snapshot) -> String {
              \"base_priority\":{},\"effective_priority\":{},\"vipset\":{},\
              \"promote_secondaries\":false,\"adver_int\":{},\"master_adver_int\":{},\
              \"accept\":1,\"nopreempt\":{},\"preempt_delay\":{},\"state\":{},\"wantstate\":{},\
-             \"version\":{},\"smtp_alert\":false,\"notify_deleted\":false,\"vips\":[{}],\
-             \"track_script\":[{}],\"auth_type\":{}",
+             \"version\":{},\"smtp_alert\":false,\"notify_deleted\":false{}{},\
+             \"auth_type\":{}",
             json_str(&i.name),
             u8::from(i.skip_check_adv_addr),
             json_str(&i.interface),
@@ -432,15 +466,15 @@ pub fn render_json(snapshot: &Snapshot) -> String {
             i.base_priority,
             i.effective_priority,
             i.vips_set,
-            i.advert_int.as_secs(),
-            i.master_adver_int.as_secs(),
+            i.advert_int.as_secs_f64(),
+            i.master_adver_int.as_secs_f64(),
             i.nopreempt,
             i.preempt_delay_secs,
             state_number(i.state),
             state_number(i.wantstate),
             i.version,
-            vips.join(","),
-            scripts.join(","),
+            notify,
+            lists,
             auth_type,
         );
         if let Some(p) = auth_data {
@@ -573,8 +607,35 @@ pub fn render_data(snapshot: &Snapshot) -> String {
     for i in &snapshot.instances {
         let _ = writeln!(s, " VRRP Instance = {}", i.name);
         let _ = writeln!(s, "   VRRP Version = {}", i.version);
+        if let Some(g) = &i.sync_group {
+            let _ = writeln!(s, "   Sync group = {g}");
+        }
+        if i.source.is_ipv6() {
+            s.push_str("   Using Native IPv6\n");
+        }
         let _ = writeln!(s, "   State = {}", i.state.word());
-        s.push_str("   Flags: none\n");
+        if i.state == State::Backup {
+            // keepalived prints a stale buffer when no master has been heard yet; an
+            // empty value here.
+            let _ = writeln!(
+                s,
+                "   Master router = {}",
+                i.master_addr.map(|a| a.to_string()).unwrap_or_default()
+            );
+            let _ = writeln!(s, "   Master priority = {}", i.master_priority);
+            if i.version == 3 {
+                let _ = writeln!(
+                    s,
+                    "   Master advert int = {:.2} sec",
+                    i.master_adver_int.as_secs_f64()
+                );
+            }
+        }
+        if i.multicast_group.is_none() {
+            s.push_str("   Flags:\n     Using unicast\n");
+        } else {
+            s.push_str("   Flags: none\n");
+        }
         let _ = writeln!(s, "   Wantstate = {}", i.wantstate.word());
         s.push_str("   Number of config faults = 0\n");
         let _ = writeln!(
@@ -584,10 +645,24 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         );
         s.push_str("   Number of track scripts init = 0\n");
         let _ = writeln!(s, "   Last transition = {}", i.last_transition.data_form());
-        let _ = writeln!(s, "   Read timeout = {}", i.read_timeout.data_form());
+        match i.read_timeout {
+            Some(t) => {
+                let _ = writeln!(s, "   Read timeout = {}", t.data_form());
+            }
+            None => s.push_str("   Read timeout = DISABLED\n"),
+        }
         let _ = writeln!(s, "   Master down timer = {} usecs", master_down_micros(i));
         let _ = writeln!(s, "   Interface = {}", i.interface);
-        let _ = writeln!(s, "   Using src_ip = {}", i.source);
+        let _ = writeln!(
+            s,
+            "   Using src_ip = {}{}",
+            i.source,
+            if i.source_configured {
+                " (from configuration)"
+            } else {
+                ""
+            }
+        );
         if let Some(group) = i.multicast_group {
             let _ = writeln!(s, "   Multicast address {group}");
         }
@@ -651,6 +726,17 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         for v in &i.vips {
             let _ = writeln!(s, "     {v}{}", if i.vips_set { " set" } else { "" });
         }
+        if i.multicast_group.is_none() {
+            let _ = write!(
+                s,
+                "   Unicast TTL = 255\n   Check unicast src : {}\n   Unicast Peer :\n",
+                if i.check_unicast_src { "yes" } else { "no" }
+            );
+            for (peer, min_ttl, max_ttl) in &i.unicast_peers {
+                let _ = writeln!(s, "     {peer} min_ttl {min_ttl} max_ttl {max_ttl}");
+            }
+            s.push_str("   Unicast checksum compatibility = no\n");
+        }
         let _ = writeln!(s, "   fd_in {}, fd_out {}", i.fds.0, i.fds.1);
         if !i.scripts.is_empty() {
             s.push_str("   Tracked scripts :\n");
@@ -694,12 +780,18 @@ pub fn render_data(snapshot: &Snapshot) -> String {
                 "Unicast"
             }
         );
+        if i.multicast_group.is_none() {
+            let _ = writeln!(s, "   Address = {}", i.source);
+        }
         s.push_str("   Rx buf size = 0\n   VRRP instances\n");
         for other in snapshot.instances.iter().filter(|o| o.fds == i.fds) {
             let _ = writeln!(s, "     {} vrid {}", other.name, other.vrid);
         }
     }
-    s.push_str("------< VRRP Scripts >------\n");
+    // No section at all without scripts (measured).
+    if !snapshot.scripts.is_empty() {
+        s.push_str("------< VRRP Scripts >------\n");
+    }
     for sc in &snapshot.scripts {
         let _ = writeln!(s, " VRRP Script = {}", sc.name);
         let _ = writeln!(s, "   Command = {}", quoted_command(&sc.command));
@@ -805,13 +897,16 @@ mod tests {
                     secs: 1_795_378_707,
                     micros: 43_313,
                 },
-                read_timeout: WallTime {
+                read_timeout: Some(WallTime {
                     secs: 1_795_378_713,
                     micros: 47_389,
-                },
+                }),
                 interface: "eth0".into(),
                 source: "10.0.0.1".parse().unwrap(),
+                source_configured: false,
                 multicast_group: Some("224.0.0.18".parse().unwrap()),
+                unicast_peers: Vec::new(),
+                check_unicast_src: false,
                 garp_delay_secs: 5,
                 garp_repeat: 5,
                 garp_refresh_secs: 0,
@@ -822,6 +917,11 @@ mod tests {
                 base_priority: 150,
                 effective_priority: 150,
                 master_priority: 0,
+                master_addr: None,
+                sync_group: None,
+                excluded_vips: 0,
+                track_interfaces: Vec::new(),
+                notify_scripts: Vec::new(),
                 advert_int: Duration::from_secs(1),
                 master_adver_int: Duration::from_secs(1),
                 nopreempt: false,

@@ -814,9 +814,11 @@ impl<P: Platform> Runtime<P> {
                 None => dump::DumpAuth::None,
             };
             let garp = configured.map(|c| c.garp).unwrap_or_default();
+            // keepalived's timer is disabled in FAULT.
             let read_timeout = m
                 .next_deadline()
-                .map_or(wall_now, |d| wall_now + d.saturating_sub(now));
+                .filter(|_| m.state() != State::Fault)
+                .map(|d| WallTime::from_system(wall_now + d.saturating_sub(now)));
             instances.push(dump::InstanceDump {
                 name: p.name.clone(),
                 version: match p.version {
@@ -826,10 +828,21 @@ impl<P: Platform> Runtime<P> {
                 state: m.state(),
                 wantstate: m.wants(),
                 last_transition: r.last_transition,
-                read_timeout: WallTime::from_system(read_timeout),
+                read_timeout,
                 interface: p.interface.clone(),
                 source: r.plan.channel.source,
+                source_configured: configured
+                    .is_some_and(|c| c.unicast_src_ip.is_some() || c.mcast_src_ip.is_some()),
                 multicast_group: r.plan.channel.multicast_group,
+                unicast_peers: configured
+                    .map(|c| {
+                        c.unicast_peers
+                            .iter()
+                            .map(|u| (u.addr, u.min_ttl.unwrap_or(0), u.max_ttl.unwrap_or(255)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                check_unicast_src: self.config.global.vrrp_check_unicast_src,
                 garp_delay_secs: garp.master_delay.as_secs(),
                 garp_repeat: garp.master_repeat,
                 garp_refresh_secs: garp.master_refresh.map_or(0, |d| d.as_secs()),
@@ -847,26 +860,45 @@ impl<P: Platform> Runtime<P> {
                 } else {
                     m.master_priority()
                 },
+                master_addr: m.master_addr(),
+                sync_group: self
+                    .config
+                    .sync_groups
+                    .iter()
+                    .find(|g| g.instances.contains(&p.name))
+                    .map(|g| g.name.clone()),
+                excluded_vips: p.excluded_vips,
+                track_interfaces: configured
+                    .map(|c| c.track_interfaces.iter().map(|t| t.name.clone()).collect())
+                    .unwrap_or_default(),
+                notify_scripts: configured
+                    .map(|c| {
+                        let n = &c.notify;
+                        // keepalived's order in `vrrp_json_data_dump`.
+                        [
+                            ("script_backup", &n.backup),
+                            ("script_master", &n.master),
+                            ("script_fault", &n.fault),
+                            ("script_stop", &n.stop),
+                            ("script_deleted", &n.deleted),
+                            ("script", &n.any),
+                            ("script_master_rx_lower_pri", &n.master_rx_lower_pri),
+                        ]
+                        .into_iter()
+                        .filter_map(|(name, cmd)| {
+                            let cmd = cmd.as_ref()?;
+                            Some((name, crate::script_exec::cmd_str(&shown_command(&cmd.argv))))
+                        })
+                        .collect()
+                    })
+                    .unwrap_or_default(),
                 advert_int: p.advert_int,
                 master_adver_int: m.master_adver_int(),
                 nopreempt: p.nopreempt,
                 preempt_delay_secs: p.preempt_delay.as_secs(),
                 skip_check_adv_addr: p.skip_check_adv_addr,
                 auth,
-                vips: r
-                    .plan
-                    .addresses
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            "{}/{} dev {} scope {}",
-                            a.addr,
-                            a.prefix_len,
-                            a.interface,
-                            scope_word(a.scope)
-                        )
-                    })
-                    .collect(),
+                vips: r.plan.addresses.iter().map(vip_text).collect(),
                 vips_set: m.addresses_set(),
                 scripts: p
                     .tracked
@@ -1030,6 +1062,25 @@ fn vrrp_byte(packet: &RxPacket, family: Family, n: usize) -> Option<u8> {
         }
         Family::V6 => packet.bytes.get(n).copied(),
     }
+}
+
+/// A VIP as keepalived's dumps show it (measured): `10.0.0.200/24 dev eth0 scope global`,
+/// a host prefix without its length, then the label.
+fn vip_text(a: &AddressSpec) -> String {
+    let host = if a.addr.is_ipv4() { 32 } else { 128 };
+    let mut text = a.addr.to_string();
+    if a.prefix_len != host {
+        text.push_str(&format!("/{}", a.prefix_len));
+    }
+    text.push_str(&format!(
+        " dev {} scope {}",
+        a.interface,
+        scope_word(a.scope)
+    ));
+    if let Some(label) = &a.label {
+        text.push_str(&format!(" label {label}"));
+    }
+    text
 }
 
 /// `scope` as `ip` and keepalived print it.
