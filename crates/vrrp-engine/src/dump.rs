@@ -156,6 +156,10 @@ pub struct InstanceDump {
     /// Notify scripts for the JSON (`script_backup`, `script_master`, ...): field name and
     /// keepalived's `cmd_str`.
     pub notify_scripts: Vec<(&'static str, String)>,
+    /// Notify scripts for the data dump: kind (`Master`, `Generic`...), `cmd_str`, uid, gid.
+    pub notify_lines: Vec<(&'static str, String, u32, u32)>,
+    /// `track_interface`s with the weight the instance uses.
+    pub tracked_interfaces: Vec<(String, i16)>,
     pub advert_int: Duration,
     pub master_adver_int: Duration,
     pub nopreempt: bool,
@@ -212,9 +216,20 @@ pub struct InterfaceDump {
     pub tracking: Vec<(String, i16)>,
 }
 
+/// One `vrrp_sync_group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDump {
+    pub name: String,
+    pub state: State,
+    pub members: Vec<String>,
+    /// Members in FAULT.
+    pub members_fault: usize,
+}
+
 /// What the dumps show of the running engine.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
+    pub groups: Vec<GroupDump>,
     /// `router_id` (keepalived's default is the host name).
     pub router_id: String,
     pub instances: Vec<InstanceDump>,
@@ -722,9 +737,17 @@ pub fn render_data(snapshot: &Snapshot) -> String {
                 let _ = write!(s, "   Authentication type = IPSEC_AH\n   Password = {p}\n");
             }
         }
-        let _ = writeln!(s, "   Virtual IP ({}):", i.vips.len());
-        for v in &i.vips {
-            let _ = writeln!(s, "     {v}{}", if i.vips_set { " set" } else { "" });
+        let split = i.vips.len().saturating_sub(i.excluded_vips);
+        let set = if i.vips_set { " set" } else { "" };
+        let _ = writeln!(s, "   Virtual IP ({split}):");
+        for v in &i.vips[..split] {
+            let _ = writeln!(s, "     {v}{set}");
+        }
+        if split < i.vips.len() {
+            s.push_str("   Virtual IP Excluded :\n");
+            for v in &i.vips[split..] {
+                let _ = writeln!(s, "     {v}{set}");
+            }
         }
         if i.multicast_group.is_none() {
             let _ = write!(
@@ -738,6 +761,12 @@ pub fn render_data(snapshot: &Snapshot) -> String {
             s.push_str("   Unicast checksum compatibility = no\n");
         }
         let _ = writeln!(s, "   fd_in {}, fd_out {}", i.fds.0, i.fds.1);
+        if !i.tracked_interfaces.is_empty() {
+            s.push_str("   Tracked interfaces :\n");
+            for (name, weight) in &i.tracked_interfaces {
+                let _ = writeln!(s, "     {name} weight {weight}");
+            }
+        }
         if !i.scripts.is_empty() {
             s.push_str("   Tracked scripts :\n");
             for (name, weight) in &i.scripts {
@@ -746,6 +775,12 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         }
         s.push_str("   Using smtp notification = no\n");
         s.push_str("   Notify deleted = Fault\n");
+        for (kind, cmd, uid, gid) in &i.notify_lines {
+            let _ = writeln!(
+                s,
+                "   {kind} state transition script = {cmd}, uid:gid {uid}:{gid}"
+            );
+        }
         s.push_str("   Notify priority changes = false\n");
     }
     s.push_str("------< VRRP Sockpool >------\n");
@@ -787,6 +822,22 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         for other in snapshot.instances.iter().filter(|o| o.fds == i.fds) {
             let _ = writeln!(s, "     {} vrid {}", other.name, other.vrid);
         }
+    }
+    if !snapshot.groups.is_empty() {
+        s.push_str("------< VRRP Sync groups >------\n");
+    }
+    for g in &snapshot.groups {
+        let _ = writeln!(s, " VRRP Sync Group = {}, {}", g.name, g.state.word());
+        let _ = writeln!(
+            s,
+            "   Num member fault {}, num member init 0",
+            g.members_fault
+        );
+        s.push_str("   VRRP member instances :\n");
+        for m in &g.members {
+            let _ = writeln!(s, "     {m}");
+        }
+        s.push_str("   Using smtp notification = no\n");
     }
     // No section at all without scripts (measured).
     if !snapshot.scripts.is_empty() {
@@ -887,6 +938,7 @@ mod tests {
         );
         eth0.tracking.push(("VI_1".into(), 0));
         Snapshot {
+            groups: Vec::new(),
             router_id: "lb1".into(),
             instances: vec![InstanceDump {
                 name: "VI_1".into(),
@@ -922,6 +974,8 @@ mod tests {
                 excluded_vips: 0,
                 track_interfaces: Vec::new(),
                 notify_scripts: Vec::new(),
+                notify_lines: Vec::new(),
+                tracked_interfaces: Vec::new(),
                 advert_int: Duration::from_secs(1),
                 master_adver_int: Duration::from_secs(1),
                 nopreempt: false,

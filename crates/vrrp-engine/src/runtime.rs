@@ -871,6 +871,56 @@ impl<P: Platform> Runtime<P> {
                 track_interfaces: configured
                     .map(|c| c.track_interfaces.iter().map(|t| t.name.clone()).collect())
                     .unwrap_or_default(),
+                notify_lines: configured
+                    .map(|c| {
+                        let n = &c.notify;
+                        // keepalived's `dump_vrrp` order and words (measured: Master,
+                        // Generic; the others from its source). `notify_deleted` and
+                        // `notify_master_rx_lower_pri` are not shown.
+                        [
+                            ("Backup", &n.backup),
+                            ("Master", &n.master),
+                            ("Fault", &n.fault),
+                            ("Stop", &n.stop),
+                            ("Generic", &n.any),
+                        ]
+                        .into_iter()
+                        .filter_map(|(kind, cmd)| {
+                            let cmd = cmd.as_ref()?;
+                            let user =
+                                cmd.user
+                                    .as_ref()
+                                    .or(self.config.global.script_user.as_ref());
+                            let (uid, gid) = user
+                                .and_then(|u| crate::script_exec::resolve_user(u, &mut Vec::new()))
+                                .unwrap_or((0, 0));
+                            let text = crate::script_exec::cmd_str(&shown_command(&cmd.argv));
+                            Some((kind, text, uid, gid))
+                        })
+                        .collect()
+                    })
+                    .unwrap_or_default(),
+                tracked_interfaces: configured
+                    .map(|c| {
+                        c.track_interfaces
+                            .iter()
+                            .map(|t| {
+                                let weight = p
+                                    .tracked
+                                    .iter()
+                                    .find(|k| {
+                                        k.name == t.name
+                                            && matches!(
+                                                k.kind,
+                                                crate::machine::TrackedKind::Interface { .. }
+                                            )
+                                    })
+                                    .map_or(0, |k| k.weight);
+                                (t.name.clone(), weight)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 notify_scripts: configured
                     .map(|c| {
                         let n = &c.notify;
@@ -934,7 +984,35 @@ impl<P: Platform> Runtime<P> {
                     .collect(),
             })
             .collect();
+        let groups = self
+            .config
+            .sync_groups
+            .iter()
+            .map(|g| {
+                let states: Vec<State> = g
+                    .instances
+                    .iter()
+                    .filter_map(|name| instances.iter().find(|i| &i.name == name))
+                    .map(|i| i.state)
+                    .collect();
+                let fault = states.iter().filter(|s| **s == State::Fault).count();
+                let state = if fault > 0 {
+                    State::Fault
+                } else if !states.is_empty() && states.iter().all(|s| *s == State::Master) {
+                    State::Master
+                } else {
+                    State::Backup
+                };
+                dump::GroupDump {
+                    name: g.name.clone(),
+                    state,
+                    members: g.instances.clone(),
+                    members_fault: fault,
+                }
+            })
+            .collect();
         dump::Snapshot {
+            groups,
             router_id: self
                 .config
                 .global
