@@ -1094,6 +1094,63 @@ mod tests {
         assert_eq!(parsed[0]["data"]["state"], 2);
     }
 
+    /// `fixtures/keepalived/dumps/backup/`: the recorded BACKUP's values.
+    fn recorded_backup() -> Snapshot {
+        let mut s = recorded();
+        s.scripts.clear();
+        let i = &mut s.instances[0];
+        i.state = State::Backup;
+        i.wantstate = State::Backup;
+        i.master_addr = Some("10.0.0.2".parse().unwrap());
+        i.master_priority = 200;
+        i.last_transition = WallTime {
+            secs: 1_795_379_572,
+            micros: 869_390,
+        };
+        i.read_timeout = Some(WallTime {
+            secs: 1_795_379_580,
+            micros: 726_260,
+        });
+        i.base_priority = 100;
+        i.effective_priority = 100;
+        i.vips_set = false;
+        i.auth = DumpAuth::None;
+        i.scripts.clear();
+        i.counters = Counters {
+            advert_rcvd: 4,
+            ..Counters::default()
+        };
+        s
+    }
+
+    /// The lines from the topology section to the next section after the socket pool.
+    fn topology(text: &str) -> Vec<String> {
+        text.lines()
+            .skip_while(|l| *l != "------< VRRP Topology >------")
+            .take_while(|l| *l != "------< Interfaces >------")
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn backup_dumps_match_keepalived() {
+        let s = recorded_backup();
+        assert_eq!(render_stats(&s), fixture("backup/keepalived.stats"));
+        assert_eq!(render_json(&s), fixture("backup/keepalived.json"));
+        let ours = topology(&mask_local_times(&render_data(&s)));
+        let theirs = topology(&mask_local_times(&fixture("backup/keepalived.data")));
+        assert_eq!(ours, theirs);
+        // No scripts: no scripts section at all.
+        assert!(!theirs.iter().any(|l| l.contains("VRRP Scripts")));
+    }
+
+    #[test]
+    fn a_backup_that_heard_no_master_shows_an_empty_master_router() {
+        let mut s = recorded_backup();
+        s.instances[0].master_addr = None;
+        assert!(render_data(&s).contains("\n   Master router = \n   Master priority = 200\n"));
+    }
+
     #[test]
     fn counters_follow_the_stats_names_of_rejections() {
         let mut c = Counters::default();

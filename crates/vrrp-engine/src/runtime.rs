@@ -754,6 +754,10 @@ impl<P: Platform> Runtime<P> {
     /// `fopen_safe` failure is.
     fn dump(&mut self, kind: DumpKind) {
         let snapshot = self.snapshot();
+        // keepalived's `vrrp_print_json` writes nothing without instances.
+        if kind == DumpKind::Json && snapshot.instances.is_empty() {
+            return;
+        }
         let text = match kind {
             DumpKind::Data => dump::render_data(&snapshot),
             DumpKind::Stats => dump::render_stats(&snapshot),
@@ -761,8 +765,11 @@ impl<P: Platform> Runtime<P> {
         };
         let path = kind.path();
         if let Err(e) = dump::write_dump(path, &text) {
+            // keepalived's `Can't open /tmp/keepalived.json (13: Permission denied)`.
+            let errno = e.raw_os_error().unwrap_or(0);
+            let text = nix::errno::Errno::from_raw(errno).desc();
             self.logger
-                .info(&format!("Can't open {} ({e})", path.display()));
+                .info(&format!("Can't open {} ({errno}: {text})", path.display()));
         }
     }
 
