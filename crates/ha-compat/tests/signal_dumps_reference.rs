@@ -2,7 +2,8 @@
 //! `fixtures/keepalived/dumps/` (`keepalived.conf`: one MASTER instance, multicast, PASS,
 //! one VIP, one `vrrp_script`; `unicast-fault/`: a unicast instance in FAULT and a
 //! multicast one; `backup/`: a BACKUP hearing a real keepalived MASTER; `sync-group/`: a
-//! sync group, `track_interface`, notify scripts, an excluded VIP) is run by `/usr/sbin/keepalived -n -l -D` and by ha-compat called
+//! sync group, `track_interface`, notify scripts, an excluded VIP; `globals/`: global
+//! definitions and a VRRPv3 instance) is run by `/usr/sbin/keepalived -n -l -D` and by ha-compat called
 //! as `keepalived`, side by side, each in its own network namespace `hadump-PID-N` (a veth
 //! pair `eth0`/`peth0`, 10.0.0.1/24; deleted by a drop guard, also on panic) and its own
 //! mount namespace with a private tmpfs on `/tmp` (the dumps' fixed paths cannot collide;
@@ -420,6 +421,13 @@ fn signal_dumps_match_keepalived_backup() {
         &[],
         Some(1),
     );
+}
+
+/// `global_defs` values the data dump shows (script security and user, GARP timers,
+/// VRRPv3, address checks, multicast group, dynamic interfaces) and a v3 instance.
+#[test]
+fn signal_dumps_match_keepalived_globals() {
+    compare("globals/keepalived.conf", None, &[], Some(1));
 }
 
 /// A sync group, `track_interface`, notify scripts, an excluded VIP. Masked besides: the

@@ -212,6 +212,9 @@ pub struct InterfaceDump {
     pub mtu: u32,
     /// `ARPHRD_*`.
     pub hw_type: u16,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval` on an interface an instance uses.
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
     /// Instances tracking the interface: name, weight.
     pub tracking: Vec<(String, i16)>,
 }
@@ -232,6 +235,7 @@ pub struct Snapshot {
     pub groups: Vec<GroupDump>,
     /// `router_id` (keepalived's default is the host name).
     pub router_id: String,
+    pub global: GlobalDump,
     pub instances: Vec<InstanceDump>,
     pub scripts: Vec<ScriptDump>,
     /// Every interface of the namespace, in the kernel's order.
@@ -330,6 +334,20 @@ fn render_interface(s: &mut String, i: &InterfaceDump) {
         }
     }
     s.push_str("   NIC netlink status update\n");
+    if !i.garp_interval.is_zero() {
+        let _ = writeln!(
+            s,
+            "   Gratuitous ARP interval {}ms",
+            i.garp_interval.as_millis()
+        );
+    }
+    if !i.gna_interval.is_zero() {
+        let _ = writeln!(
+            s,
+            "   Gratuitous NA interval {}ms",
+            i.gna_interval.as_millis()
+        );
+    }
     s.push_str(
         "   Reset ARP config counter 0\n   Original arp_ignore 0\n   Original arp_filter 0\n",
     );
@@ -523,42 +541,151 @@ pub fn render_json(snapshot: &Snapshot) -> String {
     format!("[{}]\n", items.join(","))
 }
 
-/// The global definitions keepalived 2.2.7 prints with its defaults (measured), after
-/// `Router ID`. ha-compat does not run the global keywords these lines describe
-/// differently from these defaults, or refuses them.
-const GLOBAL_DEFAULTS_AFTER_ROUTER_ID: &str = " Default smtp_alert = unset
+/// The `global_defs` values the data dump shows (the others are printed with keepalived
+/// 2.2.7's defaults: ha-compat refuses or does not run what would change them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalDump {
+    pub dynamic_interfaces: bool,
+    pub mcast_group4: std::net::Ipv4Addr,
+    pub mcast_group6: std::net::Ipv6Addr,
+    pub garp_delay_secs: u64,
+    pub garp_repeat: u32,
+    pub garp_refresh_secs: u64,
+    pub garp_refresh_repeat: u32,
+    pub garp_lower_prio_delay_secs: u64,
+    pub garp_lower_prio_repeat: u32,
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
+    pub version: u8,
+    pub check_unicast_src: bool,
+    pub skip_check_adv_addr: bool,
+    pub strict: bool,
+    pub script_security: bool,
+    /// The default script user's uid and gid.
+    pub script_uid_gid: (u32, u32),
+}
+
+impl Default for GlobalDump {
+    /// keepalived 2.2.7's defaults.
+    fn default() -> Self {
+        GlobalDump {
+            dynamic_interfaces: false,
+            mcast_group4: std::net::Ipv4Addr::new(224, 0, 0, 18),
+            mcast_group6: std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12),
+            garp_delay_secs: 5,
+            garp_repeat: 5,
+            garp_refresh_secs: 0,
+            garp_refresh_repeat: 1,
+            garp_lower_prio_delay_secs: 5,
+            garp_lower_prio_repeat: 5,
+            garp_interval: Duration::ZERO,
+            gna_interval: Duration::ZERO,
+            version: 2,
+            check_unicast_src: false,
+            skip_check_adv_addr: false,
+            strict: false,
+            script_security: false,
+            script_uid_gid: (0, 0),
+        }
+    }
+}
+
+/// keepalived's `dump_global_data` for the VRRP process (2.2.7, measured with its
+/// defaults and with the values of [`GlobalDump`] changed).
+fn render_global(s: &mut String, router_id: &str, g: &GlobalDump) {
+    let tf = |b: bool| if b { "true" } else { "false" };
+    s.push_str(" Network namespace = (default)\n Network namespace ipvs = (main namespace)\n");
+    let _ = writeln!(s, " Router ID = {router_id}");
+    s.push_str(GLOBAL_SMTP_LINES);
+    let _ = writeln!(s, " Dynamic interfaces = {}", tf(g.dynamic_interfaces));
+    if g.dynamic_interfaces {
+        s.push_str(" Allow interface changes = false\n");
+    }
+    s.push_str(GLOBAL_LVS_LINES);
+    let _ = writeln!(s, " VRRP IPv4 mcast group = {}", g.mcast_group4);
+    let _ = writeln!(s, " VRRP IPv6 mcast group = {}", g.mcast_group6);
+    let _ = writeln!(s, " Gratuitous ARP delay = {}", g.garp_delay_secs);
+    let _ = writeln!(s, " Gratuitous ARP repeat = {}", g.garp_repeat);
+    let _ = writeln!(s, " Gratuitous ARP refresh timer = {}", g.garp_refresh_secs);
+    let _ = writeln!(
+        s,
+        " Gratuitous ARP refresh repeat = {}",
+        g.garp_refresh_repeat
+    );
+    let _ = writeln!(
+        s,
+        " Gratuitous ARP lower priority delay = {}",
+        g.garp_lower_prio_delay_secs
+    );
+    let _ = writeln!(
+        s,
+        " Gratuitous ARP lower priority repeat = {}",
+        g.garp_lower_prio_repeat
+    );
+    s.push_str(GLOBAL_ADVERT_LINES);
+    let _ = writeln!(
+        s,
+        " Gratuitous ARP interval = {:.6}",
+        g.garp_interval.as_secs_f64()
+    );
+    let _ = writeln!(
+        s,
+        " Gratuitous NA interval = {:.6}",
+        g.gna_interval.as_secs_f64()
+    );
+    let _ = writeln!(s, " VRRP default protocol version = {}", g.version);
+    s.push_str(" nftables without counters\n libnftnl version 1.2.3\n");
+    let _ = writeln!(s, " VRRP check unicast_src = {}", tf(g.check_unicast_src));
+    let _ = writeln!(
+        s,
+        " VRRP skip check advert addresses = {}",
+        tf(g.skip_check_adv_addr)
+    );
+    let _ = writeln!(s, " VRRP strict mode = {}", tf(g.strict));
+    s.push_str(GLOBAL_PROCESS_LINES);
+    let _ = writeln!(
+        s,
+        " Script security {}",
+        if g.script_security {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    let _ = writeln!(
+        s,
+        " Default script uid:gid {}:{}",
+        g.script_uid_gid.0, g.script_uid_gid.1
+    );
+    s.push_str(GLOBAL_BUFFER_LINES);
+}
+
+/// keepalived 2.2.7's defaults for what ha-compat does not run or show (SMTP alerts
+/// default, checker), measured.
+const GLOBAL_SMTP_LINES: &str = " Default smtp_alert = unset
  Default smtp_alert_vrrp = unset
  Default smtp_alert_checker = unset
  Checkers log all failures = false
  No test config before reload
- Dynamic interfaces = false
- Default interface = eth0
+";
+
+const GLOBAL_LVS_LINES: &str = " Default interface = eth0
  Disable local IGMP = no
  LVS flush = false
  LVS flush on stop = disabled
  FIFO write vrrp states on reload = false
  VRRP notify priority changes = false
- VRRP IPv4 mcast group = 224.0.0.18
- VRRP IPv6 mcast group = ff02::12
- Gratuitous ARP delay = 5
- Gratuitous ARP repeat = 5
- Gratuitous ARP refresh timer = 0
- Gratuitous ARP refresh repeat = 1
- Gratuitous ARP lower priority delay = 5
- Gratuitous ARP lower priority repeat = 5
- Num adverts before down = 3
+";
+
+const GLOBAL_ADVERT_LINES: &str = " Num adverts before down = 3
  Gratuitous ARP for each secondary VMAC = 0s
  Send advert after receive lower priority advert = true
  Send advert after receive higher priority advert = false
- Gratuitous ARP interval = 0.000000
- Gratuitous NA interval = 0.000000
- VRRP default protocol version = 2
- nftables without counters
- libnftnl version 1.2.3
- VRRP check unicast_src = false
- VRRP skip check advert addresses = false
- VRRP strict mode = false
- Max auto priority = 0
+";
+
+/// Process, SNMP and DBus lines: keepalived 2.2.7's defaults (ha-compat runs none of
+/// the keywords that change them).
+const GLOBAL_PROCESS_LINES: &str = " Max auto priority = 0
  Min auto priority delay = 1000000 usecs
  VRRP process priority = 0
  VRRP don't swap = false
@@ -580,9 +707,10 @@ const GLOBAL_DEFAULTS_AFTER_ROUTER_ID: &str = " Default smtp_alert = unset
  SNMP socket = default (unix:/var/agentx/master)
  DBus disabled
  DBus service name = 
- Script security disabled
- Default script uid:gid 0:0
- vrrp_netlink_cmd_rcv_bufs = 0
+";
+
+/// Netlink buffer lines: keepalived 2.2.7's defaults.
+const GLOBAL_BUFFER_LINES: &str = " vrrp_netlink_cmd_rcv_bufs = 0
  vrrp_netlink_cmd_rcv_bufs_force = 0
  vrrp_netlink_monitor_rcv_bufs = 0
  vrrp_netlink_monitor_rcv_bufs_force = 0
@@ -615,9 +743,7 @@ fn on_off(b: bool, yes: &str, no: &str) -> String {
 pub fn render_data(snapshot: &Snapshot) -> String {
     let mut s = String::new();
     s.push_str("------< Global definitions >------\n");
-    s.push_str(" Network namespace = (default)\n Network namespace ipvs = (main namespace)\n");
-    let _ = writeln!(s, " Router ID = {}", snapshot.router_id);
-    s.push_str(GLOBAL_DEFAULTS_AFTER_ROUTER_ID);
+    render_global(&mut s, &snapshot.router_id, &snapshot.global);
     s.push_str("------< VRRP Topology >------\n");
     for i in &snapshot.instances {
         let _ = writeln!(s, " VRRP Instance = {}", i.name);
@@ -646,8 +772,12 @@ pub fn render_data(snapshot: &Snapshot) -> String {
                 );
             }
         }
+        // keepalived lists some of its flag bits; others (nopreempt, skip_check_adv_addr)
+        // only make the list non-empty (measured).
         if i.multicast_group.is_none() {
             s.push_str("   Flags:\n     Using unicast\n");
+        } else if i.nopreempt || i.skip_check_adv_addr {
+            s.push_str("   Flags:\n");
         } else {
             s.push_str("   Flags: none\n");
         }
@@ -668,6 +798,9 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         }
         let _ = writeln!(s, "   Master down timer = {} usecs", master_down_micros(i));
         let _ = writeln!(s, "   Interface = {}", i.interface);
+        if i.skip_check_adv_addr {
+            s.push_str("   Skip checking advert IP addresses\n");
+        }
         let _ = writeln!(
             s,
             "   Using src_ip = {}{}",
@@ -706,7 +839,7 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         let _ = writeln!(s, "   Priority = {}", i.base_priority);
         let _ = writeln!(s, "   Effective priority = {}", i.effective_priority);
         let _ = writeln!(s, "   Total priority = {}", i.effective_priority);
-        if i.advert_int.subsec_millis() == 0 {
+        if i.version == 2 && i.advert_int.subsec_millis() == 0 {
             let _ = writeln!(s, "   Advert interval = {} sec", i.advert_int.as_secs());
         } else {
             let _ = writeln!(
@@ -726,6 +859,8 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         }
         s.push_str("   Promote_secondaries = disabled\n");
         match &i.auth {
+            // keepalived shows authentication for VRRPv2 only.
+            DumpAuth::None if i.version != 2 => {}
             DumpAuth::None => s.push_str("   Authentication type = none\n"),
             DumpAuth::Pass(p) => {
                 let _ = write!(
@@ -927,6 +1062,8 @@ mod tests {
                 flags: IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST,
                 mtu: 1500,
                 hw_type: 1,
+                garp_interval: Duration::ZERO,
+                gna_interval: Duration::ZERO,
                 tracking: Vec::new(),
             };
         let mut eth0 = ether(
@@ -940,6 +1077,7 @@ mod tests {
         Snapshot {
             groups: Vec::new(),
             router_id: "lb1".into(),
+            global: GlobalDump::default(),
             instances: vec![InstanceDump {
                 name: "VI_1".into(),
                 version: 2,
@@ -1014,6 +1152,8 @@ mod tests {
                     flags: IFF_UP | IFF_LOOPBACK | IFF_RUNNING,
                     mtu: 65536,
                     hw_type: 772,
+                    garp_interval: Duration::ZERO,
+                    gna_interval: Duration::ZERO,
                     tracking: Vec::new(),
                 },
                 ether(

@@ -787,6 +787,16 @@ impl<P: Platform> Runtime<P> {
             // keepalived keeps the link-local IPv6 addresses only (measured: a global
             // 2001:db8::1 and lo's ::1 are not shown; `REFERENCE.md`).
             i.ipv6.retain(|a| (a.segments()[0] & 0xffc0) == 0xfe80);
+            // keepalived's per-interface GARP delays: the global intervals, on the
+            // interfaces instances use.
+            if self
+                .running
+                .iter()
+                .any(|r| r.plan.params.interface == i.name)
+            {
+                i.garp_interval = self.config.global.vrrp_garp_interval;
+                i.gna_interval = self.config.global.vrrp_gna_interval;
+            }
             for r in &self.running {
                 for t in &r.plan.params.tracked {
                     if matches!(t.kind, crate::machine::TrackedKind::Interface { .. })
@@ -1018,7 +1028,39 @@ impl<P: Platform> Runtime<P> {
                 }
             })
             .collect();
+        let cg = &self.config.global;
+        let global = dump::GlobalDump {
+            dynamic_interfaces: cg.dynamic_interfaces,
+            mcast_group4: cg.vrrp_mcast_group4,
+            mcast_group6: cg.vrrp_mcast_group6,
+            garp_delay_secs: cg.garp.master_delay.as_secs(),
+            garp_repeat: cg.garp.master_repeat,
+            garp_refresh_secs: cg.garp.master_refresh.map_or(0, |d| d.as_secs()),
+            garp_refresh_repeat: cg.garp.master_refresh_repeat,
+            garp_lower_prio_delay_secs: cg
+                .garp
+                .lower_prio_delay
+                .unwrap_or(cg.garp.master_delay)
+                .as_secs(),
+            garp_lower_prio_repeat: cg.garp.lower_prio_repeat.unwrap_or(cg.garp.master_repeat),
+            garp_interval: cg.vrrp_garp_interval,
+            gna_interval: cg.vrrp_gna_interval,
+            version: match cg.vrrp_version {
+                keepalived_conf::model::VrrpVersion::V2 => 2,
+                keepalived_conf::model::VrrpVersion::V3 => 3,
+            },
+            check_unicast_src: cg.vrrp_check_unicast_src,
+            skip_check_adv_addr: cg.vrrp_skip_check_adv_addr,
+            strict: cg.vrrp_strict,
+            script_security: cg.enable_script_security,
+            script_uid_gid: cg
+                .script_user
+                .as_ref()
+                .and_then(|u| crate::script_exec::resolve_user(u, &mut Vec::new()))
+                .unwrap_or((0, 0)),
+        };
         dump::Snapshot {
+            global,
             groups,
             router_id: self
                 .config
