@@ -1292,6 +1292,44 @@ mod tests {
     }
 
     #[test]
+    fn global_definitions_follow_global_defs() {
+        let g = GlobalDump {
+            dynamic_interfaces: true,
+            mcast_group4: Ipv4Addr::new(224, 0, 0, 19),
+            garp_delay_secs: 2,
+            garp_repeat: 3,
+            garp_refresh_secs: 60,
+            garp_refresh_repeat: 2,
+            garp_lower_prio_delay_secs: 4,
+            garp_lower_prio_repeat: 1,
+            version: 3,
+            check_unicast_src: true,
+            skip_check_adv_addr: true,
+            script_security: true,
+            // `nobody` where it was recorded.
+            script_uid_gid: (65534, 65534),
+            ..GlobalDump::default()
+        };
+        let mut ours = String::from("------< Global definitions >------\n");
+        render_global(&mut ours, "lb4", &g);
+        let theirs: String = fixture("globals/keepalived.data")
+            .lines()
+            .take_while(|l| *l != "------< VRRP Topology >------")
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(ours, theirs);
+        let with_intervals = fixture("globals/with-garp-intervals.data");
+        assert!(with_intervals.contains("\n Gratuitous ARP interval = 0.010000\n"));
+        let g = GlobalDump {
+            garp_interval: Duration::from_millis(10),
+            ..g
+        };
+        let mut ours = String::new();
+        render_global(&mut ours, "lb4", &g);
+        assert!(ours.contains("\n Gratuitous ARP interval = 0.010000\n"));
+    }
+
+    #[test]
     fn counters_follow_the_stats_names_of_rejections() {
         let mut c = Counters::default();
         for name in [
