@@ -75,7 +75,10 @@ pub fn spawn(argv0: &str, args: &[std::ffi::OsString], waits: ParentWaits) -> i3
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("[ALERT]    ({}) : [{argv0}.main()] Cannot fork: {e}.", std::process::id());
+            eprintln!(
+                "[ALERT]    ({}) : [{argv0}.main()] Cannot fork: {e}.",
+                std::process::id()
+            );
             return 1;
         }
     };

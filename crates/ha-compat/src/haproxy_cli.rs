@@ -154,7 +154,7 @@ pub struct HaproxyFlags {
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    Run(HaproxyFlags),
+    Run(Box<HaproxyFlags>),
     /// `-v` (1) or `-vv` (2): HAProxy prints it the moment it reads the flag.
     Version(u8),
     /// Usage on stderr, exit 1, after this alert if any.
@@ -179,6 +179,9 @@ pub fn parse_flags(args: &[OsString]) -> Parsed {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if !argv_copies(&words) {
+        return Parsed::Fatal("failed to copy argv.".into());
+    }
     let mut i = 0;
     while i < words.len() {
         let word = words[i].as_str();
@@ -206,9 +209,7 @@ pub fn parse_flags(args: &[OsString]) -> Parsed {
             (Some('c'), _) => f.check = true,
             (Some('D'), _) => f.daemon = true,
             (Some('W'), Some('s')) => f.master_worker = Some(MasterWorker::Systemd),
-            (Some('W'), _) => {
-                f.master_worker = f.master_worker.or(Some(MasterWorker::Plain))
-            }
+            (Some('W'), _) => f.master_worker = f.master_worker.or(Some(MasterWorker::Plain)),
             (Some('V'), _) => f.verbose = true,
             (Some('q'), _) => f.quiet = true,
             (Some('x'), _) => {
@@ -228,8 +229,7 @@ pub fn parse_flags(args: &[OsString]) -> Parsed {
                     Some(s) => f.master_cli.push(s.clone()),
                     None => {
                         return Parsed::Usage(Some(
-                            "Socket and optional bind parameters expected with the -S flag"
-                                .into(),
+                            "Socket and optional bind parameters expected with the -S flag".into(),
                         ))
                     }
                 }
@@ -284,7 +284,39 @@ pub fn parse_flags(args: &[OsString]) -> Parsed {
         }
         i += 1;
     }
-    Parsed::Run(f)
+    Parsed::Run(Box::new(f))
+}
+
+/// HAProxy's `copy_argv()`, run before the parser (it keeps the arguments for a
+/// master's re-exec): fails, and HAProxy exits 1 with "failed to copy argv.", when one of
+/// `-C -n -m -N -L -f -p -S` is the last word (measured: `haproxy -p`).
+fn argv_copies(words: &[String]) -> bool {
+    let mut i = 0;
+    while i < words.len() {
+        let Some(flag) = words[i].strip_prefix('-') else {
+            i += 1;
+            continue;
+        };
+        let mut chars = flag.chars();
+        match (chars.next(), chars.next()) {
+            (Some('-'), None) => return true,
+            (Some('s'), Some('f' | 't')) => {
+                i += 1;
+                while words.get(i).is_some_and(|w| !w.starts_with('-')) {
+                    i += 1;
+                }
+            }
+            (Some('s' | 'x'), _) => i += 2,
+            (Some('C' | 'n' | 'm' | 'N' | 'L' | 'f' | 'p' | 'S'), _) => {
+                if i + 1 >= words.len() {
+                    return false;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    true
 }
 
 enum PidError {
@@ -503,9 +535,8 @@ fn startup_options(
     };
     // HAProxy: `-d` and `-db` (and `-Ws`) keep it in the foreground over `-D` and the
     // configuration's `daemon`.
-    let foreground = flags.foreground
-        || flags.debug
-        || flags.master_worker == Some(MasterWorker::Systemd);
+    let foreground =
+        flags.foreground || flags.debug || flags.master_worker == Some(MasterWorker::Systemd);
     let daemon = (flags.daemon || config.global.daemon) && !foreground;
     if let Some(n) = flags.maxconn.filter(|n| *n > 0) {
         config.global.maxconn = Some(u32::try_from(n).unwrap_or(u32::MAX));
@@ -519,7 +550,10 @@ fn startup_options(
         }
     }
     if flags.memory_mb.is_some() {
-        warn(err, "-m (memory limit) is not implemented: no limit is set.");
+        warn(
+            err,
+            "-m (memory limit) is not implemented: no limit is set.",
+        );
     }
     if let Some(peer) = &flags.local_peer {
         // HAProxy exports it for the configuration and scripts; `peers` sections are not
@@ -698,21 +732,41 @@ mod tests {
 
     fn run_flags(args: &[&str]) -> HaproxyFlags {
         match parse(args) {
-            Parsed::Run(f) => f,
+            Parsed::Run(f) => *f,
             other => panic!("{args:?}: {other:?}"),
         }
     }
 
     #[test]
     fn daemon_pidfile_and_old_pids() {
-        let f = run_flags(&["-D", "-p", "/run/x.pid", "-f", "a.cfg", "-sf", "12", "13", "-N", "100"]);
+        let f = run_flags(&[
+            "-D",
+            "-p",
+            "/run/x.pid",
+            "-f",
+            "a.cfg",
+            "-sf",
+            "12",
+            "13",
+            "-N",
+            "100",
+        ]);
         assert!(f.daemon);
         assert_eq!(f.pidfile, Some(PathBuf::from("/run/x.pid")));
         assert_eq!(f.files, vec![PathBuf::from("a.cfg")]);
         assert_eq!(f.old_pids, vec![12, 13]);
         assert_eq!(f.old_pid_signal, Some(OldPidSignal::Finish));
         assert_eq!(f.maxpconn, Some(100));
-        let f = run_flags(&["-st", "7", "-L", "peer1", "-x", "/s.sock", "-S", "/m.sock,level,admin"]);
+        let f = run_flags(&[
+            "-st",
+            "7",
+            "-L",
+            "peer1",
+            "-x",
+            "/s.sock",
+            "-S",
+            "/m.sock,level,admin",
+        ]);
         assert_eq!(f.old_pid_signal, Some(OldPidSignal::Terminate));
         assert_eq!(f.old_pids, vec![7]);
         assert_eq!(f.local_peer.as_deref(), Some("peer1"));
@@ -729,13 +783,19 @@ mod tests {
         // haproxy.c looks at flag[0] and flag[1] only.
         assert!(run_flags(&["-dbfoo"]).foreground);
         assert!(run_flags(&["-Dxyz"]).daemon);
-        assert_eq!(run_flags(&["-Wsx"]).master_worker, Some(MasterWorker::Systemd));
+        assert_eq!(
+            run_flags(&["-Wsx"]).master_worker,
+            Some(MasterWorker::Systemd)
+        );
         assert_eq!(run_flags(&["-W"]).master_worker, Some(MasterWorker::Plain));
         assert!(run_flags(&["-d"]).debug);
         assert!(run_flags(&["-dW"]).zero_warning);
         assert!(run_flags(&["-ccc", "defined(X)"]).check_condition.is_some());
         // `-fFILE` is `-f` with the next word as the file.
-        assert_eq!(run_flags(&["-fxyz", "b.cfg"]).files, vec![PathBuf::from("b.cfg")]);
+        assert_eq!(
+            run_flags(&["-fxyz", "b.cfg"]).files,
+            vec![PathBuf::from("b.cfg")]
+        );
         assert_eq!(run_flags(&["-n", "12abc"]).maxconn, Some(12));
         assert_eq!(run_flags(&["-N", "abc"]).maxpconn, Some(0));
         assert_eq!(parse(&["-vv", "-Z"]), Parsed::Version(2));
@@ -746,10 +806,15 @@ mod tests {
     fn errors_as_haproxy() {
         assert_eq!(parse(&["-Z"]), Parsed::Usage(None));
         assert_eq!(parse(&["cfg"]), Parsed::Usage(None));
-        assert_eq!(parse(&["-p"]), Parsed::Usage(None));
+        // Measured: `haproxy -p` fails in copy_argv() before the parser.
+        assert_eq!(parse(&["-p"]), Parsed::Fatal("failed to copy argv.".into()));
+        assert_eq!(
+            parse(&["-c", "-S"]),
+            Parsed::Fatal("failed to copy argv.".into())
+        );
         assert_eq!(parse(&["-sf", "0"]), Parsed::Usage(None));
         assert!(matches!(parse(&["-x"]), Parsed::Usage(Some(_))));
-        assert!(matches!(parse(&["-S"]), Parsed::Usage(Some(_))));
+
         // Measured: `haproxy -c -f F -sf 999999 abc` → this alert, exit 1.
         assert_eq!(
             parse(&["-sf", "999999", "abc"]),

@@ -445,7 +445,15 @@ mod tests {
     #[test]
     fn pid_files_and_process_flags() {
         let o = parse(&os(&[
-            "-n", "-P", "-p", "/k.pid", "--vrrp_pid=/v.pid", "-c/c.pid", "-G", "-S", "local3",
+            "-n",
+            "-P",
+            "-p",
+            "/k.pid",
+            "--vrrp_pid=/v.pid",
+            "-c/c.pid",
+            "-G",
+            "-S",
+            "local3",
         ]))
         .unwrap();
         assert!(o.dont_fork && o.vrrp_only && o.no_syslog);
@@ -470,7 +478,10 @@ mod tests {
     fn unknown_options_as_keepalived() {
         // Measured: `keepalived -Z` and `keepalived --bogus`, exit 1.
         assert_eq!(parse(&os(&["-Z"])).unwrap_err(), "Unknown option -Z");
-        assert_eq!(parse(&os(&["--bogus"])).unwrap_err(), "Unknown option --bogus");
+        assert_eq!(
+            parse(&os(&["--bogus"])).unwrap_err(),
+            "Unknown option --bogus"
+        );
         assert_eq!(
             parse(&os(&["-f"])).unwrap_err(),
             "Missing parameter for option -f"

@@ -99,7 +99,10 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             alert(
                 err,
                 pid,
-                &format!("[{program}.main()] Cannot create pidfile {}", path.display()),
+                &format!(
+                    "[{program}.main()] Cannot create pidfile {}",
+                    path.display()
+                ),
             );
             return 1;
         }
