@@ -166,7 +166,7 @@ fn sd_notify_ready(pid: u32) {
         None => SocketAddr::from_pathname(&target),
     };
     if let (Ok(socket), Ok(address)) = (UnixDatagram::unbound(), address) {
-        let _ = socket.send_to_addr(format!("READY=1\nMAINPID={pid}\n").as_bytes(), &address);
+        let _ = socket.send_to_addr(format!("READY=1\nMAINPID={pid}").as_bytes(), &address);
     }
 }
 

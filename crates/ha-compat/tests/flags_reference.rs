@@ -443,3 +443,83 @@ fn keepalived_daemon_and_pidfiles_as_the_reference() {
     let ours = keepalived_daemon(&ours("keepalived"));
     assert_eq!(ours, reference);
 }
+
+/// `-Ws -p F`: the READY=1 datagram systemd waits for (Type=notify), with MAINPID the
+/// pid the pid file holds; and `-st OLD` ends the old process.
+fn haproxy_ws_and_st(program: &Path) -> (String, String, bool) {
+    use std::os::unix::net::UnixDatagram;
+    let lab = Lab::new();
+    let cfg = lab.path("h.cfg");
+    std::fs::write(&cfg, HAPROXY_CFG).unwrap();
+    let pid_path = lab.path("ws.pid");
+    let notify_path = lab.path("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns])
+        .arg(program)
+        .args(["-Ws", "-p"])
+        .arg(&pid_path)
+        .arg("-f")
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = notify.recv(&mut buf) {
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if message.starts_with("READY=1") {
+            ready = message;
+            break;
+        }
+    }
+    let main_pid = std::fs::read_to_string(&pid_path).unwrap_or_default();
+    let main_pid = main_pid.trim().to_owned();
+    // A second, foreground one terminates the first with -st.
+    let old: i32 = main_pid.parse().unwrap_or(0);
+    let mut second = Command::new("ip")
+        .args(["netns", "exec", &lab.ns])
+        .arg(program)
+        .args(["-db", "-f"])
+        .arg(&cfg)
+        .args(["-st", &main_pid])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let old_gone = old > 0 && wait_until(Duration::from_secs(5), || !alive(old));
+    let _ = second.kill();
+    let _ = second.wait();
+    let _ = child.kill();
+    let _ = child.wait();
+    (ready, main_pid, old_gone)
+}
+
+#[test]
+fn haproxy_ws_notifies_systemd_and_st_terminates_as_the_reference() {
+    if !can_run("haproxy_ws_notifies_systemd_and_st_terminates_as_the_reference") {
+        return;
+    }
+    for program in [PathBuf::from(HAPROXY), ours("haproxy")] {
+        let (ready, main_pid, old_gone) = haproxy_ws_and_st(&program);
+        // Measured with 2.6.12: "READY=1\nMAINPID=<master pid>", the pid in the -p file.
+        assert_eq!(
+            ready,
+            format!("READY=1\nMAINPID={main_pid}"),
+            "{}",
+            program.display()
+        );
+        assert!(
+            old_gone,
+            "{}: -st did not end the old process",
+            program.display()
+        );
+    }
+}
