@@ -355,6 +355,12 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         // keepalived forks at once and its parent exits 0 whatever follows (measured).
         return crate::daemon::spawn("keepalived", args, crate::daemon::ParentWaits::No);
     }
+    if options.no_syslog {
+        let _ = writeln!(
+            err,
+            "keepalived: ha-compat: option -G has no effect (not implemented): logging to syslog as well"
+        );
+    }
     for ignored in &options.without_effect {
         let _ = writeln!(
             err,
