@@ -828,6 +828,57 @@ mod tests {
         assert_eq!(f.files, vec![PathBuf::from("a"), PathBuf::from("-b")]);
     }
 
+    #[test]
+    fn maxconn_flags_override_as_haproxy() {
+        let dir = std::env::temp_dir().join(format!("hac-flags-n-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("h.cfg");
+        std::fs::write(
+            &cfg,
+            "global\n    maxconn 50\ndefaults\n    mode tcp\nlisten own\n    bind 127.0.0.1:1\n    maxconn 7\n    server s 127.0.0.1:2\nlisten other\n    bind 127.0.0.1:3\n    server s 127.0.0.1:4\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            env: &ProcessEnv,
+            features: FEATURES,
+            resolver: &SystemResolver,
+            accounts: &SystemAccounts,
+            host_files: true,
+        };
+        let mut config = haproxy_conf::load(&[cfg], &options).config;
+        let flags = run_flags(&["-n", "900", "-N", "30", "-p", "/x.pid"]);
+        let mut err = Vec::new();
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        // -n overrides global maxconn; -N fills in proxies without their own (HAProxy's
+        // cfg_maxpconn becomes the default proxy's maxconn).
+        assert_eq!(config.global.maxconn, Some(900));
+        let maxconn = |name: &str| {
+            config
+                .proxies
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap()
+                .settings
+                .maxconn
+        };
+        assert_eq!(maxconn("own"), Some(7));
+        assert_eq!(maxconn("other"), Some(30));
+        // -p without -D/-W: no pid file (HAProxy 2.6.12, measured).
+        assert_eq!(startup.pidfile, None);
+        assert!(!startup.daemon);
+        let flags = run_flags(&["-D", "-db", "-p", "/x.pid"]);
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        assert!(!startup.daemon, "-db wins over -D");
+        let flags = run_flags(&["-W", "-S", "/m.sock", "-x", "/s", "-p", "/x.pid"]);
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        assert_eq!(startup.pidfile, Some(PathBuf::from("/x.pid")));
+        let said = String::from_utf8(err).unwrap();
+        for flag in ["-W:", "-S /m.sock", "-x /s"] {
+            assert!(said.contains(flag), "no warning for {flag}: {said}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     proptest! {
         #[test]
         fn arbitrary_argv_never_panics(args in proptest::collection::vec(
