@@ -56,6 +56,49 @@ const WITHOUT_VALUE: &[(&str, &str)] = &[
 pub const DEFAULT_MAIN_PIDFILE: &str = "/run/keepalived.pid";
 pub const DEFAULT_VRRP_PIDFILE: &str = "/run/vrrp.pid";
 
+/// `keepalived --help` as 2.2.7 prints it (on stderr).
+/// The first line names argv[0]: `Usage: {argv0} [OPTION...]`.
+const HELP: &str = r#"
+  -f, --use-file=FILE          Use the specified configuration file
+                                default '/etc/keepalived/keepalived.conf'
+  -P, --vrrp                   Only run with VRRP subsystem
+  -C, --check                  Only run with Health-checker subsystem
+  -B, --no_bfd                 Don't run BFD subsystem
+      --all                    Force all child processes to run, even if have no configuration
+  -l, --log-console            Log messages to local console
+  -D, --log-detail             Detailed log messages
+  -S, --log-facility=([0-7]|local[0-7]|user|daemon)
+                               Set syslog facility to LOG_LOCAL[0-7], user or daemon (default)
+  -G, --no-syslog              Don't log via syslog
+  -u, --umask=MASK             umask for file creation (in numeric form)
+  -X, --release-vips           Drop VIP on transition from signal.
+  -V, --dont-release-vrrp      Don't remove VRRP VIPs and VROUTEs on daemon stop
+  -I, --dont-release-ipvs      Don't remove IPVS topology on daemon stop
+  -R, --dont-respawn           Don't respawn child processes
+  -n, --dont-fork              Don't fork the daemon process
+  -d, --dump-conf              Dump the configuration data
+  -p, --pid=FILE               Use specified pidfile for parent process
+  -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
+  -T, --genhash                Enter into genhash utility mode (this should be the first option used).
+  -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -a, --address-monitoring     Report all address additions/deletions notified via netlink
+  -b, --bfd_pid=FILE           Use specified pidfile for BFD child process
+  -x, --snmp                   Enable SNMP subsystem
+  -A, --snmp-agent-socket=FILE Use the specified socket for master agent
+  -s, --namespace=NAME         Run in network namespace NAME (overrides config)
+  -m, --core-dump              Produce core dump if terminate abnormally
+  -M, --core-dump-pattern=PATN Also set /proc/sys/kernel/core_pattern to PATN (default 'core')
+  -e, --all-config             Error if any configuration file missing (same as includet)
+  -i, --config-id id           Skip any configuration lines beginning '@' that don't match id
+                                or any lines beginning @^ that do match.
+                                The config-id defaults to the node name if option not used
+      --signum=SIGFUNC         Return signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON
+  -t, --config-test[=LOG_FILE] Check the configuration for obvious errors, output to
+                                stderr by default
+  -v, --version                Display the version number
+  -h, --help                   Display this help message
+"#;
+
 /// keepalived 2.2.7's command line.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KeepalivedOptions {
@@ -286,7 +329,11 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         return 0;
     }
     if options.help {
-        let _ = writeln!(out, "Usage: keepalived [OPTION...]\n  -f, --use-file=FILE   Use the specified configuration file\n  -t, --config-test     Check the configuration for obvious errors\n  -d, --dump-conf       Dump the configuration data\n  -i, --config-id ID    Skip any configuration lines beginning '@' that don't match ID\n  -v, --version         Display the version number\n  (ha-compat accepts and ignores keepalived's other options)");
+        // keepalived 2.2.7's text, on stderr, exit 0 (recorded from `keepalived --help`).
+        let argv0 = std::env::args()
+            .next()
+            .unwrap_or_else(|| "keepalived".into());
+        let _ = write!(err, "Usage: {argv0} [OPTION...]{HELP}");
         return 0;
     }
     let file = options

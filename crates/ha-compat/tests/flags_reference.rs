@@ -350,6 +350,15 @@ fn bad_flags_fail_as_the_reference() {
         )
     };
     assert_eq!(third_line(&ours("haproxy")), third_line(Path::new(HAPROXY)));
+    // --help: the same text on stderr, exit 0.
+    let help = |p: &Path| {
+        let out = Command::new(p).arg("--help").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        // The first line names argv[0].
+        let text = text.replace(&p.display().to_string(), "ARGV0");
+        (out.status.code(), out.stdout.len(), text)
+    };
+    assert_eq!(help(&ours("keepalived")), help(Path::new(KEEPALIVED)));
     // --signum's answers.
     for name in ["STOP", "RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"] {
         let arg = format!("--signum={name}");
