@@ -433,6 +433,9 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if files.is_empty() {
         return usage(out, err);
     }
+    if !flags.check && flags.master_worker.is_some() && !crate::master_worker::is_worker() {
+        return run_master(&flags, args, err);
+    }
     let options = LoadOptions {
         env: &ProcessEnv,
         features: FEATURES,
@@ -520,6 +523,29 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
+/// `-W`/`-Ws` (not a worker): the master (see [`crate::master_worker`]), daemonised
+/// first with `-D`. The master does not read the configuration: its worker does and
+/// says what is wrong, and its exit status ends the master (HAProxy's master reads it
+/// first; the status is the same, 1).
+fn run_master(flags: &HaproxyFlags, args: &[OsString], err: &mut dyn Write) -> i32 {
+    let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
+    let systemd = flags.master_worker == Some(MasterWorker::Systemd);
+    let daemon = flags.daemon && !(flags.foreground || flags.debug || systemd);
+    if daemon && !crate::daemon::is_child() {
+        return crate::daemon::spawn(&program, args, crate::daemon::ParentWaits::UntilReady);
+    }
+    crate::master_worker::run(
+        &crate::master_worker::Master {
+            argv0: program,
+            args: args.to_vec(),
+            pidfile: flags.pidfile.clone(),
+            sd_notify: systemd,
+            quiet_workers: crate::daemon::is_child(),
+        },
+        err,
+    )
+}
+
 /// What the command line changes in how the engine starts (see
 /// [`crate::proxy_run::Startup`]), and the configuration settings it overrides (`-n`,
 /// `-N`). Flags not implemented are said so on stderr, never silently dropped. `Err` is
@@ -578,19 +604,15 @@ fn startup_options(
             ),
         );
     }
-    if let Some(mode) = flags.master_worker {
-        warn(
-            err,
-            &format!(
-                "{}: master-worker mode is not implemented: one process serves (the pid file holds its pid; SIGUSR2 does not reload).{}",
-                if mode == MasterWorker::Systemd { "-Ws" } else { "-W" },
-                if mode == MasterWorker::Systemd {
-                    " READY=1 is sent to systemd once listening."
-                } else {
-                    ""
-                }
-            ),
-        );
+    if crate::master_worker::is_worker() {
+        // The master wrote the pid file, daemonised and talks to systemd.
+        return Ok(crate::proxy_run::Startup {
+            pidfile: None,
+            old_pids: flags.old_pids.clone(),
+            old_pid_signal: flags.old_pid_signal.unwrap_or(OldPidSignal::Finish),
+            daemon: false,
+            sd_notify: false,
+        });
     }
     Ok(crate::proxy_run::Startup {
         // HAProxy writes the pid file in daemon and master-worker modes only.
@@ -873,7 +895,7 @@ mod tests {
         let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
         assert_eq!(startup.pidfile, Some(PathBuf::from("/x.pid")));
         let said = String::from_utf8(err).unwrap();
-        for flag in ["-W:", "-S /m.sock", "-x /s"] {
+        for flag in ["-S /m.sock", "-x /s"] {
             assert!(said.contains(flag), "no warning for {flag}: {said}");
         }
         std::fs::remove_dir_all(&dir).unwrap();

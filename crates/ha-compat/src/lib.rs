@@ -9,6 +9,8 @@
 //! - [`daemon`]: daemon mode without fork(): the binary started again, detached, with
 //!   the parent waiting until it is ready.
 //! - [`pidfile`]: pid files as the originals write them.
+//! - [`master_worker`]: `haproxy -W`/`-Ws`: a master that starts a worker, forwards
+//!   signals, reloads on SIGUSR2 (new worker, old ones told `-sf`).
 //! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
 //!   failover shown (its own lab, webs and client; root only).
 //! - [`check`]: loading and reporting a configuration, shared by both.
@@ -28,6 +30,7 @@ pub mod daemon;
 pub mod demo;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
+pub mod master_worker;
 pub mod pidfile;
 pub mod proxy_run;
 pub mod supervisor;
@@ -54,6 +57,9 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
         .to_owned();
     if matches!(invoked.as_str(), "keepalived" | "haproxy") {
         daemon::child_setup(&invoked);
+    }
+    if invoked == "haproxy" {
+        master_worker::worker_setup();
     }
     if matches!(invoked.as_str(), "keepalived" | "haproxy")
         && !supervisor::runtime::child_setup(&invoked)

@@ -118,6 +118,9 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
     if startup.daemon && crate::daemon::is_child() {
         crate::daemon::ready();
     }
+    if crate::master_worker::is_worker() {
+        crate::master_worker::worker_ready();
+    }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
     runtime.block_on(async move {
         // SIGUSR1: soft stop. SIGTERM and SIGINT keep their default action, as in HAProxy
@@ -152,7 +155,7 @@ fn tell_old_pids(pids: &[i32], which: crate::haproxy_cli::OldPidSignal) {
 
 /// systemd's readiness notification (`Type=notify`), as HAProxy's `-Ws`: a datagram to
 /// `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace).
-fn sd_notify_ready(pid: u32) {
+pub(crate) fn sd_notify_ready(pid: u32) {
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
         return;

@@ -532,3 +532,115 @@ fn haproxy_ws_notifies_systemd_and_st_terminates_as_the_reference() {
         );
     }
 }
+
+fn children_of(pid: i32) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let Some((_, after)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = after.split(' ');
+        let state = fields.next().unwrap_or("");
+        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == pid && state != "Z" {
+            let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            out.push((child, comm.trim_end().to_owned()));
+        }
+    }
+    out
+}
+
+/// `-W -p F`: the process tree, a SIGUSR2 reload, SIGTERM.
+#[derive(Debug, PartialEq)]
+struct MasterWorkerRun {
+    master_comm: String,
+    /// The master's children's names, before and after the reload.
+    workers: Vec<String>,
+    workers_after_reload: Vec<String>,
+    /// The worker after the reload is a new process, the old one has gone.
+    reload_replaced_worker: bool,
+    listening_after_reload: bool,
+    master_status_after_sigterm: Option<i32>,
+}
+
+fn haproxy_master_worker(program: &Path) -> MasterWorkerRun {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let lab = Lab::new();
+    let cfg = lab.path("h.cfg");
+    std::fs::write(&cfg, HAPROXY_CFG).unwrap();
+    let pid_path = lab.path("w.pid");
+    let mut master = Command::new("ip")
+        .args(["netns", "exec", &lab.ns])
+        .arg(program)
+        .args(["-W", "-p"])
+        .arg(&pid_path)
+        .arg("-f")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let listening = || {
+        Command::new("ip")
+            .args(["netns", "exec", &lab.ns, "ss", "-Hltn", "sport = :8001"])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), listening),
+        "{}",
+        program.display()
+    );
+    let master_pid: i32 = std::fs::read_to_string(&pid_path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // `ip netns exec` execs: the child we spawned is the master.
+    assert_eq!(master_pid, i32::try_from(master.id()).unwrap());
+    let master_comm = std::fs::read_to_string(format!("/proc/{master_pid}/comm"))
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    let before = children_of(master_pid);
+    kill(Pid::from_raw(master_pid), Signal::SIGUSR2).unwrap();
+    let old: Vec<i32> = before.iter().map(|(p, _)| *p).collect();
+    let reload_replaced_worker = wait_until(Duration::from_secs(10), || {
+        let now = children_of(master_pid);
+        !now.is_empty() && now.iter().all(|(p, _)| !old.contains(p))
+    });
+    let listening_after_reload = listening();
+    let after = children_of(master_pid);
+    kill(Pid::from_raw(master_pid), Signal::SIGTERM).unwrap();
+    let status = master.wait().unwrap();
+    MasterWorkerRun {
+        master_comm,
+        workers: before.into_iter().map(|(_, c)| c).collect(),
+        workers_after_reload: after.into_iter().map(|(_, c)| c).collect(),
+        reload_replaced_worker,
+        listening_after_reload,
+        master_status_after_sigterm: status.code(),
+    }
+}
+
+#[test]
+fn haproxy_master_worker_reloads_and_stops_as_the_reference() {
+    if !can_run("haproxy_master_worker_reloads_and_stops_as_the_reference") {
+        return;
+    }
+    let reference = haproxy_master_worker(Path::new(HAPROXY));
+    assert_eq!(
+        reference.workers,
+        vec!["haproxy".to_owned()],
+        "{reference:?}"
+    );
+    assert!(reference.reload_replaced_worker, "{reference:?}");
+    let ours = haproxy_master_worker(&ours("haproxy"));
+    assert_eq!(ours, reference);
+}
