@@ -1,7 +1,8 @@
-//! The drop-in `haproxy` command line (HAProxy 2.6's own single-dash flags, which clap
-//! cannot express: `-vv`, `-cc COND`, `-dW`, `-sf PID…`), for now the check side:
-//! `-c`, `-f FILE|DIR`, `-q`, `-V`, `-C DIR`, `-cc`, `-v`, `-vv`, `-dW`, `-dr`; without
-//! `-c` it runs the proxy engine in the foreground ([`crate::proxy_run`]).
+//! The drop-in `haproxy` command line: HAProxy 2.6's own single-dash flags, which clap
+//! cannot express (`-vv`, `-cc COND`, `-dW`, `-sf PID…`), parsed as `haproxy.c` does
+//! into [`HaproxyFlags`]. `-c` checks; otherwise the proxy engine runs
+//! ([`crate::proxy_run`]), in the foreground, as a daemon (`-D`, [`crate::daemon`]) or
+//! under a master (`-W`/`-Ws`, [`crate::master_worker`]).
 
 use std::ffi::OsString;
 use std::io::Write;
