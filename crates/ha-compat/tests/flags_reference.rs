@@ -192,6 +192,9 @@ struct DaemonRun {
     /// The first daemon is gone within 5 s of the second's parent exiting.
     old_stopped_by_sf: bool,
     new_listening: bool,
+    /// `-D -p /nonexistent/x.pid`: the parent's status and its last stderr line's
+    /// message (program path replaced).
+    unwritable_pidfile: (Option<i32>, String),
 }
 
 fn haproxy_daemon_and_sf(program: &Path) -> DaemonRun {
@@ -213,7 +216,20 @@ fn haproxy_daemon_and_sf(program: &Path) -> DaemonRun {
     let (new, second_pidfile) = pidfile_facts(&pid_path);
     let old_stopped_by_sf = wait_until(Duration::from_secs(5), || !alive(old));
     let new_listening = alive(new) && new != old;
+    let _ = std::process::Command::new("kill")
+        .arg(new.to_string())
+        .status();
+    let failed = lab.run(program, &["-D", "-p", "/nonexistent/x.pid", "-f", &cfg_s]);
+    let text =
+        String::from_utf8_lossy(&failed.stderr).replace(&program.display().to_string(), "PROGRAM");
+    let last = text
+        .lines()
+        .last()
+        .and_then(|l| l.split_once(" : "))
+        .map(|(_, m)| m.to_owned())
+        .unwrap_or_default();
     DaemonRun {
+        unwritable_pidfile: (failed.status.code(), last),
         parent_status: first.status.code(),
         pidfile,
         second_parent_status: second.status.code(),
