@@ -216,9 +216,10 @@ fn haproxy_daemon_and_sf(program: &Path) -> DaemonRun {
     let (new, second_pidfile) = pidfile_facts(&pid_path);
     let old_stopped_by_sf = wait_until(Duration::from_secs(5), || !alive(old));
     let new_listening = alive(new) && new != old;
-    let _ = std::process::Command::new("kill")
-        .arg(new.to_string())
-        .status();
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(new),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let failed = lab.run(program, &["-D", "-p", "/nonexistent/x.pid", "-f", &cfg_s]);
     let text =
         String::from_utf8_lossy(&failed.stderr).replace(&program.display().to_string(), "PROGRAM");
