@@ -107,7 +107,8 @@ fn can_run(test: &str) -> bool {
 
 /// ha-compat under `name` (a symlink in a directory of its own).
 fn ours(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hacflags-bin-{}", std::process::id()));
+    // In the target's scratch directory: nothing left in /tmp.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flags-reference-bin");
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join(name);
     if !link.exists() {
