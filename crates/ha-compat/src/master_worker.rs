@@ -42,6 +42,9 @@ pub fn worker_setup() -> bool {
     std::env::remove_var(WORKER_ENV);
     // Exec'ing /proc/self/exe names the process `exe`.
     let _ = nix::sys::prctl::set_name(c"haproxy");
+    // HAProxy's workers exit when their master dies (they watch a pipe to it); SIGTERM
+    // when ours does (spawned from the master's main thread, which lives as long as it).
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     IS_WORKER.store(true, std::sync::atomic::Ordering::Relaxed);
     true
 }
