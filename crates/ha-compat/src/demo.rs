@@ -283,11 +283,21 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
         std::fs::write(&conf, node.keepalived_conf).context("cannot write keepalived.conf")?;
         let ka_log = dir.join(format!("{}-keepalived.log", node.name));
         let conf_arg = conf.display().to_string();
+        // Pid files in the lab's directory: keepalived's defaults are the host's
+        // /run/keepalived.pid and /run/vrrp.pid, which a packaged keepalived may own.
+        let main_pid = dir.join(format!("{}-keepalived.pid", node.name));
+        let vrrp_pid = dir.join(format!("{}-vrrp.pid", node.name));
+        let (main_pid, vrrp_pid) = (
+            main_pid.display().to_string(),
+            vrrp_pid.display().to_string(),
+        );
         lab.spawn_on_node(
             &format!("{} keepalived", node.name),
             init,
             &bin.join("keepalived"),
-            &["-n", "-l", "-D", "-f", &conf_arg],
+            &[
+                "-n", "-l", "-D", "-p", &main_pid, "-r", &vrrp_pid, "-f", &conf_arg,
+            ],
             &ka_log,
         )?;
         let cfg_arg = haproxy_cfg.display().to_string();

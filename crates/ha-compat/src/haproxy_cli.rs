@@ -1,7 +1,8 @@
-//! The drop-in `haproxy` command line (HAProxy 2.6's own single-dash flags, which clap
-//! cannot express: `-vv`, `-cc COND`, `-dW`, `-sf PID…`), for now the check side:
-//! `-c`, `-f FILE|DIR`, `-q`, `-V`, `-C DIR`, `-cc`, `-v`, `-vv`, `-dW`, `-dr`; without
-//! `-c` it runs the proxy engine in the foreground ([`crate::proxy_run`]).
+//! The drop-in `haproxy` command line: HAProxy 2.6's own single-dash flags, which clap
+//! cannot express (`-vv`, `-cc COND`, `-dW`, `-sf PID…`), parsed as `haproxy.c` does
+//! into [`HaproxyFlags`]. `-c` checks; otherwise the proxy engine runs
+//! ([`crate::proxy_run`]), in the foreground, as a daemon (`-D`, [`crate::daemon`]) or
+//! under a master (`-W`/`-Ws`, [`crate::master_worker`]).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -96,18 +97,71 @@ const USAGE: &str =
 
 ";
 
-#[derive(Debug, Default)]
-struct Flags {
-    check: bool,
-    check_condition: Option<String>,
-    quiet: bool,
-    verbose: bool,
-    version: u8,
-    zero_warning: bool,
-    /// `-db` / `-d`: stay in the foreground even with `daemon` in the configuration.
-    foreground: bool,
-    chdir: Option<PathBuf>,
-    files: Vec<PathBuf>,
+/// The signal `-sf` (finish: SIGUSR1, a soft stop) or `-st` (terminate: SIGTERM) sends
+/// to the old processes once our listeners are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OldPidSignal {
+    #[default]
+    Finish,
+    Terminate,
+}
+
+/// `-W` (master-worker) and `-Ws` (the same with systemd's sd_notify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterWorker {
+    Plain,
+    Systemd,
+}
+
+/// HAProxy 2.6's command line, as `haproxy.c`'s `init()` reads it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HaproxyFlags {
+    pub check: bool,
+    pub check_condition: Option<String>,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub zero_warning: bool,
+    /// `-db`: stay in the foreground even with `daemon` in the configuration.
+    pub foreground: bool,
+    /// `-d`: debug mode (foreground, verbose).
+    pub debug: bool,
+    /// `-D`: daemon mode.
+    pub daemon: bool,
+    pub master_worker: Option<MasterWorker>,
+    pub chdir: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
+    /// `-p FILE`: written in daemon and master-worker modes only (as HAProxy).
+    pub pidfile: Option<PathBuf>,
+    /// `-sf`/`-st PID...` (the last flag's signal applies to every pid, as in HAProxy).
+    pub old_pids: Vec<i32>,
+    pub old_pid_signal: Option<OldPidSignal>,
+    /// `-n N`: global maxconn (overrides the configuration's when above 0).
+    pub maxconn: Option<i64>,
+    /// `-N N`: the default per-proxy maxconn.
+    pub maxpconn: Option<i64>,
+    /// `-m MB`: memory limit.
+    pub memory_mb: Option<i64>,
+    /// `-L NAME`: the local peer name (for `peers` sections).
+    pub local_peer: Option<String>,
+    /// `-x SOCKET`: fetch the listening sockets from an old process.
+    pub sockets_from: Option<PathBuf>,
+    /// `-S BIND[,OPTS]`: master CLI sockets.
+    pub master_cli: Vec<String>,
+    /// Flags accepted and without effect here (`-de`, `-dp`, `-dS`, `-dG`, `-dR`, `-dV`,
+    /// `-dD`, `-dL`, `-dM…`, `-dK…`, `-dr`…), kept to say so.
+    pub without_effect: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Box<HaproxyFlags>),
+    /// `-v` (1) or `-vv` (2): HAProxy prints it the moment it reads the flag.
+    Version(u8),
+    /// Usage on stderr, exit 1, after this alert if any.
+    Usage(Option<String>),
+    /// An alert and exit 1, without the usage.
+    Fatal(String),
 }
 
 fn usage(out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -116,85 +170,226 @@ fn usage(out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     1
 }
 
-/// Parses HAProxy's flags; `Err` means "print usage".
-fn parse_flags(args: &[OsString]) -> Result<Flags, ()> {
-    let mut f = Flags::default();
+/// Parses HAProxy's flags as `haproxy.c` does: a flag is recognised by its first one or
+/// two letters after the dash (`-dbxyz` is `-db`), the flags with a value take the next
+/// word whatever it is, `-sf`/`-st` take the following words that do not start with a
+/// dash, and a word that is not a flag is a usage error.
+pub fn parse_flags(args: &[OsString]) -> Parsed {
+    let mut f = HaproxyFlags::default();
     let words: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if !argv_copies(&words) {
+        return Parsed::Fatal("failed to copy argv.".into());
+    }
     let mut i = 0;
-    let value = |i: &mut usize| -> Result<String, ()> {
-        *i += 1;
-        words.get(*i).cloned().ok_or(())
-    };
     while i < words.len() {
-        let w = words[i].as_str();
-        if !w.starts_with('-') || w == "-" {
-            // HAProxy takes bare words after the options as config files.
-            f.files.push(PathBuf::from(w));
-            i += 1;
-            continue;
-        }
-        match w {
-            "--" => {
+        let word = words[i].as_str();
+        let Some(flag) = word.strip_prefix('-') else {
+            return Parsed::Usage(None);
+        };
+        let mut chars = flag.chars();
+        let first = chars.next();
+        let second = chars.next();
+        match (first, second) {
+            (Some('v'), second) => return Parsed::Version(if second == Some('v') { 2 } else { 1 }),
+            (Some('d'), Some('b')) => f.foreground = true,
+            (Some('d'), Some('W')) => f.zero_warning = true,
+            (Some('d'), Some(c)) if "epSGRVDrLMKF".contains(c) => {
+                f.without_effect.push(word.to_owned())
+            }
+            (Some('d'), _) => f.debug = true,
+            (Some('c'), Some('c')) => {
+                i += 1;
+                match words.get(i) {
+                    Some(c) => f.check_condition = Some(c.clone()),
+                    None => return Parsed::Usage(None),
+                }
+            }
+            (Some('c'), _) => f.check = true,
+            (Some('D'), _) => f.daemon = true,
+            (Some('W'), Some('s')) => f.master_worker = Some(MasterWorker::Systemd),
+            (Some('W'), _) => f.master_worker = f.master_worker.or(Some(MasterWorker::Plain)),
+            (Some('V'), _) => f.verbose = true,
+            (Some('q'), _) => f.quiet = true,
+            (Some('x'), _) => {
+                i += 1;
+                match words.get(i) {
+                    Some(s) => f.sockets_from = Some(PathBuf::from(s)),
+                    None => {
+                        return Parsed::Usage(Some(
+                            "Unix socket path expected with the -x flag\n".into(),
+                        ))
+                    }
+                }
+            }
+            (Some('S'), _) => {
+                i += 1;
+                match words.get(i) {
+                    Some(s) => f.master_cli.push(s.clone()),
+                    None => {
+                        return Parsed::Usage(Some(
+                            "Socket and optional bind parameters expected with the -S flag".into(),
+                        ))
+                    }
+                }
+            }
+            (Some('s'), Some(which @ ('f' | 't'))) => {
+                f.old_pid_signal = Some(if which == 'f' {
+                    OldPidSignal::Finish
+                } else {
+                    OldPidSignal::Terminate
+                });
+                let name: String = flag.chars().take(2).collect();
+                while let Some(next) = words.get(i + 1).filter(|w| !w.starts_with('-')) {
+                    i += 1;
+                    match parse_pid(next) {
+                        Ok(pid) if pid > 0 => f.old_pids.push(pid),
+                        Ok(_) => return Parsed::Usage(None),
+                        Err(PidError::Unconsumed(rest)) => {
+                            return Parsed::Fatal(format!(
+                                "-{name} option: some bytes unconsumed in PID list {{{rest}}}"
+                            ))
+                        }
+                        Err(PidError::Range) => {
+                            return Parsed::Fatal(format!(
+                                "-{name} option: failed to parse {{{next}}}: Numerical result out of range"
+                            ))
+                        }
+                    }
+                }
+            }
+            (None, _) => return Parsed::Usage(None),
+            (Some('-'), None) => {
+                // "--": the rest are configuration files.
                 f.files.extend(words[i + 1..].iter().map(PathBuf::from));
                 break;
             }
-            "-v" => f.version = f.version.max(1),
-            "-vv" => f.version = 2,
-            "-c" => f.check = true,
-            "-cc" => f.check_condition = Some(value(&mut i)?),
-            "-q" => f.quiet = true,
-            "-V" => f.verbose = true,
-            "-dW" => f.zero_warning = true,
-            "-f" => f.files.push(PathBuf::from(value(&mut i)?)),
-            "-C" => f.chdir = Some(PathBuf::from(value(&mut i)?)),
-            "-n" | "-N" | "-m" | "-p" | "-L" | "-x" | "-S" => {
-                value(&mut i)?;
-            }
-            "-sf" | "-st" => {
-                while words.get(i + 1).is_some_and(|p| p.parse::<u32>().is_ok()) {
-                    i += 1;
+            (Some(letter), _) => {
+                i += 1;
+                let Some(value) = words.get(i) else {
+                    return Parsed::Usage(None);
+                };
+                match letter {
+                    'C' => f.chdir = Some(PathBuf::from(value)),
+                    'n' => f.maxconn = Some(atol(value)),
+                    'm' => f.memory_mb = Some(atol(value)),
+                    'N' => f.maxpconn = Some(atol(value)),
+                    'L' => f.local_peer = Some(value.clone()),
+                    'f' => f.files.push(PathBuf::from(value)),
+                    'p' => f.pidfile = Some(PathBuf::from(value)),
+                    _ => return Parsed::Usage(None),
                 }
             }
-            "-d" | "-db" => f.foreground = true,
-            "-D" | "-W" | "-Ws" | "-de" | "-dp" | "-dS" | "-dG" | "-dR" | "-dL" | "-dr" | "-dV"
-            | "-dD" | "-dF" | "-dZ" => {}
-            other if other.starts_with("-f") && other.len() > 2 => {
-                f.files.push(PathBuf::from(&other[2..]))
-            }
-            other if other.starts_with("-dM") || other.starts_with("-dK") => {}
-            _ => return Err(()),
         }
         i += 1;
     }
-    Ok(f)
+    Parsed::Run(Box::new(f))
+}
+
+/// HAProxy's `copy_argv()`, run before the parser (it keeps the arguments for a
+/// master's re-exec): fails, and HAProxy exits 1 with "failed to copy argv.", when one of
+/// `-C -n -m -N -L -f -p -S` is the last word (measured: `haproxy -p`).
+fn argv_copies(words: &[String]) -> bool {
+    let mut i = 0;
+    while i < words.len() {
+        let Some(flag) = words[i].strip_prefix('-') else {
+            i += 1;
+            continue;
+        };
+        let mut chars = flag.chars();
+        match (chars.next(), chars.next()) {
+            (Some('-'), None) => return true,
+            (Some('s'), Some('f' | 't')) => {
+                i += 1;
+                while words.get(i).is_some_and(|w| !w.starts_with('-')) {
+                    i += 1;
+                }
+            }
+            (Some('s' | 'x'), _) => i += 2,
+            (Some('C' | 'n' | 'm' | 'N' | 'L' | 'f' | 'p' | 'S'), _) => {
+                if i + 1 >= words.len() {
+                    return false;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+enum PidError {
+    Unconsumed(String),
+    Range,
+}
+
+/// `strtol(word, &end, 10)` and HAProxy's checks of what is left.
+fn parse_pid(word: &str) -> Result<i32, PidError> {
+    let trimmed = word.trim_start();
+    let digits_end = trimmed
+        .char_indices()
+        .skip_while(|(n, c)| *n == 0 && (*c == '-' || *c == '+'))
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(trimmed.len(), |(n, _)| n);
+    let (number, rest) = trimmed.split_at(digits_end);
+    if !rest.trim_start().is_empty() {
+        return Err(PidError::Unconsumed(rest.trim_start().to_owned()));
+    }
+    // strtol returns a long; HAProxy stores it in an int.
+    match number.parse::<i64>() {
+        Ok(n) => Ok(i32::try_from(n).unwrap_or(-1)),
+        Err(_) if number.trim_start_matches(['-', '+']).is_empty() => Ok(0),
+        Err(_) => Err(PidError::Range),
+    }
+}
+
+/// C's `atol`: leading digits, 0 when there are none.
+fn atol(word: &str) -> i64 {
+    let t = word.trim_start();
+    let (sign, digits) = match t.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse::<i64>().map_or(0, |n| sign * n)
 }
 
 pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let Ok(flags) = parse_flags(args) else {
-        return usage(out, err);
-    };
     let pid = std::process::id();
-    let silent = flags.quiet && !flags.verbose;
-    if flags.version > 0 {
-        let _ = out.write_all(banner().as_bytes());
-        if flags.version > 1 {
-            let _ = out.write_all(build_options().as_bytes());
+    let flags = match parse_flags(args) {
+        Parsed::Run(flags) => flags,
+        Parsed::Version(level) => {
+            let _ = out.write_all(banner().as_bytes());
+            if level > 1 {
+                let _ = out.write_all(build_options().as_bytes());
+            }
+            return 0;
         }
-        return 0;
-    }
+        Parsed::Usage(alert) => {
+            if let Some(alert) = alert {
+                write_preamble(pid, err);
+                let _ = writeln!(err, "[ALERT]    ({pid}) : {alert}");
+            }
+            return usage(out, err);
+        }
+        Parsed::Fatal(alert) => {
+            write_preamble(pid, err);
+            let _ = writeln!(err, "[ALERT]    ({pid}) : {alert}");
+            return 1;
+        }
+    };
+    // A daemon child reads the configuration again: its parent has already printed what
+    // there is to say about it.
+    let silent = (flags.quiet && !flags.verbose) || crate::daemon::is_child();
     let mut preamble_done = false;
     let mut preamble = |err: &mut dyn Write| {
         if !preamble_done && !silent {
             preamble_done = true;
-            let exe = executable_path();
-            let _ = write!(
-                err,
-                "[NOTICE]   ({pid}) : haproxy version is {}\n[NOTICE]   ({pid}) : path to executable is {exe}\n",
-                version_string()
-            );
+            write_preamble(pid, err);
         }
     };
     if let Some(condition) = flags.check_condition {
@@ -239,6 +434,9 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if files.is_empty() {
         return usage(out, err);
     }
+    if !flags.check && flags.master_worker.is_some() && !crate::master_worker::is_worker() {
+        return run_master(&flags, args, err);
+    }
     let options = LoadOptions {
         env: &ProcessEnv,
         features: FEATURES,
@@ -279,12 +477,21 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                     let _ = writeln!(err, "[ALERT]    ({pid}) : config : Some warnings were found and 'zero-warning' is set. Aborting.");
                     return 1;
                 }
-                if loaded.config.global.daemon && !flags.foreground {
-                    let _ = writeln!(err, "[WARNING]  ({pid}) : ha-compat: 'daemon' is not supported yet: running in the foreground (use -db, or the supervisor's service units).");
-                }
                 // HAProxy's messages name argv[0] ("[haproxy.main()] ...").
                 let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
-                crate::proxy_run::run(loaded.config, &program, err)
+                let mut config = loaded.config;
+                let startup = match startup_options(&flags, &mut config, pid, err) {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
+                if startup.daemon && !crate::daemon::is_child() {
+                    return crate::daemon::spawn(
+                        &program,
+                        args,
+                        crate::daemon::ParentWaits::UntilReady,
+                    );
+                }
+                crate::proxy_run::run(config, &program, &startup, err)
             }
         };
     }
@@ -315,6 +522,120 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             }
         }
     }
+}
+
+/// `-W`/`-Ws` (not a worker): the master (see [`crate::master_worker`]), daemonised
+/// first with `-D`. The master does not read the configuration: its worker does and
+/// says what is wrong, and its exit status ends the master (HAProxy's master reads it
+/// first; the status is the same, 1).
+fn run_master(flags: &HaproxyFlags, args: &[OsString], err: &mut dyn Write) -> i32 {
+    let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
+    let systemd = flags.master_worker == Some(MasterWorker::Systemd);
+    let daemon = flags.daemon && !(flags.foreground || flags.debug || systemd);
+    if daemon && !crate::daemon::is_child() {
+        return crate::daemon::spawn(&program, args, crate::daemon::ParentWaits::UntilReady);
+    }
+    crate::master_worker::run(
+        &crate::master_worker::Master {
+            argv0: program,
+            args: args.to_vec(),
+            pidfile: flags.pidfile.clone(),
+            sd_notify: systemd,
+            quiet_workers: crate::daemon::is_child(),
+        },
+        err,
+    )
+}
+
+/// What the command line changes in how the engine starts (see
+/// [`crate::proxy_run::Startup`]), and the configuration settings it overrides (`-n`,
+/// `-N`). Flags not implemented are said so on stderr, never silently dropped. `Err` is
+/// an exit status.
+fn startup_options(
+    flags: &HaproxyFlags,
+    config: &mut haproxy_conf::model::HaproxyConfig,
+    pid: u32,
+    err: &mut dyn Write,
+) -> Result<crate::proxy_run::Startup, i32> {
+    let warn = |err: &mut dyn Write, text: &str| {
+        let _ = writeln!(err, "[WARNING]  ({pid}) : ha-compat: {text}");
+    };
+    // HAProxy: `-d` and `-db` (and `-Ws`) keep it in the foreground over `-D` and the
+    // configuration's `daemon`.
+    let foreground =
+        flags.foreground || flags.debug || flags.master_worker == Some(MasterWorker::Systemd);
+    let daemon = (flags.daemon || config.global.daemon) && !foreground;
+    if let Some(n) = flags.maxconn.filter(|n| *n > 0) {
+        config.global.maxconn = Some(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    if let Some(n) = flags.maxpconn.filter(|n| *n > 0) {
+        // HAProxy sets it as the default proxy's maxconn: proxies (and defaults sections)
+        // with their own maxconn keep theirs.
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        for proxy in &mut config.proxies {
+            proxy.settings.maxconn = proxy.settings.maxconn.or(Some(n));
+        }
+    }
+    if flags.memory_mb.is_some() {
+        warn(
+            err,
+            "-m (memory limit) is not implemented: no limit is set.",
+        );
+    }
+    if let Some(peer) = &flags.local_peer {
+        // HAProxy exports it for the configuration and scripts; `peers` sections are not
+        // run by ha-compat, so this is all it does here.
+        std::env::set_var("HAPROXY_LOCALPEER", peer);
+    }
+    if let Some(socket) = &flags.sockets_from {
+        warn(
+            err,
+            &format!(
+                "-x {}: fetching the listening sockets from the old process is not implemented; binding them anew (with -sf, the old process keeps its sockets until it stops).",
+                socket.display()
+            ),
+        );
+    }
+    if !flags.master_cli.is_empty() {
+        warn(
+            err,
+            &format!(
+                "-S {}: the master CLI is not implemented (no runtime API yet); no socket is opened.",
+                flags.master_cli.join(" -S ")
+            ),
+        );
+    }
+    if crate::master_worker::is_worker() {
+        // The master wrote the pid file, daemonised and talks to systemd.
+        return Ok(crate::proxy_run::Startup {
+            pidfile: None,
+            old_pids: flags.old_pids.clone(),
+            old_pid_signal: flags.old_pid_signal.unwrap_or(OldPidSignal::Finish),
+            daemon: false,
+            sd_notify: false,
+        });
+    }
+    Ok(crate::proxy_run::Startup {
+        // HAProxy writes the pid file in daemon and master-worker modes only.
+        pidfile: flags
+            .pidfile
+            .clone()
+            .filter(|_| daemon || flags.master_worker.is_some()),
+        old_pids: flags.old_pids.clone(),
+        old_pid_signal: flags.old_pid_signal.unwrap_or(OldPidSignal::Finish),
+        daemon,
+        sd_notify: flags.master_worker == Some(MasterWorker::Systemd),
+    })
+}
+
+/// The two NOTICE lines HAProxy prints before its first warning or alert.
+fn write_preamble(pid: u32, err: &mut dyn Write) {
+    let exe = executable_path();
+    let _ = write!(
+        err,
+        "[NOTICE]   ({pid}) : haproxy version is {}\n[NOTICE]   ({pid}) : path to executable is {exe}\n",
+        version_string()
+    );
 }
 
 /// `-cc COND`: 0 true, 1 false, 2 when the condition cannot be evaluated.
@@ -419,5 +740,181 @@ fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "No such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "Permission denied".into(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(args: &[&str]) -> Parsed {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse_flags(&args)
+    }
+
+    fn run_flags(args: &[&str]) -> HaproxyFlags {
+        match parse(args) {
+            Parsed::Run(f) => *f,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn daemon_pidfile_and_old_pids() {
+        let f = run_flags(&[
+            "-D",
+            "-p",
+            "/run/x.pid",
+            "-f",
+            "a.cfg",
+            "-sf",
+            "12",
+            "13",
+            "-N",
+            "100",
+        ]);
+        assert!(f.daemon);
+        assert_eq!(f.pidfile, Some(PathBuf::from("/run/x.pid")));
+        assert_eq!(f.files, vec![PathBuf::from("a.cfg")]);
+        assert_eq!(f.old_pids, vec![12, 13]);
+        assert_eq!(f.old_pid_signal, Some(OldPidSignal::Finish));
+        assert_eq!(f.maxpconn, Some(100));
+        let f = run_flags(&[
+            "-st",
+            "7",
+            "-L",
+            "peer1",
+            "-x",
+            "/s.sock",
+            "-S",
+            "/m.sock,level,admin",
+        ]);
+        assert_eq!(f.old_pid_signal, Some(OldPidSignal::Terminate));
+        assert_eq!(f.old_pids, vec![7]);
+        assert_eq!(f.local_peer.as_deref(), Some("peer1"));
+        assert_eq!(f.sockets_from, Some(PathBuf::from("/s.sock")));
+        assert_eq!(f.master_cli, vec!["/m.sock,level,admin".to_owned()]);
+        // -sf with no pid, then more flags (HAProxy stops at the next dash).
+        let f = run_flags(&["-sf", "-f", "x"]);
+        assert!(f.old_pids.is_empty());
+        assert_eq!(f.files, vec![PathBuf::from("x")]);
+    }
+
+    #[test]
+    fn flags_are_recognised_by_their_first_letters() {
+        // haproxy.c looks at flag[0] and flag[1] only.
+        assert!(run_flags(&["-dbfoo"]).foreground);
+        assert!(run_flags(&["-Dxyz"]).daemon);
+        assert_eq!(
+            run_flags(&["-Wsx"]).master_worker,
+            Some(MasterWorker::Systemd)
+        );
+        assert_eq!(run_flags(&["-W"]).master_worker, Some(MasterWorker::Plain));
+        assert!(run_flags(&["-d"]).debug);
+        assert!(run_flags(&["-dW"]).zero_warning);
+        assert!(run_flags(&["-ccc", "defined(X)"]).check_condition.is_some());
+        // `-fFILE` is `-f` with the next word as the file.
+        assert_eq!(
+            run_flags(&["-fxyz", "b.cfg"]).files,
+            vec![PathBuf::from("b.cfg")]
+        );
+        assert_eq!(run_flags(&["-n", "12abc"]).maxconn, Some(12));
+        assert_eq!(run_flags(&["-N", "abc"]).maxpconn, Some(0));
+        assert_eq!(parse(&["-vv", "-Z"]), Parsed::Version(2));
+        assert_eq!(parse(&["-V", "-v"]), Parsed::Version(1));
+    }
+
+    #[test]
+    fn errors_as_haproxy() {
+        assert_eq!(parse(&["-Z"]), Parsed::Usage(None));
+        assert_eq!(parse(&["cfg"]), Parsed::Usage(None));
+        // Measured: `haproxy -p` fails in copy_argv() before the parser.
+        assert_eq!(parse(&["-p"]), Parsed::Fatal("failed to copy argv.".into()));
+        assert_eq!(
+            parse(&["-c", "-S"]),
+            Parsed::Fatal("failed to copy argv.".into())
+        );
+        assert_eq!(parse(&["-sf", "0"]), Parsed::Usage(None));
+        assert!(matches!(parse(&["-x"]), Parsed::Usage(Some(_))));
+
+        // Measured: `haproxy -c -f F -sf 999999 abc` → this alert, exit 1.
+        assert_eq!(
+            parse(&["-sf", "999999", "abc"]),
+            Parsed::Fatal("-sf option: some bytes unconsumed in PID list {abc}".into())
+        );
+        assert_eq!(
+            parse(&["-st", "12x"]),
+            Parsed::Fatal("-st option: some bytes unconsumed in PID list {x}".into())
+        );
+        let f = run_flags(&["--", "a", "-b"]);
+        assert_eq!(f.files, vec![PathBuf::from("a"), PathBuf::from("-b")]);
+    }
+
+    #[test]
+    fn maxconn_flags_override_as_haproxy() {
+        let dir = std::env::temp_dir().join(format!("hac-flags-n-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("h.cfg");
+        std::fs::write(
+            &cfg,
+            "global\n    maxconn 50\ndefaults\n    mode tcp\nlisten own\n    bind 127.0.0.1:1\n    maxconn 7\n    server s 127.0.0.1:2\nlisten other\n    bind 127.0.0.1:3\n    server s 127.0.0.1:4\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            env: &ProcessEnv,
+            features: FEATURES,
+            resolver: &SystemResolver,
+            accounts: &SystemAccounts,
+            host_files: true,
+        };
+        let mut config = haproxy_conf::load(&[cfg], &options).config;
+        let flags = run_flags(&["-n", "900", "-N", "30", "-p", "/x.pid"]);
+        let mut err = Vec::new();
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        // -n overrides global maxconn; -N fills in proxies without their own (HAProxy's
+        // cfg_maxpconn becomes the default proxy's maxconn).
+        assert_eq!(config.global.maxconn, Some(900));
+        let maxconn = |name: &str| {
+            config
+                .proxies
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap()
+                .settings
+                .maxconn
+        };
+        assert_eq!(maxconn("own"), Some(7));
+        assert_eq!(maxconn("other"), Some(30));
+        // -p without -D/-W: no pid file (HAProxy 2.6.12, measured).
+        assert_eq!(startup.pidfile, None);
+        assert!(!startup.daemon);
+        let flags = run_flags(&["-D", "-db", "-p", "/x.pid"]);
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        assert!(!startup.daemon, "-db wins over -D");
+        let flags = run_flags(&["-W", "-S", "/m.sock", "-x", "/s", "-p", "/x.pid"]);
+        let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        assert_eq!(startup.pidfile, Some(PathBuf::from("/x.pid")));
+        let said = String::from_utf8(err).unwrap();
+        for flag in ["-S /m.sock", "-x /s"] {
+            assert!(said.contains(flag), "no warning for {flag}: {said}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_argv_never_panics(args in proptest::collection::vec(
+            prop_oneof![
+                "-[a-zA-Z]{0,3}",
+                "-(sf|st|cc|x|S|p|N|n|m|L|f|C)",
+                "[0-9 +-]{0,6}",
+                ".{0,8}",
+            ],
+            0..8,
+        )) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let _ = parse(&args);
+        }
     }
 }

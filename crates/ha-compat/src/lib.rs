@@ -2,8 +2,15 @@
 //!
 //! - [`cli`]: `ha-compat check|keywords|...` (clap).
 //! - [`keepalived_cli`]: the drop-in `keepalived` command line (getopt-style flags as
-//!   keepalived 2.2.7 takes them): `-t`, `-f`, `-d`, `-i`, `-v`.
-//! - [`haproxy_cli`]: the drop-in `haproxy` command line (`-c`, `-f`, `-cc`, `-vv`…).
+//!   keepalived 2.2.7 takes them, parsed into `KeepalivedOptions`): `-t`, `-f`, `-d`,
+//!   `-i`, `-v`, `-n`, `-p`, `-r`, `-l`, `-D`, `-S`…; pid files and daemon mode.
+//! - [`haproxy_cli`]: the drop-in `haproxy` command line (every HAProxy 2.6 flag parsed
+//!   into `HaproxyFlags`: `-c`, `-f`, `-cc`, `-vv`, `-D`, `-p`, `-sf`/`-st`, `-N`…).
+//! - [`daemon`]: daemon mode without fork(): the binary started again, detached, with
+//!   the parent waiting until it is ready.
+//! - [`pidfile`]: pid files as the originals write them.
+//! - [`master_worker`]: `haproxy -W`/`-Ws`: a master that starts a worker, forwards
+//!   signals, reloads on SIGUSR2 (new worker, old ones told `-sf`).
 //! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
 //!   failover shown (its own lab, webs and client; root only).
 //! - [`check`]: loading and reporting a configuration, shared by both.
@@ -19,9 +26,12 @@
 
 pub mod check;
 pub mod cli;
+pub mod daemon;
 pub mod demo;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
+pub mod master_worker;
+pub mod pidfile;
 pub mod proxy_run;
 pub mod supervisor;
 pub mod vrrp_run;
@@ -45,6 +55,12 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
         .and_then(|n| n.to_str())
         .unwrap_or("ha-compat")
         .to_owned();
+    if matches!(invoked.as_str(), "keepalived" | "haproxy") {
+        daemon::child_setup(&invoked);
+    }
+    if invoked == "haproxy" {
+        master_worker::worker_setup();
+    }
     if matches!(invoked.as_str(), "keepalived" | "haproxy")
         && !supervisor::runtime::child_setup(&invoked)
     {

@@ -36,8 +36,23 @@ fn alert(err: &mut dyn Write, pid: u32, message: &str) {
     let _ = writeln!(err, "[ALERT]    ({pid}) : {message}");
 }
 
+/// What the command line asks of the start (`haproxy -D -p FILE -sf PID...`).
+#[derive(Debug, Clone, Default)]
+pub struct Startup {
+    /// Written once the listeners are bound, with our pid (the worker's: in daemon mode
+    /// this process is the daemon child). Not removed at exit, as HAProxy.
+    pub pidfile: Option<std::path::PathBuf>,
+    /// Signalled once the listeners are bound (`-sf`: SIGUSR1, `-st`: SIGTERM).
+    pub old_pids: Vec<i32>,
+    pub old_pid_signal: crate::haproxy_cli::OldPidSignal,
+    /// Running as the daemon child: tell the parent once ready, then detach stdio.
+    pub daemon: bool,
+    /// `-Ws`: READY=1 to `$NOTIFY_SOCKET` once ready.
+    pub sd_notify: bool,
+}
+
 /// Runs `config` until a stop signal; returns the exit status.
-pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
+pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dyn Write) -> i32 {
     let pid = std::process::id();
     let refused = refusals(&config);
     if !refused.is_empty() {
@@ -78,9 +93,33 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
     for warning in engine.warnings() {
         let _ = writeln!(err, "[WARNING]  ({pid}) : config : {warning}");
     }
+    // HAProxy's order after binding: pid file, old processes told, identity dropped.
+    if let Some(path) = &startup.pidfile {
+        if crate::pidfile::write(path, pid).is_err() {
+            alert(
+                err,
+                pid,
+                &format!(
+                    "[{program}.main()] Cannot create pidfile {}",
+                    path.display()
+                ),
+            );
+            return 1;
+        }
+    }
+    tell_old_pids(&startup.old_pids, startup.old_pid_signal);
     if let Err(message) = drop_privileges(&config.global, program) {
         alert(err, pid, &message);
         return 1;
+    }
+    if startup.sd_notify {
+        sd_notify_ready(pid);
+    }
+    if startup.daemon && crate::daemon::is_child() {
+        crate::daemon::ready();
+    }
+    if crate::master_worker::is_worker() {
+        crate::master_worker::worker_ready();
     }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
     runtime.block_on(async move {
@@ -100,6 +139,38 @@ pub fn run(config: HaproxyConfig, program: &str, err: &mut dyn Write) -> i32 {
     });
     runtime.shutdown_background();
     0
+}
+
+/// `-sf`/`-st`: as HAProxy's `tell_old_pids()`, errors (a pid already gone) ignored.
+fn tell_old_pids(pids: &[i32], which: crate::haproxy_cli::OldPidSignal) {
+    use nix::sys::signal::{kill, Signal};
+    let signal = match which {
+        crate::haproxy_cli::OldPidSignal::Finish => Signal::SIGUSR1,
+        crate::haproxy_cli::OldPidSignal::Terminate => Signal::SIGTERM,
+    };
+    for pid in pids.iter().filter(|p| **p > 0) {
+        let _ = kill(nix::unistd::Pid::from_raw(*pid), signal);
+    }
+}
+
+/// systemd's readiness notification (`Type=notify`), as HAProxy's `-Ws`: a datagram to
+/// `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace).
+pub(crate) fn sd_notify_ready(pid: u32) {
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let target = target.to_string_lossy().into_owned();
+    let address = match target.strip_prefix('@') {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            SocketAddr::from_abstract_name(name.as_bytes())
+        }
+        None => SocketAddr::from_pathname(&target),
+    };
+    if let (Ok(socket), Ok(address)) = (UnixDatagram::unbound(), address) {
+        let _ = socket.send_to_addr(format!("READY=1\nMAINPID={pid}").as_bytes(), &address);
+    }
 }
 
 /// `chroot`, then `gid`/`group`, then `uid`/`user`, as HAProxy's `main()` and
