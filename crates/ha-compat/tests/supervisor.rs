@@ -393,8 +393,13 @@ fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
         "{}",
         log()
     );
+    // How far the backoff got before the script's `fall` failures depends on where the
+    // kills land in its 1 s interval (fewer kills on a loaded machine): any delay past
+    // the first 100 ms shows it grew.
     assert!(
-        log().contains("restarting in 1.6 s") || log().contains("restarting in 3.2 s"),
+        ["200 ms", "400 ms", "800 ms", "1.6 s", "3.2 s"]
+            .iter()
+            .any(|d| log().contains(&format!("restarting in {d}"))),
         "the restarts slowed down:\n{}",
         log()
     );
