@@ -176,15 +176,22 @@ fn ip(ns: &str, args: &[&str]) {
 /// `program -n -l -D -f conf` in namespace `ns`, with its own tmpfs on `/tmp` and `/run`
 /// (dumps and pid files cannot collide with another daemon's). `ip netns exec`, `unshare`
 /// (without `--fork`) and `sh -c exec` all exec: the child's pid is the daemon's.
+///
+/// The program and the configuration are opened before the mounts and copied into the
+/// private `/run`: a checkout under `/tmp` (CI clones there) would be hidden by the new
+/// `/tmp`. Both daemons run from the same staged paths, so their dumps stay comparable.
 fn isolated(ns: &str, program: &Path, conf: &Path, log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
-    let script = "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && exec \"$@\"";
+    let script = "exec 3<\"$1\" 4<\"$2\" && \
+        mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mkdir /run/hadump && \
+        cat <&3 >/run/hadump/keepalived && chmod 755 /run/hadump/keepalived && \
+        cat <&4 >/run/hadump/keepalived.conf && exec 3<&- 4<&- && \
+        exec /run/hadump/keepalived -n -l -D -f /run/hadump/keepalived.conf";
     Command::new("ip")
         .args(["netns", "exec", ns])
         .args(["unshare", "-m", "--propagation", "private"])
         .args(["sh", "-c", script, "sh"])
         .arg(program)
-        .args(["-n", "-l", "-D", "-f"])
         .arg(conf)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
