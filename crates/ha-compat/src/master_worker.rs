@@ -2,8 +2,16 @@
 //! not serve; it starts a worker that does, forwards signals to it, and on SIGUSR2
 //! starts a new worker with the configuration read again, the old one told to finish
 //! (`-sf`). Ours does the same with this binary started again as the worker
-//! ([`WORKER_ENV`] set): the worker binds (`SO_REUSEPORT` beside an old worker), soft-
-//! stops the old ones itself through `-sf`, and says "ready" on a pipe. The master
+//! ([`WORKER_ENV`] set): the worker soft-stops the old ones itself through `-sf` once it
+//! listens, and says "ready" on a channel to the master (a `SOCK_SEQPACKET` socket pair,
+//! [`CHANNEL_ENV`]).
+//!
+//! Listening sockets survive reloads, as with HAProxy's socket transfer: with "ready" a
+//! worker sends its listening sockets to the master (`SCM_RIGHTS`, each named by its
+//! `ListenKey`); the master keeps them and hands them to the next worker by inheritance
+//! ([`LISTENERS_ENV`]), which takes the ones whose bind is unchanged instead of binding
+//! again. The old worker then closes its copies without resetting what waits in their
+//! accept queues: the new worker accepts it. The master
 //! writes its own pid to the pid file (as HAProxy, measured), sends systemd READY=1
 //! once a worker is ready (`-Ws`), forwards SIGTERM/SIGINT/SIGUSR1/SIGHUP to the
 //! workers, and exits when the last worker has gone (0, as HAProxy's master after
@@ -16,30 +24,74 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{IoSlice, IoSliceMut, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use proxy_engine::listener::ListenKey;
 
 /// Set in a worker's environment (removed at once).
 pub const WORKER_ENV: &str = "HA_COMPAT_MWORKER_WORKER";
+/// The worker's end of its channel to the master: an inherited descriptor number.
+pub const CHANNEL_ENV: &str = "HA_COMPAT_MWORKER_CHANNEL";
+/// The listening sockets handed over: `FD KEY` lines, each FD inherited.
+pub const LISTENERS_ENV: &str = "HA_COMPAT_MWORKER_LISTENERS";
 
-const READY: &str = "ha-compat-worker-ready";
+/// The last message of a worker on its channel; the ones before carry sockets.
+const READY: &[u8] = b"ready";
+/// A message carrying listening sockets: this, then one key per line, the descriptors
+/// in the same order as `SCM_RIGHTS`.
+const SOCKETS: &[u8] = b"sockets\n";
+/// Descriptors per message (the kernel's `SCM_MAX_FD` is 253).
+const SOCKETS_PER_MESSAGE: usize = 200;
+/// Room for one message's keys (an IPv6 address, a port and an interface name each).
+const MESSAGE_BYTES: usize = 64 * 1024;
 
 static IS_WORKER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The worker's end of the channel to its master.
+static CHANNEL: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
 
 /// First thing in `main` (single-threaded): true in a worker.
 pub fn worker_setup() -> bool {
     if std::env::var_os(WORKER_ENV).is_none() {
         return false;
     }
+    let channel = std::env::var(CHANNEL_ENV).ok();
+    let listeners = std::env::var(LISTENERS_ENV).ok();
     // Single-threaded here, so changing the environment is sound.
     std::env::remove_var(WORKER_ENV);
+    std::env::remove_var(CHANNEL_ENV);
+    std::env::remove_var(LISTENERS_ENV);
+    if let Some(fd) = channel.and_then(|c| c.parse::<i32>().ok()) {
+        match own_inherited_socket(fd) {
+            Ok(owned) => {
+                let _ = CHANNEL.set(owned);
+            }
+            Err(e) => eprintln!(
+                "[WARNING]  ({}) : ha-compat: no channel to the master (fd {fd}: {e})",
+                std::process::id()
+            ),
+        }
+    }
+    if let Some(spec) = listeners {
+        // A socket that cannot be taken is bound again, as on a first start.
+        if let Err(e) = proxy_engine::listener::adopt_handed_over(&spec) {
+            eprintln!(
+                "[WARNING]  ({}) : ha-compat: listening sockets not taken over: {e}",
+                std::process::id()
+            );
+        }
+    }
     // Exec'ing /proc/self/exe names the process `exe`.
     let _ = nix::sys::prctl::set_name(c"haproxy");
     // HAProxy's workers exit when their master dies (they watch a pipe to it); SIGTERM
@@ -53,12 +105,65 @@ pub fn is_worker() -> bool {
     IS_WORKER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// In a worker, once serving: tells the master.
-pub fn worker_ready() {
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{READY}");
-    let _ = out.flush();
+/// Takes ownership of inherited descriptor `fd` after checking through `/proc/self/fd`
+/// that it is an open socket.
+fn own_inherited_socket(fd: i32) -> Result<OwnedFd, String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_err(|e| format!("not an open file descriptor ({e})"))?;
+    if !link.to_string_lossy().starts_with("socket:") {
+        return Err(format!("not a socket ({})", link.display()));
+    }
+    Ok(own_fd(fd))
 }
+
+#[allow(unsafe_code)]
+fn own_fd(fd: i32) -> OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: callers pass a descriptor open in this process that nothing else owns: one
+    // inherited for this purpose (checked open just before, taken once at start-up) or
+    // one the kernel has just installed for us with SCM_RIGHTS.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// In a worker, once serving: hands its listening sockets to the master, then tells it
+/// the worker is ready.
+pub fn worker_ready(listening: &[(ListenKey, BorrowedFd<'_>)]) {
+    if let Some(channel) = CHANNEL.get() {
+        send_ready(channel.as_fd(), listening);
+    }
+}
+
+/// The worker's side of the channel: its sockets, a message per
+/// [`SOCKETS_PER_MESSAGE`], then "ready".
+fn send_ready(channel: BorrowedFd<'_>, listening: &[(ListenKey, BorrowedFd<'_>)]) {
+    for chunk in listening.chunks(SOCKETS_PER_MESSAGE) {
+        let mut text = SOCKETS.to_vec();
+        for (key, _) in chunk {
+            text.extend_from_slice(key.to_text().as_bytes());
+            text.push(b'\n');
+        }
+        let fds: Vec<i32> = chunk.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+        let rights = [ControlMessage::ScmRights(&fds)];
+        // A failure leaves the master without these sockets: the next worker binds again.
+        let _ = sendmsg::<()>(
+            channel.as_raw_fd(),
+            &[IoSlice::new(&text)],
+            &rights,
+            MsgFlags::empty(),
+            None,
+        );
+    }
+    let _ = sendmsg::<()>(
+        channel.as_raw_fd(),
+        &[IoSlice::new(READY)],
+        &[],
+        MsgFlags::empty(),
+        None,
+    );
+}
+
+/// Listening sockets as the master keeps them between workers.
+type KeptSockets = Vec<(String, OwnedFd)>;
 
 /// How the master runs.
 #[derive(Debug, Clone)]
@@ -75,7 +180,8 @@ pub struct Master {
 
 enum Msg {
     Signal(i32),
-    Ready(u32),
+    /// A worker listens; its listening sockets.
+    Ready(u32, KeptSockets),
     /// A worker's pipe closed before "ready".
     NotReady,
 }
@@ -120,7 +226,9 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
     let mut former: BTreeSet<u32> = BTreeSet::new();
     let mut stopping = false;
     let mut started_once = false;
-    match spawn_worker(master, &master.args, &tx) {
+    // The current worker's listening sockets, for the next one.
+    let mut kept: KeptSockets = Vec::new();
+    match spawn_worker(master, &master.args, &tx, &kept) {
         Ok(w) => {
             workers.insert(w);
             let _ = writeln!(err, "[NOTICE]   ({pid}) : New worker ({w}) forked");
@@ -137,7 +245,11 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
     let mut last_status = 0;
     while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Ready(worker) => {
+            Msg::Ready(worker, sockets) => {
+                // A worker a later reload has replaced already hands over nothing.
+                if workers.contains(&worker) {
+                    kept = sockets;
+                }
                 if !started_once {
                     started_once = true;
                     let _ = writeln!(err, "[NOTICE]   ({pid}) : Loading success.");
@@ -148,7 +260,6 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                 if master.sd_notify {
                     crate::proxy_run::sd_notify_ready(pid);
                 }
-                let _ = worker;
             }
             Msg::NotReady => {}
             Msg::Signal(s) if s == SIGCHLD => {
@@ -200,7 +311,7 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                 args.push("-sf".into());
                 args.extend(workers.iter().map(|w| OsString::from(w.to_string())));
                 let _ = writeln!(err, "[WARNING]  ({pid}) : Reexecuting Master process");
-                match spawn_worker(master, &args, &tx) {
+                match spawn_worker(master, &args, &tx, &kept) {
                     Ok(w) => {
                         // The old workers finish when the new one serves; a new one
                         // that fails leaves them serving.
@@ -264,42 +375,166 @@ fn without_old_pids(args: &[OsString]) -> Vec<OsString> {
     out
 }
 
-/// Starts a worker; a thread reports its readiness.
+/// Whether `fd` is closed by `exec` (the master's descriptors are, but the ones a worker
+/// inherits, for the time of its spawn).
+fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> std::io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let flags = if on {
+        FdFlag::FD_CLOEXEC
+    } else {
+        FdFlag::empty()
+    };
+    fcntl(fd, FcntlArg::F_SETFD(flags))
+        .map(|_| ())
+        .map_err(std::io::Error::from)
+}
+
+/// Starts a worker, handing it `kept`; a thread reports its readiness and sockets.
 fn spawn_worker(
     master: &Master,
     args: &[OsString],
     tx: &mpsc::Sender<Msg>,
+    kept: &KeptSockets,
 ) -> std::io::Result<u32> {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(std::io::Error::from)?;
+    let handed: String = kept
+        .iter()
+        .map(|(key, fd)| format!("{} {key}\n", fd.as_raw_fd()))
+        .collect();
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(&master.argv0)
         .args(args)
         .env(WORKER_ENV, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped());
+        .env(CHANNEL_ENV, theirs.as_raw_fd().to_string())
+        .env(LISTENERS_ENV, handed)
+        .stdin(Stdio::null());
     if master.quiet_workers {
-        command.stderr(Stdio::null());
+        command.stdout(Stdio::null()).stderr(Stdio::null());
     }
-    let mut child = command.spawn()?;
+    // Only this (the main) thread starts processes, so no other child inherits these
+    // descriptors while they are inheritable.
+    let inherited = std::iter::once(theirs.as_fd()).chain(kept.iter().map(|(_, fd)| fd.as_fd()));
+    for fd in inherited.clone() {
+        set_cloexec(fd, false)?;
+    }
+    let spawned = command.spawn();
+    for fd in inherited {
+        let _ = set_cloexec(fd, true);
+    }
+    drop(theirs);
+    let child = spawned?;
     let id = child.id();
-    let stdout = child.stdout.take();
     let tx = tx.clone();
     let _ = std::thread::Builder::new()
         .name("worker-ready".into())
         .spawn(move || {
-            let mut line = String::new();
-            let ready = stdout.is_some_and(|s| {
-                BufReader::new(s).read_line(&mut line).is_ok() && line.trim_end() == READY
-            });
-            let _ = tx.send(if ready { Msg::Ready(id) } else { Msg::NotReady });
+            let msg = match read_worker_channel(&ours) {
+                Some(sockets) => Msg::Ready(id, sockets),
+                None => Msg::NotReady,
+            };
+            let _ = tx.send(msg);
         });
     // Reaped with waitpid(-1) on SIGCHLD; dropping `Child` neither waits nor kills.
     Ok(id)
 }
 
+/// Reads a worker's channel up to "ready": its listening sockets; `None` if the worker
+/// ended before.
+fn read_worker_channel(channel: &OwnedFd) -> Option<KeptSockets> {
+    let mut sockets = Vec::new();
+    let mut buf = vec![0u8; MESSAGE_BYTES];
+    loop {
+        let mut space = nix::cmsg_space!([i32; SOCKETS_PER_MESSAGE]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let (len, fds) = {
+            let msg = recvmsg::<()>(
+                channel.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .ok()?;
+            let mut fds = Vec::new();
+            for cmsg in msg.cmsgs().ok()? {
+                if let ControlMessageOwned::ScmRights(received) = cmsg {
+                    fds.extend(received.into_iter().map(own_fd));
+                }
+            }
+            (msg.bytes, fds)
+        };
+        let text = &buf[..len];
+        if len == 0 {
+            return None;
+        }
+        if text == READY {
+            return Some(sockets);
+        }
+        if let Some(keys) = text.strip_prefix(SOCKETS) {
+            let keys = String::from_utf8_lossy(keys);
+            // Keys and descriptors pair up in order; an unpaired descriptor is closed.
+            sockets.extend(keys.lines().map(str::to_string).zip(fds));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_hands_its_listening_sockets_to_the_master() {
+        use std::os::fd::AsFd;
+        let (master_end, worker_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        // More sockets than one message carries.
+        let listeners: Vec<std::net::TcpListener> = (0..SOCKETS_PER_MESSAGE + 3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let keyed: Vec<(ListenKey, BorrowedFd<'_>)> = listeners
+            .iter()
+            .map(|l| {
+                let key = ListenKey::parse(&format!("{} default -", l.local_addr().unwrap()));
+                (key.unwrap(), l.as_fd())
+            })
+            .collect();
+        send_ready(worker_end.as_fd(), &keyed);
+        let kept = read_worker_channel(&master_end).expect("ready");
+        assert_eq!(kept.len(), listeners.len());
+        for ((key, fd), listener) in kept.into_iter().zip(&listeners) {
+            assert_eq!(key, format!("{} default -", listener.local_addr().unwrap()));
+            // The descriptor received is the same socket, not a new one.
+            let received = std::net::TcpListener::from(fd);
+            assert_eq!(
+                received.local_addr().unwrap(),
+                listener.local_addr().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_worker_that_ends_before_ready_hands_over_nothing() {
+        let (master_end, worker_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        drop(worker_end);
+        assert!(read_worker_channel(&master_end).is_none());
+    }
 
     #[test]
     fn reload_args_drop_old_pid_lists() {

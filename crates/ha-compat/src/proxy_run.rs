@@ -93,6 +93,8 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
     for warning in engine.warnings() {
         let _ = writeln!(err, "[WARNING]  ({pid}) : config : {warning}");
     }
+    // Sockets a reload handed over for binds that are gone.
+    proxy_engine::listener::release_unclaimed();
     // HAProxy's order after binding: pid file, old processes told, identity dropped.
     if let Some(path) = &startup.pidfile {
         if crate::pidfile::write(path, pid).is_err() {
@@ -119,7 +121,7 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
         crate::daemon::ready();
     }
     if crate::master_worker::is_worker() {
-        crate::master_worker::worker_ready();
+        crate::master_worker::worker_ready(&engine.listening_sockets());
     }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
     runtime.block_on(async move {

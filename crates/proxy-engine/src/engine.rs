@@ -43,6 +43,7 @@ use crate::http::stats::{
 use crate::listener::ConnLimit;
 use crate::probe::schedule::{spawn_check, CheckCommands, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
+use crate::stopping::Stopping;
 use crate::tcp_frontend::{http_routing, log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
 use crate::tcp_session::{
     BackendView, KillSwitch, Picked, QueueExit, QueueWait, RequestHint, SendProxy, ServerPicker,
@@ -532,6 +533,10 @@ pub struct Engine {
     stop_reports: Vec<StopReport>,
     /// Where the stats page's admin actions report (set by [`Engine::run`]).
     events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
+    /// Set when a soft stop begins; every `mode http` route reads it.
+    stopping: Stopping,
+    /// global `hard-stop-after`: how long a soft stop may wait for sessions to end.
+    hard_stop_after: Option<Duration>,
 }
 
 /// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop.
@@ -539,9 +544,9 @@ struct StopReport {
     name: String,
     /// The frontend's connection counter (frontends and listens).
     frontend: Option<ConnLimit>,
-    /// The counters of the frontends whose sessions this backend took (backends and
-    /// listens: in `mode tcp` every connection becomes a session of the default backend).
-    backend_of: Vec<ConnLimit>,
+    /// The proxy's stats counters: `BE` is its backend's `stot` (`be_counters.cum_conn`,
+    /// one per stream that entered it: per request in `mode http`).
+    traffic: Option<Arc<crate::counters::ProxyTraffic>>,
     log: Option<Arc<Mutex<LogSender>>>,
 }
 
@@ -563,6 +568,7 @@ impl Engine {
         }
         let epoch = tokio::time::Instant::now();
         let process = ConnLimit::new(config.global.maxconn);
+        let stopping = Stopping::default();
         let mut backends: Vec<Backend> = Vec::new();
         let mut backend_index: HashMap<String, usize> = HashMap::new();
         let mut frontends = Vec::new();
@@ -603,21 +609,20 @@ impl Engine {
                 check.first = delays.next().unwrap_or(Duration::ZERO);
             }
         }
+        let traffic = TrafficCounters::new(config);
+        for (frontend, _) in &mut frontends {
+            frontend.counters = traffic.clone();
+        }
         let mut stop_reports = Vec::new();
         for proxy in config.proxies.iter().filter(|p| !p.disabled) {
             let frontend = frontends
                 .iter()
                 .find(|(f, _)| f.name == proxy.name)
                 .map(|(f, _)| f.frontend_limit.clone());
-            let backend_of = frontends
-                .iter()
-                .filter(|(f, _)| f.backend == proxy.name)
-                .map(|(f, _)| f.frontend_limit.clone())
-                .collect();
             stop_reports.push(StopReport {
                 name: proxy.name.clone(),
                 frontend,
-                backend_of,
+                traffic: traffic.shared(&proxy.name),
                 // The sender this proxy already has (same targets), else a new one.
                 log: match backends.iter().find(|b| b.name == proxy.name) {
                     Some(b) => b.log.clone(),
@@ -640,13 +645,9 @@ impl Engine {
         stop_reports.push(StopReport {
             name: "<HTTPCLIENT>".into(),
             frontend: None,
-            backend_of: Vec::new(),
+            traffic: None,
             log: log_sender(config, &internal, clock)?,
         });
-        let traffic = TrafficCounters::new(config);
-        for (frontend, _) in &mut frontends {
-            frontend.counters = traffic.clone();
-        }
         // Each `mode http` backend's idle server connections, shared by every frontend
         // sending to it.
         let mut pools = HashMap::new();
@@ -738,6 +739,9 @@ impl Engine {
                 &pools,
             )?;
             routing.traffic = traffic.shared(&frontend.name);
+            for route in &mut routing.routes {
+                route.settings.stopping = stopping.clone();
+            }
             frontend.http = Some(routing);
         }
         Ok(Engine {
@@ -748,6 +752,8 @@ impl Engine {
             process: process.clone(),
             stop_reports,
             events,
+            stopping,
+            hard_stop_after: config.global.hard_stop_after,
         })
     }
 
@@ -757,6 +763,17 @@ impl Engine {
         self.frontends
             .iter()
             .flat_map(|(f, _)| f.warnings.iter().cloned())
+            .collect()
+    }
+
+    /// Every listening socket with its [`crate::listener::ListenKey`], for the process
+    /// a reload starts ([`crate::listener::adopt_handed_over`] there).
+    pub fn listening_sockets(
+        &self,
+    ) -> Vec<(crate::listener::ListenKey, std::os::fd::BorrowedFd<'_>)> {
+        self.frontends
+            .iter()
+            .flat_map(|(f, _)| f.handover())
             .collect()
     }
 
@@ -817,11 +834,17 @@ impl Engine {
         if stop == Stop::Hard {
             return;
         }
-        // The soft stop: listeners are closed; each proxy is reported, and the process
-        // ends once the sessions under way have.
+        // The soft stop: listeners are closed; `mode http` connections stop being kept
+        // alive; each proxy is reported, and the process ends once the sessions under
+        // way have.
+        self.stopping.begin();
         for report in &self.stop_reports {
             let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
-            let be: u64 = report.backend_of.iter().map(ConnLimit::cumulated).sum();
+            let be: u64 = report.traffic.as_ref().map_or(0, |t| {
+                t.backend
+                    .sessions
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            });
             let line = format!(
                 "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
                 report.name
@@ -829,8 +852,53 @@ impl Engine {
             events.warning(&line);
             send_log(report.log.as_ref(), LEVEL_WARNING, &line);
         }
-        while self.process.current() > 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let drained = async {
+            while self.process.current() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let Some(hard_stop_after) = self.hard_stop_after else {
+            return drained.await;
+        };
+        if tokio::time::timeout(hard_stop_after, drained).await.is_ok() {
+            return;
+        }
+        // `hard-stop-after`: HAProxy's `hard_stop()`: the sessions under way are killed
+        // (a client waiting for an answer gets the 502 page, logged `KH--`), idle
+        // connections released; a second later the process ends whatever is left.
+        let line = "soft-stop running for too long, performing a hard-stop.";
+        events.warning(line);
+        for report in &self.stop_reports {
+            let Some(frontend) = &report.frontend else {
+                continue;
+            };
+            let remaining = frontend.current();
+            if remaining > 0 {
+                let line = format!(
+                    "Proxy {} hard-stopped ({remaining} remaining conns will be closed).",
+                    report.name
+                );
+                events.warning(&line);
+                send_log(report.log.as_ref(), LEVEL_WARNING, &line);
+            }
+        }
+        for backend in &backends {
+            let state = backend.handle.lock();
+            for kill in &state.kills {
+                kill.send_modify(|generation| *generation += 1);
+            }
+        }
+        self.stopping.hard_stop();
+        let drained = async {
+            while self.process.current() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(1), drained)
+            .await
+            .is_err()
+        {
+            events.warning("Some tasks resisted to hard-stop, exiting now.");
         }
     }
 }

@@ -14,6 +14,12 @@
 //!   ends, so the excess waits in the accept queue (`listener_full()`/`limit_listener()`);
 //! - `fd@N` uses an inherited socket as is (no socket option, no bind).
 //!
+//! Reloads (HAProxy's `-x` / master-worker socket transfer): a new process is handed the
+//! listening sockets of the one it replaces ([`adopt_handed_over`]), each named by its
+//! [`ListenKey`]; a bind whose key matches takes that socket instead of binding a new
+//! one, so connections waiting in its accept queue are taken by the new process instead
+//! of being reset when the old one closes its copy.
+//!
 //! One deliberate difference: `IP_FREEBIND` / `IPV6_FREEBIND` is set on every bound
 //! socket (HAProxy only with `transparent`/`freebind`), so a listener on a keepalived VIP
 //! starts on the backup node without `net.ipv4.ip_nonlocal_bind=1`.
@@ -43,7 +49,7 @@ pub enum ListenSource {
 }
 
 /// Whether `IPV6_V6ONLY` is forced on, off, or left to the system default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum V6Only {
     SystemDefault,
     On,
@@ -142,7 +148,13 @@ fn io_error(what: String) -> impl FnOnce(std::io::Error) -> ProxyError {
 /// Opens a planned listener: a bound, listening, non-blocking socket.
 pub fn open_listener(plan: &ListenerPlan) -> Result<std::net::TcpListener, ProxyError> {
     let socket = match plan.source {
-        ListenSource::Bind(addr) => bind_socket(plan, addr)?,
+        ListenSource::Bind(addr) => {
+            let handed_over = ListenKey::of(plan).and_then(|key| take_handed_over(&key));
+            match handed_over {
+                Some(socket) => socket,
+                None => bind_socket(plan, addr)?,
+            }
+        }
         ListenSource::InheritedFd(fd) => inherited_socket(fd)
             .map_err(|e| ProxyError::Plan(format!("{}: fd@{fd}: {e}", plan.at)))?,
     };
@@ -187,6 +199,111 @@ fn bind_socket(plan: &ListenerPlan, addr: SocketAddr) -> Result<Socket, ProxyErr
         .bind(&SockAddr::from(addr))
         .map_err(io_error(what("bind")))?;
     Ok(socket)
+}
+
+/// What makes a bound listening socket reusable by the next configuration: the address
+/// and the options set before `bind()`. Everything else of a bind (backlog, `maxconn`,
+/// `ssl`, `accept-proxy`) is applied by the process that accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListenKey {
+    pub addr: SocketAddr,
+    pub v6only: V6Only,
+    pub interface: Option<String>,
+}
+
+impl ListenKey {
+    /// The key of a planned bind; `None` for `fd@N` (not ours to hand over).
+    pub fn of(plan: &ListenerPlan) -> Option<ListenKey> {
+        match plan.source {
+            ListenSource::Bind(addr) => Some(ListenKey {
+                addr,
+                v6only: plan.v6only,
+                interface: plan.interface.clone(),
+            }),
+            ListenSource::InheritedFd(_) => None,
+        }
+    }
+
+    /// One line of text, for the hand-over between processes ([`ListenKey::parse`]).
+    /// Interface names hold no whitespace (the kernel refuses them).
+    pub fn to_text(&self) -> String {
+        let v6only = match self.v6only {
+            V6Only::SystemDefault => "default",
+            V6Only::On => "v6only",
+            V6Only::Off => "v4v6",
+        };
+        let interface = self.interface.as_deref().unwrap_or("-");
+        format!("{} {v6only} {interface}", self.addr)
+    }
+
+    pub fn parse(text: &str) -> Option<ListenKey> {
+        let mut words = text.split(' ');
+        let addr = words.next()?.parse().ok()?;
+        let v6only = match words.next()? {
+            "default" => V6Only::SystemDefault,
+            "v6only" => V6Only::On,
+            "v4v6" => V6Only::Off,
+            _ => return None,
+        };
+        let interface = match words.next()? {
+            "-" => None,
+            name => Some(name.to_string()),
+        };
+        if words.next().is_some() {
+            return None;
+        }
+        Some(ListenKey {
+            addr,
+            v6only,
+            interface,
+        })
+    }
+}
+
+/// Listening sockets handed over by the process this one replaces, not claimed yet.
+static HANDED_OVER: Mutex<Vec<(ListenKey, Socket)>> = Mutex::new(Vec::new());
+
+/// Takes the listening sockets a previous process handed over: `spec` is a list of
+/// `FD KEY` lines ([`ListenKey::to_text`]), each FD inherited by this process. Returns
+/// how many were taken; a line naming no open socket is an error (nothing taken).
+pub fn adopt_handed_over(spec: &str) -> Result<usize, String> {
+    let mut parsed = Vec::new();
+    for line in spec.lines().filter(|l| !l.is_empty()) {
+        let (fd, key) = line
+            .split_once(' ')
+            .ok_or_else(|| format!("hand-over line without a key: {line:?}"))?;
+        let fd: i32 = fd
+            .parse()
+            .map_err(|_| format!("hand-over line without a descriptor: {line:?}"))?;
+        let key = ListenKey::parse(key).ok_or_else(|| format!("bad hand-over key: {line:?}"))?;
+        parsed.push((fd, key));
+    }
+    let mut sockets = Vec::new();
+    for (fd, key) in parsed {
+        let socket = inherited_socket(fd).map_err(|e| format!("handed-over fd {fd}: {e}"))?;
+        sockets.push((key, socket));
+    }
+    let count = sockets.len();
+    HANDED_OVER
+        .lock()
+        .map_err(|_| "hand-over registry poisoned".to_string())?
+        .extend(sockets);
+    Ok(count)
+}
+
+/// Closes the handed-over sockets no bind took (their addresses left the
+/// configuration); returns how many.
+pub fn release_unclaimed() -> usize {
+    HANDED_OVER
+        .lock()
+        .map(|mut spare| std::mem::take(&mut *spare).len())
+        .unwrap_or(0)
+}
+
+fn take_handed_over(key: &ListenKey) -> Option<Socket> {
+    let mut spare = HANDED_OVER.lock().ok()?;
+    let index = spare.iter().position(|(k, _)| k == key)?;
+    Some(spare.swap_remove(index).1)
 }
 
 /// File descriptors already turned into sockets: each `fd@N` is owned once.
@@ -361,6 +478,12 @@ impl Listener {
         &self.plan
     }
 
+    /// The socket as a reload hands it to the next process (`None` for `fd@N`).
+    pub fn handover(&self) -> Option<(ListenKey, std::os::fd::BorrowedFd<'_>)> {
+        use std::os::fd::AsFd;
+        Some((ListenKey::of(&self.plan)?, self.socket.get_ref().as_fd()))
+    }
+
     /// Waits for a pending connection, then for a free slot in every limit, then
     /// accepts: while a limit is reached `accept()` is not called, so new clients wait in
     /// the kernel's backlog. Slots are only taken with a connection in hand, so listeners
@@ -400,6 +523,108 @@ impl Listener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn listen_keys_travel_as_one_line_each() {
+        let keys = [
+            ListenKey {
+                addr: "0.0.0.0:80".parse().unwrap(),
+                v6only: V6Only::SystemDefault,
+                interface: None,
+            },
+            ListenKey {
+                addr: "[::]:443".parse().unwrap(),
+                v6only: V6Only::On,
+                interface: Some("eth0".into()),
+            },
+            ListenKey {
+                addr: "[fe80::1]:8080".parse().unwrap(),
+                v6only: V6Only::Off,
+                interface: Some("veth-lb1".into()),
+            },
+        ];
+        for key in keys {
+            let text = key.to_text();
+            assert!(!text.contains('\n'));
+            assert_eq!(ListenKey::parse(&text), Some(key));
+        }
+        for bad in [
+            "",
+            "0.0.0.0:80",
+            "0.0.0.0:80 maybe -",
+            "x default -",
+            "0.0.0.0:80 default - extra",
+        ] {
+            assert_eq!(ListenKey::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn listen_key_parse_never_panics(text in ".{0,80}") {
+            let _ = ListenKey::parse(&text);
+        }
+
+        #[test]
+        fn hand_over_specs_that_are_not_ours_are_refused_without_panic(text in "[0-9a-z .:\n-]{0,60}") {
+            // Descriptor numbers past any open one: nothing can be taken.
+            let spec = text.replace(|c: char| c.is_ascii_digit(), "9");
+            let _ = adopt_handed_over(&format!("99999{spec}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_socket_keeps_the_connections_waiting_in_its_queue() {
+        use std::os::fd::{AsFd, IntoRawFd};
+        let plan = |addr: &str| ListenerPlan {
+            at: "test:1".into(),
+            source: ListenSource::Bind(addr.parse().unwrap()),
+            backlog: 16,
+            maxconn: None,
+            v6only: V6Only::SystemDefault,
+            accept_proxy: false,
+            interface: None,
+            label: "1".into(),
+            bind_index: 0,
+            ssl: false,
+        };
+        let old = open_listener(&plan("127.0.0.1:0")).unwrap();
+        let port = old.local_addr().unwrap().port();
+        // A client waits in the accept queue of the old process's socket.
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // The master's copy, inherited by the new process.
+        let copy = old.as_fd().try_clone_to_owned().unwrap().into_raw_fd();
+        let key = ListenKey::of(&plan(&format!("127.0.0.1:{port}"))).unwrap();
+        assert_eq!(
+            adopt_handed_over(&format!("{copy} {}\n", key.to_text())),
+            Ok(1)
+        );
+        // The old process closes its copy; the new one opens the same bind.
+        drop(old);
+        let new = open_listener(&plan(&format!("127.0.0.1:{port}"))).unwrap();
+        assert_eq!(
+            release_unclaimed(),
+            0,
+            "the bind took the handed-over socket"
+        );
+        // A socket bound afresh would have no connection waiting (the old queue reset).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let peer = loop {
+            match new.accept() {
+                Ok((_, peer)) => break Some(peer),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => break None,
+            }
+        };
+        assert_eq!(
+            peer,
+            Some(client.local_addr().unwrap()),
+            "the waiting client"
+        );
+    }
     use haproxy_conf::model::{Bind, BindOptions, Location, PortRange, ProxyKind, ProxySettings};
 
     fn proxy(binds: Vec<(BindAddress, BindOptions)>, settings: ProxySettings) -> Proxy {

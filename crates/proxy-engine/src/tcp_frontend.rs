@@ -28,7 +28,7 @@ use crate::http::session::{
     run_http_connection, BackendPools, ConnectionMode, ForwardFor, HttpRoute, HttpRouting,
     HttpSettings, ProxyRules, RequestHash,
 };
-use crate::listener::{open_listener, plan_listeners, ConnLimit, Listener};
+use crate::listener::{open_listener, plan_listeners, ConnLimit, ListenKey, Listener};
 use crate::tcp_session::{
     run_session, BackendView, ClientConnection, Picked, PipeLimits, Redispatch, RequestHint,
     ServerPicker, SessionRecord, SessionSettings, SessionTimeouts, SplicePolicy, Splicing,
@@ -440,6 +440,14 @@ impl TcpFrontend {
         })
     }
 
+    /// The listening sockets a reload hands to the next process.
+    pub fn handover(&self) -> Vec<(ListenKey, std::os::fd::BorrowedFd<'_>)> {
+        self.listeners
+            .iter()
+            .filter_map(Listener::handover)
+            .collect()
+    }
+
     /// The addresses the listeners are bound to (in plan order).
     pub fn local_addrs(&self) -> Result<Vec<SocketAddr>, ProxyError> {
         self.listeners.iter().map(Listener::local_addr).collect()
@@ -603,6 +611,8 @@ fn http_settings(
         frontend: frontend.name.clone(),
         backend: backend.name.clone(),
         pools,
+        // The engine shares its own (`Engine::build`).
+        stopping: crate::stopping::Stopping::default(),
     })
 }
 

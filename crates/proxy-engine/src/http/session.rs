@@ -378,6 +378,8 @@ pub struct HttpSettings {
     pub backend: String,
     /// The backend's idle server connections.
     pub pools: Arc<BackendPools>,
+    /// Set at a soft stop: connections are no longer kept alive.
+    pub stopping: crate::stopping::Stopping,
 }
 
 impl HttpSettings {
@@ -891,14 +893,22 @@ pub async fn run_http_connection(
         } else {
             deadline_after(idle_since, settings.keep_alive_timeout())
         };
-        let wait = conn
-            .read_head(
+        // A soft stop does not release a connection idle between two requests, as
+        // HAProxy 2.6 does unless `option idle-close-on-response`: a client sending its
+        // next request at that moment would see the connection close unanswered. The
+        // next request is answered with `connection: close` (`client_wants_close`); a
+        // connection that stays idle ends at its keep-alive timeout (or
+        // `hard-stop-after`, which releases it).
+        let stopping = settings.stopping.clone();
+        let wait = tokio::select! {
+            wait = conn.read_head(
                 settings.limits,
                 idle_deadline,
                 settings.request_timeout(),
                 &mut first_byte,
-            )
-            .await;
+            ) => wait,
+            () = stopping.hard_stopped() => return,
+        };
         let started = first_byte.unwrap_or(idle_since);
         let request_at = accepted_at + (started - accepted);
         let base = HttpLogRecord {
@@ -1064,11 +1074,13 @@ struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    fn client_wants_close(&self, mode: ConnectionMode) -> bool {
+    fn client_wants_close(&self, settings: &HttpSettings) -> bool {
         self.tokens.close
             || (self.head.version == HttpVersion::Http10 && !self.tokens.keep_alive)
-            || mode == ConnectionMode::Close
+            || settings.mode == ConnectionMode::Close
             || self.smuggling_risk
+            // HAProxy's `h1_set_cli_conn_mode()`: a stopping frontend closes.
+            || settings.stopping.is_stopping()
     }
 }
 
@@ -1471,7 +1483,7 @@ async fn answer_locally(
         }
     };
     let side = ClientSide {
-        close: prepared.client_wants_close(settings.mode) || !body_complete,
+        close: prepared.client_wants_close(settings) || !body_complete,
         version: prepared.head.version,
         head_only: prepared.head.method == "HEAD",
     };
@@ -1762,7 +1774,7 @@ fn plan_request(
     client: SocketAddr,
     keep_head: bool,
 ) -> RequestPlan {
-    let client_wants_close = prepared.client_wants_close(settings.mode);
+    let client_wants_close = prepared.client_wants_close(settings);
     let PreparedRequest {
         mut head,
         framing,
@@ -2415,7 +2427,9 @@ async fn exchange_inner(
                     // carry another request.
                     server_wants_close =
                         tokens.close || (head.version == HttpVersion::Http10 && !tokens.keep_alive);
-                    if framing == BodyFraming::UntilClose {
+                    // A soft stop begun while the server answered closes too
+                    // (`h1_set_cli_conn_mode()` runs again on the response).
+                    if framing == BodyFraming::UntilClose || settings.stopping.is_stopping() {
                         close_client = true;
                     }
                     if close_client {
@@ -2641,6 +2655,12 @@ async fn send_failure_page(
 ) {
     record.status = Some(status);
     record.events.failed_response |= failed_response;
+    // A soft stop begun since the request came closes (`h1_set_cli_conn_mode()` runs
+    // again on the answer).
+    let side = ClientSide {
+        close: side.close || settings.stopping.is_stopping(),
+        ..side
+    };
     record.bytes_to_client = send_page(
         client,
         settings.errors.page(status),
