@@ -6,6 +6,11 @@
 #   haproxy-expose   haproxy 2.6.12 -W, `stats socket ... level admin expose-fd listeners`
 #   ours             ha-compat run as `haproxy -W` (a symlink named haproxy), the
 #                    haproxy-expose cfg
+#   haproxy-icor     haproxy-expose plus `option idle-close-on-response` in defaults: an
+#                    old worker answers the next request on an idle keep-alive connection
+#                    (`connection: close`) instead of closing it (2.6's default closes it,
+#                    racing with a client that is sending a request: wrk counts a read
+#                    error, it does not retry)
 # and two passes each: keep-alive (wrk's default; exercises how a soft-stopped worker ends
 # its keep-alive connections) and `Connection: close` (a new connection per request;
 # exercises the hand-over of the listening socket, where an accept queue can be lost).
@@ -24,9 +29,9 @@
 #   sudo scripts/bench-reload.sh              # builds ha-compat in release mode first
 #   OURS=path/to/ha-compat SUBJECTS="haproxy ours" sudo -E scripts/bench-reload.sh
 #   RELOADS=20 INTERVAL=0.4 CONNECTIONS=32 sudo -E scripts/bench-reload.sh
-# Needs root, haproxy, nginx, wrk, curl. About 100 s with the defaults.
+# Needs root, haproxy, nginx, wrk, curl. About 2 min with the defaults.
 set -euo pipefail
-SUBJECTS=${SUBJECTS:-haproxy haproxy-expose ours}
+SUBJECTS=${SUBJECTS:-haproxy haproxy-expose haproxy-icor ours}
 RELOADS=${RELOADS:-20}
 INTERVAL=${INTERVAL:-0.4}
 # The reload that finds the invalid file (1-based).
@@ -98,14 +103,16 @@ done
 ip netns exec "$W1" nginx -c "$DIR/nginx1.conf"
 ip netns exec "$W2" nginx -c "$DIR/nginx2.conf"
 
-# $1: yes for the stats socket with expose-fd listeners; $2: yes for an invalid file.
+# $1: yes for the stats socket with expose-fd listeners; $2: yes for an invalid file;
+# $3: yes for `option idle-close-on-response`.
 make_cfg() {
     echo "global"
     echo "    maxconn 4000"
     [ "$1" = yes ] && echo "    stats socket $DIR/admin.sock mode 600 level admin expose-fd listeners"
     [ "$2" = yes ] && echo "    this-keyword-does-not-exist 1"
+    echo "defaults"
+    [ "${3:-no}" = yes ] && echo "    option idle-close-on-response"
     cat <<CFG
-defaults
     mode http
     timeout connect 5s
     timeout client 30s
@@ -123,6 +130,8 @@ make_cfg no no > "$DIR/plain.good"
 make_cfg no yes > "$DIR/plain.bad"
 make_cfg yes no > "$DIR/expose.good"
 make_cfg yes yes > "$DIR/expose.bad"
+make_cfg yes no yes > "$DIR/icor.good"
+make_cfg yes yes yes > "$DIR/icor.bad"
 
 served() { ip netns exec "$C" curl -s -m 2 -o /dev/null -w '%{http_code}' http://10.77.0.100/ 2>/dev/null || true; }
 
@@ -132,7 +141,11 @@ workers_of() { ps -o pid= --ppid "$1" | wc -l; }
 # $1 subject, $2 pass (ka or close).
 run() {
     local name=$1 pass=$2 bin=haproxy kind=expose
-    case $name in ours) bin="$DIR/bin/haproxy" ;; haproxy) kind=plain ;; esac
+    case $name in
+        ours) bin="$DIR/bin/haproxy" ;;
+        haproxy) kind=plain ;;
+        haproxy-icor) kind=icor ;;
+    esac
     local cfg="$DIR/$name.cfg" err="$DIR/$name-$pass.err"
     cp "$DIR/$kind.good" "$cfg"
     rm -f "$DIR/admin.sock"
