@@ -623,4 +623,9 @@ fn ha_compat_reloads_under_load_as_haproxy() {
     let program = ours();
     let run = reload_under_load(&program);
     assert_lossless(&program, &run);
+    // Better than HAProxy 2.6's default: a stopping worker does not release a
+    // connection idle between two requests, so no client has to retry.
+    assert_eq!(run.keep_alive_retried, 0, "{run:?}");
+    // ... and the kept-alive connections did move to the new workers.
+    assert!(run.keep_alive_closing > 0, "{run:?}");
 }
