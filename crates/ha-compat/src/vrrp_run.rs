@@ -230,7 +230,7 @@ pub fn refusal_text(
 
 /// keepalived's `SIGJSON`: SIGRTMIN+2, with glibc's SIGRTMIN (34: 36 here, as `kill -s
 /// RTMIN+2` sends it).
-fn sigjson() -> i32 {
+pub(crate) fn sigjson() -> i32 {
     nix::libc::SIGRTMIN() + 2
 }
 

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 pub enum ChildKind {
     /// The VRRP engine, as `keepalived -n -l -D -f FILE`.
     Vrrp,
-    /// The proxy engine, as `haproxy -db -f FILE...`.
+    /// The proxy engine, as `haproxy -W -db -f FILE...`: HAProxy's master-worker mode in
+    /// the foreground, so that SIGUSR2 reloads it (see [`crate::master_worker`]).
     Proxy,
 }
 
@@ -49,16 +50,26 @@ pub enum Sig {
     Int,
     Hup,
     Kill,
+    /// keepalived: write `/tmp/keepalived.data`.
+    Usr1,
+    /// keepalived: write `/tmp/keepalived.stats`; HAProxy's master: reload.
+    Usr2,
+    /// keepalived's `SIGJSON` (SIGRTMIN+2): write `/tmp/keepalived.json`.
+    Json,
 }
 
 impl Sig {
-    /// The Linux signal number.
+    /// The Linux signal number (`Json`'s is glibc's SIGRTMIN+2, as `kill -s RTMIN+2`
+    /// sends it and keepalived listens for it).
     pub fn number(self) -> i32 {
         match self {
             Sig::Hup => 1,
             Sig::Int => 2,
             Sig::Kill => 9,
+            Sig::Usr1 => 10,
+            Sig::Usr2 => 12,
             Sig::Term => 15,
+            Sig::Json => crate::vrrp_run::sigjson(),
         }
     }
 
@@ -68,6 +79,9 @@ impl Sig {
             Sig::Int => "SIGINT",
             Sig::Hup => "SIGHUP",
             Sig::Kill => "SIGKILL",
+            Sig::Usr1 => "SIGUSR1",
+            Sig::Usr2 => "SIGUSR2",
+            Sig::Json => "SIGRTMIN+2",
         }
     }
 }
@@ -120,7 +134,8 @@ pub enum Event {
     SpawnFailed { kind: ChildKind, error: String },
     /// A process the supervisor waited for ended (pids it does not know are ignored).
     Exited { pid: u32, how: ExitKind },
-    /// A signal arrived for the supervisor itself (SIGTERM, SIGINT, SIGHUP).
+    /// A signal arrived for the supervisor itself (SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+    /// SIGUSR2, SIGRTMIN+2).
     Signal(Sig),
     /// Time passed; deadlines due now are acted on.
     Tick,
@@ -303,22 +318,41 @@ impl Supervisor {
             }
             Event::Exited { pid, how } => self.exited(pid, how, now, &mut out),
             Event::Signal(Sig::Hup) => {
-                // keepalived reloads on SIGHUP. HAProxy's SIGHUP only dumps server states
-                // (its reload is the master's SIGUSR2), and our proxy engine does not
-                // handle SIGHUP: it would die of it. So the proxy child does not get it.
-                let running: Vec<(ChildKind, u32)> = self.running().collect();
-                let (vrrp, proxy): (Vec<_>, Vec<_>) =
-                    running.iter().partition(|(k, _)| *k == ChildKind::Vrrp);
-                let mut line = format!("SIGHUP: forwarded to {}", list(&vrrp));
-                if !proxy.is_empty() {
-                    line.push_str(&format!(
-                        "; {} keeps running (haproxy.cfg is not reloaded yet)",
-                        list(&proxy)
-                    ));
-                }
+                // Reload both: keepalived reloads on SIGHUP; HAProxy's master on SIGUSR2
+                // (a new worker with the file read again; if it fails, the old one serves
+                // on). HAProxy's own SIGHUP only logs server states.
+                let reloads: Vec<(ChildKind, u32, Sig)> = self
+                    .running()
+                    .map(|(kind, pid)| (kind, pid, reload_signal(kind)))
+                    .collect();
+                let line = if reloads.is_empty() {
+                    "SIGHUP: no running child to reload".to_owned()
+                } else {
+                    let each: Vec<String> = reloads
+                        .iter()
+                        .map(|(k, p, s)| format!("{k} (pid {p}) with {}", s.name()))
+                        .collect();
+                    format!("SIGHUP: reloading {}", each.join(", "))
+                };
                 out.push(Action::Log(line));
+                for (_, pid, sig) in reloads {
+                    out.push(Action::Kill { pid, sig });
+                }
+            }
+            Event::Signal(sig @ (Sig::Usr1 | Sig::Usr2 | Sig::Json)) => {
+                // keepalived's dumps (data, stats, JSON), asked of the supervisor as of
+                // keepalived's parent process, which forwards them to its VRRP child.
+                let vrrp: Vec<(ChildKind, u32)> = self
+                    .running()
+                    .filter(|(k, _)| *k == ChildKind::Vrrp)
+                    .collect();
+                out.push(Action::Log(format!(
+                    "{}: forwarded to {}",
+                    sig.name(),
+                    list(&vrrp)
+                )));
                 for (_, pid) in vrrp {
-                    out.push(Action::Kill { pid, sig: Sig::Hup });
+                    out.push(Action::Kill { pid, sig });
                 }
             }
             Event::Signal(sig) => {
@@ -450,6 +484,14 @@ impl Supervisor {
 
     fn child_mut(&mut self, kind: ChildKind) -> Option<&mut Child> {
         self.children.iter_mut().find(|c| c.kind == kind)
+    }
+}
+
+/// The signal that makes a child read its configuration again.
+fn reload_signal(kind: ChildKind) -> Sig {
+    match kind {
+        ChildKind::Vrrp => Sig::Hup,
+        ChildKind::Proxy => Sig::Usr2,
     }
 }
 
@@ -750,24 +792,87 @@ mod tests {
     }
 
     #[test]
-    fn sighup_goes_to_keepalived_only_and_changes_nothing_else() {
+    fn sighup_reloads_keepalived_with_sighup_and_haproxy_with_sigusr2_and_nothing_else() {
         let (mut s, t0) = both();
         let a = s.handle(Event::Signal(Sig::Hup), t0);
         assert_eq!(
             a,
             vec![
                 Action::Log(
-                    "SIGHUP: forwarded to keepalived (pid 10); haproxy (pid 20) keeps running \
-                     (haproxy.cfg is not reloaded yet)"
+                    "SIGHUP: reloading keepalived (pid 10) with SIGHUP, haproxy (pid 20) \
+                     with SIGUSR2"
                         .into()
                 ),
                 Action::Kill {
                     pid: 10,
                     sig: Sig::Hup
                 },
+                Action::Kill {
+                    pid: 20,
+                    sig: Sig::Usr2
+                },
             ]
         );
         assert_eq!(s.next_deadline(), None);
+        assert_eq!(
+            (s.pid(ChildKind::Vrrp), s.pid(ChildKind::Proxy)),
+            (Some(10), Some(20))
+        );
+
+        // A child waiting for its restart is not reloaded (it reads the file when it
+        // starts); the reload is not a stop.
+        s.handle(
+            Event::Exited {
+                pid: 20,
+                how: ExitKind::Code(1),
+            },
+            t0,
+        );
+        let a = s.handle(Event::Signal(Sig::Hup), t0 + ms(1));
+        assert_eq!(
+            a.iter()
+                .filter(|a| matches!(a, Action::Kill { .. }))
+                .collect::<Vec<_>>(),
+            [&Action::Kill {
+                pid: 10,
+                sig: Sig::Hup
+            }]
+        );
+        assert_eq!(
+            spawns(&s.handle(Event::Tick, t0 + ms(100))),
+            [ChildKind::Proxy]
+        );
+    }
+
+    #[test]
+    fn the_dump_signals_go_to_keepalived_only() {
+        let (mut s, t0) = both();
+        for sig in [Sig::Usr1, Sig::Usr2, Sig::Json] {
+            let a = s.handle(Event::Signal(sig), t0);
+            assert_eq!(
+                a,
+                vec![
+                    Action::Log(format!("{}: forwarded to keepalived (pid 10)", sig.name())),
+                    Action::Kill { pid: 10, sig },
+                ]
+            );
+        }
+        assert_eq!(s.next_deadline(), None, "not a stop");
+        assert_eq!(Sig::Json.number(), 36, "glibc's SIGRTMIN is 34");
+        // Without a keepalived child, nothing is sent (haproxy's SIGUSR1 would be a
+        // soft stop, its SIGUSR2 a reload).
+        let mut p = Supervisor::new(&[ChildKind::Proxy], Backoff::default());
+        p.start();
+        p.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 5,
+            },
+            t0,
+        );
+        let a = p.handle(Event::Signal(Sig::Usr1), t0);
+        assert_eq!(logs(&a), ["SIGUSR1: forwarded to no running child"]);
+        assert!(!a.iter().any(|a| matches!(a, Action::Kill { .. })));
     }
 
     #[test]

@@ -64,7 +64,8 @@ impl SupervisorRun {
                 }
             }
             ChildKind::Proxy => {
-                args.push("-db".into());
+                // HAProxy's master-worker mode (reloaded with SIGUSR2), in the foreground.
+                args.extend(["-W", "-db"].map(OsString::from));
                 for f in &self.haproxy {
                     args.push("-f".into());
                     args.push(f.into());
@@ -137,7 +138,9 @@ pub fn run(options: &SupervisorRun) -> i32 {
                         next.extend(sup.handle(event, now));
                     }
                     Action::Kill { pid, sig } => {
-                        let _ = nix::sys::signal::kill(pid_of(pid), signal_of(sig));
+                        if let Err(e) = send(pid, sig) {
+                            log(&format!("cannot send {} to pid {pid}: {e}", sig.name()));
+                        }
                     }
                     Action::RemoveVips => remove_vips(&vips, &log),
                     Action::Log(line) => log(&line),
@@ -157,6 +160,9 @@ pub fn run(options: &SupervisorRun) -> i32 {
                     signal_hook::consts::SIGTERM => Some(Sig::Term),
                     signal_hook::consts::SIGINT => Some(Sig::Int),
                     signal_hook::consts::SIGHUP => Some(Sig::Hup),
+                    signal_hook::consts::SIGUSR1 => Some(Sig::Usr1),
+                    signal_hook::consts::SIGUSR2 => Some(Sig::Usr2),
+                    s if s == Sig::Json.number() => Some(Sig::Json),
                     _ => None, // SIGCHLD: reaped below.
                 };
                 if let Some(sig) = sig {
@@ -205,13 +211,32 @@ fn pid_of(pid: u32) -> Pid {
     Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
 }
 
-fn signal_of(sig: Sig) -> Signal {
-    match sig {
+/// Sends `sig` to `pid`.
+fn send(pid: u32, sig: Sig) -> std::io::Result<()> {
+    let named = match sig {
         Sig::Term => Signal::SIGTERM,
         Sig::Int => Signal::SIGINT,
         Sig::Hup => Signal::SIGHUP,
         Sig::Kill => Signal::SIGKILL,
-    }
+        Sig::Usr1 => Signal::SIGUSR1,
+        Sig::Usr2 => Signal::SIGUSR2,
+        Sig::Json => {
+            // nix's `Signal` has no real-time signals and libc's kill() is unsafe: the
+            // shell's `kill` sends it (a dump request now and then, not a hot path).
+            let status = Command::new("/bin/sh")
+                .args(["-c", "kill -s \"$1\" \"$2\"", "sh"])
+                .arg(sig.number().to_string())
+                .arg(pid.to_string())
+                .stdin(Stdio::null())
+                .status()?;
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("kill {status}")))
+            };
+        }
+    };
+    nix::sys::signal::kill(pid_of(pid), named).map_err(std::io::Error::from)
 }
 
 /// Every `virtual_ipaddress` and `virtual_ipaddress_excluded` of every instance, as the
@@ -281,10 +306,19 @@ fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
     }
 }
 
-/// SIGTERM, SIGINT, SIGHUP and SIGCHLD as messages to the loop.
+/// SIGTERM, SIGINT, SIGHUP, keepalived's dump signals (SIGUSR1, SIGUSR2, SIGRTMIN+2)
+/// and SIGCHLD as messages to the loop.
 fn forward_signals(tx: mpsc::Sender<Msg>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD])?;
+    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals = signal_hook::iterator::Signals::new([
+        SIGTERM,
+        SIGINT,
+        SIGHUP,
+        SIGUSR1,
+        SIGUSR2,
+        Sig::Json.number(),
+        SIGCHLD,
+    ])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
