@@ -595,3 +595,132 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// keepalived's dump signals (SIGUSR1 data, SIGUSR2 stats, SIGRTMIN+2 JSON) sent to the
+/// supervisor reach its `keepalived` child, which writes `/tmp/keepalived.data`, `.stats`
+/// and `.json`; the `haproxy` child does not get them (its SIGUSR1 is a soft stop, its
+/// SIGUSR2 a reload). `/run/keepalived.pid` names the `keepalived` child, as with
+/// `keepalived -n`. In a mount namespace with its own tmpfs on `/tmp` and `/run`, so the
+/// test never writes the host's `/tmp/keepalived.*` or `/run/keepalived.pid`; the binary
+/// and the files are staged into that `/run` (a checkout under `/tmp` would be hidden).
+#[test]
+fn dump_signals_at_the_supervisor_reach_keepalived_only() {
+    use nix::sys::signal::Signal;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup4");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ha-compat-supervisor4-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let script = "exec 3<\"$1\" 4<\"$2\" 5<\"$3\" && \
+        mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mkdir /run/st && \
+        cat <&3 >/run/st/ha-compat && chmod 755 /run/st/ha-compat && \
+        cat <&4 >/run/st/keepalived.conf && cat <&5 >/run/st/lb.conf && exec 3<&- 4<&- 5<&- && \
+        exec /run/st/ha-compat -f /run/st/keepalived.conf -f /run/st/lb.conf";
+    let mut parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args(["sh", "-c", script, "sh", env!("CARGO_BIN_EXE_ha-compat")])
+            .arg(&keepalived)
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    let ((ka, master), _) = wait_for(Duration::from_secs(5), || {
+        Some((child(pid, "keepalived")?, child(pid, "haproxy")?))
+    })
+    .unwrap_or_else(|| panic!("children: {:?}\n{}", children(pid), log()));
+    let (worker, _) = wait_for(Duration::from_secs(5), || child(master, "haproxy"))
+        .unwrap_or_else(|| panic!("no worker:\n{}", log()));
+    let private = |path: &str| format!("/proc/{pid}/root{path}");
+    let (pidfile, _) = wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(private("/run/keepalived.pid")).ok()
+    })
+    .unwrap_or_else(|| panic!("no /run/keepalived.pid:\n{}", log()));
+    assert_eq!(pidfile, format!("{ka}\n"), "the keepalived child's pid");
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+
+    signal(pid, Signal::SIGUSR1);
+    signal(pid, Signal::SIGUSR2);
+    // bash's kill knows RTMIN+2 (keepalived's SIGJSON) by name.
+    let ok = Command::new("bash")
+        .args(["-c", &format!("kill -s RTMIN+2 {pid}")])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    for (file, starts) in [
+        ("/tmp/keepalived.data", "------< Global definitions >------"),
+        ("/tmp/keepalived.stats", "VRRP Instance: VI_1"),
+        ("/tmp/keepalived.json", "["),
+    ] {
+        let (text, took) = wait_for(Duration::from_secs(3), || {
+            std::fs::read_to_string(private(file))
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .unwrap_or_else(|| panic!("{file} not written:\n{}", log()));
+        eprintln!("{file} written {took:?} after the signals");
+        assert!(
+            text.trim_start().starts_with(starts),
+            "{file}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    for name in ["SIGUSR1", "SIGUSR2", "SIGRTMIN+2"] {
+        assert!(
+            log().contains(&format!(
+                "ha-compat: {name}: forwarded to keepalived (pid {ka})"
+            )),
+            "{}",
+            log()
+        );
+    }
+    sleep_ms(300);
+    assert_eq!(child(pid, "haproxy"), Some(master), "{}", log());
+    assert_eq!(
+        children(master),
+        vec![(worker, "haproxy".to_owned())],
+        "the haproxy worker neither stopped nor reloaded:\n{}",
+        log()
+    );
+    assert_eq!(child(pid, "keepalived"), Some(ka));
+    assert!(has_vip(&ns));
+
+    signal(pid, Signal::SIGTERM);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = parent.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{}", log());
+        sleep_ms(10);
+    };
+    assert_eq!(status.code(), Some(0), "{}", log());
+    let _ = std::fs::remove_dir_all(&dir);
+}
