@@ -475,6 +475,20 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
     let log_path = dir.join("supervisor.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // systemd's socket: the supervisor says READY=1 once its children run, STOPPING=1 at
+    // the stop, and nothing else; the children never see the variable.
+    let notify_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&notify_path);
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_nonblocking(true).unwrap();
+    let mut notices: Vec<String> = Vec::new();
+    let drain = |notices: &mut Vec<String>| {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = notify.recv(&mut buf) {
+            notices.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        notices.clone()
+    };
     let mut parent = Daemon(
         Command::new("ip")
             .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_ha-compat")])
@@ -482,6 +496,7 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
             .arg(&keepalived)
             .arg("-f")
             .arg(&haproxy)
+            .env("NOTIFY_SOCKET", &notify_path)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -498,6 +513,21 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
         .unwrap_or_else(|| panic!("no worker under the master {master}:\n{}", log()));
     wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
         .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+    assert_eq!(
+        drain(&mut notices),
+        [format!("READY=1\nMAINPID={pid}")],
+        "{}",
+        log()
+    );
+    for p in [ka, master, worker] {
+        let environ = std::fs::read(format!("/proc/{p}/environ")).unwrap();
+        assert!(
+            !environ
+                .split(|b| *b == 0)
+                .any(|v| v.starts_with(b"NOTIFY_SOCKET=")),
+            "pid {p} inherited NOTIFY_SOCKET"
+        );
+    }
     wait_for(Duration::from_secs(5), || answers(&ns, 8081).then_some(()))
         .unwrap_or_else(|| panic!("8081 never answered:\n{}", log()));
     assert!(!answers(&ns, 8082));
@@ -590,6 +620,11 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
         sleep_ms(10);
     };
     assert_eq!(status.code(), Some(0), "{}", log());
+    // Nothing on the reloads nor on the child restarts; STOPPING=1 at the stop.
+    assert_eq!(
+        drain(&mut notices),
+        [format!("READY=1\nMAINPID={pid}"), "STOPPING=1".to_owned()]
+    );
     if std::env::var_os("HA_COMPAT_KEEP_LOG").is_some() {
         eprintln!("{}", log());
     }

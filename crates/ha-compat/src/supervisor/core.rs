@@ -154,6 +154,17 @@ pub enum Action {
     Log(String),
     /// Every child is gone after a stop: exit with this status.
     Exit(i32),
+    /// Tell systemd (`$NOTIFY_SOCKET`), if it listens.
+    Notify(Notice),
+}
+
+/// What the supervisor tells systemd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// `READY=1`: every child has started, once.
+    Ready,
+    /// `STOPPING=1`: a stop began.
+    Stopping,
 }
 
 /// The restart backoff (see the module's documentation).
@@ -227,6 +238,8 @@ pub struct Supervisor {
     stop_signal: Option<Sig>,
     /// Exit status when everything is gone.
     exit_status: i32,
+    /// [`Notice::Ready`] sent.
+    ready: bool,
 }
 
 impl Supervisor {
@@ -249,6 +262,7 @@ impl Supervisor {
             escalated: false,
             stop_signal: None,
             exit_status: 0,
+            ready: false,
         }
     }
 
@@ -359,6 +373,7 @@ impl Supervisor {
                 if self.stop_deadline.is_none() {
                     self.stop_deadline = Some(now + STOP_GRACE);
                     self.stop_signal = Some(sig);
+                    out.push(Action::Notify(Notice::Stopping));
                     let running: Vec<(ChildKind, u32)> = self.running().collect();
                     out.push(Action::Log(format!(
                         "{}: stopping {}",
@@ -380,6 +395,19 @@ impl Supervisor {
             Event::Tick => {}
         }
         self.due(now, &mut out);
+        // READY=1 once, when every child that is to run has started (exec'd: whether
+        // haproxy then listens or keepalived becomes master is theirs to say).
+        if !self.ready
+            && self.stop_deadline.is_none()
+            && self
+                .children
+                .iter()
+                .all(|c| matches!(c.slot, Slot::Running { .. } | Slot::Done))
+            && self.running().next().is_some()
+        {
+            self.ready = true;
+            out.push(Action::Notify(Notice::Ready));
+        }
         out
     }
 
@@ -842,6 +870,63 @@ mod tests {
             spawns(&s.handle(Event::Tick, t0 + ms(100))),
             [ChildKind::Proxy]
         );
+    }
+
+    #[test]
+    fn ready_once_every_child_has_started_and_stopping_at_the_stop() {
+        let mut s = Supervisor::new(&[ChildKind::Vrrp, ChildKind::Proxy], Backoff::default());
+        let t0 = Instant::now();
+        s.start();
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Vrrp,
+                pid: 10,
+            },
+            t0,
+        );
+        assert!(
+            !a.contains(&Action::Notify(Notice::Ready)),
+            "haproxy not yet"
+        );
+        // haproxy's first spawn fails: still not ready until it runs.
+        let a = s.handle(
+            Event::SpawnFailed {
+                kind: ChildKind::Proxy,
+                error: "EAGAIN".into(),
+            },
+            t0,
+        );
+        assert!(!a.contains(&Action::Notify(Notice::Ready)));
+        s.handle(Event::Tick, t0 + ms(100));
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 20,
+            },
+            t0 + ms(101),
+        );
+        assert_eq!(a.last(), Some(&Action::Notify(Notice::Ready)));
+        // Once only: a restart is not a new start of the service.
+        s.handle(
+            Event::Exited {
+                pid: 20,
+                how: ExitKind::Code(1),
+            },
+            t0 + ms(200),
+        );
+        s.handle(Event::Tick, t0 + ms(300));
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 21,
+            },
+            t0 + ms(300),
+        );
+        assert!(!a.contains(&Action::Notify(Notice::Ready)));
+        let a = s.handle(Event::Signal(Sig::Term), t0 + ms(400));
+        assert_eq!(a.first(), Some(&Action::Notify(Notice::Stopping)));
+        let a = s.handle(Event::Signal(Sig::Term), t0 + ms(401));
+        assert!(a.is_empty(), "a second SIGTERM changes nothing: {a:?}");
     }
 
     #[test]

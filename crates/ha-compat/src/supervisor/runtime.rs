@@ -22,8 +22,9 @@ use nix::unistd::Pid;
 use vrrp_engine::log::Logger;
 use vrrp_engine::platform::{AddressSpec, Platform};
 
-use super::core::{Action, Backoff, ChildKind, Event, ExitKind, Sig, Supervisor};
+use super::core::{Action, Backoff, ChildKind, Event, ExitKind, Notice, Sig, Supervisor};
 use crate::check;
+use crate::sd_notify::Notifier;
 
 /// The environment variable a supervised child finds its parent's pid in (removed at
 /// once, so the child's own scripts never see it).
@@ -99,8 +100,11 @@ enum Msg {
     Signal(i32),
 }
 
-/// Runs the children until SIGTERM/SIGINT; returns the exit status.
+/// Runs the children until SIGTERM/SIGINT; returns the exit status. Called while the
+/// process is single-threaded (it takes `$NOTIFY_SOCKET` out of the environment, so the
+/// children do not inherit it: systemd hears from the main process only).
 pub fn run(options: &SupervisorRun) -> i32 {
+    let systemd = Notifier::take_from_env(|| true);
     let logger = Logger::new(true, false, vrrp_engine::log::FACILITY_DAEMON, "ha-compat");
     let log = |line: &str| logger.info(&format!("ha-compat: {line}"));
     let mut vips = options
@@ -145,6 +149,8 @@ pub fn run(options: &SupervisorRun) -> i32 {
                     Action::RemoveVips => remove_vips(&vips, &log),
                     Action::Log(line) => log(&line),
                     Action::Exit(code) => return code,
+                    Action::Notify(Notice::Ready) => systemd.ready(),
+                    Action::Notify(Notice::Stopping) => systemd.notify("STOPPING=1"),
                 }
             }
             queue = next;
