@@ -759,3 +759,128 @@ fn dump_signals_at_the_supervisor_reach_keepalived_only() {
     assert_eq!(status.code(), Some(0), "{}", log());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `keepalived` child killed with SIGKILL while MASTER: the supervisor sends a
+/// priority-0 advert for it (as keepalived's own clean stop does) before removing the VIP,
+/// so the peer, a real keepalived 2.2.7 as BACKUP (priority 100) in a second namespace,
+/// takes over after its skew time (~0.6 s) rather than its master-down interval (3 s plus
+/// the skew, less the time since the last advert). The outage is measured as the time from the SIGKILL until the peer
+/// holds the VIP.
+#[test]
+fn a_killed_keepalived_master_hands_over_at_once_through_a_priority_0_advert() {
+    use nix::sys::signal::Signal;
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/keepalived").exists() {
+        eprintln!("SKIP supervisor test: needs root and keepalived");
+        return;
+    }
+    let a = Ns::new("hasup5a");
+    let b = Ns::new("hasup5b");
+    let ip = |args: &[&str]| {
+        let ok = Command::new("ip").args(args).status().unwrap().success();
+        assert!(ok, "ip {args:?}");
+    };
+    ip(&[
+        "-n", &a.0, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", &b.0,
+    ]);
+    for (ns, addr) in [(&a, "10.99.0.1/24"), (&b, "10.99.0.2/24")] {
+        ip(&["-n", &ns.0, "addr", "add", addr, "dev", "veth0"]);
+        ip(&["-n", &ns.0, "link", "set", "veth0", "up"]);
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ha-compat-supervisor5-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = |state: &str, priority: u8| {
+        format!(
+            "vrrp_instance VI_1 {{\n    state {state}\n    interface veth0\n    \
+             virtual_router_id 51\n    priority {priority}\n    advert_int 1\n    \
+             authentication {{\n        auth_type PASS\n        auth_pass s3cret\n    }}\n    \
+             virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("a.conf"), conf("MASTER", 150)).unwrap();
+    std::fs::write(dir.join("b.conf"), conf("BACKUP", 100)).unwrap();
+    let holds = |ns: &Ns| {
+        let out = Command::new("ip")
+            .args(["-n", &ns.0, "-4", "-o", "addr", "show", "dev", "veth0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+    };
+    let a_log_path = dir.join("a.log");
+    let b_log_path = dir.join("b.log");
+    let a_log = || std::fs::read_to_string(&a_log_path).unwrap_or_default();
+    let b_log = || std::fs::read_to_string(&b_log_path).unwrap_or_default();
+    // The reference peer, with its pid files in a private /run.
+    let b_file = std::fs::File::create(&b_log_path).unwrap();
+    let _peer = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &b.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run && exec /usr/sbin/keepalived -n -l -D -f \"$0\"",
+            ])
+            .arg(dir.join("b.conf"))
+            .stdin(Stdio::null())
+            .stdout(b_file.try_clone().unwrap())
+            .stderr(b_file)
+            .spawn()
+            .unwrap(),
+    );
+    let a_file = std::fs::File::create(&a_log_path).unwrap();
+    let parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &a.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run && exec \"$0\" -f \"$1\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_ha-compat"))
+            .arg(dir.join("a.conf"))
+            .stdin(Stdio::null())
+            .stdout(a_file.try_clone().unwrap())
+            .stderr(a_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    wait_for(Duration::from_secs(10), || {
+        (holds(&a) && !holds(&b) && b_log().contains("Entering BACKUP STATE")).then_some(())
+    })
+    .unwrap_or_else(|| panic!("A never master:\n{}\n--- B\n{}", a_log(), b_log()));
+    // A few adverts heard by the backup first.
+    sleep_ms(1500);
+    let ka = child(pid, "keepalived").unwrap();
+    let killed = Instant::now();
+    signal(ka, Signal::SIGKILL);
+    let (_, outage) = wait_for(Duration::from_secs(6), || holds(&b).then_some(()))
+        .unwrap_or_else(|| panic!("B never took over:\n{}\n--- B\n{}", a_log(), b_log()));
+    eprintln!(
+        "the peer holds the VIP {:?} after the MASTER's keepalived was SIGKILLed",
+        killed.elapsed()
+    );
+    assert!(
+        a_log().contains("keepalived is gone: (VI_1) sent 0 priority to 224.0.0.18"),
+        "{}",
+        a_log()
+    );
+    assert!(
+        b_log().contains("(VI_1) Backup received priority 0 advertisement"),
+        "the reference did not take the advert:\n{}",
+        b_log()
+    );
+    // The skew time of priority 100 is (256 - 100) / 256 s = 0.61 s; the master-down
+    // interval 3.61 s.
+    assert!(
+        outage < Duration::from_millis(1500),
+        "{outage:?}:\n{}\n--- B\n{}",
+        a_log(),
+        b_log()
+    );
+    drop(parent);
+    let _ = std::fs::remove_dir_all(&dir);
+}

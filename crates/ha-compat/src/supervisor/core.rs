@@ -9,9 +9,10 @@
 //!
 //! Stopping (SIGTERM, SIGINT): the signal goes to every running child, pending restarts
 //! are cancelled, and a child still running [`STOP_GRACE`] later gets SIGKILL. When the
-//! VRRP child is gone (by any exit, during a stop or not), its virtual addresses are
-//! removed before anything else happens ([`Action::RemoveVips`]): a `keepalived` killed
-//! with SIGKILL cannot remove them itself.
+//! VRRP child is gone (by any exit, during a stop or not), a priority-0 advert goes out
+//! for each instance it was master for and its virtual addresses are removed before
+//! anything else happens ([`Action::RemoveVips`]): a `keepalived` killed with SIGKILL
+//! can do neither itself.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -148,7 +149,9 @@ pub enum Action {
     Spawn(ChildKind),
     /// Send a signal to a child.
     Kill { pid: u32, sig: Sig },
-    /// Remove the VRRP child's virtual addresses from their interfaces.
+    /// Do what the VRRP child's clean stop would have: a priority-0 advert for each
+    /// instance whose addresses are still on their interface (it was master), then
+    /// remove those virtual addresses.
     RemoveVips,
     /// Write a log line.
     Log(String),

@@ -16,11 +16,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use keepalived_conf::model::KeepalivedConfig;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use vrrp_engine::log::Logger;
+use vrrp_engine::plan::PlanOptions;
 use vrrp_engine::platform::{AddressSpec, Platform};
+use vrrp_engine::track::TrackerTable;
 
 use super::core::{Action, Backoff, ChildKind, Event, ExitKind, Notice, Sig, Supervisor};
 use crate::check;
@@ -107,11 +110,10 @@ pub fn run(options: &SupervisorRun) -> i32 {
     let systemd = Notifier::take_from_env(|| true);
     let logger = Logger::new(true, false, vrrp_engine::log::FACILITY_DAEMON, "ha-compat");
     let log = |line: &str| logger.info(&format!("ha-compat: {line}"));
-    let mut vips = options
+    let mut keepalived = options
         .keepalived
         .as_ref()
-        .map(|f| keepalived_vips(f, &log))
-        .unwrap_or_default();
+        .and_then(|f| read_keepalived(f, &log));
 
     let (tx, rx) = mpsc::channel::<Msg>();
     if let Err(e) = forward_signals(tx) {
@@ -146,7 +148,11 @@ pub fn run(options: &SupervisorRun) -> i32 {
                             log(&format!("cannot send {} to pid {pid}: {e}", sig.name()));
                         }
                     }
-                    Action::RemoveVips => remove_vips(&vips, &log),
+                    Action::RemoveVips => {
+                        if let Some(config) = &keepalived {
+                            release(config, &log);
+                        }
+                    }
                     Action::Log(line) => log(&line),
                     Action::Exit(code) => return code,
                     Action::Notify(Notice::Ready) => systemd.ready(),
@@ -176,7 +182,7 @@ pub fn run(options: &SupervisorRun) -> i32 {
                         // The child re-reads its file; so does the parent, for the VIPs
                         // it removes if that child dies.
                         if let Some(f) = &options.keepalived {
-                            vips = keepalived_vips(f, &log);
+                            keepalived = read_keepalived(f, &log);
                         }
                     }
                     queue.extend(sup.handle(Event::Signal(sig), Instant::now()));
@@ -245,34 +251,43 @@ fn send(pid: u32, sig: Sig) -> std::io::Result<()> {
     nix::sys::signal::kill(pid_of(pid), named).map_err(std::io::Error::from)
 }
 
-/// Every `virtual_ipaddress` and `virtual_ipaddress_excluded` of every instance, as the
-/// VRRP engine adds them; empty (and logged) if the file cannot be read now (the child
-/// will say why).
-fn keepalived_vips(file: &std::path::Path, log: &dyn Fn(&str)) -> Vec<AddressSpec> {
+/// keepalived.conf as the VRRP child runs it; `None` (and logged) if the file cannot be
+/// read now (the child will say why).
+fn read_keepalived(file: &std::path::Path, log: &dyn Fn(&str)) -> Option<KeepalivedConfig> {
     match check::load_keepalived(file, None, false) {
-        Ok(parsed) => parsed
-            .config
-            .instances
-            .iter()
-            .flat_map(|i| {
-                i.virtual_ipaddresses
-                    .iter()
-                    .chain(&i.virtual_ipaddresses_excluded)
-                    .map(|v| vrrp_engine::plan::address_spec(v, &i.interface))
-            })
-            .collect(),
+        Ok(parsed) => Some(parsed.config),
         Err(e) => {
             log(&format!(
                 "cannot read {} for its virtual addresses: {e:#}",
                 file.display()
             ));
-            Vec::new()
+            None
         }
     }
 }
 
-/// Removes the addresses still present, through the VRRP engine's own netlink platform.
-fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
+/// Every `virtual_ipaddress` and `virtual_ipaddress_excluded` of every instance, as the
+/// VRRP engine adds them.
+fn vips_of(config: &KeepalivedConfig) -> Vec<AddressSpec> {
+    config
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.virtual_ipaddresses
+                .iter()
+                .chain(&i.virtual_ipaddresses_excluded)
+                .map(|v| vrrp_engine::plan::address_spec(v, &i.interface))
+        })
+        .collect()
+}
+
+/// What keepalived's clean stop does, for a VRRP child that could not (SIGKILL, crash):
+/// a priority-0 advert for each instance whose addresses are still on their interface
+/// (keepalived adds them only as master, and its own stop removes them), so the peers
+/// take over after their skew time instead of the master-down interval; then the
+/// addresses removed. Through vrrp-engine's netlink platform and its own packet code.
+fn release(config: &KeepalivedConfig, log: &dyn Fn(&str)) {
+    let vips = vips_of(config);
     if vips.is_empty() {
         return;
     }
@@ -285,6 +300,87 @@ fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
             return;
         }
     };
+    send_priority_zero(config, &mut platform, log);
+    remove_vips(&vips, &mut platform, log);
+}
+
+/// The priority-0 adverts of [`release`].
+fn send_priority_zero(
+    config: &KeepalivedConfig,
+    platform: &mut vrrp_engine::linux::LinuxPlatform,
+    log: &dyn Fn(&str),
+) {
+    let table = TrackerTable::from_config(config);
+    let mut interfaces = BTreeMap::new();
+    for i in &config.instances {
+        if let Ok(info) = platform.interface(&i.interface) {
+            interfaces.insert(i.interface.clone(), info);
+        }
+    }
+    let node = match vrrp_engine::plan::plan(config, &table, &interfaces, PlanOptions::default()) {
+        Ok(n) => n,
+        Err(e) => {
+            log(&format!(
+                "keepalived is gone: no priority 0 advert sent ({e})"
+            ));
+            return;
+        }
+    };
+    for instance in &node.instances {
+        let name = &instance.params.name;
+        let was_master = instance
+            .addresses
+            .iter()
+            .any(|a| matches!(platform.has_address(&a.interface, a.addr), Ok(true)));
+        if !was_master {
+            continue;
+        }
+        let packets = match vrrp_engine::runtime::release_packets(instance) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) no priority 0 advert (auth_type AH: its sequence number died with it)"
+                ));
+                continue;
+            }
+            Err(e) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) cannot build the priority 0 advert: {e}"
+                ));
+                continue;
+            }
+        };
+        // The channel's receiver is not wanted: its packets go nowhere.
+        let (inbound, _) = mpsc::channel();
+        let channel = match platform.open_channel(&instance.channel, inbound) {
+            Ok(c) => c,
+            Err(e) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) cannot send the priority 0 advert: {e}"
+                ));
+                continue;
+            }
+        };
+        for (dst, packet) in packets {
+            match platform.send(channel, dst, &packet) {
+                Ok(()) => log(&format!(
+                    "keepalived is gone: ({name}) sent 0 priority to {dst}"
+                )),
+                Err(e) => log(&format!(
+                    "keepalived is gone: ({name}) cannot send the priority 0 advert to {dst}: {e}"
+                )),
+            }
+        }
+        platform.close_channel(channel);
+    }
+}
+
+/// Removes the addresses still present.
+fn remove_vips(
+    vips: &[AddressSpec],
+    platform: &mut vrrp_engine::linux::LinuxPlatform,
+    log: &dyn Fn(&str),
+) {
     let mut removed = 0;
     for a in vips {
         // Unknown (an error): removing anyway is the safe side, but says nothing.
