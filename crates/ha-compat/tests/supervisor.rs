@@ -848,7 +848,9 @@ fn a_killed_keepalived_master_hands_over_at_once_through_a_priority_0_advert() {
             .unwrap(),
     );
     let pid = parent.0.id();
-    wait_for(Duration::from_secs(10), || {
+    // Usually ~3.4 s (A's master-down interval); longer when the peer's came first and A,
+    // with the higher priority, has to preempt it.
+    wait_for(Duration::from_secs(20), || {
         (holds(&a) && !holds(&b) && b_log().contains("Entering BACKUP STATE")).then_some(())
     })
     .unwrap_or_else(|| panic!("A never master:\n{}\n--- B\n{}", a_log(), b_log()));
