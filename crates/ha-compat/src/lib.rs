@@ -9,6 +9,8 @@
 //! - [`daemon`]: daemon mode without fork(): the binary started again, detached, with
 //!   the parent waiting until it is ready.
 //! - [`pidfile`]: pid files as the originals write them.
+//! - [`sd_notify`]: systemd's readiness datagrams (`READY=1`, `RELOADING=1`, `STOPPING=1`)
+//!   for `keepalived --dont-fork` and the supervisor.
 //! - [`master_worker`]: `haproxy -W`/`-Ws`: a master that starts a worker, forwards
 //!   signals, reloads on SIGUSR2 (new worker, old ones told `-sf`).
 //! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
@@ -33,6 +35,7 @@ pub mod keepalived_cli;
 pub mod master_worker;
 pub mod pidfile;
 pub mod proxy_run;
+pub mod sd_notify;
 pub mod supervisor;
 pub mod vrrp_run;
 

@@ -17,6 +17,7 @@ use vrrp_engine::runtime::{RunEnd, Runtime};
 use vrrp_engine::tracker::TrackerRunner;
 
 use crate::check;
+use crate::sd_notify::Notifier;
 
 /// How the engine runs (from keepalived's flags).
 #[derive(Debug, Clone)]
@@ -36,9 +37,13 @@ pub struct VrrpRun {
 /// keepalived's version string, as it logs it.
 pub const VERSION_LINE: &str = "Keepalived v2.2.7 (01/16,2022)";
 
-/// Runs until SIGTERM/SIGINT; returns the exit status.
+/// Runs until SIGTERM/SIGINT; returns the exit status. Called while the process is still
+/// single-threaded (it takes `$NOTIFY_SOCKET` out of the environment).
 pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
     let started = Instant::now();
+    // keepalived 2.2.7 built with systemd support (Debian's is) talks to systemd when its
+    // parent is systemd; its VRRP child, which runs the scripts, unsets the variable.
+    let systemd = Notifier::take_from_env(crate::sd_notify::this_parent_is_systemd);
     let facility = options
         .facility
         .map_or(vrrp_engine::log::FACILITY_DAEMON, |n| 16 + n.min(7));
@@ -111,16 +116,27 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
         }
     };
     runtime.preset_trackers(trackers.initial_states());
-    if let Err(e) = forward_signals(sender.clone(), logger.clone()) {
+    if let Err(e) = forward_signals(sender.clone(), logger.clone(), systemd.clone()) {
         logger.info(&format!("Unable to handle signals: {e}"));
         return 1;
     }
+    // keepalived: once its VRRP child has read the configuration ("Startup complete");
+    // here the file is loaded and the sockets are open.
+    systemd.ready();
     let mut config = config;
     loop {
         match runtime.run() {
             Ok(RunEnd::Stopped) => break,
             Ok(RunEnd::ReloadRequested) => {
-                match reload(options, &config, &mut runtime, trackers, &logger, err) {
+                match reload(
+                    options,
+                    &config,
+                    &mut runtime,
+                    trackers,
+                    &logger,
+                    &systemd,
+                    err,
+                ) {
                     Ok((t, new_config)) => {
                         trackers = t;
                         config = new_config;
@@ -160,6 +176,7 @@ fn reload(
     runtime: &mut Runtime<LinuxPlatform>,
     trackers: TrackerRunner,
     logger: &Logger,
+    systemd: &Notifier,
     err: &mut dyn Write,
 ) -> anyhow::Result<(TrackerRunner, KeepalivedConfig)> {
     logger.info("Reloading ...");
@@ -189,6 +206,10 @@ fn reload(
         keep(refusal_text(refused, &parsed.sources));
         return Ok((trackers, running.clone()));
     }
+    // keepalived's parent: RELOADING=1 once the new file is read, before the VRRP child
+    // reloads; READY=1 when it has ("Reload complete"). A file that does not load sends
+    // neither (keepalived's parent stops at its `reload_config()` failure too).
+    systemd.notify("RELOADING=1");
     logger.info("Reloading");
     let sender = runtime.sender();
     let counters = trackers.stop();
@@ -208,6 +229,7 @@ fn reload(
             (running.clone(), counters)
         }
     };
+    systemd.ready();
     let trackers =
         vrrp_engine::tracker::spawn_reloaded(&config, runtime.table(), sender, &counters)?;
     Ok((trackers, config))
@@ -230,13 +252,17 @@ pub fn refusal_text(
 
 /// keepalived's `SIGJSON`: SIGRTMIN+2, with glibc's SIGRTMIN (34: 36 here, as `kill -s
 /// RTMIN+2` sends it).
-fn sigjson() -> i32 {
+pub(crate) fn sigjson() -> i32 {
     nix::libc::SIGRTMIN() + 2
 }
 
 /// SIGTERM and SIGINT stop, SIGHUP reloads; SIGUSR1, SIGUSR2 and SIGRTMIN+2 write
 /// keepalived's data, stats and JSON dumps: each becomes an input of the runtime's loop.
-fn forward_signals(sender: std::sync::mpsc::Sender<Input>, logger: Logger) -> std::io::Result<()> {
+fn forward_signals(
+    sender: std::sync::mpsc::Sender<Input>,
+    logger: Logger,
+    systemd: Notifier,
+) -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
     use vrrp_engine::dump::DumpKind;
     let json = sigjson();
@@ -253,6 +279,7 @@ fn forward_signals(sender: std::sync::mpsc::Sender<Input>, logger: Logger) -> st
                     s if s == json => Input::Dump(DumpKind::Json),
                     _ => {
                         logger.info("Stopping");
+                        systemd.notify("STOPPING=1");
                         Input::Stop
                     }
                 };

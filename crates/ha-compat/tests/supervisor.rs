@@ -169,7 +169,10 @@ fn supervisor_runs_restarts_cleans_vips_and_stops() {
     let (ok, _) = sh(&ns, "killall -0 haproxy");
     assert!(ok, "killall -0 haproxy");
     let cmdline = std::fs::read(format!("/proc/{hap}/cmdline")).unwrap();
-    assert!(cmdline.starts_with(b"haproxy\0-db\0-f\0"), "{cmdline:?}");
+    assert!(
+        cmdline.starts_with(b"haproxy\0-W\0-db\0-f\0"),
+        "{cmdline:?}"
+    );
     let cmdline = std::fs::read(format!("/proc/{ka}/cmdline")).unwrap();
     assert!(cmdline.starts_with(b"keepalived\0-n\0"), "{cmdline:?}");
 
@@ -366,11 +369,12 @@ fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
         .unwrap_or_else(|| panic!("no supervisor under unshare: {:?}", children(holder.0.id())));
     wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
         .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
-    assert!(
-        log().contains("VRRP_Script(chk_haproxy) succeeded"),
-        "{}",
-        log()
-    );
+    // The first run of the script may fail: keepalived can run it before the haproxy
+    // child has its name (`exe` until its first instruction renames it), as a real
+    // keepalived started beside a real haproxy may. What counts comes after a success.
+    let succeeded_at = log()
+        .find("VRRP_Script(chk_haproxy) succeeded")
+        .unwrap_or_else(|| panic!("the track script never succeeded:\n{}", log()));
 
     // Kill the proxy each time it is back, until the script has failed `fall` (2) times.
     let mut kills = 0;
@@ -382,14 +386,14 @@ fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
             );
             kills += 1;
         }
-        log()
+        log()[succeeded_at..]
             .contains("VRRP_Script(chk_haproxy) failed")
             .then_some(())
     })
     .unwrap_or_else(|| panic!("the track script never failed:\n{}", log()));
     eprintln!("track script failed after {kills} kills");
     assert!(
-        log().contains("Changing effective priority from 150 to 90"),
+        log()[succeeded_at..].contains("Changing effective priority from 150 to 90"),
         "{}",
         log()
     );
@@ -416,5 +420,469 @@ fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
         eprintln!("{}", log());
     }
     drop(holder);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `bash`'s `/dev/tcp` connect to 127.0.0.1:`port` in the namespace: true when something
+/// accepts.
+fn answers(ns: &Ns, port: u16) -> bool {
+    sh(
+        ns,
+        &format!("exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null"),
+    )
+    .0
+}
+
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
+}
+
+fn listen_on(port: u16) -> String {
+    format!(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    \
+         timeout server 5s\nlisten l1\n    bind 127.0.0.1:{port}\n    server s1 127.0.0.1:9001\n"
+    )
+}
+
+/// SIGHUP at the supervisor reloads both children: keepalived with SIGHUP (its VRRP state
+/// unchanged), the haproxy master with SIGUSR2 (a new worker on the new file, the old one
+/// told to finish). A haproxy.cfg that no longer loads leaves the old worker serving, as
+/// HAProxy's master does. A dead worker ends its master, which the supervisor restarts.
+#[test]
+fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
+    use nix::sys::signal::Signal;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup3");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = std::env::temp_dir().join(format!("ha-compat-supervisor3-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // systemd's socket: the supervisor says READY=1 once its children run, STOPPING=1 at
+    // the stop, and nothing else; the children never see the variable.
+    let notify_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&notify_path);
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_nonblocking(true).unwrap();
+    let mut notices: Vec<String> = Vec::new();
+    let drain = |notices: &mut Vec<String>| {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = notify.recv(&mut buf) {
+            notices.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        notices.clone()
+    };
+    let mut parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_ha-compat")])
+            .arg("-f")
+            .arg(&keepalived)
+            .arg("-f")
+            .arg(&haproxy)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    let ((ka, master), _) = wait_for(Duration::from_secs(5), || {
+        Some((child(pid, "keepalived")?, child(pid, "haproxy")?))
+    })
+    .unwrap_or_else(|| panic!("children: {:?}\n{}", children(pid), log()));
+    // HAProxy's master-worker: the master's worker is named haproxy too.
+    let (worker, _) = wait_for(Duration::from_secs(5), || child(master, "haproxy"))
+        .unwrap_or_else(|| panic!("no worker under the master {master}:\n{}", log()));
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+    assert_eq!(
+        drain(&mut notices),
+        [format!("READY=1\nMAINPID={pid}")],
+        "{}",
+        log()
+    );
+    for p in [ka, master, worker] {
+        let environ = std::fs::read(format!("/proc/{p}/environ")).unwrap();
+        assert!(
+            !environ
+                .split(|b| *b == 0)
+                .any(|v| v.starts_with(b"NOTIFY_SOCKET=")),
+            "pid {p} inherited NOTIFY_SOCKET"
+        );
+    }
+    wait_for(Duration::from_secs(5), || answers(&ns, 8081).then_some(()))
+        .unwrap_or_else(|| panic!("8081 never answered:\n{}", log()));
+    assert!(!answers(&ns, 8082));
+
+    // A changed, valid file: the new listener answers, the old one goes.
+    std::fs::write(&haproxy, listen_on(8082)).unwrap();
+    let reload_at = log().len();
+    let start = Instant::now();
+    signal(pid, Signal::SIGHUP);
+    let (_, took) = wait_for(Duration::from_secs(5), || answers(&ns, 8082).then_some(()))
+        .unwrap_or_else(|| panic!("8082 never answered after the reload:\n{}", log()));
+    eprintln!("new listener answering {took:?} after SIGHUP");
+    wait_for(Duration::from_secs(5), || {
+        (!answers(&ns, 8081)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("8081 still answers after the reload:\n{}", log()));
+    eprintln!("old listener gone {:?} after SIGHUP", start.elapsed());
+    let reloaded = &log()[reload_at..];
+    assert!(
+        reloaded.contains(&format!(
+            "ha-compat: SIGHUP: reloading keepalived (pid {ka}) with SIGHUP, haproxy (pid {master}) with SIGUSR2"
+        )),
+        "{reloaded}"
+    );
+    wait_for(Duration::from_secs(3), || {
+        log()[reload_at..].contains("Reloading ...").then_some(())
+    })
+    .unwrap_or_else(|| panic!("keepalived did not reload:\n{}", log()));
+    let (worker2, _) = wait_for(Duration::from_secs(5), || {
+        let now = children(master);
+        (now.len() == 1 && now[0].0 != worker && now[0].1 == "haproxy").then_some(now[0].0)
+    })
+    .unwrap_or_else(|| panic!("workers: {:?}\n{}", children(master), log()));
+    assert_eq!(child(pid, "haproxy"), Some(master), "the same master");
+    assert_eq!(child(pid, "keepalived"), Some(ka), "the same keepalived");
+    assert!(has_vip(&ns), "VIP lost across the reload:\n{}", log());
+    assert!(
+        !log()[reload_at..].contains("Entering BACKUP STATE"),
+        "VRRP state changed by the reload:\n{}",
+        log()
+    );
+
+    // A file that does not load: the new worker fails, the old one serves on.
+    std::fs::write(
+        &haproxy,
+        "listen l1\n    bind 127.0.0.1:8083\n    no_such_keyword here\n",
+    )
+    .unwrap();
+    let reload_at = log().len();
+    signal(pid, Signal::SIGHUP);
+    wait_for(Duration::from_secs(5), || {
+        log()[reload_at..]
+            .contains("exited with code 1 (Exit)")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the reload's worker did not fail:\n{}", log()));
+    sleep_ms(200);
+    assert!(answers(&ns, 8082), "the old worker stopped:\n{}", log());
+    assert!(!answers(&ns, 8083));
+    assert_eq!(children(master), vec![(worker2, "haproxy".to_owned())]);
+    assert_eq!(child(pid, "haproxy"), Some(master), "{}", log());
+    assert!(has_vip(&ns));
+
+    // The worker killed: its master ends (as HAProxy's), the supervisor starts another.
+    std::fs::write(&haproxy, listen_on(8082)).unwrap();
+    signal(worker2, Signal::SIGKILL);
+    let (master2, took) = wait_for(Duration::from_secs(5), || {
+        child(pid, "haproxy").filter(|p| *p != master)
+    })
+    .unwrap_or_else(|| panic!("no new master:\n{}", log()));
+    eprintln!("a new haproxy master {took:?} after its worker's SIGKILL");
+    assert!(
+        log().contains(&format!(
+            "ha-compat: haproxy (pid {master}) exited with status 137 after"
+        )),
+        "{}",
+        log()
+    );
+    wait_for(Duration::from_secs(5), || answers(&ns, 8082).then_some(()))
+        .unwrap_or_else(|| panic!("the new master's worker does not serve:\n{}", log()));
+    assert!(child(master2, "haproxy").is_some());
+
+    signal(pid, Signal::SIGTERM);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = parent.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{}", log());
+        sleep_ms(10);
+    };
+    assert_eq!(status.code(), Some(0), "{}", log());
+    // Nothing on the reloads nor on the child restarts; STOPPING=1 at the stop.
+    assert_eq!(
+        drain(&mut notices),
+        [format!("READY=1\nMAINPID={pid}"), "STOPPING=1".to_owned()]
+    );
+    if std::env::var_os("HA_COMPAT_KEEP_LOG").is_some() {
+        eprintln!("{}", log());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// keepalived's dump signals (SIGUSR1 data, SIGUSR2 stats, SIGRTMIN+2 JSON) sent to the
+/// supervisor reach its `keepalived` child, which writes `/tmp/keepalived.data`, `.stats`
+/// and `.json`; the `haproxy` child does not get them (its SIGUSR1 is a soft stop, its
+/// SIGUSR2 a reload). `/run/keepalived.pid` names the `keepalived` child, as with
+/// `keepalived -n`. In a mount namespace with its own tmpfs on `/tmp` and `/run`, so the
+/// test never writes the host's `/tmp/keepalived.*` or `/run/keepalived.pid`; the binary
+/// and the files are staged into that `/run` (a checkout under `/tmp` would be hidden).
+#[test]
+fn dump_signals_at_the_supervisor_reach_keepalived_only() {
+    use nix::sys::signal::Signal;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP supervisor test: needs root");
+        return;
+    }
+    let ns = Ns::new("hasup4");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        "addr add 10.99.0.1/24 dev veth0",
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ha-compat-supervisor4-{}", std::process::id()));
+    let (keepalived, haproxy) = write_configs(&dir);
+    let log_path = dir.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let script = "exec 3<\"$1\" 4<\"$2\" 5<\"$3\" && \
+        mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run && mkdir /run/st && \
+        cat <&3 >/run/st/ha-compat && chmod 755 /run/st/ha-compat && \
+        cat <&4 >/run/st/keepalived.conf && cat <&5 >/run/st/lb.conf && exec 3<&- 4<&- 5<&- && \
+        exec /run/st/ha-compat -f /run/st/keepalived.conf -f /run/st/lb.conf";
+    let mut parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args(["sh", "-c", script, "sh", env!("CARGO_BIN_EXE_ha-compat")])
+            .arg(&keepalived)
+            .arg(&haproxy)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    let ((ka, master), _) = wait_for(Duration::from_secs(5), || {
+        Some((child(pid, "keepalived")?, child(pid, "haproxy")?))
+    })
+    .unwrap_or_else(|| panic!("children: {:?}\n{}", children(pid), log()));
+    let (worker, _) = wait_for(Duration::from_secs(5), || child(master, "haproxy"))
+        .unwrap_or_else(|| panic!("no worker:\n{}", log()));
+    let private = |path: &str| format!("/proc/{pid}/root{path}");
+    let (pidfile, _) = wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(private("/run/keepalived.pid")).ok()
+    })
+    .unwrap_or_else(|| panic!("no /run/keepalived.pid:\n{}", log()));
+    assert_eq!(pidfile, format!("{ka}\n"), "the keepalived child's pid");
+    wait_for(Duration::from_secs(10), || has_vip(&ns).then_some(()))
+        .unwrap_or_else(|| panic!("VIP never added:\n{}", log()));
+
+    signal(pid, Signal::SIGUSR1);
+    signal(pid, Signal::SIGUSR2);
+    // bash's kill knows RTMIN+2 (keepalived's SIGJSON) by name.
+    let ok = Command::new("bash")
+        .args(["-c", &format!("kill -s RTMIN+2 {pid}")])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    for (file, starts) in [
+        ("/tmp/keepalived.data", "------< Global definitions >------"),
+        ("/tmp/keepalived.stats", "VRRP Instance: VI_1"),
+        ("/tmp/keepalived.json", "["),
+    ] {
+        let (text, took) = wait_for(Duration::from_secs(3), || {
+            std::fs::read_to_string(private(file))
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .unwrap_or_else(|| panic!("{file} not written:\n{}", log()));
+        eprintln!("{file} written {took:?} after the signals");
+        assert!(
+            text.trim_start().starts_with(starts),
+            "{file}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    for name in ["SIGUSR1", "SIGUSR2", "SIGRTMIN+2"] {
+        assert!(
+            log().contains(&format!(
+                "ha-compat: {name}: forwarded to keepalived (pid {ka})"
+            )),
+            "{}",
+            log()
+        );
+    }
+    sleep_ms(300);
+    assert_eq!(child(pid, "haproxy"), Some(master), "{}", log());
+    assert_eq!(
+        children(master),
+        vec![(worker, "haproxy".to_owned())],
+        "the haproxy worker neither stopped nor reloaded:\n{}",
+        log()
+    );
+    assert_eq!(child(pid, "keepalived"), Some(ka));
+    assert!(has_vip(&ns));
+
+    signal(pid, Signal::SIGTERM);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = parent.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{}", log());
+        sleep_ms(10);
+    };
+    assert_eq!(status.code(), Some(0), "{}", log());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `keepalived` child killed with SIGKILL while MASTER: the supervisor sends a
+/// priority-0 advert for it (as keepalived's own clean stop does) before removing the VIP,
+/// so the peer, a real keepalived 2.2.7 as BACKUP (priority 100) in a second namespace,
+/// takes over after its skew time (~0.6 s) rather than its master-down interval (3 s plus
+/// the skew, less the time since the last advert). The outage is measured as the time from the SIGKILL until the peer
+/// holds the VIP.
+#[test]
+fn a_killed_keepalived_master_hands_over_at_once_through_a_priority_0_advert() {
+    use nix::sys::signal::Signal;
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/keepalived").exists() {
+        eprintln!("SKIP supervisor test: needs root and keepalived");
+        return;
+    }
+    let a = Ns::new("hasup5a");
+    let b = Ns::new("hasup5b");
+    let ip = |args: &[&str]| {
+        let ok = Command::new("ip").args(args).status().unwrap().success();
+        assert!(ok, "ip {args:?}");
+    };
+    ip(&[
+        "-n", &a.0, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", &b.0,
+    ]);
+    for (ns, addr) in [(&a, "10.99.0.1/24"), (&b, "10.99.0.2/24")] {
+        ip(&["-n", &ns.0, "addr", "add", addr, "dev", "veth0"]);
+        ip(&["-n", &ns.0, "link", "set", "veth0", "up"]);
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ha-compat-supervisor5-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = |state: &str, priority: u8| {
+        format!(
+            "vrrp_instance VI_1 {{\n    state {state}\n    interface veth0\n    \
+             virtual_router_id 51\n    priority {priority}\n    advert_int 1\n    \
+             authentication {{\n        auth_type PASS\n        auth_pass s3cret\n    }}\n    \
+             virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("a.conf"), conf("MASTER", 150)).unwrap();
+    std::fs::write(dir.join("b.conf"), conf("BACKUP", 100)).unwrap();
+    let holds = |ns: &Ns| {
+        let out = Command::new("ip")
+            .args(["-n", &ns.0, "-4", "-o", "addr", "show", "dev", "veth0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("inet {VIP}/24"))
+    };
+    let a_log_path = dir.join("a.log");
+    let b_log_path = dir.join("b.log");
+    let a_log = || std::fs::read_to_string(&a_log_path).unwrap_or_default();
+    let b_log = || std::fs::read_to_string(&b_log_path).unwrap_or_default();
+    // The reference peer, with its pid files in a private /run.
+    let b_file = std::fs::File::create(&b_log_path).unwrap();
+    let _peer = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &b.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run && exec /usr/sbin/keepalived -n -l -D -f \"$0\"",
+            ])
+            .arg(dir.join("b.conf"))
+            .stdin(Stdio::null())
+            .stdout(b_file.try_clone().unwrap())
+            .stderr(b_file)
+            .spawn()
+            .unwrap(),
+    );
+    let a_file = std::fs::File::create(&a_log_path).unwrap();
+    let parent = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &a.0])
+            .args(["unshare", "-m", "--propagation", "private"])
+            .args([
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run && exec \"$0\" -f \"$1\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_ha-compat"))
+            .arg(dir.join("a.conf"))
+            .stdin(Stdio::null())
+            .stdout(a_file.try_clone().unwrap())
+            .stderr(a_file)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = parent.0.id();
+    // Usually ~3.4 s (A's master-down interval); longer when the peer's came first and A,
+    // with the higher priority, has to preempt it.
+    wait_for(Duration::from_secs(20), || {
+        (holds(&a) && !holds(&b) && b_log().contains("Entering BACKUP STATE")).then_some(())
+    })
+    .unwrap_or_else(|| panic!("A never master:\n{}\n--- B\n{}", a_log(), b_log()));
+    // A few adverts heard by the backup first.
+    sleep_ms(1500);
+    let ka = child(pid, "keepalived").unwrap();
+    let killed = Instant::now();
+    signal(ka, Signal::SIGKILL);
+    let (_, outage) = wait_for(Duration::from_secs(6), || holds(&b).then_some(()))
+        .unwrap_or_else(|| panic!("B never took over:\n{}\n--- B\n{}", a_log(), b_log()));
+    eprintln!(
+        "the peer holds the VIP {:?} after the MASTER's keepalived was SIGKILLed",
+        killed.elapsed()
+    );
+    assert!(
+        a_log().contains("keepalived is gone: (VI_1) sent 0 priority to 224.0.0.18"),
+        "{}",
+        a_log()
+    );
+    assert!(
+        b_log().contains("(VI_1) Backup received priority 0 advertisement"),
+        "the reference did not take the advert:\n{}",
+        b_log()
+    );
+    // The skew time of priority 100 is (256 - 100) / 256 s = 0.61 s; the master-down
+    // interval 3.61 s.
+    assert!(
+        outage < Duration::from_millis(1500),
+        "{outage:?}:\n{}\n--- B\n{}",
+        a_log(),
+        b_log()
+    );
+    drop(parent);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -593,6 +593,92 @@ mod tests {
             .collect()
     }
 
+    /// The supervisor's advert for a dead keepalived's masters: the instance's own advert
+    /// (version, VRID, auth, addresses, interval, source, destinations) with priority 0;
+    /// none for AH.
+    #[test]
+    fn release_packets_are_the_instance_advert_with_priority_0() {
+        let config = parse(
+            r#"
+vrrp_instance M {
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        10.99.1.100/24
+    }
+}
+vrrp_instance U {
+    interface eth0
+    virtual_router_id 52
+    version 3
+    priority 100
+    unicast_src_ip 10.99.1.1
+    unicast_peer {
+        10.99.1.2
+        10.99.1.3
+    }
+    virtual_ipaddress {
+        10.99.1.101/24
+    }
+}
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 53
+    authentication {
+        auth_type AH
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        10.99.1.102/24
+    }
+}
+"#,
+        );
+        let table = TrackerTable::from_config(&config);
+        let node = plan(
+            &config,
+            &table,
+            &interfaces(&["eth0"]),
+            PlanOptions::default(),
+        )
+        .unwrap();
+        let m = crate::runtime::release_packets(&node.instances[0])
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].0, "224.0.0.18".parse::<IpAddr>().unwrap());
+        let ip = &m[0].1;
+        assert_eq!((ip[8], ip[9]), (255, 112), "TTL 255, protocol VRRP");
+        assert_eq!(&ip[12..16], &[10, 99, 1, 1], "the interface's address");
+        let advert = crate::codec::decode(&ip[20..], crate::codec::Family::V4).unwrap();
+        let mut expected = node.instances[0].advert.clone();
+        expected.priority = 0;
+        assert_eq!(advert, expected);
+        assert_eq!(advert.vrid, 51);
+        let u = crate::runtime::release_packets(&node.instances[1])
+            .unwrap()
+            .unwrap();
+        let peers: Vec<IpAddr> = u.iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            peers,
+            ["10.99.1.2", "10.99.1.3"].map(|a| a.parse::<IpAddr>().unwrap())
+        );
+        for (_, ip) in &u {
+            let a = crate::codec::decode(&ip[20..], crate::codec::Family::V4).unwrap();
+            assert_eq!((a.vrid, a.priority), (52, 0));
+        }
+        assert_eq!(
+            crate::runtime::release_packets(&node.instances[2]).unwrap(),
+            None
+        );
+    }
+
     /// keepalived 2.2.7's `vrrp_complete_instance()` and `sync_group_tracking_init()`
     /// (vrrp.c): weights on members are dropped with these messages, the group's own
     /// trackers are added to every member with their weights, an instance is in one group

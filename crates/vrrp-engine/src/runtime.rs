@@ -1164,6 +1164,37 @@ fn send_one<P: Platform>(
     platform.send(r.channel, dst, &packet)
 }
 
+/// One priority-0 advert of the instance `plan` describes ("this master is giving up",
+/// RFC 3768 6.4.3 / RFC 5798 6.4.3), as its running instance sends it on stopping: one
+/// packet per destination (the multicast group, or each unicast peer), IPv4 packets whole
+/// with their header, IPv6 payloads bare (the kernel adds the header). A backup that
+/// receives it becomes master after its skew time instead of the master-down interval.
+/// For a process other than the one that ran the instance (keepalived's supervisor after
+/// it died). `None` for an `auth_type AH` instance: its AH sequence number died with that
+/// process, and a lower one is dropped by the peers as a replay.
+#[allow(clippy::type_complexity)] // (destination, packet) pairs
+pub fn release_packets(plan: &InstancePlan) -> Result<Option<Vec<(IpAddr, Vec<u8>)>>, VrrpError> {
+    if plan.ah_key.is_some() {
+        return Ok(None);
+    }
+    let mut advert = plan.advert.clone();
+    advert.priority = 0;
+    let mut ip_id = 0;
+    let mut out = Vec::new();
+    for &dst in &plan.destinations {
+        let payload = codec::encode(&advert, plan.channel.source, dst, ChecksumMode::Standard)?;
+        let packet = match (plan.channel.source, dst) {
+            (IpAddr::V4(src), IpAddr::V4(dst4)) => {
+                ip_id = ipv4::next_id(ip_id);
+                ipv4::build(&ipv4::Ipv4Fields::new(src, dst4, ip_id), &payload, None)?
+            }
+            _ => payload,
+        };
+        out.push((dst, packet));
+    }
+    Ok(Some(out))
+}
+
 /// The VRID of a received packet (IPv4: after the IP and any AH header).
 fn packet_vrid(packet: &RxPacket, family: Family) -> Option<u8> {
     vrrp_byte(packet, family, 1)

@@ -9,9 +9,10 @@
 //!
 //! Stopping (SIGTERM, SIGINT): the signal goes to every running child, pending restarts
 //! are cancelled, and a child still running [`STOP_GRACE`] later gets SIGKILL. When the
-//! VRRP child is gone (by any exit, during a stop or not), its virtual addresses are
-//! removed before anything else happens ([`Action::RemoveVips`]): a `keepalived` killed
-//! with SIGKILL cannot remove them itself.
+//! VRRP child is gone (by any exit, during a stop or not), a priority-0 advert goes out
+//! for each instance it was master for and its virtual addresses are removed before
+//! anything else happens ([`Action::RemoveVips`]): a `keepalived` killed with SIGKILL
+//! can do neither itself.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -21,7 +22,8 @@ use std::time::{Duration, Instant};
 pub enum ChildKind {
     /// The VRRP engine, as `keepalived -n -l -D -f FILE`.
     Vrrp,
-    /// The proxy engine, as `haproxy -db -f FILE...`.
+    /// The proxy engine, as `haproxy -W -db -f FILE...`: HAProxy's master-worker mode in
+    /// the foreground, so that SIGUSR2 reloads it (see [`crate::master_worker`]).
     Proxy,
 }
 
@@ -49,16 +51,26 @@ pub enum Sig {
     Int,
     Hup,
     Kill,
+    /// keepalived: write `/tmp/keepalived.data`.
+    Usr1,
+    /// keepalived: write `/tmp/keepalived.stats`; HAProxy's master: reload.
+    Usr2,
+    /// keepalived's `SIGJSON` (SIGRTMIN+2): write `/tmp/keepalived.json`.
+    Json,
 }
 
 impl Sig {
-    /// The Linux signal number.
+    /// The Linux signal number (`Json`'s is glibc's SIGRTMIN+2, as `kill -s RTMIN+2`
+    /// sends it and keepalived listens for it).
     pub fn number(self) -> i32 {
         match self {
             Sig::Hup => 1,
             Sig::Int => 2,
             Sig::Kill => 9,
+            Sig::Usr1 => 10,
+            Sig::Usr2 => 12,
             Sig::Term => 15,
+            Sig::Json => crate::vrrp_run::sigjson(),
         }
     }
 
@@ -68,6 +80,9 @@ impl Sig {
             Sig::Int => "SIGINT",
             Sig::Hup => "SIGHUP",
             Sig::Kill => "SIGKILL",
+            Sig::Usr1 => "SIGUSR1",
+            Sig::Usr2 => "SIGUSR2",
+            Sig::Json => "SIGRTMIN+2",
         }
     }
 }
@@ -120,7 +135,8 @@ pub enum Event {
     SpawnFailed { kind: ChildKind, error: String },
     /// A process the supervisor waited for ended (pids it does not know are ignored).
     Exited { pid: u32, how: ExitKind },
-    /// A signal arrived for the supervisor itself (SIGTERM, SIGINT, SIGHUP).
+    /// A signal arrived for the supervisor itself (SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+    /// SIGUSR2, SIGRTMIN+2).
     Signal(Sig),
     /// Time passed; deadlines due now are acted on.
     Tick,
@@ -133,12 +149,25 @@ pub enum Action {
     Spawn(ChildKind),
     /// Send a signal to a child.
     Kill { pid: u32, sig: Sig },
-    /// Remove the VRRP child's virtual addresses from their interfaces.
+    /// Do what the VRRP child's clean stop would have: a priority-0 advert for each
+    /// instance whose addresses are still on their interface (it was master), then
+    /// remove those virtual addresses.
     RemoveVips,
     /// Write a log line.
     Log(String),
     /// Every child is gone after a stop: exit with this status.
     Exit(i32),
+    /// Tell systemd (`$NOTIFY_SOCKET`), if it listens.
+    Notify(Notice),
+}
+
+/// What the supervisor tells systemd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// `READY=1`: every child has started, once.
+    Ready,
+    /// `STOPPING=1`: a stop began.
+    Stopping,
 }
 
 /// The restart backoff (see the module's documentation).
@@ -212,6 +241,8 @@ pub struct Supervisor {
     stop_signal: Option<Sig>,
     /// Exit status when everything is gone.
     exit_status: i32,
+    /// [`Notice::Ready`] sent.
+    ready: bool,
 }
 
 impl Supervisor {
@@ -234,6 +265,7 @@ impl Supervisor {
             escalated: false,
             stop_signal: None,
             exit_status: 0,
+            ready: false,
         }
     }
 
@@ -303,28 +335,48 @@ impl Supervisor {
             }
             Event::Exited { pid, how } => self.exited(pid, how, now, &mut out),
             Event::Signal(Sig::Hup) => {
-                // keepalived reloads on SIGHUP. HAProxy's SIGHUP only dumps server states
-                // (its reload is the master's SIGUSR2), and our proxy engine does not
-                // handle SIGHUP: it would die of it. So the proxy child does not get it.
-                let running: Vec<(ChildKind, u32)> = self.running().collect();
-                let (vrrp, proxy): (Vec<_>, Vec<_>) =
-                    running.iter().partition(|(k, _)| *k == ChildKind::Vrrp);
-                let mut line = format!("SIGHUP: forwarded to {}", list(&vrrp));
-                if !proxy.is_empty() {
-                    line.push_str(&format!(
-                        "; {} keeps running (haproxy.cfg is not reloaded yet)",
-                        list(&proxy)
-                    ));
-                }
+                // Reload both: keepalived reloads on SIGHUP; HAProxy's master on SIGUSR2
+                // (a new worker with the file read again; if it fails, the old one serves
+                // on). HAProxy's own SIGHUP only logs server states.
+                let reloads: Vec<(ChildKind, u32, Sig)> = self
+                    .running()
+                    .map(|(kind, pid)| (kind, pid, reload_signal(kind)))
+                    .collect();
+                let line = if reloads.is_empty() {
+                    "SIGHUP: no running child to reload".to_owned()
+                } else {
+                    let each: Vec<String> = reloads
+                        .iter()
+                        .map(|(k, p, s)| format!("{k} (pid {p}) with {}", s.name()))
+                        .collect();
+                    format!("SIGHUP: reloading {}", each.join(", "))
+                };
                 out.push(Action::Log(line));
+                for (_, pid, sig) in reloads {
+                    out.push(Action::Kill { pid, sig });
+                }
+            }
+            Event::Signal(sig @ (Sig::Usr1 | Sig::Usr2 | Sig::Json)) => {
+                // keepalived's dumps (data, stats, JSON), asked of the supervisor as of
+                // keepalived's parent process, which forwards them to its VRRP child.
+                let vrrp: Vec<(ChildKind, u32)> = self
+                    .running()
+                    .filter(|(k, _)| *k == ChildKind::Vrrp)
+                    .collect();
+                out.push(Action::Log(format!(
+                    "{}: forwarded to {}",
+                    sig.name(),
+                    list(&vrrp)
+                )));
                 for (_, pid) in vrrp {
-                    out.push(Action::Kill { pid, sig: Sig::Hup });
+                    out.push(Action::Kill { pid, sig });
                 }
             }
             Event::Signal(sig) => {
                 if self.stop_deadline.is_none() {
                     self.stop_deadline = Some(now + STOP_GRACE);
                     self.stop_signal = Some(sig);
+                    out.push(Action::Notify(Notice::Stopping));
                     let running: Vec<(ChildKind, u32)> = self.running().collect();
                     out.push(Action::Log(format!(
                         "{}: stopping {}",
@@ -346,6 +398,19 @@ impl Supervisor {
             Event::Tick => {}
         }
         self.due(now, &mut out);
+        // READY=1 once, when every child that is to run has started (exec'd: whether
+        // haproxy then listens or keepalived becomes master is theirs to say).
+        if !self.ready
+            && self.stop_deadline.is_none()
+            && self
+                .children
+                .iter()
+                .all(|c| matches!(c.slot, Slot::Running { .. } | Slot::Done))
+            && self.running().next().is_some()
+        {
+            self.ready = true;
+            out.push(Action::Notify(Notice::Ready));
+        }
         out
     }
 
@@ -450,6 +515,14 @@ impl Supervisor {
 
     fn child_mut(&mut self, kind: ChildKind) -> Option<&mut Child> {
         self.children.iter_mut().find(|c| c.kind == kind)
+    }
+}
+
+/// The signal that makes a child read its configuration again.
+fn reload_signal(kind: ChildKind) -> Sig {
+    match kind {
+        ChildKind::Vrrp => Sig::Hup,
+        ChildKind::Proxy => Sig::Usr2,
     }
 }
 
@@ -750,24 +823,144 @@ mod tests {
     }
 
     #[test]
-    fn sighup_goes_to_keepalived_only_and_changes_nothing_else() {
+    fn sighup_reloads_keepalived_with_sighup_and_haproxy_with_sigusr2_and_nothing_else() {
         let (mut s, t0) = both();
         let a = s.handle(Event::Signal(Sig::Hup), t0);
         assert_eq!(
             a,
             vec![
                 Action::Log(
-                    "SIGHUP: forwarded to keepalived (pid 10); haproxy (pid 20) keeps running \
-                     (haproxy.cfg is not reloaded yet)"
+                    "SIGHUP: reloading keepalived (pid 10) with SIGHUP, haproxy (pid 20) \
+                     with SIGUSR2"
                         .into()
                 ),
                 Action::Kill {
                     pid: 10,
                     sig: Sig::Hup
                 },
+                Action::Kill {
+                    pid: 20,
+                    sig: Sig::Usr2
+                },
             ]
         );
         assert_eq!(s.next_deadline(), None);
+        assert_eq!(
+            (s.pid(ChildKind::Vrrp), s.pid(ChildKind::Proxy)),
+            (Some(10), Some(20))
+        );
+
+        // A child waiting for its restart is not reloaded (it reads the file when it
+        // starts); the reload is not a stop.
+        s.handle(
+            Event::Exited {
+                pid: 20,
+                how: ExitKind::Code(1),
+            },
+            t0,
+        );
+        let a = s.handle(Event::Signal(Sig::Hup), t0 + ms(1));
+        assert_eq!(
+            a.iter()
+                .filter(|a| matches!(a, Action::Kill { .. }))
+                .collect::<Vec<_>>(),
+            [&Action::Kill {
+                pid: 10,
+                sig: Sig::Hup
+            }]
+        );
+        assert_eq!(
+            spawns(&s.handle(Event::Tick, t0 + ms(100))),
+            [ChildKind::Proxy]
+        );
+    }
+
+    #[test]
+    fn ready_once_every_child_has_started_and_stopping_at_the_stop() {
+        let mut s = Supervisor::new(&[ChildKind::Vrrp, ChildKind::Proxy], Backoff::default());
+        let t0 = Instant::now();
+        s.start();
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Vrrp,
+                pid: 10,
+            },
+            t0,
+        );
+        assert!(
+            !a.contains(&Action::Notify(Notice::Ready)),
+            "haproxy not yet"
+        );
+        // haproxy's first spawn fails: still not ready until it runs.
+        let a = s.handle(
+            Event::SpawnFailed {
+                kind: ChildKind::Proxy,
+                error: "EAGAIN".into(),
+            },
+            t0,
+        );
+        assert!(!a.contains(&Action::Notify(Notice::Ready)));
+        s.handle(Event::Tick, t0 + ms(100));
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 20,
+            },
+            t0 + ms(101),
+        );
+        assert_eq!(a.last(), Some(&Action::Notify(Notice::Ready)));
+        // Once only: a restart is not a new start of the service.
+        s.handle(
+            Event::Exited {
+                pid: 20,
+                how: ExitKind::Code(1),
+            },
+            t0 + ms(200),
+        );
+        s.handle(Event::Tick, t0 + ms(300));
+        let a = s.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 21,
+            },
+            t0 + ms(300),
+        );
+        assert!(!a.contains(&Action::Notify(Notice::Ready)));
+        let a = s.handle(Event::Signal(Sig::Term), t0 + ms(400));
+        assert_eq!(a.first(), Some(&Action::Notify(Notice::Stopping)));
+        let a = s.handle(Event::Signal(Sig::Term), t0 + ms(401));
+        assert!(a.is_empty(), "a second SIGTERM changes nothing: {a:?}");
+    }
+
+    #[test]
+    fn the_dump_signals_go_to_keepalived_only() {
+        let (mut s, t0) = both();
+        for sig in [Sig::Usr1, Sig::Usr2, Sig::Json] {
+            let a = s.handle(Event::Signal(sig), t0);
+            assert_eq!(
+                a,
+                vec![
+                    Action::Log(format!("{}: forwarded to keepalived (pid 10)", sig.name())),
+                    Action::Kill { pid: 10, sig },
+                ]
+            );
+        }
+        assert_eq!(s.next_deadline(), None, "not a stop");
+        assert_eq!(Sig::Json.number(), 36, "glibc's SIGRTMIN is 34");
+        // Without a keepalived child, nothing is sent (haproxy's SIGUSR1 would be a
+        // soft stop, its SIGUSR2 a reload).
+        let mut p = Supervisor::new(&[ChildKind::Proxy], Backoff::default());
+        p.start();
+        p.handle(
+            Event::Started {
+                kind: ChildKind::Proxy,
+                pid: 5,
+            },
+            t0,
+        );
+        let a = p.handle(Event::Signal(Sig::Usr1), t0);
+        assert_eq!(logs(&a), ["SIGUSR1: forwarded to no running child"]);
+        assert!(!a.iter().any(|a| matches!(a, Action::Kill { .. })));
     }
 
     #[test]

@@ -16,14 +16,18 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use keepalived_conf::model::KeepalivedConfig;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use vrrp_engine::log::Logger;
+use vrrp_engine::plan::PlanOptions;
 use vrrp_engine::platform::{AddressSpec, Platform};
+use vrrp_engine::track::TrackerTable;
 
-use super::core::{Action, Backoff, ChildKind, Event, ExitKind, Sig, Supervisor};
+use super::core::{Action, Backoff, ChildKind, Event, ExitKind, Notice, Sig, Supervisor};
 use crate::check;
+use crate::sd_notify::Notifier;
 
 /// The environment variable a supervised child finds its parent's pid in (removed at
 /// once, so the child's own scripts never see it).
@@ -64,7 +68,8 @@ impl SupervisorRun {
                 }
             }
             ChildKind::Proxy => {
-                args.push("-db".into());
+                // HAProxy's master-worker mode (reloaded with SIGUSR2), in the foreground.
+                args.extend(["-W", "-db"].map(OsString::from));
                 for f in &self.haproxy {
                     args.push("-f".into());
                     args.push(f.into());
@@ -98,15 +103,17 @@ enum Msg {
     Signal(i32),
 }
 
-/// Runs the children until SIGTERM/SIGINT; returns the exit status.
+/// Runs the children until SIGTERM/SIGINT; returns the exit status. Called while the
+/// process is single-threaded (it takes `$NOTIFY_SOCKET` out of the environment, so the
+/// children do not inherit it: systemd hears from the main process only).
 pub fn run(options: &SupervisorRun) -> i32 {
+    let systemd = Notifier::take_from_env(|| true);
     let logger = Logger::new(true, false, vrrp_engine::log::FACILITY_DAEMON, "ha-compat");
     let log = |line: &str| logger.info(&format!("ha-compat: {line}"));
-    let mut vips = options
+    let mut keepalived = options
         .keepalived
         .as_ref()
-        .map(|f| keepalived_vips(f, &log))
-        .unwrap_or_default();
+        .and_then(|f| read_keepalived(f, &log));
 
     let (tx, rx) = mpsc::channel::<Msg>();
     if let Err(e) = forward_signals(tx) {
@@ -137,11 +144,19 @@ pub fn run(options: &SupervisorRun) -> i32 {
                         next.extend(sup.handle(event, now));
                     }
                     Action::Kill { pid, sig } => {
-                        let _ = nix::sys::signal::kill(pid_of(pid), signal_of(sig));
+                        if let Err(e) = send(pid, sig) {
+                            log(&format!("cannot send {} to pid {pid}: {e}", sig.name()));
+                        }
                     }
-                    Action::RemoveVips => remove_vips(&vips, &log),
+                    Action::RemoveVips => {
+                        if let Some(config) = &keepalived {
+                            release(config, &log);
+                        }
+                    }
                     Action::Log(line) => log(&line),
                     Action::Exit(code) => return code,
+                    Action::Notify(Notice::Ready) => systemd.ready(),
+                    Action::Notify(Notice::Stopping) => systemd.notify("STOPPING=1"),
                 }
             }
             queue = next;
@@ -157,6 +172,9 @@ pub fn run(options: &SupervisorRun) -> i32 {
                     signal_hook::consts::SIGTERM => Some(Sig::Term),
                     signal_hook::consts::SIGINT => Some(Sig::Int),
                     signal_hook::consts::SIGHUP => Some(Sig::Hup),
+                    signal_hook::consts::SIGUSR1 => Some(Sig::Usr1),
+                    signal_hook::consts::SIGUSR2 => Some(Sig::Usr2),
+                    s if s == Sig::Json.number() => Some(Sig::Json),
                     _ => None, // SIGCHLD: reaped below.
                 };
                 if let Some(sig) = sig {
@@ -164,7 +182,7 @@ pub fn run(options: &SupervisorRun) -> i32 {
                         // The child re-reads its file; so does the parent, for the VIPs
                         // it removes if that child dies.
                         if let Some(f) = &options.keepalived {
-                            vips = keepalived_vips(f, &log);
+                            keepalived = read_keepalived(f, &log);
                         }
                     }
                     queue.extend(sup.handle(Event::Signal(sig), Instant::now()));
@@ -205,43 +223,71 @@ fn pid_of(pid: u32) -> Pid {
     Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
 }
 
-fn signal_of(sig: Sig) -> Signal {
-    match sig {
+/// Sends `sig` to `pid`.
+fn send(pid: u32, sig: Sig) -> std::io::Result<()> {
+    let named = match sig {
         Sig::Term => Signal::SIGTERM,
         Sig::Int => Signal::SIGINT,
         Sig::Hup => Signal::SIGHUP,
         Sig::Kill => Signal::SIGKILL,
-    }
+        Sig::Usr1 => Signal::SIGUSR1,
+        Sig::Usr2 => Signal::SIGUSR2,
+        Sig::Json => {
+            // nix's `Signal` has no real-time signals and libc's kill() is unsafe: the
+            // shell's `kill` sends it (a dump request now and then, not a hot path).
+            let status = Command::new("/bin/sh")
+                .args(["-c", "kill -s \"$1\" \"$2\"", "sh"])
+                .arg(sig.number().to_string())
+                .arg(pid.to_string())
+                .stdin(Stdio::null())
+                .status()?;
+            return if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("kill {status}")))
+            };
+        }
+    };
+    nix::sys::signal::kill(pid_of(pid), named).map_err(std::io::Error::from)
 }
 
-/// Every `virtual_ipaddress` and `virtual_ipaddress_excluded` of every instance, as the
-/// VRRP engine adds them; empty (and logged) if the file cannot be read now (the child
-/// will say why).
-fn keepalived_vips(file: &std::path::Path, log: &dyn Fn(&str)) -> Vec<AddressSpec> {
+/// keepalived.conf as the VRRP child runs it; `None` (and logged) if the file cannot be
+/// read now (the child will say why).
+fn read_keepalived(file: &std::path::Path, log: &dyn Fn(&str)) -> Option<KeepalivedConfig> {
     match check::load_keepalived(file, None, false) {
-        Ok(parsed) => parsed
-            .config
-            .instances
-            .iter()
-            .flat_map(|i| {
-                i.virtual_ipaddresses
-                    .iter()
-                    .chain(&i.virtual_ipaddresses_excluded)
-                    .map(|v| vrrp_engine::plan::address_spec(v, &i.interface))
-            })
-            .collect(),
+        Ok(parsed) => Some(parsed.config),
         Err(e) => {
             log(&format!(
                 "cannot read {} for its virtual addresses: {e:#}",
                 file.display()
             ));
-            Vec::new()
+            None
         }
     }
 }
 
-/// Removes the addresses still present, through the VRRP engine's own netlink platform.
-fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
+/// Every `virtual_ipaddress` and `virtual_ipaddress_excluded` of every instance, as the
+/// VRRP engine adds them.
+fn vips_of(config: &KeepalivedConfig) -> Vec<AddressSpec> {
+    config
+        .instances
+        .iter()
+        .flat_map(|i| {
+            i.virtual_ipaddresses
+                .iter()
+                .chain(&i.virtual_ipaddresses_excluded)
+                .map(|v| vrrp_engine::plan::address_spec(v, &i.interface))
+        })
+        .collect()
+}
+
+/// What keepalived's clean stop does, for a VRRP child that could not (SIGKILL, crash):
+/// a priority-0 advert for each instance whose addresses are still on their interface
+/// (keepalived adds them only as master, and its own stop removes them), so the peers
+/// take over after their skew time instead of the master-down interval; then the
+/// addresses removed. Through vrrp-engine's netlink platform and its own packet code.
+fn release(config: &KeepalivedConfig, log: &dyn Fn(&str)) {
+    let vips = vips_of(config);
     if vips.is_empty() {
         return;
     }
@@ -254,6 +300,87 @@ fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
             return;
         }
     };
+    send_priority_zero(config, &mut platform, log);
+    remove_vips(&vips, &mut platform, log);
+}
+
+/// The priority-0 adverts of [`release`].
+fn send_priority_zero(
+    config: &KeepalivedConfig,
+    platform: &mut vrrp_engine::linux::LinuxPlatform,
+    log: &dyn Fn(&str),
+) {
+    let table = TrackerTable::from_config(config);
+    let mut interfaces = BTreeMap::new();
+    for i in &config.instances {
+        if let Ok(info) = platform.interface(&i.interface) {
+            interfaces.insert(i.interface.clone(), info);
+        }
+    }
+    let node = match vrrp_engine::plan::plan(config, &table, &interfaces, PlanOptions::default()) {
+        Ok(n) => n,
+        Err(e) => {
+            log(&format!(
+                "keepalived is gone: no priority 0 advert sent ({e})"
+            ));
+            return;
+        }
+    };
+    for instance in &node.instances {
+        let name = &instance.params.name;
+        let was_master = instance
+            .addresses
+            .iter()
+            .any(|a| matches!(platform.has_address(&a.interface, a.addr), Ok(true)));
+        if !was_master {
+            continue;
+        }
+        let packets = match vrrp_engine::runtime::release_packets(instance) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) no priority 0 advert (auth_type AH: its sequence number died with it)"
+                ));
+                continue;
+            }
+            Err(e) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) cannot build the priority 0 advert: {e}"
+                ));
+                continue;
+            }
+        };
+        // The channel's receiver is not wanted: its packets go nowhere.
+        let (inbound, _) = mpsc::channel();
+        let channel = match platform.open_channel(&instance.channel, inbound) {
+            Ok(c) => c,
+            Err(e) => {
+                log(&format!(
+                    "keepalived is gone: ({name}) cannot send the priority 0 advert: {e}"
+                ));
+                continue;
+            }
+        };
+        for (dst, packet) in packets {
+            match platform.send(channel, dst, &packet) {
+                Ok(()) => log(&format!(
+                    "keepalived is gone: ({name}) sent 0 priority to {dst}"
+                )),
+                Err(e) => log(&format!(
+                    "keepalived is gone: ({name}) cannot send the priority 0 advert to {dst}: {e}"
+                )),
+            }
+        }
+        platform.close_channel(channel);
+    }
+}
+
+/// Removes the addresses still present.
+fn remove_vips(
+    vips: &[AddressSpec],
+    platform: &mut vrrp_engine::linux::LinuxPlatform,
+    log: &dyn Fn(&str),
+) {
     let mut removed = 0;
     for a in vips {
         // Unknown (an error): removing anyway is the safe side, but says nothing.
@@ -281,10 +408,19 @@ fn remove_vips(vips: &[AddressSpec], log: &dyn Fn(&str)) {
     }
 }
 
-/// SIGTERM, SIGINT, SIGHUP and SIGCHLD as messages to the loop.
+/// SIGTERM, SIGINT, SIGHUP, keepalived's dump signals (SIGUSR1, SIGUSR2, SIGRTMIN+2)
+/// and SIGCHLD as messages to the loop.
 fn forward_signals(tx: mpsc::Sender<Msg>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD])?;
+    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals = signal_hook::iterator::Signals::new([
+        SIGTERM,
+        SIGINT,
+        SIGHUP,
+        SIGUSR1,
+        SIGUSR2,
+        Sig::Json.number(),
+        SIGCHLD,
+    ])?;
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
