@@ -16,6 +16,7 @@
 //! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
 //!   failover shown (its own lab, webs and client; root only).
 //! - [`check`]: loading and reporting a configuration, shared by both.
+//! - [`capabilities`]: what the VRRP engine keeps of root's capabilities.
 //! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
 //! - [`proxy_run`]: the proxy engine in the foreground (`haproxy -db -f FILE`): refusals,
 //!   privileges dropped after binding, signals, server state lines on stderr.
@@ -26,6 +27,7 @@
 //! The name the binary is invoked under picks the personality: `keepalived` (a symlink
 //! installed by packaging) behaves like keepalived; anything else is `ha-compat`.
 
+pub mod capabilities;
 pub mod check;
 pub mod cli;
 pub mod daemon;

@@ -44,6 +44,8 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
     // keepalived 2.2.7 built with systemd support (Debian's is) talks to systemd when its
     // parent is systemd; its VRRP child, which runs the scripts, unsets the variable.
     let systemd = Notifier::take_from_env(crate::sd_notify::this_parent_is_systemd);
+    // Before any thread exists: threads inherit the reduced sets.
+    let dropped = crate::capabilities::keep_only_vrrp();
     let facility = options
         .facility
         .map_or(vrrp_engine::log::FACILITY_DAEMON, |n| 16 + n.min(7));
@@ -55,6 +57,11 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
         .map(|a| format!("'{a}'"))
         .collect();
     logger.info(&format!("Command line: {}", quoted.join(" ")));
+    // Silent when it works: keepalived logs nothing of the kind, and the log lines are
+    // compared with its own.
+    if let Err(e) = dropped {
+        logger.info(&format!("Unable to drop capabilities, keeping root's: {e}"));
+    }
     logger.info(&format!("Opening file '{}'.", options.file.display()));
     let parsed = match check::load_keepalived(&options.file, options.config_id.clone(), false) {
         Ok(p) => p,
