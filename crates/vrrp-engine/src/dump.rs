@@ -746,181 +746,198 @@ pub fn render_data(snapshot: &Snapshot) -> String {
     render_global(&mut s, &snapshot.router_id, &snapshot.global);
     s.push_str("------< VRRP Topology >------\n");
     for i in &snapshot.instances {
-        let _ = writeln!(s, " VRRP Instance = {}", i.name);
-        let _ = writeln!(s, "   VRRP Version = {}", i.version);
-        if let Some(g) = &i.sync_group {
-            let _ = writeln!(s, "   Sync group = {g}");
-        }
-        if i.source.is_ipv6() {
-            s.push_str("   Using Native IPv6\n");
-        }
-        let _ = writeln!(s, "   State = {}", i.state.word());
-        if i.state == State::Backup {
-            // keepalived prints a stale buffer when no master has been heard yet; an
-            // empty value here.
+        render_instance(&mut s, i);
+    }
+    render_sockpool(&mut s, &snapshot.instances);
+    render_sync_groups(&mut s, &snapshot.groups);
+    render_scripts(&mut s, &snapshot.scripts);
+    s.push_str("------< Interfaces >------\n");
+    for i in &snapshot.interfaces {
+        render_interface(&mut s, i);
+    }
+    s
+}
+
+/// One instance of the data dump's "VRRP Topology" (`dump_vrrp()`).
+fn render_instance(s: &mut String, i: &InstanceDump) {
+    let _ = writeln!(s, " VRRP Instance = {}", i.name);
+    let _ = writeln!(s, "   VRRP Version = {}", i.version);
+    if let Some(g) = &i.sync_group {
+        let _ = writeln!(s, "   Sync group = {g}");
+    }
+    if i.source.is_ipv6() {
+        s.push_str("   Using Native IPv6\n");
+    }
+    let _ = writeln!(s, "   State = {}", i.state.word());
+    if i.state == State::Backup {
+        // keepalived prints a stale buffer when no master has been heard yet; an
+        // empty value here.
+        let _ = writeln!(
+            s,
+            "   Master router = {}",
+            i.master_addr.map(|a| a.to_string()).unwrap_or_default()
+        );
+        let _ = writeln!(s, "   Master priority = {}", i.master_priority);
+        if i.version == 3 {
             let _ = writeln!(
                 s,
-                "   Master router = {}",
-                i.master_addr.map(|a| a.to_string()).unwrap_or_default()
-            );
-            let _ = writeln!(s, "   Master priority = {}", i.master_priority);
-            if i.version == 3 {
-                let _ = writeln!(
-                    s,
-                    "   Master advert int = {:.2} sec",
-                    i.master_adver_int.as_secs_f64()
-                );
-            }
-        }
-        // keepalived lists some of its flag bits; others (nopreempt, skip_check_adv_addr)
-        // only make the list non-empty (measured).
-        if i.multicast_group.is_none() {
-            s.push_str("   Flags:\n     Using unicast\n");
-        } else if i.nopreempt || i.skip_check_adv_addr {
-            s.push_str("   Flags:\n");
-        } else {
-            s.push_str("   Flags: none\n");
-        }
-        let _ = writeln!(s, "   Wantstate = {}", i.wantstate.word());
-        s.push_str("   Number of config faults = 0\n");
-        let _ = writeln!(
-            s,
-            "   Number of interface and track script faults = {}",
-            u8::from(i.state == State::Fault)
-        );
-        s.push_str("   Number of track scripts init = 0\n");
-        let _ = writeln!(s, "   Last transition = {}", i.last_transition.data_form());
-        match i.read_timeout {
-            Some(t) => {
-                let _ = writeln!(s, "   Read timeout = {}", t.data_form());
-            }
-            None => s.push_str("   Read timeout = DISABLED\n"),
-        }
-        let _ = writeln!(s, "   Master down timer = {} usecs", master_down_micros(i));
-        let _ = writeln!(s, "   Interface = {}", i.interface);
-        if i.skip_check_adv_addr {
-            s.push_str("   Skip checking advert IP addresses\n");
-        }
-        let _ = writeln!(
-            s,
-            "   Using src_ip = {}{}",
-            i.source,
-            if i.source_configured {
-                " (from configuration)"
-            } else {
-                ""
-            }
-        );
-        if let Some(group) = i.multicast_group {
-            let _ = writeln!(s, "   Multicast address {group}");
-        }
-        let _ = writeln!(s, "   Gratuitous ARP delay = {}", i.garp_delay_secs);
-        let _ = writeln!(s, "   Gratuitous ARP repeat = {}", i.garp_repeat);
-        let _ = writeln!(s, "   Gratuitous ARP refresh = {}", i.garp_refresh_secs);
-        let _ = writeln!(
-            s,
-            "   Gratuitous ARP refresh repeat = {}",
-            i.garp_refresh_repeat
-        );
-        let _ = writeln!(
-            s,
-            "   Gratuitous ARP lower priority delay = {}",
-            i.garp_lower_prio_delay_secs
-        );
-        let _ = writeln!(
-            s,
-            "   Gratuitous ARP lower priority repeat = {}",
-            i.garp_lower_prio_repeat
-        );
-        s.push_str("   Down timer adverts = 3\n");
-        s.push_str("   Send advert after receive lower priority advert = true\n");
-        s.push_str("   Send advert after receive higher priority advert = false\n");
-        let _ = writeln!(s, "   Virtual Router ID = {}", i.vrid);
-        let _ = writeln!(s, "   Priority = {}", i.base_priority);
-        let _ = writeln!(s, "   Effective priority = {}", i.effective_priority);
-        let _ = writeln!(s, "   Total priority = {}", i.effective_priority);
-        if i.version == 2 && i.advert_int.subsec_millis() == 0 {
-            let _ = writeln!(s, "   Advert interval = {} sec", i.advert_int.as_secs());
-        } else {
-            let _ = writeln!(
-                s,
-                "   Advert interval = {} milli-sec",
-                i.advert_int.as_millis()
+                "   Master advert int = {:.2} sec",
+                i.master_adver_int.as_secs_f64()
             );
         }
-        s.push_str("   Accept = enabled\n");
+    }
+    // keepalived lists some of its flag bits; others (nopreempt, skip_check_adv_addr)
+    // only make the list non-empty (measured).
+    if i.multicast_group.is_none() {
+        s.push_str("   Flags:\n     Using unicast\n");
+    } else if i.nopreempt || i.skip_check_adv_addr {
+        s.push_str("   Flags:\n");
+    } else {
+        s.push_str("   Flags: none\n");
+    }
+    let _ = writeln!(s, "   Wantstate = {}", i.wantstate.word());
+    s.push_str("   Number of config faults = 0\n");
+    let _ = writeln!(
+        s,
+        "   Number of interface and track script faults = {}",
+        u8::from(i.state == State::Fault)
+    );
+    s.push_str("   Number of track scripts init = 0\n");
+    let _ = writeln!(s, "   Last transition = {}", i.last_transition.data_form());
+    match i.read_timeout {
+        Some(t) => {
+            let _ = writeln!(s, "   Read timeout = {}", t.data_form());
+        }
+        None => s.push_str("   Read timeout = DISABLED\n"),
+    }
+    let _ = writeln!(s, "   Master down timer = {} usecs", master_down_micros(i));
+    let _ = writeln!(s, "   Interface = {}", i.interface);
+    if i.skip_check_adv_addr {
+        s.push_str("   Skip checking advert IP addresses\n");
+    }
+    let _ = writeln!(
+        s,
+        "   Using src_ip = {}{}",
+        i.source,
+        if i.source_configured {
+            " (from configuration)"
+        } else {
+            ""
+        }
+    );
+    if let Some(group) = i.multicast_group {
+        let _ = writeln!(s, "   Multicast address {group}");
+    }
+    let _ = writeln!(s, "   Gratuitous ARP delay = {}", i.garp_delay_secs);
+    let _ = writeln!(s, "   Gratuitous ARP repeat = {}", i.garp_repeat);
+    let _ = writeln!(s, "   Gratuitous ARP refresh = {}", i.garp_refresh_secs);
+    let _ = writeln!(
+        s,
+        "   Gratuitous ARP refresh repeat = {}",
+        i.garp_refresh_repeat
+    );
+    let _ = writeln!(
+        s,
+        "   Gratuitous ARP lower priority delay = {}",
+        i.garp_lower_prio_delay_secs
+    );
+    let _ = writeln!(
+        s,
+        "   Gratuitous ARP lower priority repeat = {}",
+        i.garp_lower_prio_repeat
+    );
+    s.push_str("   Down timer adverts = 3\n");
+    s.push_str("   Send advert after receive lower priority advert = true\n");
+    s.push_str("   Send advert after receive higher priority advert = false\n");
+    let _ = writeln!(s, "   Virtual Router ID = {}", i.vrid);
+    let _ = writeln!(s, "   Priority = {}", i.base_priority);
+    let _ = writeln!(s, "   Effective priority = {}", i.effective_priority);
+    let _ = writeln!(s, "   Total priority = {}", i.effective_priority);
+    if i.version == 2 && i.advert_int.subsec_millis() == 0 {
+        let _ = writeln!(s, "   Advert interval = {} sec", i.advert_int.as_secs());
+    } else {
         let _ = writeln!(
             s,
-            "   Preempt = {}",
-            on_off(!i.nopreempt, "enabled", "disabled")
+            "   Advert interval = {} milli-sec",
+            i.advert_int.as_millis()
         );
-        if i.preempt_delay_secs > 0 {
-            let _ = writeln!(s, "   Preempt delay = {} secs", i.preempt_delay_secs);
-        }
-        s.push_str("   Promote_secondaries = disabled\n");
-        match &i.auth {
-            // keepalived shows authentication for VRRPv2 only.
-            DumpAuth::None if i.version != 2 => {}
-            DumpAuth::None => s.push_str("   Authentication type = none\n"),
-            DumpAuth::Pass(p) => {
-                let _ = write!(
-                    s,
-                    "   Authentication type = SIMPLE_PASSWORD\n   Password = {p}\n"
-                );
-            }
-            DumpAuth::Ah(p) => {
-                let _ = write!(s, "   Authentication type = IPSEC_AH\n   Password = {p}\n");
-            }
-        }
-        let split = i.vips.len().saturating_sub(i.excluded_vips);
-        let set = if i.vips_set { " set" } else { "" };
-        let _ = writeln!(s, "   Virtual IP ({split}):");
-        for v in &i.vips[..split] {
-            let _ = writeln!(s, "     {v}{set}");
-        }
-        if split < i.vips.len() {
-            s.push_str("   Virtual IP Excluded :\n");
-            for v in &i.vips[split..] {
-                let _ = writeln!(s, "     {v}{set}");
-            }
-        }
-        if i.multicast_group.is_none() {
+    }
+    s.push_str("   Accept = enabled\n");
+    let _ = writeln!(
+        s,
+        "   Preempt = {}",
+        on_off(!i.nopreempt, "enabled", "disabled")
+    );
+    if i.preempt_delay_secs > 0 {
+        let _ = writeln!(s, "   Preempt delay = {} secs", i.preempt_delay_secs);
+    }
+    s.push_str("   Promote_secondaries = disabled\n");
+    match &i.auth {
+        // keepalived shows authentication for VRRPv2 only.
+        DumpAuth::None if i.version != 2 => {}
+        DumpAuth::None => s.push_str("   Authentication type = none\n"),
+        DumpAuth::Pass(p) => {
             let _ = write!(
                 s,
-                "   Unicast TTL = 255\n   Check unicast src : {}\n   Unicast Peer :\n",
-                if i.check_unicast_src { "yes" } else { "no" }
-            );
-            for (peer, min_ttl, max_ttl) in &i.unicast_peers {
-                let _ = writeln!(s, "     {peer} min_ttl {min_ttl} max_ttl {max_ttl}");
-            }
-            s.push_str("   Unicast checksum compatibility = no\n");
-        }
-        let _ = writeln!(s, "   fd_in {}, fd_out {}", i.fds.0, i.fds.1);
-        if !i.tracked_interfaces.is_empty() {
-            s.push_str("   Tracked interfaces :\n");
-            for (name, weight) in &i.tracked_interfaces {
-                let _ = writeln!(s, "     {name} weight {weight}");
-            }
-        }
-        if !i.scripts.is_empty() {
-            s.push_str("   Tracked scripts :\n");
-            for (name, weight) in &i.scripts {
-                let _ = writeln!(s, "     {name} weight {weight}");
-            }
-        }
-        s.push_str("   Using smtp notification = no\n");
-        s.push_str("   Notify deleted = Fault\n");
-        for (kind, cmd, uid, gid) in &i.notify_lines {
-            let _ = writeln!(
-                s,
-                "   {kind} state transition script = {cmd}, uid:gid {uid}:{gid}"
+                "   Authentication type = SIMPLE_PASSWORD\n   Password = {p}\n"
             );
         }
-        s.push_str("   Notify priority changes = false\n");
+        DumpAuth::Ah(p) => {
+            let _ = write!(s, "   Authentication type = IPSEC_AH\n   Password = {p}\n");
+        }
     }
+    let split = i.vips.len().saturating_sub(i.excluded_vips);
+    let set = if i.vips_set { " set" } else { "" };
+    let _ = writeln!(s, "   Virtual IP ({split}):");
+    for v in &i.vips[..split] {
+        let _ = writeln!(s, "     {v}{set}");
+    }
+    if split < i.vips.len() {
+        s.push_str("   Virtual IP Excluded :\n");
+        for v in &i.vips[split..] {
+            let _ = writeln!(s, "     {v}{set}");
+        }
+    }
+    if i.multicast_group.is_none() {
+        let _ = write!(
+            s,
+            "   Unicast TTL = 255\n   Check unicast src : {}\n   Unicast Peer :\n",
+            if i.check_unicast_src { "yes" } else { "no" }
+        );
+        for (peer, min_ttl, max_ttl) in &i.unicast_peers {
+            let _ = writeln!(s, "     {peer} min_ttl {min_ttl} max_ttl {max_ttl}");
+        }
+        s.push_str("   Unicast checksum compatibility = no\n");
+    }
+    let _ = writeln!(s, "   fd_in {}, fd_out {}", i.fds.0, i.fds.1);
+    if !i.tracked_interfaces.is_empty() {
+        s.push_str("   Tracked interfaces :\n");
+        for (name, weight) in &i.tracked_interfaces {
+            let _ = writeln!(s, "     {name} weight {weight}");
+        }
+    }
+    if !i.scripts.is_empty() {
+        s.push_str("   Tracked scripts :\n");
+        for (name, weight) in &i.scripts {
+            let _ = writeln!(s, "     {name} weight {weight}");
+        }
+    }
+    s.push_str("   Using smtp notification = no\n");
+    s.push_str("   Notify deleted = Fault\n");
+    for (kind, cmd, uid, gid) in &i.notify_lines {
+        let _ = writeln!(
+            s,
+            "   {kind} state transition script = {cmd}, uid:gid {uid}:{gid}"
+        );
+    }
+    s.push_str("   Notify priority changes = false\n");
+}
+
+/// "VRRP Sockpool": one entry per socket pair, with the instances sharing it.
+fn render_sockpool(s: &mut String, instances: &[InstanceDump]) {
     s.push_str("------< VRRP Sockpool >------\n");
     let mut seen: Vec<(i32, i32)> = Vec::new();
-    for i in &snapshot.instances {
+    for i in instances {
         if seen.contains(&i.fds) {
             continue;
         }
@@ -954,14 +971,18 @@ pub fn render_data(snapshot: &Snapshot) -> String {
             let _ = writeln!(s, "   Address = {}", i.source);
         }
         s.push_str("   Rx buf size = 0\n   VRRP instances\n");
-        for other in snapshot.instances.iter().filter(|o| o.fds == i.fds) {
+        for other in instances.iter().filter(|o| o.fds == i.fds) {
             let _ = writeln!(s, "     {} vrid {}", other.name, other.vrid);
         }
     }
-    if !snapshot.groups.is_empty() {
+}
+
+/// "VRRP Sync groups" (no section without groups).
+fn render_sync_groups(s: &mut String, groups: &[GroupDump]) {
+    if !groups.is_empty() {
         s.push_str("------< VRRP Sync groups >------\n");
     }
-    for g in &snapshot.groups {
+    for g in groups {
         let _ = writeln!(s, " VRRP Sync Group = {}, {}", g.name, g.state.word());
         let _ = writeln!(
             s,
@@ -974,11 +995,15 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         }
         s.push_str("   Using smtp notification = no\n");
     }
+}
+
+/// "VRRP Scripts" (no section without scripts, measured).
+fn render_scripts(s: &mut String, scripts: &[ScriptDump]) {
     // No section at all without scripts (measured).
-    if !snapshot.scripts.is_empty() {
+    if !scripts.is_empty() {
         s.push_str("------< VRRP Scripts >------\n");
     }
-    for sc in &snapshot.scripts {
+    for sc in scripts {
         let _ = writeln!(s, " VRRP Script = {}", sc.name);
         let _ = writeln!(s, "   Command = {}", quoted_command(&sc.command));
         let _ = writeln!(s, "   Interval = {} sec", sc.interval_secs);
@@ -1012,11 +1037,6 @@ pub fn render_data(snapshot: &Snapshot) -> String {
         }
         s.push_str("   State = idle\n");
     }
-    s.push_str("------< Interfaces >------\n");
-    for i in &snapshot.interfaces {
-        render_interface(&mut s, i);
-    }
-    s
 }
 
 /// Writes `text` to `path` as keepalived does: created or truncated, mode 0600.
