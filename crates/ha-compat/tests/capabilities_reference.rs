@@ -1,6 +1,6 @@
 //! What the VRRP process may do, against the real keepalived 2.2.7: the same
 //! configuration is run by `/usr/sbin/keepalived -n -l -D` and by ha-compat called as
-//! `keepalived`, each alone in a network namespace `hacaps-PID-N` (a veth pair,
+//! `keepalived`, one after the other in a network namespace `hacaps-PID` (a veth pair,
 //! 10.97.0.1/24, deleted by a drop guard). The instance becomes MASTER (its VIP must
 //! appear: the engine could still do its job); a `notify_master` script run as root and a
 //! `track_script` run as `nobody` write their own capability sets.
@@ -15,132 +15,51 @@
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const KEEPALIVED: &str = "/usr/sbin/keepalived";
+mod common;
+
+use common::keepalived_lab::{can_run, KeepalivedLab};
 
 const SCRIPT: &str = "#!/bin/sh\n\
 grep -E '^Cap(Eff|Prm)' /proc/self/status > \"$(dirname \"$0\")/out/$1.caps\"\n\
 exit 0\n";
 
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// The lab: a veth pair `hacaps0`/`hacaps1` (10.97.0.1/24), the script, and an output
+/// directory any user may write (for the `nobody` script).
+fn lab() -> KeepalivedLab {
+    let lab = KeepalivedLab::new(format!("hacaps-{}", std::process::id()));
+    let out = lab.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+    lab.script("caps.sh", SCRIPT);
+    lab.veth("hacaps0", "hacaps1");
+    for dev in ["hacaps0", "hacaps1"] {
+        lab.ip(&["link", "set", dev, "up"]);
+    }
+    lab.ip(&["addr", "add", "10.97.0.1/24", "dev", "hacaps0"]);
+    lab
 }
 
-/// A namespace and a directory, both removed on drop; the daemon killed.
-struct Lab {
-    ns: String,
-    dir: PathBuf,
-    daemon: Option<Child>,
+fn config(lab: &KeepalivedLab) -> String {
+    let script = lab.path("caps.sh");
+    format!(
+        "global_defs {{\n  router_id caps\n  enable_script_security\n  script_user root\n}}\n\
+         vrrp_script chk {{\n  script \"{script} track\"\n  interval 1\n  user nobody\n}}\n\
+         vrrp_instance VI_1 {{\n  state BACKUP\n  interface hacaps0\n  virtual_router_id 52\n  \
+         priority 100\n  advert_int 1\n  track_script {{\n    chk\n  }}\n  \
+         notify_master \"{script} master\"\n  virtual_ipaddress {{\n    10.97.0.100/24\n  }}\n}}\n"
+    )
 }
 
-impl Lab {
-    fn new(n: usize) -> Lab {
-        let ns = format!("hacaps-{}-{n}", std::process::id());
-        let dir = std::env::temp_dir().join(&ns);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("out")).unwrap();
-        // Script security: the script's directories are not writable by others; the
-        // output directory is, for the `nobody` script.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::set_permissions(dir.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let script = dir.join("caps.sh");
-        std::fs::write(&script, SCRIPT).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let lab = Lab {
-            ns,
-            dir,
-            daemon: None,
-        };
-        run(&["ip", "netns", "add", &lab.ns]);
-        let ip = |args: &[&str]| {
-            let mut all = vec!["ip", "-n", &lab.ns];
-            all.extend_from_slice(args);
-            run(&all);
-        };
-        ip(&[
-            "link", "add", "hacaps0", "type", "veth", "peer", "name", "hacaps1",
-        ]);
-        ip(&["link", "set", "lo", "up"]);
-        ip(&["link", "set", "hacaps0", "up"]);
-        ip(&["link", "set", "hacaps1", "up"]);
-        ip(&["addr", "add", "10.97.0.1/24", "dev", "hacaps0"]);
-        lab
-    }
-
-    fn config(&self) -> String {
-        let script = self.dir.join("caps.sh").display().to_string();
-        format!(
-            "global_defs {{\n  router_id caps\n  enable_script_security\n  script_user root\n}}\n\
-             vrrp_script chk {{\n  script \"{script} track\"\n  interval 1\n  user nobody\n}}\n\
-             vrrp_instance VI_1 {{\n  state BACKUP\n  interface hacaps0\n  virtual_router_id 52\n  \
-             priority 100\n  advert_int 1\n  track_script {{\n    chk\n  }}\n  \
-             notify_master \"{script} master\"\n  virtual_ipaddress {{\n    10.97.0.100/24\n  }}\n}}\n"
-        )
-    }
-
-    fn start(&mut self, program: &Path) {
-        let conf = self.dir.join("keepalived.conf");
-        std::fs::write(&conf, self.config()).unwrap();
-        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
-        self.daemon = Some(
-            Command::new("ip")
-                .args(["netns", "exec", &self.ns])
-                .arg(program)
-                .args(["-n", "-l", "-D", "-f"])
-                .arg(&conf)
-                .arg("-p")
-                .arg(self.dir.join("k.pid"))
-                .arg("-r")
-                .arg(self.dir.join("v.pid"))
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn vip_present(&self) -> bool {
-        let out = Command::new("ip")
-            .args(["-n", &self.ns, "-4", "addr", "show", "dev", "hacaps0"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("10.97.0.100/24")
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn vip_present(lab: &KeepalivedLab) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", &lab.ns, "-4", "addr", "show", "dev", "hacaps0"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("10.97.0.100/24")
 }
 
 /// `CapEff` and `CapPrm` of a `/proc/PID/status`-style text, as numbers.
@@ -167,18 +86,19 @@ struct Observed {
     vip_removed_at_stop: bool,
 }
 
-fn play(lab: &mut Lab, program: &Path) -> Observed {
-    lab.start(program);
+fn play(lab: &mut KeepalivedLab, program: &Path) -> Observed {
+    let conf = config(lab);
+    lab.start(program, &conf, &[]);
     let deadline = Instant::now() + Duration::from_secs(15);
     let out = lab.dir.join("out");
     while Instant::now() < deadline
-        && !(lab.vip_present()
+        && !(vip_present(lab)
             && out.join("master.caps").exists()
             && out.join("track.caps").exists())
     {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let became_master_with_vip = lab.vip_present();
+    let became_master_with_vip = vip_present(lab);
     let vrrp_pid = std::fs::read_to_string(lab.dir.join("v.pid")).unwrap();
     let engine =
         sets(&std::fs::read_to_string(format!("/proc/{}/status", vrrp_pid.trim())).unwrap());
@@ -200,7 +120,7 @@ fn play(lab: &mut Lab, program: &Path) -> Observed {
         vip_removed_at_stop: false,
     };
     lab.stop();
-    let vip_removed_at_stop = !lab.vip_present();
+    let vip_removed_at_stop = !vip_present(lab);
     for name in ["master.caps", "track.caps"] {
         let _ = std::fs::remove_file(out.join(name));
     }
@@ -212,15 +132,13 @@ fn play(lab: &mut Lab, program: &Path) -> Observed {
 
 #[test]
 fn the_vrrp_engine_keeps_only_what_it_needs_and_scripts_keep_what_keepalived_gives_them() {
-    if !nix::unistd::geteuid().is_root() || !Path::new(KEEPALIVED).exists() {
-        eprintln!("SKIP capabilities_reference: needs root and {KEEPALIVED}");
+    let Some(keepalived) = can_run("capabilities_reference") else {
         return;
-    }
-    let mut lab = Lab::new(0);
-    let reference = play(&mut lab, Path::new(KEEPALIVED));
-    let link = lab.dir.join("keepalived");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-compat"), &link).unwrap();
-    let ours = play(&mut lab, &link);
+    };
+    let mut lab = lab();
+    let reference = play(&mut lab, &keepalived);
+    let ours = lab.ours();
+    let ours = play(&mut lab, &ours);
 
     // The reference ran as planned: MASTER, and keepalived's VRRP process as root.
     assert!(reference.became_master_with_vip, "{reference:x?}");

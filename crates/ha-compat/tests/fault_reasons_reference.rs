@@ -14,152 +14,49 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-fn can_run() -> Option<PathBuf> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIP fault_reasons_reference: needs root (network namespaces)");
-        return None;
+mod common;
+
+use common::keepalived_lab::{can_run, KeepalivedLab};
+
+/// The namespace's links and the directory's scripts and tracked file.
+fn lab(tag: &str) -> KeepalivedLab {
+    let lab = KeepalivedLab::new(format!("hafault-{}-{tag}", std::process::id()));
+    for (a, b) in [("hk5-a", "hk5-b"), ("hk5-o", "hk5-p"), ("hk5-d", "hk5-e")] {
+        lab.veth(a, b);
     }
-    let k = PathBuf::from("/usr/sbin/keepalived");
-    if !k.exists() {
-        eprintln!(
-            "SKIP fault_reasons_reference: keepalived is not installed (apt-get install -y keepalived)"
-        );
-        return None;
+    lab.ip(&["addr", "add", "10.77.0.1/24", "dev", "hk5-a"]);
+    lab.ip(&["addr", "add", "10.77.1.1/24", "dev", "hk5-o"]);
+    for up in ["hk5-a", "hk5-b", "hk5-e"] {
+        lab.ip(&["link", "set", up, "up"]);
     }
-    Some(k)
+    let notify = format!("echo \"$*\" >> {}/notify.log", lab.dir.display());
+    for (name, body) in [
+        ("slow_ok.sh", "sleep 2\nexit 0"),
+        ("slow_fail.sh", "sleep 2\nexit 1"),
+        ("notify.sh", notify.as_str()),
+    ] {
+        lab.script(name, &format!("#!/bin/sh\n{body}\n"));
+    }
+    std::fs::write(lab.dir.join("tf.val"), "5\n").unwrap();
+    lab
 }
 
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// One namespace and one directory; both gone on drop.
-struct Lab {
-    ns: String,
-    dir: PathBuf,
-    daemon: Option<Child>,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let ns = format!("hafault-{}-{tag}", std::process::id());
-        let dir = std::env::temp_dir().join(&ns);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // Script security: no directory on the way writable by others.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let lab = Lab {
-            ns,
-            dir,
-            daemon: None,
-        };
-        run(&["ip", "netns", "add", &lab.ns]);
-        let ip = |args: &[&str]| {
-            let mut all = vec!["ip", "-n", &lab.ns];
-            all.extend_from_slice(args);
-            run(&all);
-        };
-        ip(&["link", "set", "lo", "up"]);
-        for (a, b) in [("hk5-a", "hk5-b"), ("hk5-o", "hk5-p"), ("hk5-d", "hk5-e")] {
-            ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        }
-        ip(&["addr", "add", "10.77.0.1/24", "dev", "hk5-a"]);
-        ip(&["addr", "add", "10.77.1.1/24", "dev", "hk5-o"]);
-        for up in ["hk5-a", "hk5-b", "hk5-e"] {
-            ip(&["link", "set", up, "up"]);
-        }
-        for (name, body) in [
-            ("slow_ok.sh", "sleep 2\nexit 0"),
-            ("slow_fail.sh", "sleep 2\nexit 1"),
-            (
-                "notify.sh",
-                &format!("echo \"$*\" >> {}/notify.log", lab.dir.display()),
-            ),
-        ] {
-            let p = lab.dir.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        std::fs::write(lab.dir.join("tf.val"), "5\n").unwrap();
-        lab
-    }
-
-    fn start(&mut self, program: &Path) {
-        let conf = self.dir.join("keepalived.conf");
-        std::fs::write(&conf, config(&self.dir)).unwrap();
-        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
-            .arg(program)
-            .args(["-n", "-l", "-D", "--vrrp", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(self.dir.join("k.pid"))
-            .arg("-r")
-            .arg(self.dir.join("v.pid"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.daemon = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            stop_child(&mut child);
-        }
-    }
-
-    /// The instances' lines (without the time prefix), and the notifications, sorted
-    /// (each instance's own order is kept; scripts run concurrently).
-    fn outcome(&self) -> (Vec<String>, Vec<String>) {
-        let log = std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
-        let lines = log
-            .lines()
-            .filter_map(|l| l.split_once(": ").map(|(_, rest)| rest.to_string()))
-            .filter(|l| l.starts_with("(VI_"))
-            .collect();
-        let notify = std::fs::read_to_string(self.dir.join("notify.log")).unwrap_or_default();
-        let mut notify: Vec<String> = notify.lines().map(str::to_string).collect();
-        notify.sort();
-        (lines, notify)
-    }
-}
-
-fn stop_child(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    for _ in 0..50 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The instances' lines (without the time prefix), and the notifications, sorted
+/// (each instance's own order is kept; scripts run concurrently).
+fn instance_lines_and_notifications(lab: &KeepalivedLab) -> (Vec<String>, Vec<String>) {
+    let lines = lab
+        .daemon_log()
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, rest)| rest.to_string()))
+        .filter(|l| l.starts_with("(VI_"))
+        .collect();
+    let notify = std::fs::read_to_string(lab.dir.join("notify.log")).unwrap_or_default();
+    let mut notify: Vec<String> = notify.lines().map(str::to_string).collect();
+    notify.sort();
+    (lines, notify)
 }
 
 fn config(dir: &Path) -> String {
@@ -203,16 +100,17 @@ fn config(dir: &Path) -> String {
 }
 
 fn outcome(program: &Path, tag: &str) -> (Vec<String>, Vec<String>) {
-    let mut lab = Lab::new(tag);
-    lab.start(program);
+    let mut lab = lab(tag);
+    let conf = config(&lab.dir);
+    lab.start(program, &conf, &["--vrrp"]);
     std::thread::sleep(Duration::from_secs(4));
     lab.stop();
-    lab.outcome()
+    instance_lines_and_notifications(&lab)
 }
 
 #[test]
 fn start_up_fault_lines_and_script_init_as_keepalived() {
-    let Some(keepalived) = can_run() else {
+    let Some(keepalived) = can_run("fault_reasons_reference") else {
         return;
     };
     let reference = outcome(&keepalived, "ref");

@@ -19,204 +19,92 @@
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+mod common;
+
+use common::keepalived_lab::KeepalivedLab;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn can_run() -> Option<PathBuf> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIP notify_fifo_reference: needs root (network namespaces)");
-        return None;
-    }
-    let k = PathBuf::from("/usr/sbin/keepalived");
-    if !k.exists() {
-        eprintln!(
-            "SKIP notify_fifo_reference: keepalived is not installed (apt-get install -y keepalived)"
-        );
-        return None;
-    }
-    Some(k)
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::keepalived_lab::can_run("notify_fifo_reference")
 }
 
 fn sleep_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
-/// One namespace and one directory; both gone on drop.
-struct Lab {
-    ns: String,
-    dir: PathBuf,
-    daemon: Option<Child>,
+/// The namespace (veth `hafifo0`/`hafifo1`, 10.98.0.1/24) and the reader script.
+fn new_lab() -> KeepalivedLab {
+    let lab = KeepalivedLab::new(format!(
+        "hafifo-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    lab.veth("hafifo0", "hafifo1");
+    lab.ip(&["link", "set", "hafifo0", "up"]);
+    lab.ip(&["link", "set", "hafifo1", "up"]);
+    lab.ip(&["addr", "add", "10.98.0.1/24", "dev", "hafifo0"]);
+    lab.script("reader.sh", READER);
+    lab
 }
 
-impl Lab {
-    fn new() -> Lab {
-        let ns = format!(
-            "hafifo-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
+/// What the readers `label` recorded, one after the other (in the order they were
+/// started: by pid), each ending with `--`; the lab's directory written `{DIR}`.
+fn record(lab: &KeepalivedLab, label: &str) -> Vec<String> {
+    let mut runs: Vec<(u32, PathBuf)> = std::fs::read_dir(&lab.dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let pid = name
+                .strip_prefix(&format!("{label}-"))?
+                .strip_suffix(".out")?
+                .parse()
+                .ok()?;
+            Some((pid, e.path()))
+        })
+        .collect();
+    runs.sort();
+    let mut lines = Vec::new();
+    for (_, path) in runs {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        lines.extend(
+            text.replace(&lab.path(""), "{DIR}")
+                .lines()
+                .map(str::to_owned),
         );
-        let dir = std::env::temp_dir().join(&ns);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // script security: every directory on the way must not be writable by others.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let lab = Lab {
-            ns,
-            dir,
-            daemon: None,
-        };
-        run(&["ip", "netns", "add", &lab.ns]);
-        let ip = |args: &[&str]| {
-            let mut all = vec!["ip", "-n", &lab.ns];
-            all.extend_from_slice(args);
-            run(&all);
-        };
-        ip(&[
-            "link", "add", "hafifo0", "type", "veth", "peer", "name", "hafifo1",
-        ]);
-        ip(&["link", "set", "lo", "up"]);
-        ip(&["link", "set", "hafifo0", "up"]);
-        ip(&["link", "set", "hafifo1", "up"]);
-        ip(&["addr", "add", "10.98.0.1/24", "dev", "hafifo0"]);
-        let reader = lab.dir.join("reader.sh");
-        std::fs::write(&reader, READER).unwrap();
-        std::fs::set_permissions(&reader, std::fs::Permissions::from_mode(0o755)).unwrap();
-        lab
+        lines.push("--".to_owned());
     }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    fn start(&mut self, program: &Path, global_defs: &str) {
-        let conf = self.dir.join("keepalived.conf");
-        std::fs::write(&conf, config(&global_defs.replace("{DIR}", &self.path("")))).unwrap();
-        let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns])
-            .arg(program)
-            .args(["-n", "-l", "-D", "-f"])
-            .arg(&conf)
-            .arg("-p")
-            .arg(self.dir.join("k.pid"))
-            .arg("-r")
-            .arg(self.dir.join("v.pid"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.daemon = Some(child);
-    }
-
-    fn signal(&self, signal: nix::sys::signal::Signal) {
-        // `ip netns exec` execs the daemon: the child's pid is the daemon's.
-        let pid = self.daemon.as_ref().unwrap().id();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            stop_child(&mut child);
-        }
-    }
-
-    /// What the readers `label` recorded, one after the other (in the order they were
-    /// started: by pid), each ending with `--`; the lab's directory written `{DIR}`.
-    fn record(&self, label: &str) -> Vec<String> {
-        let mut runs: Vec<(u32, PathBuf)> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let pid = name
-                    .strip_prefix(&format!("{label}-"))?
-                    .strip_suffix(".out")?
-                    .parse()
-                    .ok()?;
-                Some((pid, e.path()))
-            })
-            .collect();
-        runs.sort();
-        let mut lines = Vec::new();
-        for (_, path) in runs {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            lines.extend(
-                text.replace(&self.path(""), "{DIR}")
-                    .lines()
-                    .map(str::to_owned),
-            );
-            lines.push("--".to_owned());
-        }
-        lines
-    }
-
-    /// Which of the FIFOs are still there, and their mode.
-    fn fifos_left(&self, names: &[&str]) -> Vec<String> {
-        names
-            .iter()
-            .filter_map(|n| {
-                let m = std::fs::symlink_metadata(self.dir.join(n)).ok()?;
-                Some(format!(
-                    "{n} fifo={} mode={:o}",
-                    m.file_type().is_fifo(),
-                    m.permissions().mode() & 0o7777
-                ))
-            })
-            .collect()
-    }
-
-    fn daemon_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
-    }
-
-    /// Clears what a run left (records and FIFOs) for the next daemon.
-    fn reset(&self, names: &[&str]) {
-        for n in names {
-            let _ = std::fs::remove_file(self.dir.join(n));
-        }
-        for e in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            if e.path().extension().is_some_and(|x| x == "out") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
+    lines
 }
 
-fn stop_child(child: &mut Child) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    for _ in 0..50 {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        sleep_ms(100);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+/// Which of the FIFOs are still there, and their mode.
+fn fifos_left(lab: &KeepalivedLab, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| {
+            let m = std::fs::symlink_metadata(lab.dir.join(n)).ok()?;
+            Some(format!(
+                "{n} fifo={} mode={:o}",
+                m.file_type().is_fifo(),
+                m.permissions().mode() & 0o7777
+            ))
+        })
+        .collect()
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// Clears what a run left (records and FIFOs) for the next daemon.
+fn reset(lab: &KeepalivedLab, names: &[&str]) {
+    for n in names {
+        let _ = std::fs::remove_file(lab.dir.join(n));
+    }
+    for e in std::fs::read_dir(&lab.dir).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "out") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -259,15 +147,16 @@ struct Outcome {
 /// Runs `global_defs` lines with `program`: BACKUP, MASTER after 3 s, optionally a
 /// SIGHUP reload once master, then SIGTERM.
 fn scenario(
-    lab: &mut Lab,
+    lab: &mut KeepalivedLab,
     program: &Path,
     global_defs: &str,
     labels: &[&str],
     fifos: &[&str],
     reload: bool,
 ) -> Outcome {
-    lab.reset(fifos);
-    lab.start(program, global_defs);
+    reset(lab, fifos);
+    let conf = config(&global_defs.replace("{DIR}", &lab.path("")));
+    lab.start(program, &conf, &[]);
     sleep_ms(5000);
     if reload {
         lab.signal(nix::sys::signal::Signal::SIGHUP);
@@ -279,7 +168,7 @@ fn scenario(
     let records = labels
         .iter()
         .map(|l| {
-            let all = lab.record(l);
+            let all = record(lab, l);
             let terms = all.iter().filter(|x| *x == "TERM").count();
             let rest = all.into_iter().filter(|x| x != "TERM").collect();
             ((*l).to_owned(), rest, terms)
@@ -287,7 +176,7 @@ fn scenario(
         .collect();
     Outcome {
         records,
-        fifos_left: lab.fifos_left(fifos),
+        fifos_left: fifos_left(lab, fifos),
         script_end_logged: lab
             .daemon_log()
             .contains("vrrp notify fifo script terminated"),
@@ -316,20 +205,12 @@ fn without_racy_eof(mut outcome: Outcome) -> Outcome {
     outcome
 }
 
-/// ha-compat, reached as `keepalived` (the name selects its keepalived personality).
-fn ours(lab: &Lab) -> PathBuf {
-    let link = lab.dir.join("keepalived");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-compat"), &link).unwrap();
-    link
-}
-
 fn compare(global_defs: &str, labels: &[&str], fifos: &[&str], reload: bool) -> Outcome {
     let k = can_run().unwrap();
-    let mut lab = Lab::new();
+    let mut lab = new_lab();
     let reference = scenario(&mut lab, &k, global_defs, labels, fifos, reload);
     let log = lab.daemon_log();
-    let ours_bin = ours(&lab);
+    let ours_bin = lab.ours();
     let ours = scenario(&mut lab, &ours_bin, global_defs, labels, fifos, reload);
     let (ours, reference) = (without_racy_eof(ours), without_racy_eof(reference));
     assert_eq!(

@@ -1,4 +1,4 @@
-//! What the haproxy reference tests share: a network namespace of their own, toy servers
+//! What the reference tests share (the keepalived ones: [`keepalived_lab`]): a network namespace of their own, toy servers
 //! in it, the daemon under test killed on drop.
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses its own subset
 
@@ -9,6 +9,8 @@ use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod keepalived_lab;
 
 pub const HAPROXY: &str = "/usr/sbin/haproxy";
 
