@@ -382,9 +382,11 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             return 1;
         }
     };
-    // A daemon child reads the configuration again: its parent has already printed what
-    // there is to say about it.
-    let silent = (flags.quiet && !flags.verbose) || crate::daemon::is_child();
+    // A daemon child, and a master's worker, read the configuration again: their parent
+    // has already printed what there is to say about it.
+    let silent = (flags.quiet && !flags.verbose)
+        || crate::daemon::is_child()
+        || crate::master_worker::is_worker();
     let mut preamble_done = false;
     let mut preamble = |err: &mut dyn Write| {
         if !preamble_done && !silent {
@@ -435,36 +437,10 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         return usage(out, err);
     }
     if !flags.check && flags.master_worker.is_some() && !crate::master_worker::is_worker() {
-        return run_master(&flags, args, err);
+        return run_master(&flags, &files, args, err);
     }
-    let options = LoadOptions {
-        env: &ProcessEnv,
-        features: FEATURES,
-        resolver: &SystemResolver,
-        accounts: &SystemAccounts,
-        host_files: true,
-    };
-    let loaded = haproxy_conf::load(&files, &options);
-    let mut warnings = false;
-    for d in &loaded.diagnostics {
-        if d.severity == Severity::Warning {
-            warnings = true;
-        }
-        if silent {
-            continue;
-        }
-        if d.severity >= Severity::Warning {
-            preamble(err);
-        }
-        let _ = err.write_all(render_haproxy(d, &loaded.sources, pid).as_bytes());
-    }
-    let zero_warning = flags.zero_warning
-        || loaded
-            .config
-            .global
-            .unmodelled
-            .iter()
-            .any(|d| d.words.first().is_some_and(|w| w == "zero-warning"));
+    let (loaded, warnings) = load_reported(&files, pid, silent, &mut preamble, err);
+    let zero_warning = zero_warning(&flags, &loaded);
     if !flags.check {
         return match loaded.outcome {
             Outcome::Unreadable { .. } | Outcome::Invalid => 1,
@@ -524,17 +500,108 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
+/// Reads the configuration and prints its diagnostics as HAProxy does (the preamble
+/// before the first warning); whether there were warnings.
+fn load_reported(
+    files: &[PathBuf],
+    pid: u32,
+    silent: bool,
+    preamble: &mut dyn FnMut(&mut dyn Write),
+    err: &mut dyn Write,
+) -> (haproxy_conf::Loaded, bool) {
+    let options = LoadOptions {
+        env: &ProcessEnv,
+        features: FEATURES,
+        resolver: &SystemResolver,
+        accounts: &SystemAccounts,
+        host_files: true,
+    };
+    let loaded = haproxy_conf::load(files, &options);
+    let mut warnings = false;
+    for d in &loaded.diagnostics {
+        if d.severity == Severity::Warning {
+            warnings = true;
+        }
+        if silent {
+            continue;
+        }
+        if d.severity >= Severity::Warning {
+            preamble(err);
+        }
+        let _ = err.write_all(render_haproxy(d, &loaded.sources, pid).as_bytes());
+    }
+    (loaded, warnings)
+}
+
+/// `-zero-warning` or `zero-warning` in global.
+fn zero_warning(flags: &HaproxyFlags, loaded: &haproxy_conf::Loaded) -> bool {
+    flags.zero_warning
+        || loaded
+            .config
+            .global
+            .unmodelled
+            .iter()
+            .any(|d| d.words.first().is_some_and(|w| w == "zero-warning"))
+}
+
+/// What the master checks before starting a worker, at start and at each reload, as
+/// HAProxy's master parses the configuration before it forks: the diagnostics, then
+/// whether a worker can run it (valid, a listener, no warning under `zero-warning`).
+fn master_check(
+    flags: &HaproxyFlags,
+    files: &[PathBuf],
+    log: &mut crate::master_worker::MasterLog,
+    err: &mut dyn Write,
+) -> bool {
+    let pid = log.pid();
+    let silent = flags.quiet && !flags.verbose;
+    let mut preamble = |err: &mut dyn Write| {
+        if !silent {
+            log.before_warning(err);
+        }
+    };
+    let (loaded, warnings) = load_reported(files, pid, silent, &mut preamble, err);
+    match loaded.outcome {
+        Outcome::Unreadable { .. } | Outcome::Invalid => false,
+        Outcome::Valid { listeners: false } => {
+            log.alert(err, "[haproxy.main()] No enabled listener found (check for 'bind' directives) ! Exiting.");
+            false
+        }
+        Outcome::Valid { listeners: true } if warnings && zero_warning(flags, &loaded) => {
+            log.alert(
+                err,
+                "config : Some warnings were found and 'zero-warning' is set. Aborting.",
+            );
+            false
+        }
+        Outcome::Valid { listeners: true } => true,
+    }
+}
+
 /// `-W`/`-Ws` (not a worker): the master (see [`crate::master_worker`]), daemonised
-/// first with `-D`. The master does not read the configuration: its worker does and
-/// says what is wrong, and its exit status ends the master (HAProxy's master reads it
-/// first; the status is the same, 1).
-fn run_master(flags: &HaproxyFlags, args: &[OsString], err: &mut dyn Write) -> i32 {
+/// first with `-D`. The master reads the configuration (at start and at each reload)
+/// and says what is wrong, as HAProxy's; its workers read it again silently.
+fn run_master(
+    flags: &HaproxyFlags,
+    files: &[PathBuf],
+    args: &[OsString],
+    err: &mut dyn Write,
+) -> i32 {
     let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
     let systemd = flags.master_worker == Some(MasterWorker::Systemd);
     let daemon = flags.daemon && !(flags.foreground || flags.debug || systemd);
     if daemon && !crate::daemon::is_child() {
         return crate::daemon::spawn(&program, args, crate::daemon::ParentWaits::UntilReady);
     }
+    let mut log = crate::master_worker::MasterLog::new(std::process::id(), write_preamble);
+    // A daemon child's parent has printed the diagnostics already.
+    let quiet_start = std::cell::Cell::new(crate::daemon::is_child());
+    let check = |log: &mut crate::master_worker::MasterLog, err: &mut dyn Write| {
+        if quiet_start.replace(false) {
+            return master_check(flags, files, log, &mut std::io::sink());
+        }
+        master_check(flags, files, log, err)
+    };
     crate::master_worker::run(
         &crate::master_worker::Master {
             argv0: program,
@@ -543,6 +610,8 @@ fn run_master(flags: &HaproxyFlags, args: &[OsString], err: &mut dyn Write) -> i
             sd_notify: systemd,
             quiet_workers: crate::daemon::is_child(),
         },
+        &mut log,
+        &check,
         err,
     )
 }

@@ -178,6 +178,70 @@ pub struct Master {
     pub quiet_workers: bool,
 }
 
+/// Reads the configuration as the master does at start and at each reload, printing
+/// its diagnostics through the log (HAProxy's master parses it before forking a worker);
+/// true when a worker can be started with it.
+pub type ConfigCheck<'a> = dyn Fn(&mut MasterLog, &mut dyn Write) -> bool + 'a;
+
+/// The master's stderr lines, `[LEVEL]    (PID) : text`: before its first warning or
+/// alert after each start or reload, HAProxy's two `haproxy version is` / `path to
+/// executable is` notices (a reloaded HAProxy master is a new exec of the program).
+pub struct MasterLog {
+    pid: u32,
+    preamble: fn(u32, &mut dyn Write),
+    preamble_done: bool,
+}
+
+impl std::fmt::Debug for MasterLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterLog")
+            .field("pid", &self.pid)
+            .field("preamble_done", &self.preamble_done)
+            .finish()
+    }
+}
+
+impl MasterLog {
+    pub fn new(pid: u32, preamble: fn(u32, &mut dyn Write)) -> MasterLog {
+        MasterLog {
+            pid,
+            preamble,
+            preamble_done: false,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Before a warning or an alert: the preamble, once per exec.
+    pub fn before_warning(&mut self, err: &mut dyn Write) {
+        if !self.preamble_done {
+            self.preamble_done = true;
+            (self.preamble)(self.pid, err);
+        }
+    }
+
+    pub fn notice(&mut self, err: &mut dyn Write, text: &str) {
+        let _ = writeln!(err, "[NOTICE]   ({}) : {text}", self.pid);
+    }
+
+    pub fn warning(&mut self, err: &mut dyn Write, text: &str) {
+        self.before_warning(err);
+        let _ = writeln!(err, "[WARNING]  ({}) : {text}", self.pid);
+    }
+
+    pub fn alert(&mut self, err: &mut dyn Write, text: &str) {
+        self.before_warning(err);
+        let _ = writeln!(err, "[ALERT]    ({}) : {text}", self.pid);
+    }
+
+    /// A reload: HAProxy's master execs itself again.
+    fn reexec(&mut self) {
+        self.preamble_done = false;
+    }
+}
+
 enum Msg {
     Signal(i32),
     /// A worker listens; its listening sockets.
@@ -186,18 +250,27 @@ enum Msg {
     NotReady,
 }
 
-/// Runs the master; returns its exit status.
-pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
+/// Runs the master; returns its exit status. `check` reads the configuration (at start
+/// and at each reload; a reload with a configuration it refuses changes nothing).
+pub fn run(
+    master: &Master,
+    log: &mut MasterLog,
+    check: &ConfigCheck<'_>,
+    err: &mut dyn Write,
+) -> i32 {
     use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
-    let pid = std::process::id();
+    let pid = log.pid();
+    if !check(log, err) {
+        return 1;
+    }
     if let Some(path) = &master.pidfile {
         if crate::pidfile::write(path, pid).is_err() {
-            let _ = writeln!(
-                err,
-                "[ALERT]    ({pid}) : [{}.main()] Cannot create pidfile {}",
+            let text = format!(
+                "[{}.main()] Cannot create pidfile {}",
                 master.argv0,
                 path.display()
             );
+            log.alert(err, &text);
             return 1;
         }
     }
@@ -207,7 +280,7 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
     ]) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(err, "[ALERT]    ({pid}) : cannot handle signals: {e}");
+            log.alert(err, &format!("cannot handle signals: {e}"));
             return 1;
         }
     };
@@ -231,14 +304,11 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
     match spawn_worker(master, &master.args, &tx, &kept) {
         Ok(w) => {
             workers.insert(w);
-            let _ = writeln!(err, "[NOTICE]   ({pid}) : New worker ({w}) forked");
+            log.notice(err, &format!("New worker ({w}) forked"));
+            log.notice(err, "Loading success.");
         }
         Err(e) => {
-            let _ = writeln!(
-                err,
-                "[ALERT]    ({pid}) : [{}.main()] Cannot fork: {e}.",
-                master.argv0
-            );
+            log.alert(err, &format!("[{}.main()] Cannot fork: {e}.", master.argv0));
             return 1;
         }
     }
@@ -252,7 +322,6 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                 }
                 if !started_once {
                     started_once = true;
-                    let _ = writeln!(err, "[NOTICE]   ({pid}) : Loading success.");
                     if crate::daemon::is_child() {
                         crate::daemon::ready();
                     }
@@ -276,17 +345,11 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                     };
                     let child = u32::try_from(child.as_raw()).unwrap_or(0);
                     if former.remove(&child) {
-                        let _ = writeln!(
-                            err,
-                            "[WARNING]  ({pid}) : Former worker ({child}) exited with {text}"
-                        );
+                        log.warning(err, &format!("Former worker ({child}) exited with {text}"));
                     }
                     if workers.remove(&child) {
                         last_status = code;
-                        let _ = writeln!(
-                            err,
-                            "[ALERT]    ({pid}) : Current worker ({child}) exited with {text}"
-                        );
+                        log.alert(err, &format!("Current worker ({child}) exited with {text}"));
                     }
                 }
                 if workers.is_empty() && !former.is_empty() && !stopping {
@@ -297,46 +360,48 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                 if workers.is_empty() && former.is_empty() {
                     // HAProxy: 0 after a stop it was asked for, else the worker's status.
                     let status = if stopping { 0 } else { last_status };
-                    let _ = writeln!(
-                        err,
-                        "[WARNING]  ({pid}) : All workers exited. Exiting... ({status})"
-                    );
+                    log.warning(err, &format!("All workers exited. Exiting... ({status})"));
                     return status;
                 }
             }
-            Msg::Signal(s) if s == SIGUSR2 => {
-                // Reload: a new worker with the configuration read again; it tells the
-                // old ones to finish once it serves.
+            // HAProxy's master reloads on SIGUSR2 and on SIGHUP (`mworker_catch_sighup`).
+            Msg::Signal(s) if s == SIGUSR2 || s == SIGHUP => {
+                log.reexec();
+                log.notice(err, "Reloading HAProxy");
+                if !check(log, err) {
+                    // The running workers stay; the master runs on (`Loading failure!`).
+                    log.warning(err, "Loading failure!");
+                    continue;
+                }
+                // A new worker with the configuration read again; it tells the old ones
+                // to finish once it serves.
                 let mut args = without_old_pids(&master.args);
                 args.push("-sf".into());
                 args.extend(workers.iter().map(|w| OsString::from(w.to_string())));
-                let _ = writeln!(err, "[WARNING]  ({pid}) : Reexecuting Master process");
                 match spawn_worker(master, &args, &tx, &kept) {
                     Ok(w) => {
                         // The old workers finish when the new one serves; a new one
                         // that fails leaves them serving.
                         former.extend(std::mem::take(&mut workers));
                         workers.insert(w);
-                        let _ = writeln!(err, "[NOTICE]   ({pid}) : New worker ({w}) forked");
+                        log.notice(err, &format!("New worker ({w}) forked"));
+                        log.notice(err, "Loading success.");
                     }
                     Err(e) => {
-                        let _ = writeln!(err, "[ALERT]    ({pid}) : reload failed: {e}");
+                        log.alert(err, &format!("[{}.main()] Cannot fork: {e}.", master.argv0));
                     }
                 }
             }
             Msg::Signal(s) => {
+                // SIGTERM, SIGINT, SIGUSR1: the same signal to every worker
+                // (`mworker_catch_sigterm`), and the master ends with them.
                 let forwarded = match s {
-                    SIGTERM | SIGINT => {
-                        stopping = true;
-                        let _ = writeln!(err, "[WARNING]  ({pid}) : Exiting Master process...");
-                        Signal::SIGTERM
-                    }
-                    SIGUSR1 => {
-                        stopping = true;
-                        Signal::SIGUSR1
-                    }
-                    _ => Signal::SIGHUP,
+                    SIGUSR1 => Signal::SIGUSR1,
+                    SIGINT => Signal::SIGINT,
+                    _ => Signal::SIGTERM,
                 };
+                log.warning(err, "Exiting Master process...");
+                stopping = true;
                 for w in workers.iter().chain(&former) {
                     let _ = kill(Pid::from_raw(i32::try_from(*w).unwrap_or(0)), forwarded);
                 }
