@@ -13,9 +13,10 @@
 //! again. The old worker then closes its copies without resetting what waits in their
 //! accept queues: the new worker accepts it. The master
 //! writes its own pid to the pid file (as HAProxy, measured), sends systemd READY=1
-//! once a worker is ready (`-Ws`), forwards SIGTERM/SIGINT/SIGUSR1/SIGHUP to the
-//! workers, and exits when the last worker has gone (0, as HAProxy's master after
-//! SIGTERM, measured). The master CLI (`-S`) is not provided.
+//! once a worker is ready (`-Ws`), forwards SIGTERM/SIGINT/SIGUSR1 to the workers,
+//! reloads on SIGUSR2 and on SIGHUP (HAProxy 2.6's `mworker_catch_sighup()`: the
+//! master does not forward SIGHUP, measured), and exits when the last worker has gone
+//! (0, as HAProxy's master after SIGTERM, measured). The master CLI (`-S`) is not provided.
 //!
 //! Why not the supervisor: the supervisor restarts crashed children and knows nothing of
 //! reloads; HAProxy's master restarts nothing (a dead worker ends the master) and
@@ -304,13 +305,15 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                     return status;
                 }
             }
-            Msg::Signal(s) if s == SIGUSR2 => {
+            Msg::Signal(s) if s == SIGUSR2 || s == SIGHUP => {
                 // Reload: a new worker with the configuration read again; it tells the
-                // old ones to finish once it serves.
+                // old ones to finish once it serves. HAProxy 2.6's master reloads on
+                // SIGHUP too (`mworker_catch_sighup()`), it does not forward it.
                 let mut args = without_old_pids(&master.args);
                 args.push("-sf".into());
                 args.extend(workers.iter().map(|w| OsString::from(w.to_string())));
-                let _ = writeln!(err, "[WARNING]  ({pid}) : Reexecuting Master process");
+                // haproxy 2.6.12's words (`mworker_reload()`, measured).
+                let _ = writeln!(err, "[NOTICE]   ({pid}) : Reloading HAProxy");
                 match spawn_worker(master, &args, &tx, &kept) {
                     Ok(w) => {
                         // The old workers finish when the new one serves; a new one
@@ -335,7 +338,8 @@ pub fn run(master: &Master, err: &mut dyn Write) -> i32 {
                         stopping = true;
                         Signal::SIGUSR1
                     }
-                    _ => Signal::SIGHUP,
+                    // Only the signals registered above come here, all handled before.
+                    _ => continue,
                 };
                 for w in workers.iter().chain(&former) {
                     let _ = kill(Pid::from_raw(i32::try_from(*w).unwrap_or(0)), forwarded);
