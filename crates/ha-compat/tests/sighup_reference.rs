@@ -4,7 +4,8 @@
 //! test creates (loopback only, deleted by a drop guard, also on panic).
 //!
 //! `haproxy -db`: `sig_dump_state()`. The configuration has a frontend routed to a
-//! backend with one live server, one dead checked server and a backup; an HTTP frontend
+//! backend with one live server, one dead checked server, a backup, one in maintenance
+//! (`disabled`: DOWN) and one of weight 0 (UP, not counted as usable); an HTTP frontend
 //! routed to a backend whose only server is dead; a `listen` whose active server is dead
 //! and whose backup (`maxconn 1`) serves one held session while another waits (in the
 //! server's queue, as HAProxy 2.6 puts it). Clients pass, some stay connected, then SIGHUP, then SIGTERM. What must
@@ -51,6 +52,8 @@ backend be
     server web1 127.0.0.1:9001 check inter 300 fall 2 rise 2
     server web2 127.0.0.1:9002 check inter 300 fall 2 rise 2
     server web3 127.0.0.1:9003 backup
+    server web4 127.0.0.1:9001 disabled
+    server web5 127.0.0.1:9001 weight 0
 frontend www
     mode http
     option httplog
@@ -260,6 +263,8 @@ fn sighup_dumps_server_states_like_haproxy_2_6() {
     assert!(reference.alive_after_sighup, "{reference:#?}");
     for expected in [
         "SIGHUP: Server be/web1 is UP. Conn: 1 act, 0 pend, 4 tot.",
+        "SIGHUP: Server be/web4 is DOWN. Conn: 0 act, 0 pend, 0 tot.",
+        "SIGHUP: Server be/web5 is UP. Conn: 0 act, 0 pend, 0 tot.",
         // The queued session waits in l2's own queue, and counts in `beconn`.
         "SIGHUP: Server lst/l2 is UP. Conn: 1 act, 1 pend, 1 tot.",
         "SIGHUP: Proxy lst is running on backup servers ! Conn: act(FE+BE): 2+2, 1 pend (0 unass), tot(FE+BE): 2+2.",
