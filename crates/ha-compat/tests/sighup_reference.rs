@@ -8,7 +8,8 @@
 //! (`disabled`: DOWN) and one of weight 0 (UP, not counted as usable); an HTTP frontend
 //! routed to a backend whose only server is dead; a `listen` whose active server is dead
 //! and whose backup (`maxconn 1`) serves one held session while another waits (in the
-//! server's queue, as HAProxy 2.6 puts it). Clients pass, some stay connected, then SIGHUP, then SIGTERM. What must
+//! server's queue, as HAProxy 2.6 puts it); a `mode http` listen with one connection
+//! idle between requests and one waiting for its answer. Clients pass, some stay connected, then SIGHUP, then SIGTERM. What must
 //! match: the SIGHUP lines on stderr and in the log (`log stdout format raw`), in order
 //! and exactly (pid masked); the other stderr and log lines (server state changes) as a
 //! set (the order of checks of different servers is timing); that the process answers
@@ -66,7 +67,117 @@ listen lst
     bind 127.0.0.1:8082
     server l1 127.0.0.1:9006 check inter 300 fall 1 rise 1
     server l2 127.0.0.1:9007 backup maxconn 1
+listen web
+    mode http
+    option httplog
+    bind 127.0.0.1:8083
+    server h1 127.0.0.1:9008
 ";
+
+/// An HTTP server on 127.0.0.1:9008 in the namespace: `GET /slow` is never answered
+/// (held until the peer closes), anything else gets `200` with `ok`, kept alive. Stops
+/// with the namespace's test (the listener thread ends when `running` goes false).
+struct HttpServer {
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpServer {
+    fn start(ns: &Ns) -> HttpServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let running = std::sync::Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = ns.spawn(move || {
+            let listener = std::net::TcpListener::bind("127.0.0.1:9008").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            ready_tx.send(()).unwrap();
+            while flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        std::thread::spawn(move || serve_http(s));
+                    }
+                    Err(_) => sleep_ms(5),
+                }
+            }
+        });
+        ready_rx.recv().unwrap();
+        HttpServer {
+            running,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.running
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_http(s: TcpStream) {
+    let _ = s.set_nonblocking(false);
+    // Bounded, so a stuck peer cannot keep the thread forever.
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(&s);
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+            let end = line == "\r\n";
+            head.push_str(&line);
+            if end {
+                break;
+            }
+        }
+        if head.starts_with("GET /slow") {
+            let mut sink = String::new();
+            while matches!(reader.read_line(&mut sink), Ok(n) if n > 0) {}
+            return;
+        }
+        if (&s)
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// An HTTP/1.1 request for `path` through `web`, the connection kept: the status line
+/// once the whole answer is in (nothing for `/slow`, never answered).
+fn http_kept(ns: &Ns, path: &'static str) -> (TcpStream, String) {
+    ns.spawn(move || {
+        let mut s = TcpStream::connect("127.0.0.1:8083").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut status = String::new();
+        if path != "/slow" {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 512];
+            while !got.ends_with(b"\r\n\r\nok") {
+                match s.read(&mut buf) {
+                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&got);
+            status = text.lines().next().unwrap_or("").to_string();
+        }
+        (s, status)
+    })
+    .join()
+    .unwrap()
+}
 
 /// A connection through `addr` that has read the server's greeting line (or nothing, if
 /// `greeted` is false: a queued one), kept open.
@@ -165,6 +276,7 @@ fn play(program: &Path, dir: &Path) -> Observed {
     std::fs::write(&cfg, CFG).unwrap();
     let web1 = Web::start(&ns, 9001, "web1", AfterGreeting::Hold);
     let l2 = Web::start(&ns, 9007, "l2", AfterGreeting::Hold);
+    let h1 = HttpServer::start(&ns);
     let stdout = dir.join(format!("{}.out", ns.0));
     let stderr = dir.join(format!("{}.err", ns.0));
     let mut daemon = Daemon::haproxy_db(
@@ -196,6 +308,11 @@ fn play(program: &Path, dir: &Path) -> Observed {
     received.push(line);
     sleep_ms(100);
     let (lst_queued, _) = held(&ns, "127.0.0.1:8082", false);
+    // `mode http`: one connection idle after its answer (kept alive), one waiting for
+    // its answer.
+    let (web_idle, status) = http_kept(&ns, "/");
+    received.push(status);
+    let (web_waiting, _) = http_kept(&ns, "/slow");
     sleep_ms(300);
     let pid = Pid::from_raw(daemon.0.id() as i32);
     kill(pid, Signal::SIGHUP).unwrap();
@@ -212,11 +329,14 @@ fn play(program: &Path, dir: &Path) -> Observed {
     received.push(line);
     drop(lst_queued);
     drop(fe_held);
+    drop(web_idle);
+    drop(web_waiting);
     sleep_ms(300);
     kill(pid, Signal::SIGTERM).unwrap();
     let status = status_of(&mut daemon);
     drop(web1);
     drop(l2);
+    drop(h1);
     let read = |p: &PathBuf| -> Vec<String> {
         std::fs::read_to_string(p)
             .unwrap()
@@ -268,6 +388,8 @@ fn sighup_dumps_server_states_like_haproxy_2_6() {
         // The queued session waits in l2's own queue, and counts in `beconn`.
         "SIGHUP: Server lst/l2 is UP. Conn: 1 act, 1 pend, 1 tot.",
         "SIGHUP: Proxy lst is running on backup servers ! Conn: act(FE+BE): 2+2, 1 pend (0 unass), tot(FE+BE): 2+2.",
+        "SIGHUP: Server web/h1 is UP. Conn: 1 act, 0 pend, 2 tot.",
+        "SIGHUP: Proxy web has 1 active servers and 0 backup servers available. Conn: act(FE+BE): 2+1, 0 pend (0 unass), tot(FE+BE): 2+2.",
     ] {
         assert!(
             reference.log_dump.iter().any(|l| l == expected),
