@@ -4,7 +4,8 @@
 //! test creates (loopback only, deleted by a drop guard, also on panic).
 //!
 //! `haproxy -db`: `sig_dump_state()`. The configuration has a frontend routed to a
-//! backend with one live server, one dead checked server, a backup, one in maintenance
+//! backend with one live server, one dead checked server, a backup (drained through the
+//! stats page's admin form: UP, not usable), one in maintenance
 //! (`disabled`: DOWN) and one of weight 0 (UP, not counted as usable); an HTTP frontend
 //! routed to a backend whose only server is dead; a `listen` whose active server is dead
 //! and whose backup (`maxconn 1`) serves one held session while another waits (in the
@@ -72,6 +73,12 @@ listen web
     option httplog
     bind 127.0.0.1:8083
     server h1 127.0.0.1:9008
+listen stats
+    mode http
+    bind 127.0.0.1:8404
+    stats enable
+    stats uri /st
+    stats admin if TRUE
 ";
 
 /// An HTTP server on 127.0.0.1:9008 in the namespace: `GET /slow` is never answered
@@ -209,6 +216,28 @@ fn http_status(ns: &Ns) -> String {
     .unwrap()
 }
 
+/// The stats page's admin form: `be/web3` to drain. The status line.
+fn drain_web3(ns: &Ns) -> String {
+    ns.spawn(|| {
+        let body = "s=web3&action=drain&b=be";
+        let mut s = TcpStream::connect("127.0.0.1:8404").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.write_all(
+            format!(
+                "POST /st HTTP/1.1\r\nHost: lb\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        got.lines().next().unwrap_or("").to_string()
+    })
+    .join()
+    .unwrap()
+}
+
 /// What one daemon did.
 #[derive(Debug, PartialEq)]
 struct Observed {
@@ -301,6 +330,9 @@ fn play(program: &Path, dir: &Path) -> Observed {
         received.push(http_status(&ns));
         sleep_ms(100);
     }
+    // The backup web3 draining: UP, but no longer a usable backup.
+    received.push(drain_web3(&ns));
+    sleep_ms(100);
     // Held during the SIGHUP: one session on web1, one on l2, one queued behind it.
     let (fe_held, line) = held(&ns, "127.0.0.1:8080", true);
     received.push(line);
@@ -385,6 +417,10 @@ fn sighup_dumps_server_states_like_haproxy_2_6() {
         "SIGHUP: Server be/web1 is UP. Conn: 1 act, 0 pend, 4 tot.",
         "SIGHUP: Server be/web4 is DOWN. Conn: 0 act, 0 pend, 0 tot.",
         "SIGHUP: Server be/web5 is UP. Conn: 0 act, 0 pend, 0 tot.",
+        "SIGHUP: Server be/web3 is UP. Conn: 0 act, 0 pend, 0 tot.",
+        "SIGHUP: Proxy be has 1 active servers and 0 backup servers available. Conn: act(FE+BE): 0+1, 0 pend (0 unass), tot(FE+BE): 0+4.",
+        // The stats page's request does not enter the backend.
+        "SIGHUP: Proxy stats has no servers. Conn: act(FE+BE): 0+0, 0 pend (0 unass), tot(FE+BE): 1+0.",
         // The queued session waits in l2's own queue, and counts in `beconn`.
         "SIGHUP: Server lst/l2 is UP. Conn: 1 act, 1 pend, 1 tot.",
         "SIGHUP: Proxy lst is running on backup servers ! Conn: act(FE+BE): 2+2, 1 pend (0 unass), tot(FE+BE): 2+2.",
