@@ -138,7 +138,11 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
         crate::master_worker::worker_ready(&engine.listening_sockets());
     }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
-    let dumper = engine.state_dumper();
+    let dumper = if crate::master_worker::is_worker() {
+        engine.state_dumper().under_master()
+    } else {
+        engine.state_dumper()
+    };
     runtime.block_on(async move {
         // SIGHUP: the servers' states, while the sessions run on.
         let dumps = {

@@ -18,6 +18,7 @@
 //!
 //! `haproxy -W -db`: HAProxy 2.6's master does not forward SIGHUP, it reloads
 //! (`mworker_catch_sighup()`): a new worker, the old one soft-stopped, the master alive.
+//! SIGHUP sent to the worker itself dumps the states, as with `-db`.
 //!
 //! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -479,11 +480,16 @@ struct MasterRun {
     /// The worker before and after were different processes.
     worker_replaced: bool,
     master_alive: bool,
+    /// The new worker after a SIGHUP of its own.
+    worker_alive: bool,
     /// A client through `fe` after the SIGHUP.
     served: String,
     /// stderr without [NOTICE] lines (pids masked), sorted: the two workers' lines
     /// interleave with the master's.
     stderr: Vec<String>,
+    /// The worker's SIGHUP lines on stderr and in the log, in order.
+    stderr_dump: Vec<String>,
+    log_dump: Vec<String>,
     status: Option<String>,
 }
 
@@ -493,6 +499,7 @@ fn master_sighup(program: &Path, dir: &Path) -> MasterRun {
     std::fs::write(&cfg, CFG).unwrap();
     let web1 = Web::start(&ns, 9001, "web1", AfterGreeting::Close);
     let stderr = dir.join(format!("{}.err", ns.0));
+    let stdout = dir.join(format!("{}.out", ns.0));
     let mut master = Daemon(
         Command::new("ip")
             .args(["netns", "exec", &ns.0])
@@ -500,7 +507,7 @@ fn master_sighup(program: &Path, dir: &Path) -> MasterRun {
             .args(["-W", "-db", "-f"])
             .arg(&cfg)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap(),
@@ -512,6 +519,13 @@ fn master_sighup(program: &Path, dir: &Path) -> MasterRun {
     sleep_ms(1500);
     let after = children_of(pid);
     let master_alive = master.0.try_wait().unwrap().is_none();
+    // A worker itself dumps its servers' states on SIGHUP (HAProxy's worker keeps
+    // `sig_dump_state()`), on the master's stderr, and serves on.
+    if let Some(worker) = after.first() {
+        kill(Pid::from_raw(*worker), Signal::SIGHUP).unwrap();
+    }
+    sleep_ms(300);
+    let worker_alive = after.first().is_some_and(|w| children_of(pid).contains(w));
     let (s, served) = held(&ns, "127.0.0.1:8080", true);
     drop(s);
     sleep_ms(200);
@@ -524,17 +538,32 @@ fn master_sighup(program: &Path, dir: &Path) -> MasterRun {
         .filter(|l| !l.contains("[NOTICE]"))
         .map(mask)
         .collect();
+    let stderr_dump = lines
+        .iter()
+        .filter(|l| l.contains("SIGHUP"))
+        .cloned()
+        .collect();
     lines.sort();
+    let log_dump = std::fs::read_to_string(&stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("SIGHUP"))
+        .map(str::to_owned)
+        .collect();
     MasterRun {
         worker_replaced: before.len() == 1 && after.len() == 1 && before != after,
         master_alive,
+        worker_alive,
         served,
         stderr: lines,
+        stderr_dump,
+        log_dump,
         status,
     }
 }
 
-/// `haproxy -W -db`: SIGHUP to the master reloads, as HAProxy 2.6's master.
+/// `haproxy -W -db`: SIGHUP to the master reloads, as HAProxy 2.6's master; SIGHUP to
+/// the worker dumps its servers' states.
 #[test]
 fn sighup_to_a_master_reloads_like_haproxy_2_6() {
     if !can_run("sighup_reference") {
@@ -546,6 +575,25 @@ fn sighup_to_a_master_reloads_like_haproxy_2_6() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(reference.worker_replaced, "{reference:#?}");
     assert!(reference.master_alive, "{reference:#?}");
+    assert!(reference.worker_alive, "{reference:#?}");
+    // The worker's own `GLOBAL` proxy (the master CLI's), before `<HTTPCLIENT>`, not
+    // logged.
+    assert_eq!(
+        reference.stderr_dump[reference.stderr_dump.len() - 4],
+        "[WARNING]  (PID) : SIGHUP: Proxy GLOBAL has no servers. Conn: act(FE+BE): 0+0, 0 pend (0 unass), tot(FE+BE): 0+0.",
+        "{reference:#?}"
+    );
+    assert!(
+        !reference.log_dump.iter().any(|l| l.contains("GLOBAL")),
+        "{reference:#?}"
+    );
+    assert!(
+        reference
+            .stderr
+            .iter()
+            .any(|l| l.ends_with("SIGHUP: Server be/web1 is UP. Conn: 0 act, 0 pend, 0 tot.")),
+        "{reference:#?}"
+    );
     assert_eq!(reference.served, "web1\n", "{reference:#?}");
     assert!(
         reference

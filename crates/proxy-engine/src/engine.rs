@@ -805,7 +805,10 @@ impl Engine {
 
     /// What prints the servers' states on SIGHUP, usable while [`Engine::run`] runs.
     pub fn state_dumper(&self) -> StateDumper {
-        StateDumper(self.stop_reports.clone())
+        StateDumper {
+            reports: self.stop_reports.clone(),
+            master_cli: false,
+        }
     }
 
     /// Runs until `shutdown` resolves, then stops as it says (see [`Stop`]).
@@ -932,25 +935,62 @@ impl Engine {
 /// and in each proxy's log ([`crate::state_dump`]). Reads what the sessions update; stops
 /// nothing.
 #[derive(Clone)]
-pub struct StateDumper(Arc<Vec<StopReport>>);
+pub struct StateDumper {
+    reports: Arc<Vec<StopReport>>,
+    /// Under a `-W` master: HAProxy's worker also lists its `GLOBAL` proxy.
+    master_cli: bool,
+}
 
 impl std::fmt::Debug for StateDumper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StateDumper")
-            .field("proxies", &self.0.len())
+            .field("proxies", &self.reports.len())
+            .field("master_cli", &self.master_cli)
             .finish()
     }
 }
 
+type ProxyLog<'a> = Option<&'a Arc<Mutex<LogSender>>>;
+
 impl StateDumper {
+    /// This process is a `-W` master's worker. HAProxy's worker has one more proxy,
+    /// `GLOBAL`, the frontend of the socket pair its master's CLI reaches it by
+    /// (`mworker_cli_sockpair_new()`), linked after the configuration's proxies and
+    /// before `<HTTPCLIENT>`, with no log targets (haproxy 2.6.12, measured). Ours has
+    /// no master CLI: the proxy is listed as HAProxy lists it when that CLI is unused,
+    /// with no connections.
+    pub fn under_master(mut self) -> StateDumper {
+        self.master_cli = true;
+        self
+    }
+
+    fn entries(&self) -> Vec<(ProxyDump, ProxyLog<'_>)> {
+        let mut entries: Vec<(ProxyDump, ProxyLog<'_>)> = self
+            .reports
+            .iter()
+            .map(|r| (proxy_dump(r), r.log.as_ref()))
+            .collect();
+        if self.master_cli {
+            let global = ProxyDump {
+                name: "GLOBAL".into(),
+                ..ProxyDump::default()
+            };
+            // `<HTTPCLIENT>` is last.
+            entries.insert(entries.len().saturating_sub(1), (global, None));
+        }
+        entries
+    }
+
     /// The figures the lines show, per proxy in `proxies_list` order.
     pub fn snapshot(&self) -> Vec<ProxyDump> {
-        self.0.iter().map(proxy_dump).collect()
+        self.entries().into_iter().map(|(dump, _)| dump).collect()
     }
 
     /// Prints the lines: warnings through `events`, notices to each proxy's log.
     pub fn dump(&self, events: &dyn EngineEvents) {
-        for line in dump_lines(&self.snapshot()) {
+        let (proxies, logs): (Vec<ProxyDump>, Vec<ProxyLog<'_>>) =
+            self.entries().into_iter().unzip();
+        for line in dump_lines(&proxies) {
             let (warn, log) = match line.target {
                 DumpTarget::Stderr => (true, None),
                 DumpTarget::Log(i) => (false, Some(i)),
@@ -959,8 +999,8 @@ impl StateDumper {
             if warn {
                 events.warning(&line.text);
             }
-            if let Some(report) = log.and_then(|i| self.0.get(i)) {
-                send_log(report.log.as_ref(), LEVEL_NOTICE, &line.text);
+            if let Some(log) = log.and_then(|i| logs.get(i)) {
+                send_log(*log, LEVEL_NOTICE, &line.text);
             }
         }
     }
