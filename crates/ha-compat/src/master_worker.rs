@@ -13,9 +13,10 @@
 //! again. The old worker then closes its copies without resetting what waits in their
 //! accept queues: the new worker accepts it. The master
 //! writes its own pid to the pid file (as HAProxy, measured), sends systemd READY=1
-//! once a worker is ready (`-Ws`), forwards SIGTERM/SIGINT/SIGUSR1/SIGHUP to the
-//! workers, and exits when the last worker has gone (0, as HAProxy's master after
-//! SIGTERM, measured). The master CLI (`-S`) is not provided.
+//! once a worker is ready (`-Ws`), forwards SIGTERM/SIGINT/SIGUSR1 to the workers,
+//! reloads on SIGUSR2 and on SIGHUP (HAProxy 2.6's `mworker_catch_sighup()`: the
+//! master does not forward SIGHUP, measured), and exits when the last worker has gone
+//! (0, as HAProxy's master after SIGTERM, measured). The master CLI (`-S`) is not provided.
 //!
 //! Why not the supervisor: the supervisor restarts crashed children and knows nothing of
 //! reloads; HAProxy's master restarts nothing (a dead worker ends the master) and

@@ -4,7 +4,8 @@
 //! `group`/`gid`, then `user`/`uid`), and runs until SIGUSR1 (soft stop: listeners close,
 //! `Proxy X stopped` lines, exit 0 once the sessions under way have ended) or
 //! SIGTERM/SIGINT (default action: killed by the signal, as HAProxy 2.6 without
-//! master-worker).
+//! master-worker). SIGHUP prints every server's state and connection counts
+//! (`sig_dump_state()`) and the process runs on.
 //!
 //! Messages on stderr in HAProxy's shape: `[WARNING]  (PID) : ...`, `[ALERT]    (PID) :
 //! ...`. What the engine cannot run yet is refused before anything starts, with the
@@ -90,6 +91,19 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             return 1;
         }
     };
+    // SIGHUP is caught from here on (before anyone is told we are ready): its default
+    // action would kill the process.
+    let hangups = {
+        let _entered = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    };
+    let hangups = match hangups {
+        Ok(h) => h,
+        Err(e) => {
+            alert(err, pid, &format!("cannot handle SIGHUP: {e}"));
+            return 1;
+        }
+    };
     for warning in engine.warnings() {
         let _ = writeln!(err, "[WARNING]  ({pid}) : config : {warning}");
     }
@@ -124,7 +138,23 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
         crate::master_worker::worker_ready(&engine.listening_sockets());
     }
     let events: Arc<dyn EngineEvents> = Arc::new(Stderr { pid });
+    let dumper = if crate::master_worker::is_worker() {
+        engine.state_dumper().under_master()
+    } else {
+        engine.state_dumper()
+    };
     runtime.block_on(async move {
+        // SIGHUP: the servers' states, while the sessions run on.
+        let dumps = {
+            let events = events.clone();
+            let mut hangups = hangups;
+            async move {
+                while hangups.recv().await.is_some() {
+                    dumper.dump(events.as_ref());
+                }
+                std::future::pending::<()>().await;
+            }
+        };
         // SIGUSR1: soft stop. SIGTERM and SIGINT keep their default action, as in HAProxy
         // 2.6 without master-worker: the process ends at once, killed by the signal.
         let stop = async {
@@ -137,7 +167,10 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
                 Err(_) => std::future::pending::<Stop>().await,
             }
         };
-        engine.run(events, stop).await;
+        tokio::select! {
+            () = engine.run(events, stop) => {}
+            () = dumps => {}
+        }
     });
     runtime.shutdown_background();
     0

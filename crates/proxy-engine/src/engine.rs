@@ -43,6 +43,7 @@ use crate::http::stats::{
 use crate::listener::ConnLimit;
 use crate::probe::schedule::{spawn_check, CheckCommands, CheckReport, ServerCheck};
 use crate::probe::ProbeSpec;
+use crate::state_dump::{dump_lines, ProxyDump, ServerDump, Target as DumpTarget};
 use crate::stopping::Stopping;
 use crate::tcp_frontend::{http_routing, log_sender, run_tcp_frontend, SharedPicker, TcpFrontend};
 use crate::tcp_session::{
@@ -529,8 +530,9 @@ pub struct Engine {
     epoch: tokio::time::Instant,
     /// Every connection of the process (the soft stop waits for it to drain).
     process: ConnLimit,
-    /// What the soft stop reports, in configuration order.
-    stop_reports: Vec<StopReport>,
+    /// What the soft stop and SIGHUP report, in configuration order (shared with the
+    /// [`StateDumper`]s).
+    stop_reports: Arc<Vec<StopReport>>,
     /// Where the stats page's admin actions report (set by [`Engine::run`]).
     events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
     /// Set when a soft stop begins; every `mode http` route reads it.
@@ -539,11 +541,16 @@ pub struct Engine {
     hard_stop_after: Option<Duration>,
 }
 
-/// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop.
+/// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop, and
+/// what its SIGHUP lines read ([`StateDumper`]).
 struct StopReport {
     name: String,
     /// The frontend's connection counter (frontends and listens).
     frontend: Option<ConnLimit>,
+    /// The balancer and its session count (backends and listens).
+    backend: Option<(BackendHandle, SharedPicker)>,
+    /// HAProxy's internal `<HTTPCLIENT>` proxy (its two idle servers, never used here).
+    internal: bool,
     /// The proxy's stats counters: `BE` is its backend's `stot` (`be_counters.cum_conn`,
     /// one per stream that entered it: per request in `mode http`).
     traffic: Option<Arc<crate::counters::ProxyTraffic>>,
@@ -622,6 +629,8 @@ impl Engine {
             stop_reports.push(StopReport {
                 name: proxy.name.clone(),
                 frontend,
+                backend: None,
+                internal: false,
                 traffic: traffic.shared(&proxy.name),
                 // The sender this proxy already has (same targets), else a new one.
                 log: match backends.iter().find(|b| b.name == proxy.name) {
@@ -645,6 +654,8 @@ impl Engine {
         stop_reports.push(StopReport {
             name: "<HTTPCLIENT>".into(),
             frontend: None,
+            backend: None,
+            internal: true,
             traffic: None,
             log: log_sender(config, &internal, clock)?,
         });
@@ -675,6 +686,13 @@ impl Engine {
                 SharedPicker::new(Box::new(b.handle.clone())).counting(traffic.shared(&b.name))
             })
             .collect();
+        for report in &mut stop_reports {
+            report.backend = backends
+                .iter()
+                .zip(&pickers)
+                .find(|(b, _)| b.name == report.name)
+                .map(|(b, p)| (b.handle.clone(), p.clone()));
+        }
         let named_pickers: Vec<(String, SharedPicker)> = backends
             .iter()
             .zip(&pickers)
@@ -750,7 +768,7 @@ impl Engine {
             pickers,
             epoch,
             process: process.clone(),
-            stop_reports,
+            stop_reports: Arc::new(stop_reports),
             events,
             stopping,
             hard_stop_after: config.global.hard_stop_after,
@@ -783,6 +801,14 @@ impl Engine {
             .iter()
             .map(|(f, _)| (f.name.clone(), f.local_addrs().unwrap_or_default()))
             .collect()
+    }
+
+    /// What prints the servers' states on SIGHUP, usable while [`Engine::run`] runs.
+    pub fn state_dumper(&self) -> StateDumper {
+        StateDumper {
+            reports: self.stop_reports.clone(),
+            master_cli: false,
+        }
     }
 
     /// Runs until `shutdown` resolves, then stops as it says (see [`Stop`]).
@@ -838,7 +864,7 @@ impl Engine {
         // alive; each proxy is reported, and the process ends once the sessions under
         // way have.
         self.stopping.begin();
-        for report in &self.stop_reports {
+        for report in self.stop_reports.iter() {
             let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
             let be: u64 = report.traffic.as_ref().map_or(0, |t| {
                 t.backend
@@ -868,7 +894,7 @@ impl Engine {
         // connections released; a second later the process ends whatever is left.
         let line = "soft-stop running for too long, performing a hard-stop.";
         events.warning(line);
-        for report in &self.stop_reports {
+        for report in self.stop_reports.iter() {
             let Some(frontend) = &report.frontend else {
                 continue;
             };
@@ -905,6 +931,132 @@ impl Engine {
 
 /// The stats page's view of the engine: each proxy's frontend counters and its
 /// backend's balancer, read when a page is asked for.
+/// HAProxy's SIGHUP (`sig_dump_state()`): every proxy's servers and counts, on stderr
+/// and in each proxy's log ([`crate::state_dump`]). Reads what the sessions update; stops
+/// nothing.
+#[derive(Clone)]
+pub struct StateDumper {
+    reports: Arc<Vec<StopReport>>,
+    /// Under a `-W` master: HAProxy's worker also lists its `GLOBAL` proxy.
+    master_cli: bool,
+}
+
+impl std::fmt::Debug for StateDumper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateDumper")
+            .field("proxies", &self.reports.len())
+            .field("master_cli", &self.master_cli)
+            .finish()
+    }
+}
+
+type ProxyLog<'a> = Option<&'a Arc<Mutex<LogSender>>>;
+
+impl StateDumper {
+    /// This process is a `-W` master's worker. HAProxy's worker has one more proxy,
+    /// `GLOBAL`, the frontend of the socket pair its master's CLI reaches it by
+    /// (`mworker_cli_sockpair_new()`), linked after the configuration's proxies and
+    /// before `<HTTPCLIENT>`, with no log targets (haproxy 2.6.12, measured). Ours has
+    /// no master CLI: the proxy is listed as HAProxy lists it when that CLI is unused,
+    /// with no connections.
+    pub fn under_master(mut self) -> StateDumper {
+        self.master_cli = true;
+        self
+    }
+
+    fn entries(&self) -> Vec<(ProxyDump, ProxyLog<'_>)> {
+        let mut entries: Vec<(ProxyDump, ProxyLog<'_>)> = self
+            .reports
+            .iter()
+            .map(|r| (proxy_dump(r), r.log.as_ref()))
+            .collect();
+        if self.master_cli {
+            let global = ProxyDump {
+                name: "GLOBAL".into(),
+                ..ProxyDump::default()
+            };
+            // `<HTTPCLIENT>` is last.
+            entries.insert(entries.len().saturating_sub(1), (global, None));
+        }
+        entries
+    }
+
+    /// The figures the lines show, per proxy in `proxies_list` order.
+    pub fn snapshot(&self) -> Vec<ProxyDump> {
+        self.entries().into_iter().map(|(dump, _)| dump).collect()
+    }
+
+    /// Prints the lines: warnings through `events`, notices to each proxy's log.
+    pub fn dump(&self, events: &dyn EngineEvents) {
+        let (proxies, logs): (Vec<ProxyDump>, Vec<ProxyLog<'_>>) =
+            self.entries().into_iter().unzip();
+        for line in dump_lines(&proxies) {
+            let (warn, log) = match line.target {
+                DumpTarget::Stderr => (true, None),
+                DumpTarget::Log(i) => (false, Some(i)),
+                DumpTarget::Both(i) => (true, Some(i)),
+            };
+            if warn {
+                events.warning(&line.text);
+            }
+            if let Some(log) = log.and_then(|i| logs.get(i)) {
+                send_log(*log, LEVEL_NOTICE, &line.text);
+            }
+        }
+    }
+}
+
+fn proxy_dump(report: &StopReport) -> ProxyDump {
+    let get = |t: &Traffic| Traffic::get(&t.sessions);
+    let mut dump = ProxyDump {
+        name: report.name.clone(),
+        frontend_conns: report.frontend.as_ref().map_or(0, ConnLimit::current),
+        frontend_cumulated: report.frontend.as_ref().map_or(0, ConnLimit::cumulated),
+        backend_cumulated: report.traffic.as_ref().map_or(0, |t| get(&t.backend)),
+        ..ProxyDump::default()
+    };
+    if report.internal {
+        // Weight 0, so never usable, but not stopped (haproxy 2.6.12, measured).
+        dump.servers = ["<HTTPCLIENT>", "<HTTPSCLIENT>"]
+            .iter()
+            .map(|name| ServerDump {
+                name: (*name).to_string(),
+                up: true,
+                sessions: 0,
+                queued: 0,
+                cumulated: 0,
+            })
+            .collect();
+    }
+    if let Some((handle, picker)) = &report.backend {
+        dump.backend_conns = picker.backend_sessions();
+        let state = handle.lock();
+        let balancer = &state.balancer;
+        (dump.usable_active, dump.usable_backup) = balancer.usable_counts();
+        dump.pending = u32::try_from(balancer.queued()).unwrap_or(u32::MAX);
+        dump.unassigned = u32::try_from(balancer.backend_queued()).unwrap_or(u32::MAX);
+        dump.servers = (0..balancer.server_count())
+            .map(ServerId)
+            .map(|id| {
+                let name = balancer.server_name(id);
+                ServerDump {
+                    name: name.to_string(),
+                    // Maintenance stops the server in HAProxy (`cur_state` STOPPED).
+                    up: balancer.state(id) != ServerState::Stopped && !balancer.admin_state(id).0,
+                    sessions: balancer.current_sessions(id),
+                    queued: u32::try_from(balancer.server_queued(id)).unwrap_or(u32::MAX),
+                    cumulated: report
+                        .traffic
+                        .as_ref()
+                        .and_then(|t| t.servers.get(name))
+                        .map_or(0, get),
+                }
+            })
+            .collect();
+    }
+    dump
+}
+
 struct EngineStats {
     started: Instant,
     maxconn: Option<u32>,

@@ -28,6 +28,8 @@
 //!   and the datagram/stdout sender.
 //! - [`counters`]: the stats page's traffic counters (per frontend, backend and
 //!   server), atomics bumped once per logged request or session.
+//! - [`state_dump`]: HAProxy's SIGHUP lines (servers' states and connection counts per
+//!   proxy) from a typed snapshot, pure.
 //! - [`stopping`]: the soft-stop flag `mode http` connections read (close instead of
 //!   keep-alive, idle ones released), as HAProxy's `PR_FL_STOPPED`.
 //! - [`engine`]: the whole configuration running: frontends, one shared balancer per
@@ -49,6 +51,7 @@ pub mod listener;
 pub mod probe;
 pub mod proxy_protocol;
 mod splice_pipe;
+pub mod state_dump;
 pub mod stopping;
 pub mod tcp_frontend;
 pub mod tcp_session;

@@ -115,6 +115,11 @@ impl SharedPicker {
         self.with(|c| c.backend_sessions = c.backend_sessions.saturating_sub(1));
     }
 
+    /// The streams in the backend now (HAProxy's `beconn`, the log's `%bc`).
+    pub fn backend_sessions(&self) -> u32 {
+        self.with(|c| c.backend_sessions)
+    }
+
     /// `%bc` now and `%sc` (as it was when the session left its server, if it was
     /// connected).
     pub(crate) fn counts(&self, server: Option<&str>) -> (u32, u32) {

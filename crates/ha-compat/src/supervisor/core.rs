@@ -337,7 +337,8 @@ impl Supervisor {
             Event::Signal(Sig::Hup) => {
                 // Reload both: keepalived reloads on SIGHUP; HAProxy's master on SIGUSR2
                 // (a new worker with the file read again; if it fails, the old one serves
-                // on). HAProxy's own SIGHUP only logs server states.
+                // on). SIGHUP would do the same to HAProxy 2.6's master (a worker would
+                // only dump server states); SIGUSR2 is its documented reload.
                 let reloads: Vec<(ChildKind, u32, Sig)> = self
                     .running()
                     .map(|(kind, pid)| (kind, pid, reload_signal(kind)))

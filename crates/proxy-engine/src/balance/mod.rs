@@ -614,6 +614,21 @@ impl Balancer {
         self.queue.len() + self.srvs.iter().map(|s| s.queue.len()).sum::<usize>()
     }
 
+    /// Connections waiting in the backend's own queue (HAProxy's `px->queue.length`).
+    pub fn backend_queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Connections waiting in server `id`'s queue (`srv->queue.length`).
+    pub fn server_queued(&self, id: ServerId) -> usize {
+        self.srvs[id.0].queue.len()
+    }
+
+    /// HAProxy's `cur_sess` of server `id`: connections being made or established.
+    pub fn current_sessions(&self, id: ServerId) -> u32 {
+        self.srvs[id.0].cur_sess
+    }
+
     /// `balance hdr(name)`: the header whose value goes in [`RequestInfo::header`].
     pub fn hash_header(&self) -> Option<&str> {
         match &self.method {
