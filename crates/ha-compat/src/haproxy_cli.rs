@@ -591,6 +591,12 @@ fn run_master(
     let systemd = flags.master_worker == Some(MasterWorker::Systemd);
     let daemon = flags.daemon && !(flags.foreground || flags.debug || systemd);
     if daemon && !crate::daemon::is_child() {
+        // HAProxy reads the configuration before it daemonises: what is wrong is said on
+        // the terminal, and a file that does not load never starts a daemon.
+        let mut log = crate::master_worker::MasterLog::new(std::process::id(), write_preamble);
+        if !master_check(flags, files, &mut log, err) {
+            return 1;
+        }
         return crate::daemon::spawn(&program, args, crate::daemon::ParentWaits::UntilReady);
     }
     let mut log = crate::master_worker::MasterLog::new(std::process::id(), write_preamble);
