@@ -45,6 +45,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+mod common;
+
+use common::children_of;
+
 const HAPROXY: &str = "/usr/sbin/haproxy";
 const FRONT: &str = "127.0.0.1:8080";
 const RELOADS: usize = 10;
@@ -157,30 +161,6 @@ impl Drop for Master {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The live (not zombie) children of `parent`.
-fn children_of(parent: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let mut fields = rest.split(' ');
-        let state = fields.next().unwrap_or("");
-        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == parent && state != "Z" {
-            out.push(pid);
-        }
-    }
-    out.sort_unstable();
-    out
 }
 
 fn alive(pid: i32) -> bool {

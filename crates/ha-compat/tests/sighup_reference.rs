@@ -35,7 +35,7 @@ use nix::unistd::Pid;
 
 mod common;
 
-use common::{can_run, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
+use common::{can_run, children_of, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
 
 const CFG: &str = "\
 global
@@ -448,30 +448,6 @@ fn sighup_dumps_server_states_like_haproxy_2_6() {
     assert_eq!(ours.log_other, reference.log_other, "other log lines");
     assert_eq!(ours.alive_after_sighup, reference.alive_after_sighup);
     assert_eq!(ours.status, reference.status, "exit status after SIGTERM");
-}
-
-/// The live (not zombie) children of `parent`.
-fn children_of(parent: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let mut fields = rest.split(' ');
-        let state = fields.next().unwrap_or("");
-        let ppid: i32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == parent && state != "Z" {
-            out.push(pid);
-        }
-    }
-    out.sort_unstable();
-    out
 }
 
 /// What a `-W` master did with SIGHUP.
