@@ -16,6 +16,7 @@ command -v killall >/dev/null || need+=(psmisc)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v socat >/dev/null || need+=(socat)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v chromium >/dev/null || need+=(chromium)
 # packaging/build-deb.sh and test-deb.sh: dpkg-shlibdeps, strip, a bookworm root.
