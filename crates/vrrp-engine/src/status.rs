@@ -179,10 +179,20 @@ pub fn answer(request: &str, snapshot: impl FnOnce() -> Option<Snapshot>) -> Str
 /// How long the server waits for a client's line, a write, or the engine's snapshot.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The listening socket; removed when dropped.
+/// The listening socket; removed when dropped (unless another process has replaced it
+/// since: its file is then left alone).
 #[derive(Debug)]
 pub struct StatusSocket {
     path: PathBuf,
+    /// Device and inode of the socket file bound.
+    file: Option<(u64, u64)>,
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl StatusSocket {
@@ -193,7 +203,9 @@ impl StatusSocket {
 
 impl Drop for StatusSocket {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.file.is_some() && file_id(&self.path) == self.file {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -208,7 +220,10 @@ pub fn serve(dir: &Path, engine: Sender<Input>) -> std::io::Result<StatusSocket>
         _ => {}
     }
     let listener = UnixListener::bind(&path)?;
-    let socket = StatusSocket { path };
+    let socket = StatusSocket {
+        file: file_id(&path),
+        path,
+    };
     std::fs::set_permissions(&socket.path, std::fs::Permissions::from_mode(0o600))?;
     std::thread::Builder::new()
         .name("status".into())
@@ -337,7 +352,11 @@ mod tests {
         assert!(request(&path, "nope", IO_TIMEOUT)
             .unwrap()
             .starts_with("error: "));
+        // A socket replaced by another server is not removed by the first one.
+        let second = serve(&dir, mpsc::channel().0).unwrap();
         drop(socket);
+        assert!(path.exists());
+        drop(second);
         assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
         drop(engine);
