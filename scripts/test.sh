@@ -23,6 +23,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v strip >/dev/null || need+=(binutils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# ha-compat status's test parses the VRRP metrics with the Prometheus project's own parser.
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
