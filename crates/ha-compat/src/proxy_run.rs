@@ -54,7 +54,7 @@ pub struct Startup {
 
 /// Runs `config` until a stop signal; returns the exit status.
 /// Where the supervisor asks its children to put their status sockets.
-pub const STATUS_DIR_ENV: &str = "HA_COMPAT_STATUS_DIR";
+pub const STATUS_DIR_ENV: &str = vrrp_engine::status::STATUS_DIR_ENV;
 
 pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dyn Write) -> i32 {
     let pid = std::process::id();
@@ -94,6 +94,22 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             return 1;
         }
     };
+    // Under a `-W` master with `-S`: the runtime API socket its master CLI relays to.
+    if let Some(dir) = std::env::var_os(crate::master_cli::WORKER_DIR_ENV) {
+        let path = std::path::PathBuf::from(dir).join(format!("{pid}.sock"));
+        let added = {
+            let _entered = runtime.enter();
+            engine.add_cli_socket(&path)
+        };
+        if let Err(e) = added {
+            alert(
+                err,
+                pid,
+                &format!("Starting proxies: master CLI socket: {e}"),
+            );
+            return 1;
+        }
+    }
     // Under the supervisor: its status socket (`ha-compat status` reads it), an admin
     // runtime API socket whatever the configuration says.
     if let Some(dir) = std::env::var_os(STATUS_DIR_ENV) {
