@@ -12,7 +12,9 @@
 //!   are the reference's, in the same order, with the same header and trailer; for a
 //!   partly known command, the header and trailer, the proposals being the closest
 //!   among each one's own commands);
-//! - the state lines the changes print on stderr (pid masked), in order.
+//! - the state lines the changes print on stderr (pid masked), in order, then the
+//!   SIGHUP dump and the soft stop's lines, where the CLI's `GLOBAL` proxy is listed
+//!   (first in the dump, after the frontends at the stop) with the CLI connections.
 //!
 //! Needs root, haproxy and socat; skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -191,8 +193,8 @@ fn session(path: &Path, chunks: &[&str]) -> Vec<u8> {
         .unwrap();
     let mut out = Vec::new();
     for chunk in chunks {
-        if s.write_all(chunk.as_bytes()).is_err() {
-            out.extend_from_slice(b"<write refused>");
+        // Once the server has closed, whether a later write is refused is timing.
+        if out.ends_with(b"<EOF>") || s.write_all(chunk.as_bytes()).is_err() {
             break;
         }
         let mut buf = [0u8; 65536];
@@ -251,6 +253,21 @@ fn run(program: &Path, dir: &Path) -> Run {
         })
         .join()
         .unwrap();
+    // The CLI's `GLOBAL` proxy in the SIGHUP dump (first) and at the soft stop (after
+    // the frontends), with the CLI connections counted.
+    sleep_ms(300);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    sleep_ms(300);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+    for _ in 0..50 {
+        if nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+            .is_ok_and(|s| s != nix::sys::wait::WaitStatus::StillAlive)
+        {
+            break;
+        }
+        sleep_ms(100);
+    }
     drop(daemon);
     let stderr = std::fs::read_to_string(&err_path)
         .unwrap()

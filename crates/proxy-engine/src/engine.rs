@@ -554,6 +554,8 @@ struct StopReport {
     backend: Option<(BackendHandle, SharedPicker)>,
     /// HAProxy's internal `<HTTPCLIENT>` proxy (its two idle servers, never used here).
     internal: bool,
+    /// The runtime API's `GLOBAL` proxy: its connections.
+    cli: Option<Arc<crate::cli::server::CliCounters>>,
     /// The proxy's stats counters: `BE` is its backend's `stot` (`be_counters.cum_conn`,
     /// one per stream that entered it: per request in `mode http`).
     traffic: Option<Arc<crate::counters::ProxyTraffic>>,
@@ -634,6 +636,7 @@ impl Engine {
                 frontend,
                 backend: None,
                 internal: false,
+                cli: None,
                 traffic: traffic.shared(&proxy.name),
                 // The sender this proxy already has (same targets), else a new one.
                 log: match backends.iter().find(|b| b.name == proxy.name) {
@@ -659,6 +662,7 @@ impl Engine {
             frontend: None,
             backend: None,
             internal: true,
+            cli: None,
             traffic: None,
             log: log_sender(config, &internal, clock)?,
         });
@@ -685,6 +689,23 @@ impl Engine {
         ));
         let stats: Arc<dyn StatsSource> = engine_stats.clone();
         let cli = crate::cli::server::CliSockets::bind(&config.global)?;
+        // A global `stats socket|timeout|maxconn` creates HAProxy's `GLOBAL` proxy, first
+        // in its list (the SIGHUP dump names it first).
+        let g = &config.global;
+        if !g.stats_sockets.is_empty() || g.stats_timeout.is_some() || g.stats_maxconn.is_some() {
+            stop_reports.insert(
+                0,
+                StopReport {
+                    name: "GLOBAL".into(),
+                    frontend: None,
+                    backend: None,
+                    internal: false,
+                    cli: Some(cli.counters()),
+                    traffic: None,
+                    log: None,
+                },
+            );
+        }
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -886,13 +907,33 @@ impl Engine {
         // alive; each proxy is reported, and the process ends once the sessions under
         // way have.
         self.stopping.begin();
-        for report in self.stop_reports.iter() {
-            let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
+        // HAProxy reports the proxies with listeners first, `GLOBAL` (the CLI's) after
+        // the last of them, then the backends (2.6.12, measured).
+        let mut order: Vec<&StopReport> = self
+            .stop_reports
+            .iter()
+            .filter(|r| r.cli.is_none())
+            .collect();
+        if let Some(global) = self.stop_reports.iter().find(|r| r.cli.is_some()) {
+            let at = order
+                .iter()
+                .rposition(|r| r.frontend.is_some())
+                .map_or(0, |i| i + 1);
+            order.insert(at, global);
+        }
+        for report in order {
+            let cli = report
+                .cli
+                .as_ref()
+                .map(|c| c.cumulated.load(std::sync::atomic::Ordering::Relaxed));
+            let fe =
+                cli.unwrap_or_else(|| report.frontend.as_ref().map_or(0, ConnLimit::cumulated));
             let be: u64 = report.traffic.as_ref().map_or(0, |t| {
                 t.backend
                     .sessions
                     .load(std::sync::atomic::Ordering::Relaxed)
             });
+            let be = cli.unwrap_or(be);
             let line = format!(
                 "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
                 report.name
@@ -992,7 +1033,7 @@ impl StateDumper {
             .iter()
             .map(|r| (proxy_dump(r), r.log.as_ref()))
             .collect();
-        if self.master_cli {
+        if self.master_cli && !self.reports.iter().any(|r| r.cli.is_some()) {
             let global = ProxyDump {
                 name: "GLOBAL".into(),
                 ..ProxyDump::default()
@@ -1037,6 +1078,13 @@ fn proxy_dump(report: &StopReport) -> ProxyDump {
         backend_cumulated: report.traffic.as_ref().map_or(0, |t| get(&t.backend)),
         ..ProxyDump::default()
     };
+    if let Some(cli) = &report.cli {
+        use std::sync::atomic::Ordering::Relaxed;
+        dump.frontend_conns = cli.current.load(Relaxed);
+        dump.backend_conns = cli.current.load(Relaxed);
+        dump.frontend_cumulated = cli.cumulated.load(Relaxed);
+        dump.backend_cumulated = cli.cumulated.load(Relaxed);
+    }
     if report.internal {
         // Weight 0, so never usable, but not stopped (haproxy 2.6.12, measured).
         dump.servers = ["<HTTPCLIENT>", "<HTTPSCLIENT>"]

@@ -32,9 +32,18 @@ struct Bound {
     level: Level,
 }
 
+/// The CLI's connections, as HAProxy counts them on its `GLOBAL` proxy (each one a
+/// stream of its frontend and of its backend).
+#[derive(Debug, Default)]
+pub struct CliCounters {
+    pub current: std::sync::atomic::AtomicU32,
+    pub cumulated: std::sync::atomic::AtomicU64,
+}
+
 /// Every runtime API socket of the process, bound, not yet served.
 pub struct CliSockets {
     bound: Vec<Bound>,
+    counters: Arc<CliCounters>,
     timeout: Duration,
     maxconn: usize,
 }
@@ -151,9 +160,15 @@ impl CliSockets {
         }
         Ok(CliSockets {
             bound,
+            counters: Arc::default(),
             timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
             maxconn: global.stats_maxconn.map_or(DEFAULT_MAXCONN, |m| m as usize),
         })
+    }
+
+    /// The connection counters every socket of this set updates.
+    pub fn counters(&self) -> Arc<CliCounters> {
+        self.counters.clone()
     }
 
     /// A socket the configuration does not name: `admin` level, mode 0600.
@@ -180,6 +195,7 @@ impl CliSockets {
             let slots = slots.clone();
             let timeout = self.timeout;
             let level = bound.level;
+            let counters = self.counters.clone();
             match bound.socket {
                 Socket::Unix(listener) => {
                     let Ok(listener) = tokio::net::UnixListener::from_std(listener) else {
@@ -194,7 +210,9 @@ impl CliSockets {
                                 continue;
                             };
                             let target = target.clone();
+                            let counters = counters.clone();
                             tokio::spawn(async move {
+                                let _held = Held::new(counters);
                                 serve_connection(stream, level, timeout, target).await;
                                 drop(permit);
                             });
@@ -214,7 +232,9 @@ impl CliSockets {
                                 continue;
                             };
                             let target = target.clone();
+                            let counters = counters.clone();
                             tokio::spawn(async move {
+                                let _held = Held::new(counters);
                                 serve_connection(stream, level, timeout, target).await;
                                 drop(permit);
                             });
@@ -228,6 +248,26 @@ impl CliSockets {
         }
         stop.await;
         tasks.abort_all();
+    }
+}
+
+/// A connection counted while it lasts.
+struct Held(Arc<CliCounters>);
+
+impl Held {
+    fn new(counters: Arc<CliCounters>) -> Held {
+        use std::sync::atomic::Ordering::Relaxed;
+        counters.cumulated.fetch_add(1, Relaxed);
+        counters.current.fetch_add(1, Relaxed);
+        Held(counters)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0
+            .current
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -255,5 +295,11 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
     }
+    // HAProxy shuts the write side and reads what the client still sends until it
+    // closes: a late command is discarded, not answered with a reset.
     let _ = stream.shutdown().await;
+    let drain = async {
+        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
 }
