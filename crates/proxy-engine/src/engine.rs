@@ -34,7 +34,8 @@ use crate::http::errors::ErrorPages;
 use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
 use crate::http::session::{
-    BackendPools, HeaderCaptures, PoolServer, ProxyRules, StatsPage, StatsSource,
+    BackendPools, ExtraMetrics, HeaderCaptures, PoolServer, PromexSource, ProxyRules, StatsPage,
+    StatsSource,
 };
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats, ServerAdmin,
@@ -539,6 +540,8 @@ pub struct Engine {
     stopping: Stopping,
     /// global `hard-stop-after`: how long a soft stop may wait for sessions to end.
     hard_stop_after: Option<Duration>,
+    /// Text the Prometheus exporter appends to its page ([`Engine::set_extra_metrics`]).
+    extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>>,
 }
 
 /// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop, and
@@ -670,6 +673,8 @@ impl Engine {
             pools.insert(proxy.name.clone(), backend_pools(proxy)?);
         }
         let events = Arc::new(std::sync::OnceLock::new());
+        let extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>> =
+            Arc::new(std::sync::OnceLock::new());
         let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(
             config,
             &frontends,
@@ -677,7 +682,12 @@ impl Engine {
             traffic.clone(),
             &pools,
             events.clone(),
+            stopping.clone(),
         ));
+        let promex = PromexSource {
+            stats: stats.clone(),
+            extra: extra_metrics.clone(),
+        };
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -738,6 +748,7 @@ impl Engine {
                     } else {
                         HeaderCaptures::default()
                     },
+                    promex: promex.clone(),
                 }),
             );
         }
@@ -772,6 +783,7 @@ impl Engine {
             events,
             stopping,
             hard_stop_after: config.global.hard_stop_after,
+            extra_metrics,
         })
     }
 
@@ -801,6 +813,12 @@ impl Engine {
             .iter()
             .map(|(f, _)| (f.name.clone(), f.local_addrs().unwrap_or_default()))
             .collect()
+    }
+
+    /// Appends `hook`'s text to every page of `use-service prometheus-exporter` (after
+    /// HAProxy's families; e.g. the VRRP metrics). Set once: later calls are ignored.
+    pub fn set_extra_metrics(&self, hook: ExtraMetrics) {
+        let _ = self.extra_metrics.set(hook);
     }
 
     /// What prints the servers' states on SIGHUP, usable while [`Engine::run`] runs.
@@ -1066,6 +1084,8 @@ struct EngineStats {
     admin: Vec<AdminBackend>,
     /// Where state lines go on stderr; set when the engine runs.
     events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
+    /// The soft-stop flag (the exporter's `haproxy_process_stopping`).
+    stopping: Stopping,
 }
 
 /// A backend as the stats page's admin form reaches it.
@@ -1108,6 +1128,7 @@ impl EngineStats {
         traffic: TrafficCounters,
         pools: &HashMap<String, Arc<BackendPools>>,
         events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
+        stopping: Stopping,
     ) -> Self {
         let mut proxies = Vec::new();
         let mut admin = Vec::new();
@@ -1181,6 +1202,7 @@ impl EngineStats {
             traffic,
             admin,
             events,
+            stopping,
         }
     }
 }
@@ -1332,6 +1354,7 @@ impl StatsSource for EngineStats {
                     row.bout = get(&t.bytes_out);
                     row.ereq = get(&t.failed_requests);
                     row.dreq = get(&t.denied_requests);
+                    row.intercepted = get(&t.intercepted_requests);
                     row.dresp = get(&t.denied_responses);
                     row.req_rate = t.request_rate.per_second();
                     row.req_rate_max = t.request_rate.max();
@@ -1523,6 +1546,11 @@ impl StatsSource for EngineStats {
                 uptime_secs: self.started.elapsed().as_secs(),
                 maxconn: u64::from(self.maxconn.unwrap_or(0)),
                 nbthread: 1,
+                start_time_secs: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+                    .saturating_sub(self.started.elapsed().as_secs()),
+                stopping: self.stopping.is_stopping(),
                 ..ProcessInfo::default()
             },
             proxies,
