@@ -18,6 +18,7 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v chromium >/dev/null || need+=(chromium)
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 # packaging/build-deb.sh and test-deb.sh: dpkg-shlibdeps, strip, a bookworm root.
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v strip >/dev/null || need+=(binutils)

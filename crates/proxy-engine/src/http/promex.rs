@@ -846,17 +846,25 @@ fn server_samples(
     code_label: &str,
     code: usize,
 ) {
-    fn with<'a>(ids: &[(&'a str, &'a str); 2], extra: (&'a str, &'a str)) -> [(&'a str, &'a str); 3] {
+    fn with<'a>(
+        ids: &[(&'a str, &'a str); 2],
+        extra: (&'a str, &'a str),
+    ) -> [(&'a str, &'a str); 3] {
         [ids[0], ids[1], extra]
     }
     match name {
         "status" => {
             let now = server_state(sv);
             for state in SERVER_STATES {
-                page.sample(&with(ids, ("state", state)), Value::Int(i64::from(now == state)));
+                page.sample(
+                    &with(ids, ("state", state)),
+                    Value::Int(i64::from(now == state)),
+                );
             }
         }
-        "http_responses_total" => page.sample(&with(ids, ("code", code_label)), responses(fields, code)),
+        "http_responses_total" => {
+            page.sample(&with(ids, ("code", code_label)), responses(fields, code))
+        }
         "check_status" => {
             if sv.check.is_none() {
                 return;

@@ -1707,7 +1707,9 @@ async fn promex_answer(
             None => (Vec::new(), 400, 0, true),
         },
     };
-    let failed = write_all(&mut client.stream, &bytes, timeout).await.is_err();
+    let failed = write_all(&mut client.stream, &bytes, timeout)
+        .await
+        .is_err();
     let record = HttpLogRecord {
         server: Some("<PROMEX>".into()),
         queue_ms: Some(0),
