@@ -895,3 +895,339 @@ fn server_samples(
         name => page.sample(ids, read(fields, name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::CheckStatus;
+    use crate::http::stats::{BackendRow, BackendSide, FrontendRow, ProcessInfo, ServerCheck};
+    use proptest::prelude::*;
+
+    fn check(status: Option<CheckStatus>) -> ServerCheck {
+        ServerCheck {
+            rise: 2,
+            fall: 3,
+            health: 0,
+            in_progress: false,
+            status,
+            code: None,
+            duration_ms: 12,
+            info: String::new(),
+            failed_checks: 1,
+            down_transitions: 1,
+            downtime: 5,
+        }
+    }
+
+    fn server(name: &str, admin: ServerAdmin, run: ServerRunState) -> ServerRow {
+        ServerRow {
+            name: name.to_string(),
+            admin,
+            run,
+            weight: 1,
+            uweight: 1,
+            lastsess: -1,
+            ..ServerRow::default()
+        }
+    }
+
+    fn snapshot() -> StatsSnapshot {
+        let mut s1 = server("s1", ServerAdmin::Ready, ServerRunState::Running);
+        s1.check = Some(check(Some(CheckStatus::L4Ok)));
+        let mut s2 = server("s2", ServerAdmin::Maint, ServerRunState::Running);
+        s2.weight = 3;
+        s2.uweight = 3;
+        StatsSnapshot {
+            process: ProcessInfo {
+                version: "2.6.12".into(),
+                ..ProcessInfo::default()
+            },
+            proxies: vec![
+                ProxyStats {
+                    name: "web".into(),
+                    iid: 1,
+                    mode: ProxyMode::Http,
+                    description: None,
+                    frontend: Some(FrontendRow {
+                        slim: 100,
+                        ..FrontendRow::default()
+                    }),
+                    backend: None,
+                },
+                ProxyStats {
+                    name: "tcp".into(),
+                    iid: 2,
+                    mode: ProxyMode::Tcp,
+                    description: None,
+                    frontend: Some(FrontendRow::default()),
+                    backend: Some(BackendSide {
+                        servers: vec![],
+                        row: BackendRow::default(),
+                    }),
+                },
+                ProxyStats {
+                    name: "be".into(),
+                    iid: 3,
+                    mode: ProxyMode::Http,
+                    description: None,
+                    frontend: None,
+                    backend: Some(BackendSide {
+                        servers: vec![s1, s2],
+                        row: BackendRow {
+                            weight: 1,
+                            act: 1,
+                            ..BackendRow::default()
+                        },
+                    }),
+                },
+            ],
+        }
+    }
+
+    fn lines<'a>(page: &'a str, family: &str) -> Vec<&'a str> {
+        page.lines()
+            .filter(|l| l.split(['{', ' ']).next() == Some(family))
+            .collect()
+    }
+
+    /// The answers measured on haproxy 2.6.12 (200 with what, or its 400).
+    #[test]
+    fn query_options_as_promex_parse_uri_reads_them() {
+        let all = PromexRequest::default();
+        assert_eq!(parse_query("/metrics"), Ok(all));
+        assert_eq!(parse_query("/metrics?"), Ok(all));
+        assert_eq!(parse_query("/metrics?foo=bar&x"), Ok(all));
+        let only = |f: fn(&mut Scopes)| {
+            let mut scopes = Scopes::NONE;
+            f(&mut scopes);
+            Ok(PromexRequest {
+                scopes,
+                no_maint: false,
+            })
+        };
+        assert_eq!(parse_query("/m?scope=global"), only(|s| s.global = true));
+        assert_eq!(
+            parse_query("/m?scope=server&scope=backend"),
+            only(|s| {
+                s.server = true;
+                s.backend = true;
+            })
+        );
+        // Decoded (`%67`, `+`), cut at a NUL and at `#`.
+        assert_eq!(parse_query("/m?scope=%67lobal"), only(|s| s.global = true));
+        assert_eq!(
+            parse_query("/m?scope=global%00x"),
+            only(|s| s.global = true)
+        );
+        assert_eq!(parse_query("/m?scope=global#x"), only(|s| s.global = true));
+        assert_eq!(parse_query("/m?scope="), only(|_| {}));
+        assert_eq!(parse_query("/m?scope=global&scope="), only(|_| {}));
+        assert_eq!(parse_query("/m?scope=*x"), only(|s| *s = Scopes::ALL));
+        assert_eq!(
+            parse_query("/m?no-maint=1&scope=server"),
+            Ok(PromexRequest {
+                scopes: only(|s| s.server = true).unwrap().scopes,
+                no_maint: true
+            })
+        );
+        for bad in [
+            "/m?scope",
+            "/m?scope=foo",
+            "/m?scope=a=b",
+            "/m?x=%zz",
+            "/m?scope=Global",
+        ] {
+            assert_eq!(parse_query(bad), Err(BadQuery), "{bad}");
+        }
+    }
+
+    #[test]
+    fn families_labels_and_skips() {
+        let page = render(&snapshot(), &PromexRequest::default());
+        // A header pair before each family's first sample, once.
+        assert!(page.contains(
+            "# HELP haproxy_frontend_status Current status of the service, per state label value.\n# TYPE haproxy_frontend_status gauge\nhaproxy_frontend_status{proxy=\"web\",state=\"DOWN\"} 0\n"
+        ));
+        assert_eq!(
+            page.matches("# TYPE haproxy_server_http_responses_total ")
+                .count(),
+            1
+        );
+        // HTTP families skip the tcp proxy; codes outer, proxies inner.
+        assert_eq!(
+            lines(&page, "haproxy_frontend_http_requests_total"),
+            ["haproxy_frontend_http_requests_total{proxy=\"web\"} 0"]
+        );
+        assert_eq!(
+            lines(&page, "haproxy_server_http_responses_total")[..3],
+            [
+                "haproxy_server_http_responses_total{proxy=\"be\",server=\"s1\",code=\"1xx\"} 0",
+                "haproxy_server_http_responses_total{proxy=\"be\",server=\"s2\",code=\"1xx\"} 0",
+                "haproxy_server_http_responses_total{proxy=\"be\",server=\"s1\",code=\"2xx\"} 0",
+            ]
+        );
+        // A backend without servers: no agg_* samples, UP.
+        assert_eq!(
+            lines(&page, "haproxy_backend_agg_server_status")
+                .iter()
+                .filter(|l| l.contains("\"tcp\""))
+                .count(),
+            0
+        );
+        assert!(page.contains("haproxy_backend_status{proxy=\"tcp\",state=\"UP\"} 1\n"));
+        assert!(
+            page.contains("haproxy_backend_agg_server_status{proxy=\"be\",state=\"MAINT\"} 1\n")
+        );
+        assert!(page.contains("haproxy_backend_agg_check_status{proxy=\"be\",state=\"L4OK\"} 1\n"));
+        // Check families for checked servers only; empty fields are NaN; times in seconds.
+        assert_eq!(lines(&page, "haproxy_server_check_status").len(), 16);
+        assert_eq!(
+            lines(&page, "haproxy_server_check_duration_seconds"),
+            ["haproxy_server_check_duration_seconds{proxy=\"be\",server=\"s1\"} 0.012000"]
+        );
+        assert!(
+            page.contains("haproxy_server_check_failures_total{proxy=\"be\",server=\"s2\"} NaN\n")
+        );
+        assert!(
+            page.contains("haproxy_server_status{proxy=\"be\",server=\"s2\",state=\"MAINT\"} 1\n")
+        );
+        assert!(page.contains("haproxy_server_weight{proxy=\"be\",server=\"s2\"} 3\n"));
+        assert!(page.contains("haproxy_process_build_info{version=\"2.6.12\"} 1\n"));
+        assert!(page.contains("haproxy_process_current_zlib_memory NaN\n"));
+        assert!(
+            page.contains("haproxy_backend_queue_time_average_seconds{proxy=\"be\"} 0.000000\n")
+        );
+    }
+
+    #[test]
+    fn scopes_and_no_maint() {
+        let snap = snapshot();
+        let none = PromexRequest {
+            scopes: Scopes::NONE,
+            no_maint: false,
+        };
+        assert_eq!(render(&snap, &none), "");
+        let servers = PromexRequest {
+            scopes: Scopes {
+                server: true,
+                ..Scopes::NONE
+            },
+            no_maint: true,
+        };
+        let page = render(&snap, &servers);
+        assert!(page
+            .lines()
+            .all(|l| l.starts_with("# ") || l.starts_with("haproxy_server_")));
+        assert!(!page.contains("s2"));
+        assert!(page.contains("server=\"s1\""));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut snap = snapshot();
+        snap.proxies[0].name = "a\"b\\c\nd".into();
+        let page = render(&snap, &PromexRequest::default());
+        assert!(page.contains("haproxy_frontend_current_sessions{proxy=\"a\\\"b\\\\c\\nd\"} 0\n"));
+    }
+
+    /// What the text format accepts for a sample line: `name{l="v",...} value`, the
+    /// values' escapes complete.
+    fn well_formed(line: &str) -> bool {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            return false;
+        };
+        if value != "NaN" && value.parse::<f64>().is_err() {
+            return false;
+        }
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
+            return false;
+        }
+        let mut rest = &series[name_end..];
+        if rest.is_empty() {
+            return true;
+        }
+        rest = &rest[1..];
+        loop {
+            let Some(eq) = rest.find("=\"") else {
+                return false;
+            };
+            let mut chars = rest[eq + 2..].char_indices();
+            let close = loop {
+                match chars.next() {
+                    Some((_, '\\')) => {
+                        if !matches!(chars.next(), Some((_, '\\' | '"' | 'n'))) {
+                            return false;
+                        }
+                    }
+                    Some((i, '"')) => break i,
+                    Some((_, '\n')) | None => return false,
+                    Some(_) => {}
+                }
+            };
+            rest = &rest[eq + 2 + close + 1..];
+            match rest.chars().next() {
+                Some(',') => rest = &rest[1..],
+                Some('}') => return rest.len() == 1,
+                _ => return false,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn query_parsing_never_panics(uri in "[/?=&#%+a-z0-9*\\x00-\\x7f]{0,60}") {
+            let _ = parse_query(&uri);
+        }
+
+        #[test]
+        fn any_names_render_to_well_formed_lines(
+            proxy in "\\PC{0,12}",
+            server in "[ -~\n]{0,12}",
+            version in "[ -~]{0,10}",
+            code in proptest::option::of(0u32..1000),
+            admin in 0u8..4,
+            mode_http in any::<bool>(),
+        ) {
+            let mut snap = snapshot();
+            snap.process.version = version;
+            snap.proxies[0].name = proxy.clone();
+            snap.proxies[2].name = proxy;
+            if let Some(side) = snap.proxies[2].backend.as_mut() {
+                side.servers[0].name = server;
+                side.servers[0].admin = match admin {
+                    0 => ServerAdmin::Ready,
+                    1 => ServerAdmin::Drain,
+                    2 => ServerAdmin::Maint,
+                    _ => ServerAdmin::MaintVia("x/y".into()),
+                };
+                if let Some(c) = side.servers[0].check.as_mut() {
+                    c.code = code;
+                    c.status = Some(CheckStatus::L7Sts);
+                }
+            }
+            if !mode_http {
+                snap.proxies[2].mode = ProxyMode::Tcp;
+            }
+            let page = render(&snap, &PromexRequest::default());
+            let mut header_for = String::new();
+            for line in page.lines() {
+                if let Some(help) = line.strip_prefix("# HELP ") {
+                    header_for = help.split(' ').next().unwrap_or("").to_string();
+                    continue;
+                }
+                if line.starts_with("# TYPE ") {
+                    prop_assert!(line.ends_with(" gauge") || line.ends_with(" counter"));
+                    continue;
+                }
+                prop_assert!(well_formed(line), "{line:?}");
+                prop_assert!(line.starts_with(&header_for), "{line:?} after {header_for}");
+            }
+        }
+    }
+}
