@@ -815,8 +815,9 @@ impl Engine {
             .collect()
     }
 
-    /// Appends `hook`'s text to every page of `use-service prometheus-exporter` (after
-    /// HAProxy's families; e.g. the VRRP metrics). Set once: later calls are ignored.
+    /// Appends `hook`'s text to every whole page (no `scope=`, or `scope=*`) of
+    /// `use-service prometheus-exporter`, after HAProxy's families (e.g. the VRRP
+    /// metrics); the hook runs on each scrape. Set once: later calls are ignored.
     pub fn set_extra_metrics(&self, hook: ExtraMetrics) {
         let _ = self.extra_metrics.set(hook);
     }

@@ -1682,7 +1682,13 @@ async fn promex_answer(
             let mut logged = promex::LOGGED_HEAD_BYTES;
             if !side.head_only {
                 let mut text = promex::render(&source.stats.snapshot(), &options);
-                if let Some(extra) = source.extra.get() {
+                // Extra families go with a whole page only: a `scope=` scrape asks for
+                // HAProxy's parts it names.
+                if let Some(extra) = source
+                    .extra
+                    .get()
+                    .filter(|_| options.scopes == promex::Scopes::ALL)
+                {
                     text.push_str(&extra());
                 }
                 logged += text.len() as u64;
