@@ -1616,7 +1616,16 @@ async fn answer_locally(
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
         LocalAnswer::Promex(source) => {
-            return promex_answer(client, source, &prepared.head, side, record, started).await;
+            return promex_answer(
+                client,
+                source,
+                &prepared.head,
+                side,
+                client_timeout,
+                record,
+                started,
+            )
+            .await;
         }
         LocalAnswer::Reply {
             mut reply,
@@ -1664,11 +1673,11 @@ async fn promex_answer(
     source: &PromexSource,
     request: &RequestHead,
     side: ClientSide,
+    timeout: Option<Duration>,
     record: HttpLogRecord,
     started: Instant,
 ) -> Exchange {
     use crate::http::promex;
-    let timeout = None;
     let (bytes, status, logged, close) = match promex::parse_query(&request.uri) {
         Ok(options) => {
             let mut head = promex::RESPONSE_HEAD.to_string();
