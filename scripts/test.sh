@@ -16,13 +16,15 @@ command -v killall >/dev/null || need+=(psmisc)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v socat >/dev/null || need+=(socat)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v chromium >/dev/null || need+=(chromium)
-/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 # packaging/build-deb.sh and test-deb.sh: dpkg-shlibdeps, strip, a bookworm root.
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v strip >/dev/null || need+=(binutils)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# ha-compat status's test parses the VRRP metrics with the Prometheus project's own parser.
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

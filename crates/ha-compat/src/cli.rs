@@ -20,6 +20,9 @@ struct Cli {
     /// Configuration files (keepalived.conf, haproxy.cfg), as for the daemons.
     #[arg(short = 'f', value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Where the children's status sockets go (vrrp.sock, haproxy.sock).
+    #[arg(long = "status-dir", value_name = "DIR", default_value = crate::status::DEFAULT_STATUS_DIR)]
+    status_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +60,23 @@ enum Command {
     /// `haproxy` (the same as `ha-compat -f FILE...`).
     Run {
         #[arg(short = 'f', value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Where the children's status sockets go (vrrp.sock, haproxy.sock).
+        #[arg(long = "status-dir", value_name = "DIR", default_value = crate::status::DEFAULT_STATUS_DIR)]
+        status_dir: PathBuf,
+    },
+    /// Shows the running daemon: each VRRP instance (state, priority, VIPs, trackers)
+    /// and each backend's servers (status, check, weight, sessions).
+    Status {
+        /// The status as JSON (layout in docs/operations.md).
+        #[arg(long)]
+        json: bool,
+        /// Where the status sockets are (the supervisor's --status-dir).
+        #[arg(long = "status-dir", value_name = "DIR", default_value = crate::status::DEFAULT_STATUS_DIR)]
+        status_dir: PathBuf,
+        /// haproxy.cfg whose `stats socket` is asked when DIR/haproxy.sock is missing
+        /// (default /etc/haproxy/haproxy.cfg).
+        #[arg(short = 'f', value_name = "FILE")]
         files: Vec<PathBuf>,
     },
     /// Lists every keepalived (or, with --haproxy, haproxy.cfg) keyword and ha-compat's
@@ -150,14 +170,28 @@ pub fn run(args: Vec<OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32
             );
             2
         }
-        None => run_supervised(&cli.files, err),
-        Some(Command::Run { files }) => run_supervised(&files, err),
+        None => run_supervised(&cli.files, &cli.status_dir, err),
+        Some(Command::Run { files, status_dir }) => run_supervised(&files, &status_dir, err),
+        Some(Command::Status {
+            json,
+            status_dir,
+            files,
+        }) => {
+            let status = crate::status::gather(&status_dir, &files);
+            let text = if json {
+                crate::status::render_json(&status)
+            } else {
+                crate::status::render_table(&status)
+            };
+            let _ = write!(out, "{text}");
+            crate::status::exit_code(&status)
+        }
     }
 }
 
 /// `ha-compat [run] -f FILE...`: each file goes to the engine its content is for; one
 /// child per engine that has a file (see [`crate::supervisor`]).
-fn run_supervised(files: &[PathBuf], err: &mut dyn Write) -> i32 {
+fn run_supervised(files: &[PathBuf], status_dir: &std::path::Path, err: &mut dyn Write) -> i32 {
     let (haproxy, keepalived): (Vec<&PathBuf>, Vec<&PathBuf>) = files
         .iter()
         .partition(|f| check::kind_of(f) == check::ConfigKind::Haproxy);
@@ -176,6 +210,7 @@ fn run_supervised(files: &[PathBuf], err: &mut dyn Write) -> i32 {
     crate::supervisor::runtime::run(&crate::supervisor::runtime::SupervisorRun {
         keepalived: keepalived.first().map(|f| (*f).clone()),
         haproxy: haproxy.into_iter().cloned().collect(),
+        status_dir: Some(status_dir.to_path_buf()),
     })
 }
 

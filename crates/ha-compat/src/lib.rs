@@ -20,6 +20,8 @@
 //! - [`vrrp_run`]: the VRRP engine in the foreground (signals, start and stop lines).
 //! - [`proxy_run`]: the proxy engine in the foreground (`haproxy -db -f FILE`): refusals,
 //!   privileges dropped after binding, signals, server state lines on stderr.
+//! - [`status`]: `ha-compat status`: the VRRP instances (the VRRP child's `vrrp.sock`)
+//!   and the backends' servers (HAProxy's `show stat` CSV) in one table or JSON.
 //! - [`supervisor`]: `ha-compat -f keepalived.conf -f haproxy.cfg`: the two engines as
 //!   child processes named `keepalived` and `haproxy`, restarted when they die, the VRRP
 //!   child's addresses removed when it is gone.
@@ -38,6 +40,7 @@ pub mod master_worker;
 pub mod pidfile;
 pub mod proxy_run;
 pub mod sd_notify;
+pub mod status;
 pub mod supervisor;
 pub mod vrrp_run;
 

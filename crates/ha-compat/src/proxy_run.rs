@@ -53,6 +53,9 @@ pub struct Startup {
 }
 
 /// Runs `config` until a stop signal; returns the exit status.
+/// Where the supervisor asks its children to put their status sockets.
+pub const STATUS_DIR_ENV: &str = "HA_COMPAT_STATUS_DIR";
+
 pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dyn Write) -> i32 {
     let pid = std::process::id();
     let refused = refusals(&config);
@@ -84,13 +87,27 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
         }
     };
     let clock = LogClock::host();
-    let engine = match runtime.block_on(async { Engine::build(&config, clock) }) {
+    let mut engine = match runtime.block_on(async { Engine::build(&config, clock) }) {
         Ok(e) => e,
         Err(e) => {
             alert(err, pid, &format!("Starting proxies: {e}"));
             return 1;
         }
     };
+    // Under the supervisor: its status socket (`ha-compat status` reads it), an admin
+    // runtime API socket whatever the configuration says.
+    if let Some(dir) = std::env::var_os(STATUS_DIR_ENV) {
+        let dir = std::path::PathBuf::from(dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let added = {
+            let _entered = runtime.enter();
+            engine.add_cli_socket(&dir.join("haproxy.sock"))
+        };
+        if let Err(e) = added {
+            alert(err, pid, &format!("Starting proxies: status socket: {e}"));
+            return 1;
+        }
+    }
     // SIGHUP is caught from here on (before anyone is told we are ready): its default
     // action would kill the process.
     let hangups = {

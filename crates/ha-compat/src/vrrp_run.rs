@@ -3,6 +3,8 @@
 //! runtime on the Linux platform, turns SIGTERM/SIGINT into a clean stop (priority 0,
 //! addresses removed), SIGHUP into a reload, SIGUSR1/SIGUSR2/SIGRTMIN+2 into keepalived's
 //! `/tmp/keepalived.{data,stats,json}` dumps, and logs keepalived's start and stop lines.
+//! With `$HA_COMPAT_STATUS_DIR` set it also serves `vrrp.sock` there
+//! ([`vrrp_engine::status`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -127,6 +129,24 @@ pub fn run(options: &VrrpRun, err: &mut dyn Write) -> i32 {
         logger.info(&format!("Unable to handle signals: {e}"));
         return 1;
     }
+    // The status socket (`ha-compat status`, metrics) when the supervisor asks for one;
+    // removed when `_status` is dropped, at the end of this function. A failure to open
+    // it is said and the engine runs on: status is not worth an outage.
+    let _status = std::env::var_os(vrrp_engine::status::STATUS_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .and_then(|dir| {
+            let dir = PathBuf::from(dir);
+            match vrrp_engine::status::serve(&dir, sender.clone()) {
+                Ok(socket) => Some(socket),
+                Err(e) => {
+                    logger.info(&format!(
+                        "Unable to open the status socket {}: {e}",
+                        dir.join(vrrp_engine::status::SOCKET_NAME).display()
+                    ));
+                    None
+                }
+            }
+        });
     // keepalived: once its VRRP child has read the configuration ("Startup complete");
     // here the file is loaded and the sockets are open.
     systemd.ready();

@@ -7,7 +7,15 @@
 struct Fingerprint([u8; 1024]);
 
 fn fingerprint(word: &str) -> Fingerprint {
-    let mut fp = [0u8; 1024];
+    let mut fp = Fingerprint([0u8; 1024]);
+    update_fingerprint(&mut fp, word);
+    fp
+}
+
+/// `update_word_fingerprint()`: adds `word`'s transitions to `fp` (several words of a
+/// CLI command share one fingerprint).
+fn update_fingerprint(fp: &mut Fingerprint, word: &str) {
+    let fp = &mut fp.0;
     let mut from = 28usize;
     for &b in word.as_bytes() {
         let c = b.to_ascii_lowercase();
@@ -22,7 +30,21 @@ fn fingerprint(word: &str) -> Fingerprint {
     }
     let to = 28;
     fp[32 * from + to] = fp[32 * from + to].wrapping_add(1);
-    Fingerprint(fp)
+}
+
+/// The distance between two word lists, each fingerprinted as one
+/// (`update_word_fingerprint()` over the words, then `word_fingerprint_distance()`):
+/// what the CLI uses to propose commands close to an unknown one.
+pub fn words_distance(a: &[&str], b: &[&str]) -> usize {
+    let mut fa = Fingerprint([0u8; 1024]);
+    for w in a {
+        update_fingerprint(&mut fa, w);
+    }
+    let mut fb = Fingerprint([0u8; 1024]);
+    for w in b {
+        update_fingerprint(&mut fb, w);
+    }
+    distance(&fa, &fb)
 }
 
 fn distance(a: &Fingerprint, b: &Fingerprint) -> usize {

@@ -19,7 +19,9 @@ const LEVEL_ALERT: u8 = 1;
 const LEVEL_NOTICE: u8 = 5;
 
 /// The reason `srv_set_running()` and friends are given by the stats page.
-const WEB_INTERFACE: &str = "changed from Web interface";
+pub const WEB_INTERFACE: &str = "changed from Web interface";
+/// The reason the runtime API's `set server ... health` gives.
+pub const CLI: &str = "changed from CLI";
 
 /// The actions of the admin form (`ST_ADM_ACTION_*`), by their form values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,8 @@ pub struct AdminServer<'a> {
     pub backup: bool,
     /// `check` is configured (`CHK_ST_CONFIGURED`).
     pub check_configured: bool,
+    /// Who asked, as the forced-health lines say it ([`WEB_INTERFACE`] or [`CLI`]).
+    pub reason: &'static str,
 }
 
 /// Applies `action` to `srv` in `balancer` at `now` (seconds since the balancer's
@@ -246,8 +250,9 @@ fn forced(
     fx.lines.push(StateLine {
         level,
         text: format!(
-            "{}, {WEB_INTERFACE}{}.",
+            "{}, {}{}.",
             prefix(srv, what),
+            srv.reason,
             counts(&change, stopped)
         ),
     });

@@ -542,6 +542,9 @@ pub struct Engine {
     hard_stop_after: Option<Duration>,
     /// Text the Prometheus exporter appends to its page ([`Engine::set_extra_metrics`]).
     extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>>,
+    /// The `stats socket`s (runtime API), bound; served by [`Engine::run`].
+    cli: crate::cli::server::CliSockets,
+    cli_target: Arc<EngineStats>,
 }
 
 /// A proxy's `Proxy NAME stopped (cumulated conns: FE: n, BE: m).` at a soft stop, and
@@ -675,15 +678,18 @@ impl Engine {
         let events = Arc::new(std::sync::OnceLock::new());
         let extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>> =
             Arc::new(std::sync::OnceLock::new());
-        let stats: Arc<dyn StatsSource> = Arc::new(EngineStats::new(
+        let engine_stats = Arc::new(EngineStats::new(
             config,
             &frontends,
             &backends,
             traffic.clone(),
             &pools,
             events.clone(),
+            process.clone(),
             stopping.clone(),
         ));
+        let stats: Arc<dyn StatsSource> = engine_stats.clone();
+        let cli = crate::cli::server::CliSockets::bind(&config.global)?;
         let promex = PromexSource {
             stats: stats.clone(),
             extra: extra_metrics.clone(),
@@ -784,7 +790,15 @@ impl Engine {
             stopping,
             hard_stop_after: config.global.hard_stop_after,
             extra_metrics,
+            cli,
+            cli_target: engine_stats,
         })
+    }
+
+    /// Adds a runtime API socket the configuration does not name (the supervisor's
+    /// status socket), at `admin` level, mode 0600.
+    pub fn add_cli_socket(&mut self, path: &std::path::Path) -> Result<(), ProxyError> {
+        self.cli.add_private(path)
     }
 
     /// Warnings about the configuration found while building (the TLS settings of
@@ -857,6 +871,13 @@ impl Engine {
             let picker = self.pickers[index].clone();
             let mut stop = stop_rx.clone();
             tasks.spawn(run_tcp_frontend(frontend, picker, async move {
+                let _ = stop.changed().await;
+            }));
+        }
+        {
+            let target: Arc<dyn crate::cli::CliTarget + Send + Sync> = self.cli_target.clone();
+            let mut stop = stop_rx.clone();
+            tasks.spawn(self.cli.serve(target, async move {
                 let _ = stop.changed().await;
             }));
         }
@@ -1076,17 +1097,34 @@ fn proxy_dump(report: &StopReport) -> ProxyDump {
     dump
 }
 
-struct EngineStats {
+pub(crate) struct EngineStats {
     started: Instant,
+    /// When the process started, in seconds since the epoch (`show info`'s
+    /// `Start_time_sec`).
+    started_wall: u64,
     maxconn: Option<u32>,
+    /// The process-wide connection limit (`global maxconn`, `set maxconn global`).
+    process: ConnLimit,
+    /// Per proxy (same order as `proxies`), per server: what `show servers state` and
+    /// the CLI's CSV show of its address.
+    server_infos: Vec<Vec<ServerInfo>>,
+    /// Set when the soft stop begins.
+    stopping: Stopping,
     proxies: Vec<StatsEntry>,
     traffic: TrafficCounters,
     /// What the admin form acts on, one per backend.
     admin: Vec<AdminBackend>,
     /// Where state lines go on stderr; set when the engine runs.
     events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
-    /// The soft-stop flag (the exporter's `haproxy_process_stopping`).
-    stopping: Stopping,
+}
+
+/// A server's address as the runtime API shows it.
+#[derive(Debug, Clone, Default)]
+struct ServerInfo {
+    /// `ip:port` (`[ip6]:port`), the CSV's `addr`.
+    addr: String,
+    ssl: bool,
+    check_port: u16,
 }
 
 /// A backend as the stats page's admin form reaches it.
@@ -1122,6 +1160,7 @@ impl std::fmt::Debug for EngineStats {
 }
 
 impl EngineStats {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         config: &HaproxyConfig,
         frontends: &[(TcpFrontend, usize)],
@@ -1129,6 +1168,7 @@ impl EngineStats {
         traffic: TrafficCounters,
         pools: &HashMap<String, Arc<BackendPools>>,
         events: Arc<std::sync::OnceLock<Arc<dyn EngineEvents>>>,
+        process: ConnLimit,
         stopping: Stopping,
     ) -> Self {
         let mut proxies = Vec::new();
@@ -1196,14 +1236,49 @@ impl EngineStats {
                 pools: pools.get(&proxy.name).cloned(),
             });
         }
+        let server_infos = config
+            .proxies
+            .iter()
+            .filter(|p| !p.disabled)
+            .map(|p| {
+                p.servers
+                    .iter()
+                    .map(|s| {
+                        use haproxy_conf::model::{ServerHost, ServerPort};
+                        let host = match &s.address.host {
+                            ServerHost::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+                            ServerHost::Ip(ip) => ip.to_string(),
+                            ServerHost::Name(n) => n.clone(),
+                            ServerHost::Unix(path) => path.display().to_string(),
+                            ServerHost::Abstract(n) => format!("abns@{n}"),
+                        };
+                        let port = match s.address.port {
+                            ServerPort::Fixed(p) => p.to_string(),
+                            ServerPort::Same => "0".to_string(),
+                            ServerPort::Offset(o) => format!("{o:+}"),
+                        };
+                        ServerInfo {
+                            addr: format!("{host}:{port}"),
+                            ssl: s.options.ssl.unwrap_or(false),
+                            check_port: s.options.check_port.unwrap_or(0),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         EngineStats {
             started: Instant::now(),
+            started_wall: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             maxconn: config.global.maxconn,
+            process,
+            server_infos,
+            stopping,
             proxies,
             traffic,
             admin,
             events,
-            stopping,
         }
     }
 }
@@ -1215,6 +1290,17 @@ fn proxy_uuids(config: &HaproxyConfig) -> Vec<u32> {
     let mut used: std::collections::BTreeSet<u32> =
         config.proxies.iter().filter_map(|p| p.id).collect();
     let mut next = 1u32;
+    // A global `stats socket|timeout|maxconn` creates the CLI's `GLOBAL` frontend
+    // first, and it takes the first free number (measured with 2.6.12: `fe` is 2 and
+    // `be` 3 beside a stats socket).
+    let g = &config.global;
+    if !g.stats_sockets.is_empty() || g.stats_timeout.is_some() || g.stats_maxconn.is_some() {
+        while used.contains(&next) {
+            next += 1;
+        }
+        used.insert(next);
+        next += 1;
+    }
     config
         .proxies
         .iter()
@@ -1248,7 +1334,13 @@ impl StatsSource for EngineStats {
         }
     }
 
-    fn admin_apply(&self, backend: usize, server: &str, action: AdminAction) -> Option<bool> {
+    fn admin_apply(
+        &self,
+        backend: usize,
+        server: &str,
+        action: AdminAction,
+        reason: &'static str,
+    ) -> Option<bool> {
         let b = self.admin.get(backend)?;
         let effect = {
             let mut state = b.handle.lock();
@@ -1260,6 +1352,7 @@ impl StatsSource for EngineStats {
                 id,
                 backup: state.balancer.is_backup(id),
                 check_configured: b.check_commands.get(id.0).is_some_and(Option::is_some),
+                reason,
             };
             let effect = crate::admin::apply(&mut state.balancer, &srv, action, now);
             for change in &effect.changes {
@@ -1330,7 +1423,8 @@ impl StatsSource for EngineStats {
     /// balancer's states and tallies, the checks' views and the reuse pools.
     fn snapshot(&self) -> StatsSnapshot {
         let mut proxies = Vec::new();
-        for entry in &self.proxies {
+        for (position, entry) in self.proxies.iter().enumerate() {
+            let infos = self.server_infos.get(position);
             let traffic = self.traffic.proxy(&entry.name);
             let get = Traffic::get;
             let frontend = entry.frontend.as_ref().map(|(limit, maxconn)| {
@@ -1338,7 +1432,7 @@ impl StatsSource for EngineStats {
                     scur: limit.current(),
                     smax: limit.most(),
                     stot: limit.cumulated(),
-                    slim: maxconn.unwrap_or(0),
+                    slim: limit.limit().or(*maxconn).unwrap_or(0),
                     conn_tot: limit.cumulated(),
                     // Every accepted connection is a session here (no `tcp-request
                     // connection` rules drop one before): `rate` is `conn_rate`.
@@ -1368,6 +1462,9 @@ impl StatsSource for EngineStats {
                 let now = state.now();
                 let mut servers = Vec::new();
                 let (mut act, mut bck, mut weight) = (0, 0, 0);
+                // `update_backend_weight()`: without usable active servers the backend's
+                // weight is its backups' (the first one's without `allbackups`).
+                let mut backup_weights: Vec<u32> = Vec::new();
                 for i in 0..balancer.server_count() {
                     let id = ServerId(i);
                     let (current_weight, _) = balancer.weight(id);
@@ -1380,13 +1477,14 @@ impl StatsSource for EngineStats {
                     if balancer.is_usable(id) {
                         if balancer.is_backup(id) {
                             bck += 1;
+                            backup_weights.push(current_weight);
                         } else {
                             act += 1;
                             weight += current_weight;
                         }
                     }
                     let disabled = state.check_disabled.get(i).copied().unwrap_or(false);
-                    let check = checks.get(i).copied().flatten().filter(|_| !disabled);
+                    let configured = checks.get(i).copied().flatten();
                     let (maint, drain) = balancer.admin_state(id);
                     let served = traffic.and_then(|p| p.servers.get(balancer.server_name(id)));
                     let pool = entry
@@ -1437,6 +1535,11 @@ impl StatsSource for EngineStats {
                         dresp: served.map_or(0, |t| get(&t.denied_responses)),
                         lastsess: served.map_or(-1, Traffic::seconds_since_last_session),
                         name: balancer.server_name(id).to_string(),
+                        maxconn: balancer.maxconn(id),
+                        addr: infos
+                            .and_then(|v| v.get(i))
+                            .map(|info| info.addr.clone())
+                            .unwrap_or_default(),
                         sid: u32::try_from(i + 1).unwrap_or(u32::MAX),
                         scur: balancer.served(id),
                         run,
@@ -1450,27 +1553,44 @@ impl StatsSource for EngineStats {
                         } else {
                             ServerAdmin::Ready
                         },
-                        check: check.map(|(rise, fall)| {
-                            let view = state.check_views.get(i).cloned().unwrap_or_default();
-                            let last = view.last.as_ref();
-                            StatsCheck {
-                                rise,
-                                fall,
-                                health: view.health,
-                                in_progress: false,
-                                status: last.map(|r| r.status),
-                                code: last.and_then(|r| r.code).map(u32::from),
-                                duration_ms: last.map_or(0, |r| {
-                                    u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)
-                                }),
-                                info: last.map(|r| r.info.clone()).unwrap_or_default(),
-                                failed_checks: view.failed_checks,
-                                down_transitions: view.down_transitions,
-                                downtime: tallies.downtime,
-                            }
-                        }),
+                        check: None,
+                        disabled_check: None,
                         ..ServerRow::default()
                     });
+                    let view_of = |(rise, fall): (u32, u32)| {
+                        let view = state.check_views.get(i).cloned().unwrap_or_default();
+                        let last = view.last.as_ref();
+                        StatsCheck {
+                            rise,
+                            fall,
+                            health: view.health,
+                            in_progress: false,
+                            status: last.map(|r| r.status),
+                            code: last.and_then(|r| r.code).map(u32::from),
+                            duration_ms: last.map_or(0, |r| {
+                                u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX)
+                            }),
+                            info: last.map(|r| r.info.clone()).unwrap_or_default(),
+                            failed_checks: view.failed_checks,
+                            down_transitions: view.down_transitions,
+                            downtime: tallies.downtime,
+                        }
+                    };
+                    if let Some(row) = servers.last_mut() {
+                        let view = configured.map(view_of);
+                        if disabled {
+                            row.disabled_check = view;
+                        } else {
+                            row.check = view;
+                        }
+                    }
+                }
+                if act == 0 {
+                    weight = if balancer.all_backups() {
+                        backup_weights.iter().sum()
+                    } else {
+                        backup_weights.iter().copied().find(|w| *w > 0).unwrap_or(0)
+                    };
                 }
                 let be = traffic.map(|p| &p.backend);
                 let tallies = balancer.backend_tallies(now);
@@ -1545,12 +1665,9 @@ impl StatsSource for EngineStats {
                 release_date: "2023/03/28".to_string(),
                 pid: std::process::id(),
                 uptime_secs: self.started.elapsed().as_secs(),
-                maxconn: u64::from(self.maxconn.unwrap_or(0)),
+                maxconn: u64::from(self.process.limit().or(self.maxconn).unwrap_or(0)),
                 nbthread: 1,
-                start_time_secs: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs())
-                    .saturating_sub(self.started.elapsed().as_secs()),
+                start_time_secs: self.started_wall,
                 stopping: self.stopping.is_stopping(),
                 ..ProcessInfo::default()
             },
@@ -1867,6 +1984,163 @@ async fn queue_timer(handle: BackendHandle) {
             }
         }
         state.balancer.refresh(now);
+    }
+}
+
+impl EngineStats {
+    fn server_id(&self, server: crate::cli::ServerRef) -> Option<(&BackendHandle, ServerId)> {
+        let (handle, _, _) = self.proxies.get(server.backend)?.backend.as_ref()?;
+        Some((handle, ServerId(server.server)))
+    }
+}
+
+impl crate::cli::CliTarget for EngineStats {
+    fn snapshot(&self) -> crate::http::stats::StatsSnapshot {
+        StatsSource::snapshot(self)
+    }
+
+    fn info_extra(&self) -> crate::cli::InfoExtra {
+        let snapshot = StatsSource::snapshot(self);
+        let frontends = || snapshot.proxies.iter().filter_map(|p| p.frontend.as_ref());
+        crate::cli::InfoExtra {
+            hard_maxconn: u64::from(self.maxconn.unwrap_or(0)),
+            cum_conns: self.process.cumulated(),
+            cum_req: frontends().map(|f| f.req_tot).sum(),
+            max_conn_rate: u64::from(self.process.rate().max()),
+            sess_rate: u64::from(self.process.rate().per_second()),
+            max_sess_rate: u64::from(self.process.rate().max()),
+            stopping: self.stopping.is_stopping(),
+            jobs: u64::from(self.process.current()),
+            listeners: 0,
+            total_bytes_out: frontends().map(|f| f.bout).sum(),
+            start_time_sec: self.started_wall,
+        }
+    }
+
+    fn find_server(
+        &self,
+        backend: &str,
+        server: &str,
+    ) -> Result<crate::cli::ServerRef, crate::cli::LookupError> {
+        use crate::cli::LookupError;
+        let position = self
+            .find_backend(backend)
+            .ok_or(LookupError::NoSuchBackend)?;
+        let (handle, _, _) = self.proxies[position]
+            .backend
+            .as_ref()
+            .ok_or(LookupError::NoSuchBackend)?;
+        let state = handle.lock();
+        let balancer = &state.balancer;
+        let found = match server.strip_prefix('#') {
+            Some(id) => {
+                let id: usize = id.parse().unwrap_or(0);
+                (id >= 1 && id <= balancer.server_count()).then(|| ServerId(id - 1))
+            }
+            None => balancer.find(server),
+        };
+        found
+            .map(|id| crate::cli::ServerRef {
+                backend: position,
+                server: id.0,
+            })
+            .ok_or(LookupError::NoSuchServer)
+    }
+
+    fn find_backend(&self, name: &str) -> Option<usize> {
+        let by_id = name.strip_prefix('#').and_then(|id| id.parse::<u32>().ok());
+        self.proxies.iter().position(|p| {
+            p.backend.is_some()
+                && match by_id {
+                    Some(id) => p.iid == id,
+                    None => p.name == name,
+                }
+        })
+    }
+
+    fn weight(&self, server: crate::cli::ServerRef) -> (u32, u32) {
+        let Some((handle, id)) = self.server_id(server) else {
+            return (0, 0);
+        };
+        let state = handle.lock();
+        (
+            state.balancer.weight(id).0,
+            state.balancer.initial_weight(id),
+        )
+    }
+
+    fn set_weight(&self, server: crate::cli::ServerRef, weight: u32) -> Result<(), String> {
+        let Some((handle, id)) = self.server_id(server) else {
+            return Ok(());
+        };
+        let mut state = handle.lock();
+        let now = state.now();
+        state
+            .balancer
+            .set_weight(id, weight, now)
+            .map_err(|e| match e {
+                ProxyError::Weight(message) => message,
+                other => other.to_string(),
+            })
+    }
+
+    fn admin(&self, server: crate::cli::ServerRef, action: AdminAction) {
+        let Some(entry) = self.proxies.get(server.backend) else {
+            return;
+        };
+        let Some(admin) = self.admin_backend(&entry.name) else {
+            return;
+        };
+        let name = {
+            let Some((handle, id)) = self.server_id(server) else {
+                return;
+            };
+            let state = handle.lock();
+            state.balancer.server_name(id).to_string()
+        };
+        let _ = self.admin_apply(admin, &name, action, crate::admin::CLI);
+    }
+
+    fn set_server_maxconn(&self, server: crate::cli::ServerRef, maxconn: u32) {
+        let Some((handle, id)) = self.server_id(server) else {
+            return;
+        };
+        let mut state = handle.lock();
+        let now = state.now();
+        let dequeued = state.balancer.set_maxconn(id, maxconn, now);
+        state.deliver(dequeued);
+    }
+
+    fn set_frontend_maxconn(&self, name: &str, maxconn: u32) -> bool {
+        match self
+            .proxies
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.frontend.as_ref())
+        {
+            Some((limit, _)) => {
+                // 0 is no limit of its own, as a frontend without `maxconn`.
+                limit.set_limit((maxconn > 0).then_some(maxconn));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn set_global_maxconn(&self, maxconn: u32) {
+        self.process
+            .set_limit((maxconn > 0 && maxconn != u32::MAX).then_some(maxconn));
+    }
+
+    fn sessions(&self) -> Option<Vec<crate::cli::SessionLine>> {
+        None
+    }
+
+    fn server_extras(&self, server: crate::cli::ServerRef) -> (bool, u16) {
+        self.server_infos
+            .get(server.backend)
+            .and_then(|v| v.get(server.server))
+            .map_or((false, 0), |i| (i.ssl, i.check_port))
     }
 }
 

@@ -32,6 +32,9 @@
 //!   proxy) from a typed snapshot, pure.
 //! - [`stopping`]: the soft-stop flag `mode http` connections read (close instead of
 //!   keep-alive, idle ones released), as HAProxy's `PR_FL_STOPPED`.
+//! - [`cli`]: the runtime API on `stats socket`s (HAProxy's CLI: commands, levels,
+//!   prompt mode, replies), a sans-IO session over a [`cli::CliTarget`], and its
+//!   sockets ([`cli::server`]).
 //! - [`engine`]: the whole configuration running: frontends, one shared balancer per
 //!   backend (sessions, checks and queue timer), server state lines; and what the
 //!   engine refuses to run yet ([`engine::refusals`]).
@@ -41,6 +44,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod cli;
 pub mod client_stream;
 pub mod counters;
 pub mod engine;

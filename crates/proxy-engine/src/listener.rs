@@ -346,7 +346,9 @@ fn own_inherited_fd(fd: i32) -> std::os::fd::OwnedFd {
 #[derive(Debug, Clone)]
 pub struct ConnLimit {
     semaphore: Arc<Semaphore>,
-    total: usize,
+    /// The limit (`Semaphore::MAX_PERMITS`: none); changed by the runtime API's `set
+    /// maxconn`.
+    total: Arc<std::sync::atomic::AtomicUsize>,
     /// Every connection that ever held a slot (HAProxy's `cum_conn`).
     cumulated: Arc<std::sync::atomic::AtomicU64>,
     /// The most connections held at once (`conn_max`, the stats page's `smax`).
@@ -362,10 +364,42 @@ impl ConnLimit {
         let total = max.map_or(Semaphore::MAX_PERMITS, |m| m as usize);
         ConnLimit {
             semaphore: Arc::new(Semaphore::new(total)),
-            total,
+            total: Arc::new(std::sync::atomic::AtomicUsize::new(total)),
             cumulated: Arc::default(),
             most: Arc::default(),
             rate: Arc::default(),
+        }
+    }
+
+    /// The limit, `None` when there is none.
+    pub fn limit(&self) -> Option<u32> {
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        (total < Semaphore::MAX_PERMITS).then(|| u32::try_from(total).unwrap_or(u32::MAX))
+    }
+
+    /// Changes the limit (`set maxconn frontend|global`). Lowering it below the
+    /// connections in use takes the missing slots as those connections end.
+    pub fn set_limit(&self, max: Option<u32>) {
+        use std::sync::atomic::Ordering;
+        let new = max.map_or(Semaphore::MAX_PERMITS, |m| m as usize);
+        let old = self.total.swap(new, Ordering::Relaxed);
+        if new > old {
+            self.semaphore.add_permits(new - old);
+        } else if new < old {
+            let debt = old - new;
+            let forgotten = self.semaphore.forget_permits(debt);
+            if forgotten < debt {
+                let semaphore = Arc::clone(&self.semaphore);
+                let rest = u32::try_from(debt - forgotten).unwrap_or(u32::MAX);
+                // Take the rest as connections give their slots back, and keep them.
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    handle.spawn(async move {
+                        if let Ok(permits) = semaphore.acquire_many_owned(rest).await {
+                            permits.forget();
+                        }
+                    });
+                }
+            }
         }
     }
 
@@ -395,7 +429,8 @@ impl ConnLimit {
 
     /// Connections currently holding a slot.
     pub fn current(&self) -> u32 {
-        u32::try_from(self.total - self.semaphore.available_permits()).unwrap_or(u32::MAX)
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        u32::try_from(total.saturating_sub(self.semaphore.available_permits())).unwrap_or(u32::MAX)
     }
 
     async fn acquire(&self) -> OwnedSemaphorePermit {

@@ -361,7 +361,7 @@ fn render_interface(s: &mut String, i: &InterfaceDump) {
 }
 
 /// keepalived's numeric state (`VRRP_STATE_*`) for the JSON dump.
-fn state_number(state: State) -> u8 {
+pub(crate) fn state_number(state: State) -> u8 {
     match state {
         State::Init => 0,
         State::Backup => 1,
@@ -1056,7 +1056,7 @@ pub fn write_dump(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -1070,7 +1070,7 @@ mod tests {
 
     /// The state of the recorded run (`fixtures/keepalived/dumps/REFERENCE.md`): the
     /// variable values (times, descriptors, MACs, counters) are those keepalived had.
-    fn recorded() -> Snapshot {
+    pub(crate) fn recorded() -> Snapshot {
         let ether =
             |name: &str, index, ipv4: Vec<Ipv4Addr>, ll: &str, mac: [u8; 6]| InterfaceDump {
                 name: name.into(),
@@ -1384,10 +1384,10 @@ mod tests {
     // must give the same readings.
 
     /// An instance as ParseVRRPData reads it: name, (key, value) pairs, VIPs.
-    type ExporterInstance = (String, Vec<(String, String)>, Vec<String>);
+    pub(crate) type ExporterInstance = (String, Vec<(String, String)>, Vec<String>);
 
     /// ParseVRRPData: instance -> (State, Wantstate, Interface, GARP delay, VRID, VIPs).
-    fn exporter_data(text: &str) -> Vec<ExporterInstance> {
+    pub(crate) fn exporter_data(text: &str) -> Vec<ExporterInstance> {
         let mut out: Vec<ExporterInstance> = Vec::new();
         let mut in_instance = false;
         let mut key = String::new();
@@ -1441,7 +1441,7 @@ mod tests {
     }
 
     /// ParseVRRPScript: (name, Status, State).
-    fn exporter_scripts(text: &str) -> Vec<(String, String, String)> {
+    pub(crate) fn exporter_scripts(text: &str) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
         let mut cur: Option<(String, String, String)> = None;
         for l in text.lines() {
@@ -1468,7 +1468,7 @@ mod tests {
     }
 
     /// ParseStats: instance -> (section/key, value); any non-number value is an error.
-    fn exporter_stats(text: &str) -> Vec<(String, String, i64)> {
+    pub(crate) fn exporter_stats(text: &str) -> Vec<(String, String, i64)> {
         let mut out = Vec::new();
         let (mut instance, mut section) = (String::new(), String::new());
         for l in text.lines() {

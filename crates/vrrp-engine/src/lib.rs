@@ -22,6 +22,11 @@
 //!   adverts, address specs), and what the engine refuses to run yet. Pure.
 //! - [`dump`]: keepalived's signal dumps (`/tmp/keepalived.data`, `.stats`, `.json`)
 //!   rendered from a [`dump::Snapshot`] of the runtime. Pure but for [`dump::write_dump`].
+//! - [`metrics`]: Prometheus metrics under keepalived-exporter's names, labels and values,
+//!   rendered from the same [`dump::Snapshot`] (plus our own priority gauges). Pure.
+//! - [`status`]: the status JSON of `ha-compat status` from a [`dump::Snapshot`] (pure),
+//!   and the VRRP child's status socket (`$HA_COMPAT_STATUS_DIR/vrrp.sock`): its server
+//!   thread and a client ([`status::request`]).
 //! - [`log`]: keepalived's console and syslog line formats and the sinks.
 //! - [`runtime`]: the one loop: inputs from a queue, timers from the machines' deadlines,
 //!   actions carried out through a [`platform::Platform`].
@@ -43,6 +48,7 @@ pub mod ipv4;
 pub mod linux;
 pub mod log;
 pub mod machine;
+pub mod metrics;
 pub mod notify;
 pub mod notify_fifo;
 pub mod plan;
@@ -51,6 +57,7 @@ pub mod runtime;
 pub mod rx;
 pub mod script_exec;
 pub mod script_state;
+pub mod status;
 pub mod sync_group;
 pub mod track;
 pub mod tracker;

@@ -108,6 +108,9 @@ pub enum Input {
     Reload,
     /// Write one of keepalived's dumps (SIGUSR1, SIGUSR2, SIGRTMIN+2).
     Dump(crate::dump::DumpKind),
+    /// Send a [`crate::dump::Snapshot`] to the status socket's thread
+    /// ([`crate::status`]), taken as for a dump.
+    Status(crate::status::SnapshotReply),
 }
 
 /// The operating system, as the VRRP runtime uses it. One implementation drives Linux

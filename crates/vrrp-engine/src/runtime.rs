@@ -324,6 +324,10 @@ impl<P: Platform> Runtime<P> {
                 }
                 Ok(Input::Log(line)) => self.logger.info(&line),
                 Ok(Input::Dump(kind)) => self.dump(kind),
+                Ok(Input::Status(reply)) => {
+                    // The status thread may have given up waiting: nothing to do then.
+                    let _ = reply.0.send(self.snapshot());
+                }
                 Ok(Input::Reload) => {
                     // keepalived's `sigreload_vrrp`: every master advertises once first, so
                     // that the backups' timers do not run out during the reload.

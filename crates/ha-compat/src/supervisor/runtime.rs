@@ -40,6 +40,9 @@ pub struct SupervisorRun {
     pub keepalived: Option<PathBuf>,
     /// The haproxy.cfg files: a `haproxy` child if any.
     pub haproxy: Vec<PathBuf>,
+    /// `--status-dir`: given to the children as `$HA_COMPAT_STATUS_DIR` (where the VRRP
+    /// child serves `vrrp.sock`).
+    pub status_dir: Option<PathBuf>,
 }
 
 impl SupervisorRun {
@@ -208,12 +211,16 @@ pub fn run(options: &SupervisorRun) -> i32 {
 }
 
 fn spawn(options: &SupervisorRun, kind: ChildKind) -> std::io::Result<u32> {
-    let child = Command::new("/proc/self/exe")
+    let mut command = Command::new("/proc/self/exe");
+    command
         .arg0(kind.process_name())
         .args(options.args(kind))
         .env(PARENT_PID_ENV, std::process::id().to_string())
-        .stdin(Stdio::null())
-        .spawn()?;
+        .stdin(Stdio::null());
+    if let Some(dir) = &options.status_dir {
+        command.env(vrrp_engine::status::STATUS_DIR_ENV, dir);
+    }
+    let child = command.spawn()?;
     // Reaped with waitpid(-1) in the loop; dropping `Child` neither waits nor kills.
     Ok(child.id())
 }

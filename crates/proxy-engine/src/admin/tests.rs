@@ -22,6 +22,7 @@ fn srv(name: &'static str, id: usize) -> AdminServer<'static> {
         id: ServerId(id),
         backup: false,
         check_configured: id < 2,
+        reason: super::WEB_INTERFACE,
     }
 }
 

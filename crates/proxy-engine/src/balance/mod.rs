@@ -1002,6 +1002,28 @@ impl Balancer {
         }
     }
 
+    /// `option allbackups`.
+    pub fn all_backups(&self) -> bool {
+        self.all_backups
+    }
+
+    /// The weight the server was configured with (`iweight`).
+    pub fn initial_weight(&self, id: ServerId) -> u32 {
+        self.srvs[id.0].iweight
+    }
+
+    /// The server's `maxconn` (0: none).
+    pub fn maxconn(&self, id: ServerId) -> u32 {
+        self.srvs[id.0].maxconn
+    }
+
+    /// `set maxconn server` (`server_parse_maxconn_change_request()`): the new limit,
+    /// then the sessions its queue may now serve (`process_srv_queue()`).
+    pub fn set_maxconn(&mut self, id: ServerId, maxconn: u32, now: Duration) -> Vec<Dequeued> {
+        self.srvs[id.0].maxconn = maxconn;
+        self.process_server_queue(id.0, now)
+    }
+
     /// `set weight be/srv W` (`server_parse_weight_change_request()`): 0..=256 for the
     /// dynamic algorithms; static ones (`static-rr`, map-based hashing) only take 0 or the
     /// configured weight.

@@ -133,6 +133,7 @@ pub trait StatsSource: Send + Sync + std::fmt::Debug {
         backend: usize,
         server: &str,
         action: crate::admin::AdminAction,
+        reason: &'static str,
     ) -> Option<bool>;
 }
 
@@ -150,7 +151,8 @@ impl crate::http::stats::AdminTarget for AdminOn<'_> {
         server: &str,
         action: crate::admin::AdminAction,
     ) -> Option<bool> {
-        self.0.admin_apply(backend, server, action)
+        self.0
+            .admin_apply(backend, server, action, crate::admin::WEB_INTERFACE)
     }
 }
 

@@ -214,6 +214,9 @@ pub struct ServerRow {
     pub uweight: u32,
     pub backup: bool,
     pub check: Option<ServerCheck>,
+    /// The configured check while `disable health` has turned it off (`check` is then
+    /// `None`, as the page shows it); `show servers state` still reports it.
+    pub disabled_check: Option<ServerCheck>,
     /// `slowstart` ramp in percent while [`ServerRunState::Starting`].
     pub throttle: Option<u32>,
     pub lbtot: u64,
@@ -1835,6 +1838,60 @@ pub fn csv(
     for (_, rows) in rows(settings, page, own_proxy, snapshot) {
         for row in &rows {
             csv_row(&mut out, row);
+        }
+    }
+    out
+}
+
+/// What `show stat` on the runtime API selects: `<iid> <type> <sid>` (type bits: 1
+/// frontends, 2 backends, 4 servers) and `up` / `no-maint`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CliStatFilter {
+    pub iid: Option<u32>,
+    pub types: Option<u32>,
+    pub sid: Option<u32>,
+    pub hide_down: bool,
+    pub hide_maint: bool,
+}
+
+/// `show stat` in CSV: the page's CSV with the legend columns (`addr`, `cookie`, `algo`),
+/// as the CLI always shows them, filtered as asked.
+pub fn csv_for_cli(snapshot: &StatsSnapshot, filter: &CliStatFilter) -> String {
+    let page = PageRequest {
+        format: Format::Csv,
+        hide_down: filter.hide_down,
+        hide_maint: filter.hide_maint,
+        no_refresh: false,
+        status_code: None,
+        scope: None,
+        head_only: false,
+        admin: false,
+    };
+    let types = filter.types.unwrap_or(u32::MAX);
+    let mut out = csv_header();
+    for px in &snapshot.proxies {
+        if filter.iid.is_some_and(|iid| iid != px.iid) {
+            continue;
+        }
+        if let Some(fe) = &px.frontend {
+            if types & 1 != 0 {
+                csv_row(&mut out, &frontend_row(px, fe));
+            }
+        }
+        if let Some(be) = &px.backend {
+            if types & 4 != 0 {
+                for sv in be.servers.iter().filter(|sv| server_listed(&page, sv)) {
+                    if filter.sid.unwrap_or(sv.sid) == sv.sid {
+                        csv_row(&mut out, &server_row(px, sv, true));
+                    }
+                }
+            }
+            if types & 2 != 0 {
+                csv_row(
+                    &mut out,
+                    &backend_row(px, be, true, page.hide_down || page.hide_maint),
+                );
+            }
         }
     }
     out
