@@ -13,6 +13,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use haproxy_conf::model::{Global, HaproxyConfig};
 use proxy_engine::engine::{refusals, Engine, EngineEvents, Stop};
@@ -123,6 +124,15 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             alert(err, pid, &format!("Starting proxies: status socket: {e}"));
             return 1;
         }
+        // The VRRP child's metrics (keepalived-exporter's names) on the same page as
+        // HAProxy's exporter: one scrape target per node.
+        let vrrp = dir.join(vrrp_engine::status::SOCKET_NAME);
+        engine.set_extra_metrics(Arc::new(move || {
+            vrrp_engine::status::request(&vrrp, "metrics", Duration::from_millis(500))
+                .ok()
+                .filter(|text| !text.starts_with("error: "))
+                .unwrap_or_default()
+        }));
     }
     // SIGHUP is caught from here on (before anyone is told we are ready): its default
     // action would kill the process.

@@ -34,7 +34,8 @@ use crate::http::errors::ErrorPages;
 use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
 use crate::http::session::{
-    BackendPools, HeaderCaptures, PoolServer, ProxyRules, StatsPage, StatsSource,
+    BackendPools, ExtraMetrics, HeaderCaptures, PoolServer, PromexSource, ProxyRules, StatsPage,
+    StatsSource,
 };
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats, ServerAdmin,
@@ -539,6 +540,8 @@ pub struct Engine {
     stopping: Stopping,
     /// global `hard-stop-after`: how long a soft stop may wait for sessions to end.
     hard_stop_after: Option<Duration>,
+    /// Text the Prometheus exporter appends to its page ([`Engine::set_extra_metrics`]).
+    extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>>,
     /// The `stats socket`s (runtime API), bound; served by [`Engine::run`].
     cli: crate::cli::server::CliSockets,
     cli_target: Arc<EngineStats>,
@@ -677,6 +680,8 @@ impl Engine {
             pools.insert(proxy.name.clone(), backend_pools(proxy)?);
         }
         let events = Arc::new(std::sync::OnceLock::new());
+        let extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>> =
+            Arc::new(std::sync::OnceLock::new());
         let engine_stats = Arc::new(EngineStats::new(
             config,
             &frontends,
@@ -706,6 +711,10 @@ impl Engine {
                 },
             );
         }
+        let promex = PromexSource {
+            stats: stats.clone(),
+            extra: extra_metrics.clone(),
+        };
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -766,6 +775,7 @@ impl Engine {
                     } else {
                         HeaderCaptures::default()
                     },
+                    promex: promex.clone(),
                 }),
             );
         }
@@ -800,6 +810,7 @@ impl Engine {
             events,
             stopping,
             hard_stop_after: config.global.hard_stop_after,
+            extra_metrics,
             cli,
             cli_target: engine_stats,
         })
@@ -837,6 +848,13 @@ impl Engine {
             .iter()
             .map(|(f, _)| (f.name.clone(), f.local_addrs().unwrap_or_default()))
             .collect()
+    }
+
+    /// Appends `hook`'s text to every whole page (no `scope=`, or `scope=*`) of
+    /// `use-service prometheus-exporter`, after HAProxy's families (e.g. the VRRP
+    /// metrics); the hook runs on each scrape. Set once: later calls are ignored.
+    pub fn set_extra_metrics(&self, hook: ExtraMetrics) {
+        let _ = self.extra_metrics.set(hook);
     }
 
     /// What prints the servers' states on SIGHUP, usable while [`Engine::run`] runs.
@@ -1479,6 +1497,7 @@ impl StatsSource for EngineStats {
                     row.bout = get(&t.bytes_out);
                     row.ereq = get(&t.failed_requests);
                     row.dreq = get(&t.denied_requests);
+                    row.intercepted = get(&t.intercepted_requests);
                     row.dresp = get(&t.denied_responses);
                     row.req_rate = t.request_rate.per_second();
                     row.req_rate_max = t.request_rate.max();
@@ -1696,6 +1715,8 @@ impl StatsSource for EngineStats {
                 uptime_secs: self.started.elapsed().as_secs(),
                 maxconn: u64::from(self.process.limit().or(self.maxconn).unwrap_or(0)),
                 nbthread: 1,
+                start_time_secs: self.started_wall,
+                stopping: self.stopping.is_stopping(),
                 ..ProcessInfo::default()
             },
             proxies,

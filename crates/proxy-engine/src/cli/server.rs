@@ -298,8 +298,6 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     // HAProxy shuts the write side and reads what the client still sends until it
     // closes: a late command is discarded, not answered with a reset.
     let _ = stream.shutdown().await;
-    let drain = async {
-        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-    };
+    let drain = async { while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {} };
     let _ = tokio::time::timeout(timeout, drain).await;
 }
