@@ -10,13 +10,12 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{can_run, sleep_ms, Ns, HAPROXY};
+use common::{can_run, has_socat, sleep_ms, socat, Ns, HAPROXY};
 
 const CFG: &str = "\
 defaults
@@ -46,24 +45,6 @@ const SEQUENCE: &[&str] = &[
     "operator;show cli level;user;show cli level;operator",
     "reload",
 ];
-
-fn socat(path: &Path, command: &str) -> String {
-    let mut child = Command::new("socat")
-        .args(["-t2", "stdio"])
-        .arg(format!("UNIX-CONNECT:{}", path.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{command}\n").as_bytes())
-        .unwrap();
-    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
-}
 
 /// Pids, uptimes and versions masked, runs of spaces collapsed (the column layout is
 /// asserted by `master_cli.rs`'s unit test).
@@ -135,8 +116,7 @@ fn master_cli_answers_like_haproxy_2_6() {
     if !can_run("master_cli_reference") {
         return;
     }
-    if Command::new("socat").arg("-V").output().is_err() {
-        eprintln!("master_cli_reference: socat missing (apt-get install socat); skipped");
+    if !has_socat("master_cli_reference") {
         return;
     }
     let base =

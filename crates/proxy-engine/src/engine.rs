@@ -1158,6 +1158,13 @@ pub(crate) struct EngineStats {
     server_infos: Vec<Vec<ServerInfo>>,
     /// Set when the soft stop begins.
     stopping: Stopping,
+    /// `global nbthread`, else the CPUs (the engine's threads).
+    nbthread: u32,
+    /// `global node`, else the host name (`show info`'s `node`, the page's node).
+    node: String,
+    description: Option<String>,
+    /// The open files limit (`Ulimit-n`).
+    ulimit_n: u64,
     proxies: Vec<StatsEntry>,
     traffic: TrafficCounters,
     /// What the admin form acts on, one per backend.
@@ -1323,6 +1330,18 @@ impl EngineStats {
             process,
             server_infos,
             stopping,
+            nbthread: config.global.nbthread.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+            }),
+            node: config.global.node.clone().unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            description: config.global.description.clone(),
+            ulimit_n: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(0, |(soft, _)| soft),
             proxies,
             traffic,
             admin,
@@ -1714,7 +1733,10 @@ impl StatsSource for EngineStats {
                 pid: std::process::id(),
                 uptime_secs: self.started.elapsed().as_secs(),
                 maxconn: u64::from(self.process.limit().or(self.maxconn).unwrap_or(0)),
-                nbthread: 1,
+                nbthread: self.nbthread,
+                node: self.node.clone(),
+                description: self.description.clone(),
+                ulimit_n: self.ulimit_n,
                 start_time_secs: self.started_wall,
                 stopping: self.stopping.is_stopping(),
                 ..ProcessInfo::default()

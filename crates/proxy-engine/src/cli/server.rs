@@ -191,55 +191,33 @@ impl CliSockets {
         let slots = Arc::new(Semaphore::new(self.maxconn));
         let mut tasks = tokio::task::JoinSet::new();
         for bound in self.bound {
-            let target = target.clone();
-            let slots = slots.clone();
-            let timeout = self.timeout;
-            let level = bound.level;
-            let counters = self.counters.clone();
+            let ctx = Accepting {
+                slots: slots.clone(),
+                timeout: self.timeout,
+                level: bound.level,
+                counters: self.counters.clone(),
+                target: target.clone(),
+            };
             match bound.socket {
                 Socket::Unix(listener) => {
                     let Ok(listener) = tokio::net::UnixListener::from_std(listener) else {
                         continue;
                     };
-                    tasks.spawn(async move {
-                        loop {
-                            let Ok(permit) = slots.clone().acquire_owned().await else {
-                                return;
-                            };
-                            let Ok((stream, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let target = target.clone();
-                            let counters = counters.clone();
-                            tokio::spawn(async move {
-                                let _held = Held::new(counters);
-                                serve_connection(stream, level, timeout, target).await;
-                                drop(permit);
-                            });
-                        }
-                    });
+                    let listener = Arc::new(listener);
+                    tasks.spawn(ctx.run(move || {
+                        let listener = listener.clone();
+                        async move { listener.accept().await.map(|(s, _)| s) }
+                    }));
                 }
                 Socket::Tcp(listener) => {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         continue;
                     };
-                    tasks.spawn(async move {
-                        loop {
-                            let Ok(permit) = slots.clone().acquire_owned().await else {
-                                return;
-                            };
-                            let Ok((stream, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let target = target.clone();
-                            let counters = counters.clone();
-                            tokio::spawn(async move {
-                                let _held = Held::new(counters);
-                                serve_connection(stream, level, timeout, target).await;
-                                drop(permit);
-                            });
-                        }
-                    });
+                    let listener = Arc::new(listener);
+                    tasks.spawn(ctx.run(move || {
+                        let listener = listener.clone();
+                        async move { listener.accept().await.map(|(s, _)| s) }
+                    }));
                 }
             }
         }
@@ -248,6 +226,42 @@ impl CliSockets {
         }
         stop.await;
         tasks.abort_all();
+    }
+}
+
+/// What an accept loop needs: the shared connection slots, the session settings, the
+/// counters and the engine.
+struct Accepting {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    level: Level,
+    counters: Arc<CliCounters>,
+    target: Arc<dyn CliTarget + Send + Sync>,
+}
+
+impl Accepting {
+    /// Accepts with `accept` while a slot is free, one task per connection.
+    async fn run<S, F, Fut>(self, mut accept: F)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<S>>,
+    {
+        loop {
+            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
+            let Ok(stream) = accept().await else {
+                continue;
+            };
+            let (target, counters) = (self.target.clone(), self.counters.clone());
+            let (level, timeout) = (self.level, self.timeout);
+            tokio::spawn(async move {
+                let _held = Held::new(counters);
+                serve_connection(stream, level, timeout, target).await;
+                drop(permit);
+            });
+        }
     }
 }
 
