@@ -12,6 +12,8 @@
 //!   are the reference's, in the same order, with the same header and trailer; for a
 //!   partly known command, the header and trailer, the proposals being the closest
 //!   among each one's own commands);
+//! - `show sess` with a proxied session held open: protocol, client, frontend, backend and
+//!   server of each line (the rest is HAProxy's internals);
 //! - the state lines the changes print on stderr (pid masked), in order, then the
 //!   SIGHUP dump and the soft stop's lines, where the CLI's `GLOBAL` proxy is listed
 //!   (first in the dump, after the frontends at the stop) with the CLI connections.
@@ -165,6 +167,8 @@ struct Run {
     replies: Vec<String>,
     sessions: Vec<Vec<u8>>,
     tcp: String,
+    /// `show sess` with one proxied session held open.
+    show_sess: String,
     stderr: Vec<String>,
 }
 
@@ -195,6 +199,18 @@ fn session(path: &Path, chunks: &[&str]) -> Vec<u8> {
 
 fn run(program: &Path, dir: &Path) -> Run {
     let ns = Ns::new("haccli");
+    // s2's server: accepts and answers nothing, so a session through `fe` waits for its
+    // answer while `show sess` lists it.
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel::<()>();
+    let _s2 = ns.spawn(move || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:8002").unwrap();
+        bound_tx.send(()).unwrap();
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    bound_rx.recv().unwrap();
     let cfg = dir.join("h.cfg");
     std::fs::write(&cfg, CFG.replace("DIR", &dir.display().to_string())).unwrap();
     let err_path = dir.join("stderr");
@@ -230,6 +246,21 @@ fn run(program: &Path, dir: &Path) -> Run {
         replies.push(socat(&dir.join(sock), command));
     }
     let sessions = SESSIONS.iter().map(|s| session(&admin, s)).collect();
+    // A session through `fe` to s2 (s1 is down), held while `show sess` lists it.
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (up_tx, up_rx) = std::sync::mpsc::channel::<()>();
+    let client = ns.spawn(move || {
+        let mut s = std::net::TcpStream::connect("127.0.0.1:8080").unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        up_tx.send(()).unwrap();
+        let _ = held_rx.recv();
+    });
+    up_rx.recv().unwrap();
+    sleep_ms(300);
+    let show_sess = socat(&admin, "show sess");
+    held_tx.send(()).unwrap();
+    client.join().unwrap();
+    sleep_ms(100);
     let tcp = ns
         .spawn(|| {
             let mut s = std::net::TcpStream::connect("127.0.0.1:9999").unwrap();
@@ -269,6 +300,7 @@ fn run(program: &Path, dir: &Path) -> Run {
         replies,
         sessions,
         tcp,
+        show_sess,
         stderr,
     }
 }
@@ -333,6 +365,30 @@ fn stat_view(text: &str) -> Vec<String> {
         out.push(masked.join(","));
     }
     out
+}
+
+/// `show sess`: per line the protocol, client address (port masked), frontend, backend
+/// and server; the rest is HAProxy's internals (pointers, buffer flags, fds).
+fn sessions_view(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| {
+                    ["proto=", "src=", "fe=", "be=", "srv="]
+                        .iter()
+                        .any(|k| w.starts_with(k))
+                })
+                .map(
+                    |w| match w.strip_prefix("src=").and_then(|a| a.rsplit_once(':')) {
+                        Some((ip, _)) if ip != "unix" => format!("src={ip}:*"),
+                        _ => w.to_string(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 fn servers_state_view(text: &str) -> Vec<String> {
@@ -432,6 +488,13 @@ fn runtime_api_answers_like_haproxy_2_6() {
         }
     }
     assert_eq!(reference.tcp, ours.tcp, "the TCP socket");
+    assert_eq!(
+        sessions_view(&reference.show_sess),
+        sessions_view(&ours.show_sess),
+        "show sess:\n{}\n{}",
+        reference.show_sess,
+        ours.show_sess
+    );
     assert_eq!(reference.stderr, ours.stderr, "state lines on stderr");
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -400,6 +400,10 @@ impl ServerPicker for BackendHandle {
         self.pick_for_request(client, &RequestHint::default(), previous)
     }
 
+    fn backend_name(&self) -> Option<String> {
+        Some(self.lock().balancer.backend().to_string())
+    }
+
     fn pick_for_request(
         &mut self,
         client: SocketAddr,
@@ -693,7 +697,11 @@ impl Engine {
             stopping.clone(),
         ));
         let stats: Arc<dyn StatsSource> = engine_stats.clone();
-        let cli = crate::cli::server::CliSockets::bind(&config.global)?;
+        let mut cli = crate::cli::server::CliSockets::bind(&config.global)?;
+        cli.set_sessions(engine_stats.sessions.clone());
+        for (frontend, _) in &mut frontends {
+            frontend.sessions = Some(engine_stats.sessions.clone());
+        }
         // A global `stats socket|timeout|maxconn` creates HAProxy's `GLOBAL` proxy, first
         // in its list (the SIGHUP dump names it first).
         let g = &config.global;
@@ -1158,6 +1166,8 @@ pub(crate) struct EngineStats {
     server_infos: Vec<Vec<ServerInfo>>,
     /// Set when the soft stop begins.
     stopping: Stopping,
+    /// The live sessions (`show sess`).
+    sessions: Arc<crate::sessions::SessionRegistry>,
     /// `global nbthread`, else the CPUs (the engine's threads).
     nbthread: u32,
     /// `global node`, else the host name (`show info`'s `node`, the page's node).
@@ -1330,6 +1340,7 @@ impl EngineStats {
             process,
             server_infos,
             stopping,
+            sessions: Arc::default(),
             nbthread: config.global.nbthread.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
@@ -2203,7 +2214,7 @@ impl crate::cli::CliTarget for EngineStats {
     }
 
     fn sessions(&self) -> Option<Vec<crate::cli::SessionLine>> {
-        None
+        Some(self.sessions.lines())
     }
 
     fn server_extras(&self, server: crate::cli::ServerRef) -> (bool, u16) {

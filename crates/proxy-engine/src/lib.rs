@@ -28,6 +28,7 @@
 //!   and the datagram/stdout sender.
 //! - [`counters`]: the stats page's traffic counters (per frontend, backend and
 //!   server), atomics bumped once per logged request or session.
+//! - [`sessions`]: the live sessions (`show sess`), a registry and a task-local handle.
 //! - [`state_dump`]: HAProxy's SIGHUP lines (servers' states and connection counts per
 //!   proxy) from a typed snapshot, pure.
 //! - [`stopping`]: the soft-stop flag `mode http` connections read (close instead of
@@ -54,6 +55,7 @@ pub mod http;
 pub mod listener;
 pub mod probe;
 pub mod proxy_protocol;
+pub mod sessions;
 mod splice_pipe;
 pub mod state_dump;
 pub mod stopping;

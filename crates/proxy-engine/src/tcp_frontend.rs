@@ -148,6 +148,10 @@ impl ServerPicker for SharedPicker {
         self.with(|c| c.picker.view(server))
     }
 
+    fn backend_name(&self) -> Option<String> {
+        self.with(|c| c.picker.backend_name())
+    }
+
     fn connection_opened(&mut self, server: &str) {
         self.with(|c| c.picker.connection_opened(server));
         if let Some(t) = &self.traffic {
@@ -234,6 +238,8 @@ pub struct TcpFrontend {
     pub process_limit: ConnLimit,
     /// The stats page's counters (the engine's; empty outside an engine).
     pub counters: TrafficCounters,
+    /// Where its sessions are listed (`show sess`; the engine's).
+    pub sessions: Option<Arc<crate::sessions::SessionRegistry>>,
 }
 
 fn flag(proxy: &Proxy, name: &str) -> bool {
@@ -442,6 +448,7 @@ impl TcpFrontend {
             frontend_limit,
             process_limit,
             counters: TrafficCounters::default(),
+            sessions: None,
         })
     }
 
@@ -486,8 +493,20 @@ pub async fn run_tcp_frontend(
                 let frontend = Arc::clone(&frontend);
                 let picker = picker.clone();
                 let tls = tls.clone();
+                let registered = frontend.sessions.as_ref().map(|r| {
+                    r.register(
+                        crate::sessions::proto_of(&accepted.client),
+                        accepted.client.to_string(),
+                        &frontend.name,
+                        None,
+                    )
+                });
                 tokio::spawn(async move {
-                    serve(&frontend, picker, accepted, tls.as_deref()).await;
+                    let session = serve(&frontend, picker, accepted, tls.as_deref());
+                    match &registered {
+                        Some(r) => crate::sessions::scoped(r, session).await,
+                        None => session.await,
+                    }
                 });
             }
         });

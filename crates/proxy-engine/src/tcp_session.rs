@@ -276,6 +276,10 @@ pub trait ServerPicker: Send {
     }
     /// The backend as it is now, for the retry rule.
     fn view(&self, server: &str) -> BackendView;
+    /// The backend's name (for `show sess`).
+    fn backend_name(&self) -> Option<String> {
+        None
+    }
     /// A connection attempt to `server` starts (HAProxy's `cur_sess`).
     fn connection_opened(&mut self, _server: &str) {}
     /// A connection attempt to `server` failed, or the session gave up during it.
@@ -772,6 +776,7 @@ pub(crate) async fn connect_with_retries(
     };
     loop {
         record.server = Some(target.name.clone());
+        crate::sessions::note_server(|| picker.backend_name(), &target.name);
         picker.connection_opened(&target.name);
         // An idle connection to this server (`mode http` keep-alive) is used as is.
         if let Some(stream) = idle.as_mut().and_then(|take| take(&target.name)) {

@@ -356,6 +356,12 @@ impl Session {
                 if !self.has_level(Level::Operator) {
                     return Reply::Err(PERMISSION_DENIED.into());
                 }
+                if !arg(2).is_empty() {
+                    return Reply::Err(
+                        "ha-compat: 'show sess <id>' (one session's details) is not supported yet; 'show sess' lists them.\n"
+                            .into(),
+                    );
+                }
                 match target.sessions() {
                     Some(sessions) => Reply::Dump(show_sess(&sessions)),
                     None => Reply::Err(

@@ -44,6 +44,7 @@ pub struct CliCounters {
 pub struct CliSockets {
     bound: Vec<Bound>,
     counters: Arc<CliCounters>,
+    sessions: Option<Arc<crate::sessions::SessionRegistry>>,
     timeout: Duration,
     maxconn: usize,
 }
@@ -161,6 +162,7 @@ impl CliSockets {
         Ok(CliSockets {
             bound,
             counters: Arc::default(),
+            sessions: None,
             timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
             maxconn: global.stats_maxconn.map_or(DEFAULT_MAXCONN, |m| m as usize),
         })
@@ -169,6 +171,11 @@ impl CliSockets {
     /// The connection counters every socket of this set updates.
     pub fn counters(&self) -> Arc<CliCounters> {
         self.counters.clone()
+    }
+
+    /// Lists the CLI's connections with the proxies' sessions (`show sess`).
+    pub fn set_sessions(&mut self, sessions: Arc<crate::sessions::SessionRegistry>) {
+        self.sessions = Some(sessions);
     }
 
     /// A socket the configuration does not name: `admin` level, mode 0600.
@@ -197,6 +204,7 @@ impl CliSockets {
                 level: bound.level,
                 counters: self.counters.clone(),
                 target: target.clone(),
+                sessions: self.sessions.clone(),
             };
             match bound.socket {
                 Socket::Unix(listener) => {
@@ -206,7 +214,13 @@ impl CliSockets {
                     let listener = Arc::new(listener);
                     tasks.spawn(ctx.run(move || {
                         let listener = listener.clone();
-                        async move { listener.accept().await.map(|(s, _)| s) }
+                        // HAProxy shows a unix client as `unix:<listener id>`.
+                        async move {
+                            listener
+                                .accept()
+                                .await
+                                .map(|(s, _)| (s, "unix_stream", "unix:1".to_string()))
+                        }
                     }));
                 }
                 Socket::Tcp(listener) => {
@@ -216,7 +230,11 @@ impl CliSockets {
                     let listener = Arc::new(listener);
                     tasks.spawn(ctx.run(move || {
                         let listener = listener.clone();
-                        async move { listener.accept().await.map(|(s, _)| s) }
+                        async move {
+                            listener.accept().await.map(|(s, peer)| {
+                                (s, crate::sessions::proto_of(&peer), peer.to_string())
+                            })
+                        }
                     }));
                 }
             }
@@ -237,6 +255,7 @@ struct Accepting {
     level: Level,
     counters: Arc<CliCounters>,
     target: Arc<dyn CliTarget + Send + Sync>,
+    sessions: Option<Arc<crate::sessions::SessionRegistry>>,
 }
 
 impl Accepting {
@@ -245,20 +264,25 @@ impl Accepting {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = std::io::Result<S>>,
+        Fut: std::future::Future<Output = std::io::Result<(S, &'static str, String)>>,
     {
         loop {
             let Ok(permit) = self.slots.clone().acquire_owned().await else {
                 return;
             };
-            let Ok(stream) = accept().await else {
+            let Ok((stream, proto, src)) = accept().await else {
                 continue;
             };
             let (target, counters) = (self.target.clone(), self.counters.clone());
             let (level, timeout) = (self.level, self.timeout);
+            let registered = self
+                .sessions
+                .as_ref()
+                .map(|r| r.register(proto, src, "GLOBAL", None));
             tokio::spawn(async move {
                 let _held = Held::new(counters);
                 serve_connection(stream, level, timeout, target).await;
+                drop(registered);
                 drop(permit);
             });
         }
