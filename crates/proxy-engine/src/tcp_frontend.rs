@@ -377,12 +377,16 @@ impl TcpFrontend {
             .proxy(name)
             .filter(|p| p.kind.has_frontend())
             .ok_or_else(|| ProxyError::Plan(format!("no frontend '{name}'")))?;
+        // Without `default_backend` the frontend is its own backend, without servers
+        // (HAProxy 2.6: `defbe.be = px`).
         let backend_name = if frontend.kind.has_backend() {
             frontend.name.clone()
         } else {
-            frontend.settings.default_backend.clone().ok_or_else(|| {
-                ProxyError::Plan(format!("frontend '{name}' has no default_backend"))
-            })?
+            frontend
+                .settings
+                .default_backend
+                .clone()
+                .unwrap_or_else(|| frontend.name.clone())
         };
         let backend = config
             .proxy(&backend_name)
@@ -521,7 +525,9 @@ pub(crate) fn http_routing(
     for (name, picker) in ordered {
         let Some(backend) = config
             .proxy(name)
-            .filter(|b| b.kind.has_backend() && b.settings.mode == Mode::Http)
+            .filter(|b| {
+                (b.kind.has_backend() || b.name == frontend.name) && b.settings.mode == Mode::Http
+            })
         else {
             continue;
         };
@@ -539,6 +545,7 @@ pub(crate) fn http_routing(
                 _ => RequestHash::Nothing,
             },
             cookie: CookiePersistence::compile(backend)?.map(Arc::new),
+            frontend_only: !backend.kind.has_backend(),
             backend: if backend.name == frontend.name {
                 None
             } else {
