@@ -12,7 +12,7 @@
 //! Compared: `haproxy -c`'s exit code and warnings, the answers byte for byte (the
 //! exporter's and the stats page's heads, the exporter's `# HELP`/`# TYPE` lines), what
 //! a `mode tcp` client sees (end of stream, not a reset), the log lines (client port,
-//! date and timers other than -1 masked; the stats page's size too), the SIGHUP dump
+//! date, `%ac` and timers other than -1 masked; the stats page's size too), the SIGHUP dump
 //! and the soft stop's `Proxy X stopped` lines (stderr and log): no `BACKEND` of its own
 //! is reported, its `BE` count is the requests that reached it (not the exporter's or
 //! the stats page's).
@@ -149,8 +149,8 @@ fn family_lines(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// A log line with its client port, date, the timers that are not -1 and, for the
-/// stats page, its size masked.
+/// A log line with its client port, date, the timers that are not -1, `%ac` and, for
+/// the stats page, its size masked.
 fn log_shape(line: &str) -> String {
     if !line.contains(" [") {
         // SIGHUP and soft stop lines: as they are.
@@ -168,6 +168,12 @@ fn log_shape(line: &str) -> String {
                 .collect::<Vec<_>>()
                 .join("/"),
             6 if stats => "[bytes]".to_string(),
+            // `%ac`, the process's connections, may still count the previous client's
+            // (its release races with the next accept, on the reference too).
+            _ if f.split('/').count() == 5 && f.split('/').all(|n| n.parse::<u32>().is_ok()) => {
+                let (_, rest) = f.split_once('/').unwrap();
+                format!("N/{rest}")
+            }
             _ => f.to_string(),
         })
         .collect::<Vec<_>>()
@@ -377,11 +383,7 @@ fn frontends_without_default_backend_run_as_haproxy_2_6() {
         &reference.check_warnings,
         &ours.check_warnings,
     );
-    same(
-        "/metrics head",
-        &reference.metrics_head,
-        &ours.metrics_head,
-    );
+    same("/metrics head", &reference.metrics_head, &ours.metrics_head);
     same(
         "/metrics families",
         &reference.metrics_families,

@@ -523,12 +523,9 @@ pub(crate) fn http_routing(
         .filter(|(name, _)| name == default_backend)
         .chain(backends.iter().filter(|(name, _)| name != default_backend));
     for (name, picker) in ordered {
-        let Some(backend) = config
-            .proxy(name)
-            .filter(|b| {
-                (b.kind.has_backend() || b.name == frontend.name) && b.settings.mode == Mode::Http
-            })
-        else {
+        let Some(backend) = config.proxy(name).filter(|b| {
+            (b.kind.has_backend() || b.name == frontend.name) && b.settings.mode == Mode::Http
+        }) else {
             continue;
         };
         let session = session_settings(frontend, backend, pipe_limits(config));
