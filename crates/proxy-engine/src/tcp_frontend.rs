@@ -992,6 +992,18 @@ mod tests {
     }
 
     #[test]
+    fn a_frontend_without_default_backend_is_run_not_refused() {
+        // HAProxy 2.6 runs it as its own backend without servers (compared with 2.6.12
+        // in ha-compat's `frontend_without_backend_reference.rs`).
+        let cfg = config(&format!(
+            "{BASE}frontend t\n  bind :8001\n\
+             frontend promex\n  bind :8405\n  mode http\n\
+               http-request use-service prometheus-exporter if {{ path /metrics }}\n"
+        ));
+        assert_eq!(crate::engine::refusals(&cfg), Vec::<String>::new());
+    }
+
+    #[test]
     fn pipe_limits_follow_maxpipes_maxconn_and_pipesize() {
         let limits = |global: &str| pipe_limits(&config(&format!("global\n{global}{BASE}")));
         assert_eq!(limits(""), Some(PipeLimits::default()));
