@@ -8,8 +8,8 @@
 //! on timing or on what ha-compat does not measure (server/backend/frontend states,
 //! weights, check states and codes, limits), the `scope=`/`no-maint` options, the
 //! 400 of a malformed query byte for byte, HEAD, keep-alive, another path answered by
-//! the frontend's `default_backend` without servers (503, as docs/operations.md
-//! advises), and the log lines (but the pages' byte counts, which follow the values). Our page is also read by the
+//! the frontend's `default_backend` without servers (503; without `default_backend`:
+//! `frontend_without_backend_reference.rs`), and the log lines (but the pages' byte counts, which follow the values). Our page is also read by the
 //! Prometheus text parser (`prometheus_client`, Debian's python3-prometheus-client).
 //!
 //! Needs root and haproxy (`apt-get install -y haproxy`); skipped with a message otherwise.

@@ -421,7 +421,10 @@ impl TrafficCounters {
         if record.request_line.is_none() {
             return;
         }
-        if record.server.as_deref() == Some("<STATS>") {
+        // An applet's answer (the stats page, `use-service prometheus-exporter`) ends
+        // the request in the frontend: it never enters a backend (2.6.12 counts no
+        // `BE` session for it at a soft stop).
+        if matches!(record.server.as_deref(), Some("<STATS>" | "<PROMEX>")) {
             if let Some(p) = self.proxy(&record.backend) {
                 add(&p.backend.bytes_out, record.bytes_to_client);
             }

@@ -133,16 +133,6 @@ pub fn refusals(config: &HaproxyConfig) -> Vec<String> {
                 at(proxy)
             ));
         }
-        if proxy.kind.has_frontend()
-            && !proxy.kind.has_backend()
-            && proxy.settings.default_backend.is_none()
-        {
-            out.push(format!(
-                "{}: frontend '{}' has no 'default_backend'",
-                at(proxy),
-                proxy.name
-            ));
-        }
         for server in &proxy.servers {
             if let Err(e) = server_address(server, proxy) {
                 out.push(e);
@@ -596,9 +586,11 @@ impl Engine {
             let index = match backend_index.get(&frontend.backend) {
                 Some(i) => *i,
                 None => {
+                    // A frontend without `default_backend` is its own backend, without
+                    // servers (HAProxy's `defbe.be = px`): 503 `<NOSRV>`, or a close.
                     let backend = config
                         .proxy(&frontend.backend)
-                        .filter(|b| b.kind.has_backend())
+                        .filter(|b| b.kind.has_backend() || b.name == proxy.name)
                         .ok_or_else(|| {
                             ProxyError::Plan(format!("no backend '{}'", frontend.backend))
                         })?;
@@ -679,7 +671,7 @@ impl Engine {
         for proxy in config
             .proxies
             .iter()
-            .filter(|p| p.kind.has_backend() && p.settings.mode == Mode::Http && !p.disabled)
+            .filter(|p| runs_as_backend(p) && p.settings.mode == Mode::Http && !p.disabled)
         {
             pools.insert(proxy.name.clone(), backend_pools(proxy)?);
         }
@@ -1252,7 +1244,12 @@ impl EngineStats {
                         proxy.settings.maxconn.or(config.global.maxconn),
                     )
                 });
-            let backend = backends.iter().find(|b| b.name == proxy.name).map(|b| {
+            // A frontend that is its own backend has no `BACKEND` row (2.6.12).
+            let own_backend = backends
+                .iter()
+                .find(|b| b.name == proxy.name)
+                .filter(|_| proxy.kind.has_backend());
+            let backend = own_backend.map(|b| {
                 let algo = match &proxy.settings.balance {
                     Some(Balance::StaticRr) => "static-rr",
                     Some(Balance::Leastconn) => "leastconn",
@@ -1277,7 +1274,7 @@ impl EngineStats {
                 (b.handle.clone(), algo.to_string(), checks)
             });
             let iid = uuids.get(position).copied().unwrap_or(u32::MAX);
-            if let Some(b) = backends.iter().find(|b| b.name == proxy.name) {
+            if let Some(b) = own_backend {
                 admin.push(AdminBackend {
                     name: b.name.clone(),
                     iid,
@@ -1963,6 +1960,13 @@ fn build_backend(
             .collect(),
         log,
     })
+}
+
+/// Whether the engine runs `proxy` as a backend: a backend or `listen`, or a frontend
+/// without `default_backend` (its own backend without servers, as HAProxy's
+/// `defbe.be = px`).
+fn runs_as_backend(proxy: &Proxy) -> bool {
+    proxy.kind.has_backend() || proxy.settings.default_backend.is_none()
 }
 
 /// Sends `line` at `level` to a proxy's log targets, if it has any.

@@ -383,12 +383,16 @@ impl TcpFrontend {
             .proxy(name)
             .filter(|p| p.kind.has_frontend())
             .ok_or_else(|| ProxyError::Plan(format!("no frontend '{name}'")))?;
+        // Without `default_backend` the frontend is its own backend, without servers
+        // (HAProxy 2.6: `defbe.be = px`).
         let backend_name = if frontend.kind.has_backend() {
             frontend.name.clone()
         } else {
-            frontend.settings.default_backend.clone().ok_or_else(|| {
-                ProxyError::Plan(format!("frontend '{name}' has no default_backend"))
-            })?
+            frontend
+                .settings
+                .default_backend
+                .clone()
+                .unwrap_or_else(|| frontend.name.clone())
         };
         let backend = config
             .proxy(&backend_name)
@@ -538,10 +542,9 @@ pub(crate) fn http_routing(
         .filter(|(name, _)| name == default_backend)
         .chain(backends.iter().filter(|(name, _)| name != default_backend));
     for (name, picker) in ordered {
-        let Some(backend) = config
-            .proxy(name)
-            .filter(|b| b.kind.has_backend() && b.settings.mode == Mode::Http)
-        else {
+        let Some(backend) = config.proxy(name).filter(|b| {
+            (b.kind.has_backend() || b.name == frontend.name) && b.settings.mode == Mode::Http
+        }) else {
             continue;
         };
         let session = session_settings(frontend, backend, pipe_limits(config));
@@ -558,6 +561,7 @@ pub(crate) fn http_routing(
                 _ => RequestHash::Nothing,
             },
             cookie: CookiePersistence::compile(backend)?.map(Arc::new),
+            frontend_only: !backend.kind.has_backend(),
             backend: if backend.name == frontend.name {
                 None
             } else {
@@ -1004,6 +1008,18 @@ mod tests {
              frontend f\n  bind :8001\n  default_backend b\nbackend b\n  server s 127.0.0.1:1\n"
         );
         assert_eq!(of(&cfg, "f", "b"), split(Never, Never));
+    }
+
+    #[test]
+    fn a_frontend_without_default_backend_is_run_not_refused() {
+        // HAProxy 2.6 runs it as its own backend without servers (compared with 2.6.12
+        // in ha-compat's `frontend_without_backend_reference.rs`).
+        let cfg = config(&format!(
+            "{BASE}frontend t\n  bind :8001\n\
+             frontend promex\n  bind :8405\n  mode http\n\
+               http-request use-service prometheus-exporter if {{ path /metrics }}\n"
+        ));
+        assert_eq!(crate::engine::refusals(&cfg), Vec::<String>::new());
     }
 
     #[test]

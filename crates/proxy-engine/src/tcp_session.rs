@@ -540,6 +540,13 @@ pub async fn run_session(
     let Some((server_stream, target)) = connected else {
         record.bytes_from_client = pending.len() as u64;
         record.total_ms = ms(accepted.elapsed());
+        if !stream.is_tls() {
+            // HAProxy has read what the client sent by then, so its close is an end of
+            // stream; a socket closed with unread bytes would reset (2.6.12, measured:
+            // a frontend without backend, client data sent at once).
+            let mut sink = [0u8; 4096];
+            while matches!(stream.tcp().try_read(&mut sink), Ok(n) if n > 0) {}
+        }
         return record;
     };
     picker.connected(&target.name);

@@ -325,6 +325,9 @@ pub struct HttpRoute {
     pub hash: RequestHash,
     /// The backend's `cookie … insert` persistence.
     pub cookie: Option<Arc<CookiePersistence>>,
+    /// The backend is a `frontend` without `default_backend` itself: it has no backend
+    /// analysers (`http_process_request()` never runs), so `%TR` stays -1 (2.6.12).
+    pub frontend_only: bool,
 }
 
 /// What of a request a backend's `balance` hashes on.
@@ -1344,6 +1347,9 @@ async fn process_request(
         routing.route(name.as_deref())
     };
     record.backend = route.settings.backend.clone();
+    if route.frontend_only {
+        record.request_ms = None;
+    }
     if route.cookie.is_some() {
         // `%tsc`'s cookie characters once the backend has persistence: nothing seen,
         // nothing set, until the cookies are processed.
