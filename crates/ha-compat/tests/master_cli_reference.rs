@@ -74,7 +74,7 @@ fn run(program: &Path, dir: &Path) -> (Vec<String>, String, String) {
     let cfg = dir.join("h.cfg");
     std::fs::write(&cfg, CFG).unwrap();
     let sock = dir.join("master.sock");
-    let mut child = Command::new("ip")
+    let child = Command::new("ip")
         .args(["netns", "exec", &ns.0])
         .arg(program)
         .args(["-W", "-db", "-S"])
@@ -86,6 +86,8 @@ fn run(program: &Path, dir: &Path) -> (Vec<String>, String, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The master and its workers go, also when an assertion fails first.
+    let _guard = Stopped(child, cfg.display().to_string());
     // Ready when the worker answers through the master.
     for _ in 0..100 {
         if socat(&sock, "@1 show cli level") == "admin\n\n" {
@@ -103,12 +105,18 @@ fn run(program: &Path, dir: &Path) -> (Vec<String>, String, String) {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = Command::new("pkill")
-        .args(["-f", &cfg.display().to_string()])
-        .status();
-    let _ = child.wait();
     (replies, after, version)
+}
+
+/// A master killed on drop, with every process started with its configuration.
+struct Stopped(std::process::Child, String);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = Command::new("pkill").args(["-f", &self.1]).status();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
