@@ -1155,7 +1155,7 @@ impl EngineStats {
     ) -> Self {
         let mut proxies = Vec::new();
         let mut admin = Vec::new();
-        let uuids = proxy_uuids(config);
+        let uuids = haproxy_conf::server_state::proxy_uuids(config);
         for (position, proxy) in config.proxies.iter().enumerate() {
             if proxy.disabled {
                 continue;
@@ -1268,41 +1268,6 @@ impl EngineStats {
 /// Each proxy's `uuid` (the stats page's `iid`), in configuration order, as
 /// `check_config_validity()` numbers them: from 1 in order, disabled proxies included,
 /// a proxy without `id` taking the first number from there no `id` line took.
-fn proxy_uuids(config: &HaproxyConfig) -> Vec<u32> {
-    let mut used: std::collections::BTreeSet<u32> =
-        config.proxies.iter().filter_map(|p| p.id).collect();
-    let mut next = 1u32;
-    // A global `stats socket|timeout|maxconn` creates the CLI's `GLOBAL` frontend
-    // first, and it takes the first free number (measured with 2.6.12: `fe` is 2 and
-    // `be` 3 beside a stats socket).
-    let g = &config.global;
-    if !g.stats_sockets.is_empty() || g.stats_timeout.is_some() || g.stats_maxconn.is_some() {
-        while used.contains(&next) {
-            next += 1;
-        }
-        used.insert(next);
-        next += 1;
-    }
-    config
-        .proxies
-        .iter()
-        .map(|p| {
-            let id = match p.id {
-                Some(id) => id,
-                None => {
-                    while used.contains(&next) {
-                        next += 1;
-                    }
-                    used.insert(next);
-                    next
-                }
-            };
-            next += 1;
-            id
-        })
-        .collect()
-}
-
 impl StatsSource for EngineStats {
     fn admin_backend(&self, name: &str) -> Option<usize> {
         match name.strip_prefix('#') {
