@@ -12,6 +12,17 @@ use serde::Serialize;
 
 use crate::model::{HaproxyConfig, Proxy};
 
+/// The keywords this module acts on (no "does not act on it yet" notice for them).
+pub const KEYWORDS: &[&str] = &[
+    "server-state-file",
+    "server-state-base",
+    "load-server-state-from-file",
+    "server-state-file-name",
+];
+
+/// The keyword table's status for them (docs/compatibility.md, generated).
+pub const KEYWORD_STATUS: &str = "supported: the state file is read at start and applied to servers (maintenance, drain, weight, DOWN, `disable health`), with HAProxy 2.6.12's warnings (`server_state_reference.rs`); see the server-state rows";
+
 /// `SRV_STATE_LINE_MAXLEN`: `fgets()`'s buffer; a longer line arrives cut, without its
 /// `\n`, and is "corrupted".
 pub const LINE_MAXLEN: usize = 512;
@@ -75,10 +86,7 @@ fn strtol(s: &[u8]) -> Option<(i64, &[u8])> {
     let mut overflow = false;
     while let Some(d) = s.get(i).filter(|c| c.is_ascii_digit()) {
         let digit = i64::from(d - b'0');
-        value = match value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(digit))
-        {
+        value = match value.checked_mul(10).and_then(|v| v.checked_add(digit)) {
             Some(v) => v,
             None => {
                 overflow = true;
@@ -183,9 +191,9 @@ fn invalid_domainchar(s: &str) -> bool {
 
 /// `strl2uic()`: digits until the first non-digit, wrapping as an `unsigned int`.
 fn strl2uic(s: &str) -> u32 {
-    s.bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0u32, |v, d| v.wrapping_mul(10).wrapping_add(u32::from(d - b'0')))
+    s.bytes().take_while(u8::is_ascii_digit).fold(0u32, |v, d| {
+        v.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+    })
 }
 
 fn validate(f: &[String]) -> Result<Row, String> {
@@ -204,15 +212,7 @@ fn validate(f: &[String]) -> Result<Row, String> {
     let adm = number(p(6));
     let admin = adm.map_or(0, |v| v as u8) & !(0x10 | 0x02 | 0x20 | 0x40);
     if adm.is_none()
-        || ![
-            0,
-            FMAINT,
-            CMAINT,
-            CMAINT | FMAINT,
-            CMAINT | FDRAIN,
-            FDRAIN,
-        ]
-        .contains(&admin)
+        || ![0, FMAINT, CMAINT, CMAINT | FMAINT, CMAINT | FDRAIN, FDRAIN].contains(&admin)
     {
         bad("srv_admin_state", p(6));
     }
@@ -405,7 +405,10 @@ pub fn plan(config: &HaproxyConfig, read: ReadFile<'_>) -> (Vec<String>, Vec<Ser
         }
     }
     let uuids = proxy_uuids(config);
-    for proxy in config.backends().filter(|p| !p.disabled && !p.servers.is_empty()) {
+    for proxy in config
+        .backends()
+        .filter(|p| !p.disabled && !p.servers.is_empty())
+    {
         let rows: Vec<Vec<String>> = match proxy_word(proxy, "load-server-state-from-file") {
             Some("global") => match &global_rows {
                 Some(rows) => rows

@@ -759,7 +759,9 @@ impl Parser<'_> {
                         return err::ALERT | err::FATAL;
                     }
                     self.keep_proxy(line);
-                    self.unmodelled(line, other);
+                    if !crate::server_state::KEYWORDS.contains(&other) {
+                        self.unmodelled(line, other);
+                    }
                     return 0;
                 }
                 let candidates = crate::suggest::haproxy_candidates("listen").iter().copied();
