@@ -7,8 +7,12 @@
 //!   s1's weight changed through the stats socket, s4 down by its check; `show servers
 //!   state` saved to the state file (the operator's recipe), the process restarted. What
 //!   must match after the restart: `show servers state` (all but
-//!   `srv_time_since_last_change`), `show stat`'s status and weight columns, and the
+//!   `srv_time_since_last_change`), `show stat`'s status and weight columns, who answers
+//!   six connections through the frontend (s1 only, on both), and the
 //!   lines printed at start (pid masked, in order); the saved files too.
+//! - `states_survive_a_master_reload_like_haproxy_2_6`: the same under `-W`, the state
+//!   file saved then the master sent SIGUSR2: the new worker's `show servers state` and
+//!   `show stat`, and the server lines on stderr (pids masked), match.
 //! - `bad_state_files_warn_like_haproxy_2_6`: `haproxy -c` with a missing file, an empty
 //!   one, a bad version, a corrupted line, invalid values, lines of other backends, the
 //!   `local` mode's name/id mismatches and unknown servers: the same stderr lines (pid
@@ -25,7 +29,9 @@ use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{can_run, sleep_ms, Daemon, Ns, HAPROXY};
+use common::{can_run, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 const CFG: &str = "\
 global
@@ -121,6 +127,8 @@ struct Run {
     stat: String,
     first_stderr: Vec<String>,
     stderr: Vec<String>,
+    /// Which server answered each of six connections through `fe` after the restart.
+    answers: Vec<String>,
 }
 
 fn masked(lines: Vec<String>, dir: &Path) -> Vec<String> {
@@ -139,6 +147,10 @@ fn wait_for_socket(path: &Path) {
 
 fn run(program: &Path, dir: &Path) -> Run {
     let ns = Ns::new("hacss");
+    let _webs: Vec<Web> = [(8001, "s1"), (8002, "s2"), (8003, "s3"), (8005, "s5")]
+        .into_iter()
+        .map(|(port, name)| Web::start(&ns, port, name, AfterGreeting::Close))
+        .collect();
     let cfg = dir.join("h.cfg");
     std::fs::write(&cfg, CFG.replace("DIR", &dir.display().to_string())).unwrap();
     let admin = dir.join("admin.sock");
@@ -178,8 +190,24 @@ fn run(program: &Path, dir: &Path) -> Run {
     sleep_ms(1000);
     let state = socat(&admin, "show servers state");
     let stat = socat(&admin, "show stat");
+    let answers = ns
+        .spawn(|| {
+            (0..6)
+                .map(|_| {
+                    let mut s = std::net::TcpStream::connect("127.0.0.1:8080").unwrap();
+                    s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+                        .unwrap();
+                    let mut out = String::new();
+                    let _ = std::io::Read::read_to_string(&mut s, &mut out);
+                    out.trim().to_string()
+                })
+                .collect()
+        })
+        .join()
+        .unwrap();
     drop(second);
     Run {
+        answers,
         saved,
         state,
         stat,
@@ -237,6 +265,12 @@ fn states_survive_a_restart_like_haproxy_2_6() {
         "show stat after the restart"
     );
     assert_eq!(reference.stderr, ours.stderr, "stderr after the restart");
+    // Traffic: s2 in maintenance, s3 drained, s4 down: s1 takes every connection.
+    assert_eq!(reference.answers, vec!["s1"; 6]);
+    assert_eq!(
+        ours.answers, reference.answers,
+        "who answered after the restart"
+    );
     // What the reference says, so that the comparison is not vacuous.
     let stat = stat_view(&reference.stat).join("\n");
     for row in [
@@ -251,6 +285,90 @@ fn states_survive_a_restart_like_haproxy_2_6() {
         .stderr
         .iter()
         .any(|l| l.contains("Server be/s2 is DOWN, changed from server-state after a reload")));
+}
+
+/// `-W`: state changes, the file saved, SIGUSR2 to the master, the new worker read.
+fn run_master(program: &Path, dir: &Path) -> Run {
+    let ns = Ns::new("hacss");
+    let cfg = dir.join("h.cfg");
+    std::fs::write(&cfg, CFG.replace("DIR", &dir.display().to_string())).unwrap();
+    let admin = dir.join("admin.sock");
+    let err = dir.join("stderr");
+    let master = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0])
+            .arg(program)
+            .args(["-W", "-db", "-f"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_socket(&admin);
+    sleep_ms(1000);
+    for command in [
+        "set server be/s2 state maint",
+        "set server be/s3 state drain",
+        "set weight be/s1 7",
+    ] {
+        socat(&admin, command);
+    }
+    let saved = socat(&admin, "show servers state");
+    std::fs::write(dir.join("state"), &saved).unwrap();
+    kill(Pid::from_raw(master.0.id() as i32), Signal::SIGUSR2).unwrap();
+    // The new worker has started, read the file and run s4's checks again.
+    sleep_ms(2000);
+    let state = socat(&admin, "show servers state");
+    let stat = socat(&admin, "show stat");
+    drop(master);
+    // The server lines only (the master's own lines are compared by flags_reference),
+    // pids masked.
+    let lines: Vec<String> = masked(stderr_lines(&err), dir)
+        .into_iter()
+        .filter(|l| l.contains("Server be/") || l.contains("server state"))
+        .collect();
+    Run {
+        saved,
+        state,
+        stat,
+        first_stderr: Vec::new(),
+        stderr: lines,
+        answers: Vec::new(),
+    }
+}
+
+#[test]
+fn states_survive_a_master_reload_like_haproxy_2_6() {
+    if !can_run("server_state_reference") || !have_socat() {
+        return;
+    }
+    let (ref_dir, ours_dir, link) = dirs("hacssw");
+    let reference = run_master(Path::new(HAPROXY), &ref_dir);
+    let ours = run_master(&link, &ours_dir);
+    assert_eq!(state_view(&reference.saved), state_view(&ours.saved));
+    assert_eq!(
+        state_view(&reference.state),
+        state_view(&ours.state),
+        "show servers state after the reload"
+    );
+    assert_eq!(
+        stat_view(&reference.stat),
+        stat_view(&ours.stat),
+        "show stat after the reload"
+    );
+    assert_eq!(reference.stderr, ours.stderr, "server lines");
+    let stat = stat_view(&reference.stat).join("\n");
+    assert!(stat.contains("be,s2,MAINT,1"), "{stat}");
+    assert!(
+        reference
+            .stderr
+            .iter()
+            .any(|l| l.contains("changed from server-state after a reload")),
+        "{:?}",
+        reference.stderr
+    );
 }
 
 /// A configuration whose `be` reads `state` (global) or `be` (local, under the base).

@@ -548,7 +548,8 @@ pub fn plan(config: &HaproxyConfig, read: ReadFile<'_>) -> (Vec<String>, Vec<Ser
             let maint = if (row.admin & CMAINT != 0) != config_maint {
                 config_maint
             } else {
-                row.admin & FMAINT != 0 && !config_maint || config_maint
+                // `srv_adm_set_ready()` clears only FMAINT: `disabled` stays.
+                row.admin & FMAINT != 0 || config_maint
             };
             if maint {
                 usable.usable[i] = false;
