@@ -17,6 +17,9 @@
 //!   one, a bad version, a corrupted line, invalid values, lines of other backends, the
 //!   `local` mode's name/id mismatches and unknown servers: the same stderr lines (pid
 //!   masked) and exit status.
+//! - `keyword_arguments_are_checked_like_haproxy_2_6`: `load-server-state-from-file`
+//!   with a bad or no argument, `server-state-file-name` with two, both in a frontend:
+//!   the same `-c` lines and exit status.
 //!
 //! Needs root, haproxy and socat; skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -531,5 +534,38 @@ fn bad_state_files_warn_like_haproxy_2_6() {
             name == "valid" || !reference.0.is_empty(),
             "case {name:?}: the reference warned"
         );
+    }
+}
+
+#[test]
+fn keyword_arguments_are_checked_like_haproxy_2_6() {
+    if !can_run("server_state_reference") {
+        return;
+    }
+    let (ref_dir, ours_dir, link) = dirs("hacssk");
+    let base = "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n";
+    for body in [
+        "backend be\n    load-server-state-from-file foo\n    server s1 127.0.0.1:1\n",
+        "backend be\n    load-server-state-from-file\n    server s1 127.0.0.1:1\n",
+        "backend be\n    load-server-state-from-file local x\n    server s1 127.0.0.1:1\n",
+        "backend be\n    server-state-file-name a b\n    server s1 127.0.0.1:1\n",
+        "frontend fe\n    bind 127.0.0.1:1\n    load-server-state-from-file local\n    server-state-file-name x\n",
+    ] {
+        let run = |program: &Path, dir: &Path| {
+            let cfg = dir.join("k.cfg");
+            std::fs::write(&cfg, format!("{base}{body}")).unwrap();
+            let err = dir.join("stderr");
+            let status = Command::new(program)
+                .args(["-c", "-f"])
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+                .status()
+                .unwrap();
+            (masked(stderr_lines(&err), dir), status.code())
+        };
+        let reference = run(Path::new(HAPROXY), &ref_dir);
+        assert!(!reference.0.is_empty(), "{body}");
+        assert_eq!(reference, run(&link, &ours_dir), "{body}");
     }
 }

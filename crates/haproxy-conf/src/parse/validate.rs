@@ -409,10 +409,19 @@ impl Parser<'_> {
             }
         }
         // apply_server_state(): its warnings and what the engine gives back to servers.
-        // fopen() opens a directory; its first fgets() fails: read as empty.
-        let read = |path: &str| match std::fs::read(path) {
-            Err(e) if e.raw_os_error() == Some(21) => Ok(Vec::new()),
-            other => other.map_err(|e| super::io_reason(&e)),
+        // fopen() opens a directory; its first fgets() fails: read as empty. At most
+        // 64 MiB is read (`/dev/zero` must not hang the check; HAProxy stops at the
+        // first bad line, which a file of NULs is).
+        let read = |path: &str| {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            let read =
+                std::fs::File::open(path).and_then(|f| f.take(64 << 20).read_to_end(&mut bytes));
+            match read {
+                Err(e) if e.raw_os_error() == Some(21) => Ok(Vec::new()),
+                Err(e) => Err(super::io_reason(&e)),
+                Ok(_) => Ok(bytes),
+            }
         };
         let (warnings, applied) = crate::server_state::plan(&self.config, &read);
         for text in warnings {
