@@ -621,6 +621,61 @@ mod tests {
         assert_eq!(err, ", invalid srv_uweight value '-1', invalid srv_last_time_change value 'x', invalid srv_check_result value '5', invalid srv_check_state value '32', invalid bk_f_forced_id value '2', invalid srv_fqdn value 'a!b', invalid srv_port value '99999'");
     }
 
+    fn config(text: &str) -> HaproxyConfig {
+        let path =
+            std::env::temp_dir().join(format!("haproxy-conf-state-{}.cfg", std::process::id()));
+        std::fs::write(&path, text).expect("write cfg");
+        let env = std::collections::BTreeMap::<String, String>::new();
+        let options = crate::LoadOptions {
+            env: &env,
+            features: crate::version::FEATURES,
+            resolver: &crate::NoResolver,
+            accounts: &crate::host::AnyAccounts,
+            host_files: false,
+        };
+        let loaded = crate::load(std::slice::from_ref(&path), &options);
+        let _ = std::fs::remove_file(&path);
+        loaded.config
+    }
+
+    #[test]
+    fn the_plan_follows_srv_state_srv_update() {
+        let cfg = config(
+            "global\n  server-state-file /nowhere\ndefaults\n  load-server-state-from-file global\n  \
+             timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nbackend be\n  \
+             server s1 127.0.0.1:1 weight 3\n  server s2 127.0.0.1:2 disabled\n  \
+             server s3 127.0.0.1:3 weight 5\n  server s4 127.0.0.1:4\n  server s5 127.0.0.1:5 backup\n",
+        );
+        // s1: weight saved 7 but configured 1 then, 3 now: the configuration's weight.
+        // s2: saved ready, now `disabled`: the configuration wins. s3: drained when its
+        // weight was 0, now 5: drain dropped. s4: down. The line measured with haproxy
+        // 2.6.12 (`-c` on this configuration and file; its `show servers state` agrees:
+        // s1 weight 3, s2 in maintenance, s3 ready, s4 down).
+        let file = "1\n\
+            1 be 1 s1 127.0.0.1 2 0 7 1 0 1 0 2 0 0 0 0 - 1 - 0 0 - - 0\n\
+            1 be 2 s2 127.0.0.1 2 0 1 1 0 1 0 2 0 0 0 0 - 2 - 0 0 - - 0\n\
+            1 be 3 s3 127.0.0.1 2 8 0 0 0 1 0 2 0 0 0 0 - 3 - 0 0 - - 0\n\
+            1 be 4 s4 127.0.0.1 0 0 1 1 0 8 2 0 6 0 0 0 - 4 - 0 0 - - 0\n";
+        let read = |_: &str| Ok(file.as_bytes().to_vec());
+        let (warnings, applied) = plan(&cfg, &read);
+        assert_eq!(
+            warnings,
+            vec!["Server be/s4 is DOWN, changed from server-state after a reload. 2 active and 1 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.".to_string()]
+        );
+        let get = |name: &str| {
+            applied
+                .iter()
+                .find(|a| a.server == name)
+                .cloned()
+                .expect(name)
+        };
+        assert_eq!(get("s1").uweight, None);
+        assert!(get("s2").maint);
+        assert!(!get("s3").drain);
+        assert!(get("s4").down && get("s4").health == 0);
+        assert_eq!(get("s1").health, 4);
+    }
+
     proptest! {
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
