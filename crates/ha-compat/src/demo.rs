@@ -279,6 +279,12 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
     let mut keepalived_logs = Vec::new();
     for node in &LB_NODES {
         let init = lab.isolate_node(node.name)?;
+        // Each node's status sockets (`ha-compat status` reads them).
+        let status_env = [format!(
+            "{}={}",
+            crate::proxy_run::STATUS_DIR_ENV,
+            dir.join(format!("{}-status", node.name)).display()
+        )];
         let conf = dir.join(format!("{}-keepalived.conf", node.name));
         std::fs::write(&conf, node.keepalived_conf).context("cannot write keepalived.conf")?;
         let ka_log = dir.join(format!("{}-keepalived.log", node.name));
@@ -298,6 +304,7 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
             &[
                 "-n", "-l", "-D", "-p", &main_pid, "-r", &vrrp_pid, "-f", &conf_arg,
             ],
+            &status_env,
             &ka_log,
         )?;
         let cfg_arg = haproxy_cfg.display().to_string();
@@ -306,6 +313,7 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
             init,
             &bin.join("haproxy"),
             &["-db", "-f", &cfg_arg],
+            &status_env,
             &dir.join(format!("{}-haproxy.log", node.name)),
         )?;
         keepalived_logs.push(ka_log);
@@ -345,6 +353,17 @@ fn show(out: &mut dyn Write, stop: &AtomicBool, started: Instant) -> Result<()> 
         "[{}] lb1 holds VIP {VIP} (MASTER, priority 103), lb2 does not (BACKUP, 102)",
         stamp(started)
     );
+    // One view of lb1: its VRRP instance and its backend's servers, as `ha-compat
+    // status` reads them from the running engines' status sockets.
+    let status = std::process::Command::new(&exe)
+        .args(["status", "--status-dir"])
+        .arg(dir.join("lb1-status"))
+        .output()
+        .context("cannot run ha-compat status")?;
+    let _ = writeln!(out, "[{}] `ha-compat status` on lb1:", stamp(started));
+    for line in String::from_utf8_lossy(&status.stdout).lines() {
+        let _ = writeln!(out, "    {line}");
+    }
 
     // The client, its lines collected by a thread.
     lab.spawn_in_netns(

@@ -588,6 +588,18 @@ fn run_master(
     err: &mut dyn Write,
 ) -> i32 {
     let program = std::env::args().next().unwrap_or_else(|| "haproxy".into());
+    let master_cli = match flags
+        .master_cli
+        .iter()
+        .map(|spec| crate::master_cli::MasterSocket::parse(spec))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            let _ = writeln!(err, "[ALERT]    ({}) : {e}", std::process::id());
+            return 1;
+        }
+    };
     let systemd = flags.master_worker == Some(MasterWorker::Systemd);
     let daemon = flags.daemon && !(flags.foreground || flags.debug || systemd);
     if daemon && !crate::daemon::is_child() {
@@ -615,6 +627,8 @@ fn run_master(
             pidfile: flags.pidfile.clone(),
             sd_notify: systemd,
             quiet_workers: crate::daemon::is_child(),
+            master_cli,
+            version: version_string(),
         },
         &mut log,
         &check,
@@ -671,13 +685,16 @@ fn startup_options(
             ),
         );
     }
-    if !flags.master_cli.is_empty() {
-        warn(
+    if !flags.master_cli.is_empty()
+        && flags.master_worker.is_none()
+        && !config.global.master_worker
+        && !crate::master_worker::is_worker()
+    {
+        // `-S` without `-W` (a worker got the master's command line and serves its CLI
+        // through the master): HAProxy's warning, no socket.
+        let _ = writeln!(
             err,
-            &format!(
-                "-S {}: the master CLI is not implemented (no runtime API yet); no socket is opened.",
-                flags.master_cli.join(" -S ")
-            ),
+            "[WARNING]  ({pid}) : config : a master CLI socket was defined, but master-worker mode (-W) is not enabled."
         );
     }
     if crate::master_worker::is_worker() {
@@ -971,9 +988,16 @@ mod tests {
         let startup = startup_options(&flags, &mut config, 1, &mut err).unwrap();
         assert_eq!(startup.pidfile, Some(PathBuf::from("/x.pid")));
         let said = String::from_utf8(err).unwrap();
-        for flag in ["-S /m.sock", "-x /s"] {
-            assert!(said.contains(flag), "no warning for {flag}: {said}");
-        }
+        assert!(said.contains("-x /s"), "no warning for -x: {said}");
+        // `-S` with `-W` is the master CLI: no warning.
+        assert!(!said.contains("master CLI"), "{said}");
+        let mut err = Vec::new();
+        let flags = run_flags(&["-S", "/m.sock"]);
+        startup_options(&flags, &mut config, 1, &mut err).unwrap();
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "[WARNING]  (1) : config : a master CLI socket was defined, but master-worker mode (-W) is not enabled.\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

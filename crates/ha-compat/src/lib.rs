@@ -13,6 +13,8 @@
 //!   for `keepalived --dont-fork` and the supervisor.
 //! - [`master_worker`]: `haproxy -W`/`-Ws`: a master that starts a worker, forwards
 //!   signals, reloads on SIGUSR2 (new worker, old ones told `-sf`).
+//! - [`master_cli`]: the master CLI (`-S`): `show proc`, `reload`, `@N` prefixes
+//!   relayed to the workers' runtime API.
 //! - [`demo`]: `ha-compat demo`, seed 001 run in a throwaway network-namespace lab with a
 //!   failover shown (its own lab, webs and client; root only).
 //! - [`check`]: loading and reporting a configuration, shared by both.
@@ -36,6 +38,7 @@ pub mod daemon;
 pub mod demo;
 pub mod haproxy_cli;
 pub mod keepalived_cli;
+pub mod master_cli;
 pub mod master_worker;
 pub mod pidfile;
 pub mod proxy_run;

@@ -27,10 +27,11 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::{IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{
@@ -177,6 +178,10 @@ pub struct Master {
     pub sd_notify: bool,
     /// The workers' stderr goes to /dev/null (daemon mode).
     pub quiet_workers: bool,
+    /// `-S`: the master CLI sockets.
+    pub master_cli: Vec<crate::master_cli::MasterSocket>,
+    /// As `show proc` and `show version` print it.
+    pub version: String,
 }
 
 /// Reads the configuration as the master does at start and at each reload, printing
@@ -295,6 +300,50 @@ pub fn run(
                 }
             }
         });
+    // The master CLI (`-S`): bound before any worker starts; the workers open their
+    // runtime API for it in a private directory.
+    let view = Arc::new(Mutex::new(crate::master_cli::ProcView::new(
+        pid,
+        master.version.clone(),
+    )));
+    let worker_dir = if master.master_cli.is_empty() {
+        None
+    } else {
+        let dir = std::env::temp_dir().join(format!("ha-compat-master.{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        let made = std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| crate::master_cli::bind(&master.master_cli));
+        match made {
+            Ok(listeners) => {
+                let reload_tx = std::sync::Mutex::new(tx.clone());
+                crate::master_cli::serve(
+                    listeners,
+                    crate::master_cli::MasterLink {
+                        view: view.clone(),
+                        worker_dir: dir.clone(),
+                        reload: Arc::new(move || {
+                            if let Ok(tx) = reload_tx.lock() {
+                                let _ = tx.send(Msg::Signal(SIGUSR2));
+                            }
+                        }),
+                    },
+                );
+                Some(dir)
+            }
+            Err(e) => {
+                log.alert(err, &format!("Cannot create the master CLI: {e}"));
+                return 1;
+            }
+        }
+    };
+    let _cleanup = WorkerDir(worker_dir.clone());
+    let update = |f: &dyn Fn(&mut crate::master_cli::ProcView)| match view.lock() {
+        Ok(mut v) => f(&mut v),
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    };
     let mut workers: BTreeSet<u32> = BTreeSet::new();
     // Workers replaced by a reload, finishing their sessions.
     let mut former: BTreeSet<u32> = BTreeSet::new();
@@ -302,9 +351,16 @@ pub fn run(
     let mut started_once = false;
     // The current worker's listening sockets, for the next one.
     let mut kept: KeptSockets = Vec::new();
-    match spawn_worker(master, &master.args, &tx, &kept) {
+    match spawn_worker(master, &master.args, &tx, &kept, worker_dir.as_deref()) {
         Ok(w) => {
             workers.insert(w);
+            update(&|v| {
+                v.workers.push(crate::master_cli::ProcEntry {
+                    pid: w,
+                    reloads: 0,
+                    started: std::time::Instant::now(),
+                })
+            });
             log.notice(err, &format!("New worker ({w}) forked"));
             log.notice(err, "Loading success.");
         }
@@ -345,6 +401,7 @@ pub fn run(
                         _ => continue,
                     };
                     let child = u32::try_from(child.as_raw()).unwrap_or(0);
+                    update(&|v| v.exited(child));
                     if former.remove(&child) {
                         log.warning(err, &format!("Former worker ({child}) exited with {text}"));
                     }
@@ -371,6 +428,10 @@ pub fn run(
                 log.notice(err, "Reloading HAProxy");
                 if !check(log, err) {
                     // The running workers stay; the master runs on (`Loading failure!`).
+                    update(&|v| {
+                        v.reloads += 1;
+                        v.failed_reloads += 1;
+                    });
                     log.warning(err, "Loading failure!");
                     continue;
                 }
@@ -379,8 +440,9 @@ pub fn run(
                 let mut args = without_old_pids(&master.args);
                 args.push("-sf".into());
                 args.extend(workers.iter().map(|w| OsString::from(w.to_string())));
-                match spawn_worker(master, &args, &tx, &kept) {
+                match spawn_worker(master, &args, &tx, &kept, worker_dir.as_deref()) {
                     Ok(w) => {
+                        update(&|v| v.reloaded(w));
                         // The old workers finish when the new one serves; a new one
                         // that fails leaves them serving.
                         former.extend(std::mem::take(&mut workers));
@@ -410,6 +472,17 @@ pub fn run(
         }
     }
     last_status
+}
+
+/// The master CLI's private directory, removed when the master ends.
+struct WorkerDir(Option<PathBuf>);
+
+impl Drop for WorkerDir {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 fn signal_name(s: Signal) -> &'static str {
@@ -461,6 +534,7 @@ fn spawn_worker(
     args: &[OsString],
     tx: &mpsc::Sender<Msg>,
     kept: &KeptSockets,
+    cli_dir: Option<&Path>,
 ) -> std::io::Result<u32> {
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
@@ -481,6 +555,9 @@ fn spawn_worker(
         .env(CHANNEL_ENV, theirs.as_raw_fd().to_string())
         .env(LISTENERS_ENV, handed)
         .stdin(Stdio::null());
+    if let Some(dir) = cli_dir {
+        command.env(crate::master_cli::WORKER_DIR_ENV, dir);
+    }
     if master.quiet_workers {
         command.stdout(Stdio::null()).stderr(Stdio::null());
     }

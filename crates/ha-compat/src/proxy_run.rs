@@ -13,6 +13,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use haproxy_conf::model::{Global, HaproxyConfig};
 use proxy_engine::engine::{refusals, Engine, EngineEvents, Stop};
@@ -54,7 +55,7 @@ pub struct Startup {
 
 /// Runs `config` until a stop signal; returns the exit status.
 /// Where the supervisor asks its children to put their status sockets.
-pub const STATUS_DIR_ENV: &str = "HA_COMPAT_STATUS_DIR";
+pub const STATUS_DIR_ENV: &str = vrrp_engine::status::STATUS_DIR_ENV;
 
 pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dyn Write) -> i32 {
     let pid = std::process::id();
@@ -94,6 +95,22 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             return 1;
         }
     };
+    // Under a `-W` master with `-S`: the runtime API socket its master CLI relays to.
+    if let Some(dir) = std::env::var_os(crate::master_cli::WORKER_DIR_ENV) {
+        let path = std::path::PathBuf::from(dir).join(format!("{pid}.sock"));
+        let added = {
+            let _entered = runtime.enter();
+            engine.add_cli_socket(&path)
+        };
+        if let Err(e) = added {
+            alert(
+                err,
+                pid,
+                &format!("Starting proxies: master CLI socket: {e}"),
+            );
+            return 1;
+        }
+    }
     // Under the supervisor: its status socket (`ha-compat status` reads it), an admin
     // runtime API socket whatever the configuration says.
     if let Some(dir) = std::env::var_os(STATUS_DIR_ENV) {
@@ -107,6 +124,15 @@ pub fn run(config: HaproxyConfig, program: &str, startup: &Startup, err: &mut dy
             alert(err, pid, &format!("Starting proxies: status socket: {e}"));
             return 1;
         }
+        // The VRRP child's metrics (keepalived-exporter's names) on the same page as
+        // HAProxy's exporter: one scrape target per node.
+        let vrrp = dir.join(vrrp_engine::status::SOCKET_NAME);
+        engine.set_extra_metrics(Arc::new(move || {
+            vrrp_engine::status::request(&vrrp, "metrics", Duration::from_millis(500))
+                .ok()
+                .filter(|text| !text.starts_with("error: "))
+                .unwrap_or_default()
+        }));
     }
     // SIGHUP is caught from here on (before anyone is told we are ready): its default
     // action would kill the process.

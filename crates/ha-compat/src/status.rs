@@ -145,7 +145,11 @@ pub fn backends_from_stat(rows: &[Vec<(String, String)>]) -> Vec<Backend> {
         backends[at].servers.push(Server {
             name: sv,
             status: get(row, "status"),
-            check_status: get(row, "check_status"),
+            // HAProxy marks a check running at this moment with `* ` before the last
+            // result; the view shows the result.
+            check_status: get(row, "check_status")
+                .trim_start_matches("* ")
+                .to_string(),
             check_desc: get(row, "check_desc"),
             last_check: get(row, "last_chk"),
             last_change_secs: number(row, "lastchg"),

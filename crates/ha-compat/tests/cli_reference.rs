@@ -12,7 +12,9 @@
 //!   are the reference's, in the same order, with the same header and trailer; for a
 //!   partly known command, the header and trailer, the proposals being the closest
 //!   among each one's own commands);
-//! - the state lines the changes print on stderr (pid masked), in order.
+//! - the state lines the changes print on stderr (pid masked), in order, then the
+//!   SIGHUP dump and the soft stop's lines, where the CLI's `GLOBAL` proxy is listed
+//!   (first in the dump, after the frontends at the stop) with the CLI connections.
 //!
 //! Needs root, haproxy and socat; skipped with a message otherwise.
 #![cfg(target_os = "linux")]
@@ -21,12 +23,12 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 mod common;
 
-use common::{can_run, sleep_ms, Daemon, Ns, HAPROXY};
+use common::{can_run, has_socat, sleep_ms, socat, Daemon, Ns, HAPROXY};
 
 const CFG: &str = "\
 global
@@ -166,33 +168,14 @@ struct Run {
     stderr: Vec<String>,
 }
 
-fn socat(path: &Path, command: &str) -> String {
-    let mut child = Command::new("socat")
-        .args(["-t2", "stdio"])
-        .arg(format!("UNIX-CONNECT:{}", path.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{command}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn session(path: &Path, chunks: &[&str]) -> Vec<u8> {
     let mut s = UnixStream::connect(path).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(150)))
         .unwrap();
     let mut out = Vec::new();
     for chunk in chunks {
-        if s.write_all(chunk.as_bytes()).is_err() {
-            out.extend_from_slice(b"<write refused>");
+        // Once the server has closed, whether a later write is refused is timing.
+        if out.ends_with(b"<EOF>") || s.write_all(chunk.as_bytes()).is_err() {
             break;
         }
         let mut buf = [0u8; 65536];
@@ -229,8 +212,14 @@ fn run(program: &Path, dir: &Path) -> Run {
         }
         sleep_ms(50);
     }
-    // s1's first check has failed (nothing listens on 8001) on both before the sequence.
-    sleep_ms(1500);
+    // s1 is down (nothing listens on 8001: `fall` failed checks) on both before the
+    // sequence, so its state line comes first on both.
+    for _ in 0..100 {
+        if std::fs::read_to_string(&err_path).is_ok_and(|e| e.contains("Server be/s1 is DOWN")) {
+            break;
+        }
+        sleep_ms(50);
+    }
     let mut replies = Vec::new();
     for line in SEQUENCE {
         let (sock, command) = match line.split_once(' ') {
@@ -251,6 +240,21 @@ fn run(program: &Path, dir: &Path) -> Run {
         })
         .join()
         .unwrap();
+    // The CLI's `GLOBAL` proxy in the SIGHUP dump (first) and at the soft stop (after
+    // the frontends), with the CLI connections counted.
+    sleep_ms(300);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.0.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    sleep_ms(300);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+    for _ in 0..50 {
+        if nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+            .is_ok_and(|s| s != nix::sys::wait::WaitStatus::StillAlive)
+        {
+            break;
+        }
+        sleep_ms(100);
+    }
     drop(daemon);
     let stderr = std::fs::read_to_string(&err_path)
         .unwrap()
@@ -271,7 +275,15 @@ fn run(program: &Path, dir: &Path) -> Run {
 
 /// `show info`: the names in order, and the values that do not depend on the process.
 fn info_view(text: &str) -> Vec<String> {
-    const SAME_VALUE: &[&str] = &["Name", "Nbproc", "Process_num", "CurrConns", "Stopping"];
+    const SAME_VALUE: &[&str] = &[
+        "Name",
+        "Nbproc",
+        "Process_num",
+        "CurrConns",
+        "Stopping",
+        "node",
+        "Nbthread",
+    ];
     text.lines()
         .map(|l| match l.split_once(": ") {
             Some((k, v)) if SAME_VALUE.contains(&k) => format!("{k}: {v}"),
@@ -346,8 +358,7 @@ fn runtime_api_answers_like_haproxy_2_6() {
     if !can_run("cli_reference") {
         return;
     }
-    if Command::new("socat").arg("-V").output().is_err() {
-        eprintln!("cli_reference: socat missing (apt-get install socat); skipped");
+    if !has_socat("cli_reference") {
         return;
     }
     let base =

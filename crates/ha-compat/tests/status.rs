@@ -274,7 +274,10 @@ fn status_shows_the_vrrp_instance_and_real_haproxys_servers() {
     for (ours, theirs) in servers.iter().zip(&reference) {
         assert_eq!(ours["name"], field(theirs, "svname"));
         assert_eq!(ours["status"], field(theirs, "status"));
-        assert_eq!(ours["check_status"], field(theirs, "check_status"));
+        // `* ` marks a check running when HAProxy answered; the view shows the result.
+        let their_check = field(theirs, "check_status");
+        let their_check = their_check.trim_start_matches("* ");
+        assert_eq!(ours["check_status"], their_check);
         assert_eq!(ours["check_desc"], field(theirs, "check_desc"));
         assert_eq!(ours["weight"].to_string(), field(theirs, "weight"));
         assert_eq!(ours["total_sessions"].to_string(), field(theirs, "stot"));
@@ -285,7 +288,7 @@ fn status_shows_the_vrrp_instance_and_real_haproxys_servers() {
         let words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(words[0], "be_web", "{line}");
         assert_eq!(words[2], field(theirs, "status"), "{line}");
-        assert_eq!(words[3], field(theirs, "check_status"), "{line}");
+        assert_eq!(words[3], their_check, "{line}");
     }
     let vrrp_line = table
         .lines()
@@ -378,4 +381,130 @@ fn status_without_a_daemon_says_what_is_missing_and_fails() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(v["vrrp"]["error"].is_string() && v["vrrp"]["data"].is_null());
     assert!(v["backends"]["error"].is_string() && v["backends"]["socket"].is_null());
+}
+
+/// A chunked body's data.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// Both engines are ha-compat's, under the supervisor: `ha-compat status` reads the proxy
+/// child's own status socket (`haproxy.sock`, though haproxy.cfg names no `stats socket`),
+/// and HAProxy's Prometheus exporter page of the proxy child carries the VRRP child's
+/// metrics too: one scrape target for the node, parsed by `prometheus_client`.
+#[test]
+fn the_supervisor_gives_one_status_view_and_one_scrape_target() {
+    if !common::can_run("status test") {
+        return;
+    }
+    let python_ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import prometheus_client"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python_ok {
+        eprintln!("SKIP status test: needs /usr/bin/python3 with prometheus_client");
+        return;
+    }
+    let ns = veth_ns("hacstat");
+    let dir = TempDir(std::env::temp_dir().join(format!("hacstat-sup-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (keepalived, _) = write_configs(&dir.0);
+    let haproxy_cfg = dir.0.join("ours.cfg");
+    std::fs::write(
+        &haproxy_cfg,
+        "defaults\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    mode tcp\n    bind 127.0.0.1:8082\n    default_backend be_web\n\
+         backend be_web\n    mode tcp\n    server web1 127.0.0.1:9301 check inter 200 fall 1 rise 1\n    \
+         server web2 127.0.0.1:9302 check inter 200 fall 1 rise 1\n\
+         frontend prometheus\n    mode http\n    bind 127.0.0.1:8405\n    \
+         http-request use-service prometheus-exporter if { path /metrics }\n    \
+         default_backend none\n\
+         backend none\n    mode http\n",
+    )
+    .unwrap();
+    let status_dir = dir.0.join("run");
+    let status_arg = status_dir.to_str().unwrap().to_string();
+    let log_path = dir.0.join("supervisor.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _web1 = Web::start(&ns, 9301, "web1", AfterGreeting::Close);
+    let _supervisor = Daemon(
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_ha-compat")])
+            .args(["--status-dir", &status_arg, "-f"])
+            .arg(&keepalived)
+            .arg("-f")
+            .arg(&haproxy_cfg)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    // One view: the instance MASTER, the servers as our checks say.
+    let start = Instant::now();
+    let table = loop {
+        let (code, text) = status(&["--status-dir", &status_arg, "-f", "/nonexistent.cfg"]);
+        let up = |server: &str, state: &str| {
+            text.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() > 3 && w[0] == "be_web" && w[1] == server && w[2] == state
+            })
+        };
+        if code == 0 && text.contains("MASTER") && up("web1", "UP") && up("web2", "DOWN") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no settled status within 15 s:\n{text}\n{}",
+            log()
+        );
+        sleep_ms(100);
+    };
+    assert!(
+        table.contains(&format!(
+            "BACKENDS ({})",
+            status_dir.join("haproxy.sock").display()
+        )),
+        "{table}"
+    );
+    // One scrape target: HAProxy's families, then keepalived-exporter's.
+    let page = ns
+        .spawn(|| {
+            let mut s = std::net::TcpStream::connect("127.0.0.1:8405").unwrap();
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut text = String::new();
+            s.read_to_string(&mut text).unwrap();
+            text
+        })
+        .join()
+        .unwrap();
+    let (head, body) = page.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Chunked even to an HTTP/1.0 client, as 2.6.12's exporter answers.
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let samples = python_samples(&dechunk(body));
+    assert!(
+        samples
+            .lines()
+            .any(|l| l.starts_with("haproxy_server_status") && l.contains("\"web1\"")),
+        "{samples}"
+    );
+    assert!(
+        samples
+            .lines()
+            .any(|l| l.starts_with("keepalived_vrrp_state ")
+                && l.contains("\"VI_1\"")
+                && l.ends_with(" 2.0")),
+        "the VRRP instance MASTER (2) on the same page:\n{samples}"
+    );
 }

@@ -179,6 +179,7 @@ const TYPED_ACTIONS: &[&str] = &[
     "set-method",
     "set-status",
     "return",
+    "use-service",
 ];
 
 /// One row of the table.

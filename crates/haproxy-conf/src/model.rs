@@ -844,6 +844,12 @@ pub enum HttpAction {
         status: u16,
         content: Vec<String>,
     },
+    /// `http-request use-service NAME`: the request is answered by a service. HAProxy
+    /// 2.6 (built with `USE_PROMEX`) registers one, `prometheus-exporter`; the parser
+    /// refuses any other name.
+    UseService {
+        service: String,
+    },
     Other {
         action: String,
         args: Vec<String>,

@@ -233,6 +233,9 @@ pub struct Traffic {
     /// `wretr` / `wredis`: connection retries on the same server, redispatches.
     pub retries: AtomicU64,
     pub redispatches: AtomicU64,
+    /// `intercepted_req` (frontends): requests a service (the Prometheus exporter)
+    /// answered.
+    pub intercepted_requests: AtomicU64,
     /// `dreq` / `dresp`: `http-request deny` / `http-response deny`.
     pub denied_requests: AtomicU64,
     pub denied_responses: AtomicU64,
@@ -328,6 +331,11 @@ impl ProxyTraffic {
             t.session();
             t.session_rate.tick();
         }
+    }
+
+    /// A service answered a request of this frontend (`intercepted_req`).
+    pub fn intercepted(&self) {
+        add(&self.frontend.intercepted_requests, 1);
     }
 
     /// A request head arrived on this frontend (`proxy_inc_fe_req_ctr()`).

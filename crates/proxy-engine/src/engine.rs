@@ -34,7 +34,8 @@ use crate::http::errors::ErrorPages;
 use crate::http::pool::{retries_make_reuse_safe, PoolLimits, ReuseMode};
 use crate::http::rules::CompiledRules;
 use crate::http::session::{
-    BackendPools, HeaderCaptures, PoolServer, ProxyRules, StatsPage, StatsSource,
+    BackendPools, ExtraMetrics, HeaderCaptures, PoolServer, PromexSource, ProxyRules, StatsPage,
+    StatsSource,
 };
 use crate::http::stats::{
     BackendRow, BackendSide, FrontendRow, ProcessInfo, ProxyMode, ProxyStats, ServerAdmin,
@@ -539,6 +540,8 @@ pub struct Engine {
     stopping: Stopping,
     /// global `hard-stop-after`: how long a soft stop may wait for sessions to end.
     hard_stop_after: Option<Duration>,
+    /// Text the Prometheus exporter appends to its page ([`Engine::set_extra_metrics`]).
+    extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>>,
     /// The `stats socket`s (runtime API), bound; served by [`Engine::run`].
     cli: crate::cli::server::CliSockets,
     cli_target: Arc<EngineStats>,
@@ -554,6 +557,8 @@ struct StopReport {
     backend: Option<(BackendHandle, SharedPicker)>,
     /// HAProxy's internal `<HTTPCLIENT>` proxy (its two idle servers, never used here).
     internal: bool,
+    /// The runtime API's `GLOBAL` proxy: its connections.
+    cli: Option<Arc<crate::cli::server::CliCounters>>,
     /// The proxy's stats counters: `BE` is its backend's `stot` (`be_counters.cum_conn`,
     /// one per stream that entered it: per request in `mode http`).
     traffic: Option<Arc<crate::counters::ProxyTraffic>>,
@@ -634,6 +639,7 @@ impl Engine {
                 frontend,
                 backend: None,
                 internal: false,
+                cli: None,
                 traffic: traffic.shared(&proxy.name),
                 // The sender this proxy already has (same targets), else a new one.
                 log: match backends.iter().find(|b| b.name == proxy.name) {
@@ -659,6 +665,7 @@ impl Engine {
             frontend: None,
             backend: None,
             internal: true,
+            cli: None,
             traffic: None,
             log: log_sender(config, &internal, clock)?,
         });
@@ -673,6 +680,8 @@ impl Engine {
             pools.insert(proxy.name.clone(), backend_pools(proxy)?);
         }
         let events = Arc::new(std::sync::OnceLock::new());
+        let extra_metrics: Arc<std::sync::OnceLock<ExtraMetrics>> =
+            Arc::new(std::sync::OnceLock::new());
         let engine_stats = Arc::new(EngineStats::new(
             config,
             &frontends,
@@ -685,6 +694,27 @@ impl Engine {
         ));
         let stats: Arc<dyn StatsSource> = engine_stats.clone();
         let cli = crate::cli::server::CliSockets::bind(&config.global)?;
+        // A global `stats socket|timeout|maxconn` creates HAProxy's `GLOBAL` proxy, first
+        // in its list (the SIGHUP dump names it first).
+        let g = &config.global;
+        if !g.stats_sockets.is_empty() || g.stats_timeout.is_some() || g.stats_maxconn.is_some() {
+            stop_reports.insert(
+                0,
+                StopReport {
+                    name: "GLOBAL".into(),
+                    frontend: None,
+                    backend: None,
+                    internal: false,
+                    cli: Some(cli.counters()),
+                    traffic: None,
+                    log: None,
+                },
+            );
+        }
+        let promex = PromexSource {
+            stats: stats.clone(),
+            extra: extra_metrics.clone(),
+        };
         // One balancer front per backend, shared by every frontend that sends to it (its
         // `%bc` counts them all).
         let pickers: Vec<SharedPicker> = backends
@@ -745,6 +775,7 @@ impl Engine {
                     } else {
                         HeaderCaptures::default()
                     },
+                    promex: promex.clone(),
                 }),
             );
         }
@@ -779,6 +810,7 @@ impl Engine {
             events,
             stopping,
             hard_stop_after: config.global.hard_stop_after,
+            extra_metrics,
             cli,
             cli_target: engine_stats,
         })
@@ -816,6 +848,13 @@ impl Engine {
             .iter()
             .map(|(f, _)| (f.name.clone(), f.local_addrs().unwrap_or_default()))
             .collect()
+    }
+
+    /// Appends `hook`'s text to every whole page (no `scope=`, or `scope=*`) of
+    /// `use-service prometheus-exporter`, after HAProxy's families (e.g. the VRRP
+    /// metrics); the hook runs on each scrape. Set once: later calls are ignored.
+    pub fn set_extra_metrics(&self, hook: ExtraMetrics) {
+        let _ = self.extra_metrics.set(hook);
     }
 
     /// What prints the servers' states on SIGHUP, usable while [`Engine::run`] runs.
@@ -886,13 +925,33 @@ impl Engine {
         // alive; each proxy is reported, and the process ends once the sessions under
         // way have.
         self.stopping.begin();
-        for report in self.stop_reports.iter() {
-            let fe = report.frontend.as_ref().map_or(0, ConnLimit::cumulated);
+        // HAProxy reports the proxies with listeners first, `GLOBAL` (the CLI's) after
+        // the last of them, then the backends (2.6.12, measured).
+        let mut order: Vec<&StopReport> = self
+            .stop_reports
+            .iter()
+            .filter(|r| r.cli.is_none())
+            .collect();
+        if let Some(global) = self.stop_reports.iter().find(|r| r.cli.is_some()) {
+            let at = order
+                .iter()
+                .rposition(|r| r.frontend.is_some())
+                .map_or(0, |i| i + 1);
+            order.insert(at, global);
+        }
+        for report in order {
+            let cli = report
+                .cli
+                .as_ref()
+                .map(|c| c.cumulated.load(std::sync::atomic::Ordering::Relaxed));
+            let fe =
+                cli.unwrap_or_else(|| report.frontend.as_ref().map_or(0, ConnLimit::cumulated));
             let be: u64 = report.traffic.as_ref().map_or(0, |t| {
                 t.backend
                     .sessions
                     .load(std::sync::atomic::Ordering::Relaxed)
             });
+            let be = cli.unwrap_or(be);
             let line = format!(
                 "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
                 report.name
@@ -992,7 +1051,7 @@ impl StateDumper {
             .iter()
             .map(|r| (proxy_dump(r), r.log.as_ref()))
             .collect();
-        if self.master_cli {
+        if self.master_cli && !self.reports.iter().any(|r| r.cli.is_some()) {
             let global = ProxyDump {
                 name: "GLOBAL".into(),
                 ..ProxyDump::default()
@@ -1037,6 +1096,13 @@ fn proxy_dump(report: &StopReport) -> ProxyDump {
         backend_cumulated: report.traffic.as_ref().map_or(0, |t| get(&t.backend)),
         ..ProxyDump::default()
     };
+    if let Some(cli) = &report.cli {
+        use std::sync::atomic::Ordering::Relaxed;
+        dump.frontend_conns = cli.current.load(Relaxed);
+        dump.backend_conns = cli.current.load(Relaxed);
+        dump.frontend_cumulated = cli.cumulated.load(Relaxed);
+        dump.backend_cumulated = cli.cumulated.load(Relaxed);
+    }
     if report.internal {
         // Weight 0, so never usable, but not stopped (haproxy 2.6.12, measured).
         dump.servers = ["<HTTPCLIENT>", "<HTTPSCLIENT>"]
@@ -1092,6 +1158,13 @@ pub(crate) struct EngineStats {
     server_infos: Vec<Vec<ServerInfo>>,
     /// Set when the soft stop begins.
     stopping: Stopping,
+    /// `global nbthread`, else the CPUs (the engine's threads).
+    nbthread: u32,
+    /// `global node`, else the host name (`show info`'s `node`, the page's node).
+    node: String,
+    description: Option<String>,
+    /// The open files limit (`Ulimit-n`).
+    ulimit_n: u64,
     proxies: Vec<StatsEntry>,
     traffic: TrafficCounters,
     /// What the admin form acts on, one per backend.
@@ -1257,6 +1330,18 @@ impl EngineStats {
             process,
             server_infos,
             stopping,
+            nbthread: config.global.nbthread.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+            }),
+            node: config.global.node.clone().unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            description: config.global.description.clone(),
+            ulimit_n: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+                .map_or(0, |(soft, _)| soft),
             proxies,
             traffic,
             admin,
@@ -1396,6 +1481,7 @@ impl StatsSource for EngineStats {
                     row.bout = get(&t.bytes_out);
                     row.ereq = get(&t.failed_requests);
                     row.dreq = get(&t.denied_requests);
+                    row.intercepted = get(&t.intercepted_requests);
                     row.dresp = get(&t.denied_responses);
                     row.req_rate = t.request_rate.per_second();
                     row.req_rate_max = t.request_rate.max();
@@ -1613,7 +1699,12 @@ impl StatsSource for EngineStats {
                 pid: std::process::id(),
                 uptime_secs: self.started.elapsed().as_secs(),
                 maxconn: u64::from(self.process.limit().or(self.maxconn).unwrap_or(0)),
-                nbthread: 1,
+                nbthread: self.nbthread,
+                node: self.node.clone(),
+                description: self.description.clone(),
+                ulimit_n: self.ulimit_n,
+                start_time_secs: self.started_wall,
+                stopping: self.stopping.is_stopping(),
                 ..ProcessInfo::default()
             },
             proxies,

@@ -526,6 +526,8 @@ fn ours(rules: &CompiledRules, c: &Case, client: SocketAddr) -> String {
         Verdict::Deny { status } => format!("deny {status}"),
         Verdict::Auth { realm } => format!("auth 401 Basic realm=\"{realm}\""),
         Verdict::InternalError => "error 500".into(),
+        // No case of this test uses a service.
+        Verdict::PrometheusExporter => "prometheus-exporter".into(),
     }
 }
 

@@ -151,12 +151,14 @@ impl Lab {
         init_pid: u32,
         program: &Path,
         args: &[&str],
+        env: &[String],
         log: &Path,
     ) -> Result<u32> {
         let mut c = Command::new("nsenter");
         c.args(["-t", &init_pid.to_string()])
             .args(["--net", "--mount", "--pid", "--"])
             .args(["env", "-i", &format!("PATH={CLEAN_PATH}")])
+            .args(env)
             .arg(program)
             .args(args);
         self.spawn(label, c, Stdio::null(), Some(log))

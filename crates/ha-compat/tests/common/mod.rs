@@ -216,3 +216,30 @@ pub fn children_of(parent: i32) -> Vec<i32> {
     out.sort_unstable();
     out
 }
+
+/// `echo COMMAND | socat -t2 stdio UNIX-CONNECT:PATH`: what a runtime API socket answers,
+/// driven by the tool operators use.
+pub fn socat(path: &Path, command: &str) -> String {
+    let mut child = Command::new("socat")
+        .args(["-t2", "stdio"])
+        .arg(format!("UNIX-CONNECT:{}", path.display()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // socat exits at once when nothing listens yet: its stdin is then closed.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(format!("{command}\n").as_bytes());
+    }
+    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
+}
+
+/// Whether `socat` can be run (the runtime API tests drive the sockets with it).
+pub fn has_socat(test: &str) -> bool {
+    let ok = Command::new("socat").arg("-V").output().is_ok();
+    if !ok {
+        eprintln!("{test}: socat missing (apt-get install socat); skipped");
+    }
+    ok
+}

@@ -257,7 +257,43 @@ impl Parser<'_> {
             );
             return err::ALERT | err::ABORT;
         }
-        let typed = match typed_action(&action, &args) {
+        // `use-service NAME`: the service's own parser takes the next word whatever it
+        // is (`if` included), then the rule wants nothing but a condition.
+        let service = (action == "use-service").then(|| {
+            let name = line.arg(first_arg).to_string();
+            let after = line.arg(first_arg + 1).to_string();
+            (name, after)
+        });
+        let typed = match service {
+            Some((name, after)) => {
+                let refused = if name.is_empty() {
+                    Some("'use-service' expects a service name.".to_string())
+                } else if name != "prometheus-exporter" {
+                    Some(format!("'{name}' unknown service name."))
+                } else {
+                    None
+                };
+                if let Some(msg) = refused {
+                    let text = format!(
+                        "error detected in {} '{}' while parsing '{rule_kw} {action}' rule : {msg}.",
+                        self.proxy_type(),
+                        self.proxy_name()
+                    );
+                    self.alert(line.span, text);
+                    return err::ALERT | err::ABORT;
+                }
+                if !after.is_empty() && !matches!(after.as_str(), "if" | "unless") {
+                    self.alert_tight(
+                        line.span,
+                        format!("'{rule_kw} {action}' expects either 'if' or 'unless' followed by a condition but found '{after}'."),
+                    );
+                    return err::ALERT | err::ABORT;
+                }
+                Ok(Some(HttpAction::UseService { service: name }))
+            }
+            None => typed_action(&action, &args),
+        };
+        let typed = match typed {
             Ok(t) => t,
             Err(msg) => {
                 let text = format!(
@@ -422,6 +458,21 @@ impl Parser<'_> {
                     && !action.starts_with("set-var")
                 {
                     self.alert(line.span, format!("tcp-request : '{rule}' expects 'accept', 'reject', 'track-sc0', 'track-sc1', 'track-sc2' or a registered action, but got '{action}'"));
+                    return err::ALERT | err::FATAL;
+                }
+                if kind == "content" && action == "use-service" {
+                    // tcp_parse_use_service() names the rule's first or second word in
+                    // its messages (sic, measured on haproxy 2.6.12), and the
+                    // exporter refuses any ruleset but `http-request` (haproxy 2.6.12).
+                    let msg = if line.arg(3) == "prometheus-exporter" {
+                        "Prometheus exporter service only available on 'http-request' rulesets"
+                            .to_string()
+                    } else if line.arg(3).is_empty() {
+                        "'tcp-request' expects a service name.".to_string()
+                    } else {
+                        format!("'{kind}' unknown service name.")
+                    };
+                    self.alert(line.span, msg);
                     return err::ALERT | err::FATAL;
                 }
                 if let Some(at) = condition_start(line, 3) {

@@ -474,7 +474,7 @@ impl Session {
 
 /// Where the first command in `buf` ends: (its length without the delimiter, bytes to
 /// consume). A `\` escapes the next byte; `;` ends a command like a line feed.
-fn command_end(buf: &[u8]) -> Option<(usize, usize)> {
+pub fn command_end(buf: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     while i < buf.len() {
         match buf[i] {

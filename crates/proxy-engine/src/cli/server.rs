@@ -32,9 +32,18 @@ struct Bound {
     level: Level,
 }
 
+/// The CLI's connections, as HAProxy counts them on its `GLOBAL` proxy (each one a
+/// stream of its frontend and of its backend).
+#[derive(Debug, Default)]
+pub struct CliCounters {
+    pub current: std::sync::atomic::AtomicU32,
+    pub cumulated: std::sync::atomic::AtomicU64,
+}
+
 /// Every runtime API socket of the process, bound, not yet served.
 pub struct CliSockets {
     bound: Vec<Bound>,
+    counters: Arc<CliCounters>,
     timeout: Duration,
     maxconn: usize,
 }
@@ -151,9 +160,15 @@ impl CliSockets {
         }
         Ok(CliSockets {
             bound,
+            counters: Arc::default(),
             timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
             maxconn: global.stats_maxconn.map_or(DEFAULT_MAXCONN, |m| m as usize),
         })
+    }
+
+    /// The connection counters every socket of this set updates.
+    pub fn counters(&self) -> Arc<CliCounters> {
+        self.counters.clone()
     }
 
     /// A socket the configuration does not name: `admin` level, mode 0600.
@@ -176,50 +191,33 @@ impl CliSockets {
         let slots = Arc::new(Semaphore::new(self.maxconn));
         let mut tasks = tokio::task::JoinSet::new();
         for bound in self.bound {
-            let target = target.clone();
-            let slots = slots.clone();
-            let timeout = self.timeout;
-            let level = bound.level;
+            let ctx = Accepting {
+                slots: slots.clone(),
+                timeout: self.timeout,
+                level: bound.level,
+                counters: self.counters.clone(),
+                target: target.clone(),
+            };
             match bound.socket {
                 Socket::Unix(listener) => {
                     let Ok(listener) = tokio::net::UnixListener::from_std(listener) else {
                         continue;
                     };
-                    tasks.spawn(async move {
-                        loop {
-                            let Ok(permit) = slots.clone().acquire_owned().await else {
-                                return;
-                            };
-                            let Ok((stream, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let target = target.clone();
-                            tokio::spawn(async move {
-                                serve_connection(stream, level, timeout, target).await;
-                                drop(permit);
-                            });
-                        }
-                    });
+                    let listener = Arc::new(listener);
+                    tasks.spawn(ctx.run(move || {
+                        let listener = listener.clone();
+                        async move { listener.accept().await.map(|(s, _)| s) }
+                    }));
                 }
                 Socket::Tcp(listener) => {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         continue;
                     };
-                    tasks.spawn(async move {
-                        loop {
-                            let Ok(permit) = slots.clone().acquire_owned().await else {
-                                return;
-                            };
-                            let Ok((stream, _)) = listener.accept().await else {
-                                continue;
-                            };
-                            let target = target.clone();
-                            tokio::spawn(async move {
-                                serve_connection(stream, level, timeout, target).await;
-                                drop(permit);
-                            });
-                        }
-                    });
+                    let listener = Arc::new(listener);
+                    tasks.spawn(ctx.run(move || {
+                        let listener = listener.clone();
+                        async move { listener.accept().await.map(|(s, _)| s) }
+                    }));
                 }
             }
         }
@@ -228,6 +226,62 @@ impl CliSockets {
         }
         stop.await;
         tasks.abort_all();
+    }
+}
+
+/// What an accept loop needs: the shared connection slots, the session settings, the
+/// counters and the engine.
+struct Accepting {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+    level: Level,
+    counters: Arc<CliCounters>,
+    target: Arc<dyn CliTarget + Send + Sync>,
+}
+
+impl Accepting {
+    /// Accepts with `accept` while a slot is free, one task per connection.
+    async fn run<S, F, Fut>(self, mut accept: F)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<S>>,
+    {
+        loop {
+            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
+            let Ok(stream) = accept().await else {
+                continue;
+            };
+            let (target, counters) = (self.target.clone(), self.counters.clone());
+            let (level, timeout) = (self.level, self.timeout);
+            tokio::spawn(async move {
+                let _held = Held::new(counters);
+                serve_connection(stream, level, timeout, target).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// A connection counted while it lasts.
+struct Held(Arc<CliCounters>);
+
+impl Held {
+    fn new(counters: Arc<CliCounters>) -> Held {
+        use std::sync::atomic::Ordering::Relaxed;
+        counters.cumulated.fetch_add(1, Relaxed);
+        counters.current.fetch_add(1, Relaxed);
+        Held(counters)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0
+            .current
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -255,5 +309,9 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
     }
+    // HAProxy shuts the write side and reads what the client still sends until it
+    // closes: a late command is discarded, not answered with a reset.
     let _ = stream.shutdown().await;
+    let drain = async { while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(timeout, drain).await;
 }

@@ -18,6 +18,9 @@
 //! - [`stats`]: the stats page (`stats uri/auth/realm/refresh/...`), pure: which
 //!   requests it takes, Basic auth, the `;csv` export and the HTML page from a
 //!   snapshot of counters the engine fills.
+//! - [`promex`]: the Prometheus exporter (`http-request use-service
+//!   prometheus-exporter`), pure: a query's options and a stats snapshot in, the
+//!   page's text out.
 //! - [`rules`]: `http-request`, `redirect`, `use_backend`/`default_backend` and
 //!   `http-response` compiled per proxy; a request or response in, a verdict out
 //!   (head rewritten in place, or deny/auth/redirect/return answers); the session
@@ -31,6 +34,7 @@ pub mod errors;
 pub mod h1;
 pub mod head;
 pub mod pool;
+pub mod promex;
 pub mod rules;
 pub mod session;
 pub mod stats;

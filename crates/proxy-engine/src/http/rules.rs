@@ -692,6 +692,8 @@ enum RequestAction {
     SetQuery(LogFormat),
     SetUri(LogFormat),
     SetMethod(LogFormat),
+    /// `use-service prometheus-exporter`.
+    PrometheusExporter,
 }
 
 #[derive(Debug, Clone)]
@@ -750,6 +752,9 @@ pub enum Verdict {
     Return(Reply),
     /// A rewrite HAProxy could not apply (`failed_rewrites`): the 500 error page.
     InternalError,
+    /// `use-service prometheus-exporter`: the exporter answers (a final action: no
+    /// other rule, stats page or `redirect` runs).
+    PrometheusExporter,
 }
 
 /// What `stats http-request` rules decide for a request the stats page takes.
@@ -857,6 +862,7 @@ fn action_name(action: &HttpAction) -> String {
         HttpAction::SetMethod(_) => "set-method",
         HttpAction::SetStatus { .. } => "set-status",
         HttpAction::Return { .. } => "return",
+        HttpAction::UseService { .. } => "use-service",
         HttpAction::Other { action, .. } => action,
     }
     .to_string()
@@ -1004,6 +1010,9 @@ impl CompiledRules {
                 HttpAction::SetQuery(q) => RequestAction::SetQuery(lf(q)?),
                 HttpAction::SetUri(u) => RequestAction::SetUri(lf(u)?),
                 HttpAction::SetMethod(m) => RequestAction::SetMethod(lf(m)?),
+                HttpAction::UseService { service } if service == "prometheus-exporter" => {
+                    RequestAction::PrometheusExporter
+                }
                 _ => return Err(unsupported(rule, "http-request")),
             };
             http_request.push(Rule {
@@ -1132,6 +1141,7 @@ impl CompiledRules {
                     }
                 }
                 RequestAction::Return(r) => return Verdict::Return(r.apply(&s)),
+                RequestAction::PrometheusExporter => return Verdict::PrometheusExporter,
                 other => {
                     if apply_request_rewrite(other, req, conn).is_none() {
                         return Verdict::InternalError;
@@ -1417,7 +1427,8 @@ fn apply_request_rewrite(
         | RequestAction::Deny { .. }
         | RequestAction::Auth { .. }
         | RequestAction::Redirect(_)
-        | RequestAction::Return(_) => {}
+        | RequestAction::Return(_)
+        | RequestAction::PrometheusExporter => {}
     }
     Some(())
 }

@@ -156,6 +156,27 @@ impl crate::http::stats::AdminTarget for AdminOn<'_> {
     }
 }
 
+/// Text appended to the Prometheus exporter's page (e.g. the VRRP metrics), asked
+/// for on each request.
+pub type ExtraMetrics = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What `use-service prometheus-exporter` reads: the engine's counters, and the
+/// optional extra metrics (set once, possibly after the engine is built).
+#[derive(Clone)]
+pub struct PromexSource {
+    pub stats: std::sync::Arc<dyn StatsSource>,
+    pub extra: std::sync::Arc<std::sync::OnceLock<ExtraMetrics>>,
+}
+
+impl std::fmt::Debug for PromexSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromexSource")
+            .field("stats", &self.stats)
+            .field("extra", &self.extra.get().is_some())
+            .finish()
+    }
+}
+
 /// The backend's stats page: its settings, the engine's counters, and its compiled
 /// `stats admin` conditions.
 #[derive(Debug, Clone)]
@@ -181,6 +202,8 @@ pub struct ProxyRules {
     pub monitor_uri: Option<String>,
     /// `capture request/response header` (a frontend's).
     pub captures: HeaderCaptures,
+    /// What `use-service prometheus-exporter` answers from.
+    pub promex: PromexSource,
 }
 
 /// A frontend's `capture request header NAME len N` and `capture response header …`
@@ -1128,6 +1151,8 @@ enum LocalAnswer<'a> {
     Monitor(Option<ErrorPage>),
     /// `redirect` and `return` (`LR`).
     Reply { reply: Reply, redirect: bool },
+    /// `use-service prometheus-exporter`.
+    Promex(&'a PromexSource),
 }
 
 /// One proxy's `http_process_req_common()`: its `http-request` rules, its stats page,
@@ -1201,6 +1226,7 @@ fn proxy_phase<'a>(
             }),
             cause: TerminationCause::Local,
         }),
+        Verdict::PrometheusExporter => Some(LocalAnswer::Promex(&proxy.promex)),
         Verdict::InternalError => Some(LocalAnswer::Page {
             status: 500,
             page: proxy.errors.page(500),
@@ -1288,6 +1314,11 @@ async fn process_request(
     }
     let cookie_capture = routing.frontend.captures.cookie.as_ref();
     if let Some(answer) = proxy_phase(&routing.frontend, &mut prepared.head, &info) {
+        // `intercepted_req`: a service took the request in the frontend's own rules
+        // (counted before the exporter reads it, as HAProxy does).
+        if let (LocalAnswer::Promex(_), Some(t)) = (&answer, &routing.traffic) {
+            t.intercepted();
+        }
         // A `listen` section's own backend is its route without backend rules.
         let own = routing.routes.iter().find(|r| r.backend.is_none());
         cookies_on_deny(
@@ -1586,6 +1617,18 @@ async fn answer_locally(
             .await;
             record.termination = state(TerminationCause::Local, TerminationPhase::Request);
         }
+        LocalAnswer::Promex(source) => {
+            return promex_answer(
+                client,
+                source,
+                &prepared.head,
+                side,
+                client_timeout,
+                record,
+                started,
+            )
+            .await;
+        }
         LocalAnswer::Reply {
             mut reply,
             redirect,
@@ -1622,6 +1665,82 @@ async fn answer_locally(
     Exchange {
         record,
         next: Next::closing(side.close),
+    }
+}
+
+/// The Prometheus exporter's answer, logged as haproxy 2.6.12 logs its applet's:
+/// server `<PROMEX>`, `%Tq`..`%Tr` 0, `LR`, `%B` the HTX size of what it sent.
+async fn promex_answer(
+    client: &mut Client,
+    source: &PromexSource,
+    request: &RequestHead,
+    side: ClientSide,
+    timeout: Option<Duration>,
+    record: HttpLogRecord,
+    started: Instant,
+) -> Exchange {
+    use crate::http::promex;
+    let (bytes, status, logged, close) = match promex::parse_query(&request.uri) {
+        Ok(options) => {
+            let mut head = promex::RESPONSE_HEAD.to_string();
+            if let Some(conn) = connection_header(side, HttpVersion::Http11) {
+                head.push_str("connection: ");
+                head.push_str(conn);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            let mut bytes = head.into_bytes();
+            let mut logged = promex::LOGGED_HEAD_BYTES;
+            if !side.head_only {
+                let mut text = promex::render(&source.stats.snapshot(), &options);
+                // Extra families go with a whole page only: a `scope=` scrape asks for
+                // HAProxy's parts it names.
+                if let Some(extra) = source
+                    .extra
+                    .get()
+                    .filter(|_| options.scopes == promex::Scopes::ALL)
+                {
+                    text.push_str(&extra());
+                }
+                logged += text.len() as u64;
+                if !text.is_empty() {
+                    bytes.extend_from_slice(format!("{:X}\r\n", text.len()).as_bytes());
+                    bytes.extend_from_slice(text.as_bytes());
+                    bytes.extend_from_slice(b"\r\n");
+                }
+                bytes.extend_from_slice(b"0\r\n\r\n");
+            }
+            (bytes, 200, logged, side.close)
+        }
+        // promex_parse_uri(): HAProxy's raw 400 (`http_err_chunks`), then the close.
+        // The multiplexer writes its `connection: close` last (measured).
+        Err(promex::BadQuery) => match ErrorPage::parse(crate::http::errors::built_in(400)) {
+            Some(mut page) => {
+                let logged = page.logged_size();
+                page.head.headers.remove("connection");
+                page.head.headers.add("connection", "close");
+                (page.to_bytes(), 400, logged, true)
+            }
+            None => (Vec::new(), 400, 0, true),
+        },
+    };
+    let failed = write_all(&mut client.stream, &bytes, timeout)
+        .await
+        .is_err();
+    let record = HttpLogRecord {
+        server: Some("<PROMEX>".into()),
+        queue_ms: Some(0),
+        connect_ms: Some(0),
+        response_ms: Some(0),
+        status: Some(status),
+        bytes_to_client: logged,
+        active_ms: ms(started.elapsed()),
+        termination: state(TerminationCause::Local, TerminationPhase::Request),
+        ..record
+    };
+    Exchange {
+        record,
+        next: Next::closing(failed || close),
     }
 }
 

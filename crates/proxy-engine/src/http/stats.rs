@@ -367,6 +367,10 @@ pub struct ProcessInfo {
     pub run_queue: u64,
     pub tasks: u64,
     pub idle_pct: u32,
+    /// The process start, in seconds since the Unix epoch (`start_date`).
+    pub start_time_secs: u64,
+    /// A soft stop is under way.
+    pub stopping: bool,
 }
 
 /// Everything the page shows, proxies in configuration order.
@@ -1163,7 +1167,7 @@ pub const MODULE_FIELD_NAMES: [&str; 24] = [
 /// discriminants are the indices; the agent and health-analysis ones stay empty.
 #[allow(dead_code)]
 #[derive(Debug, Clone, Copy)]
-enum F {
+pub(crate) enum F {
     Pxname,
     Svname,
     Qcur,
@@ -1271,7 +1275,7 @@ enum F {
 
 /// One cell's value (`struct field`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-enum Field {
+pub(crate) enum Field {
     #[default]
     Empty,
     U(u64),
@@ -1576,8 +1580,24 @@ fn server_row(px: &ProxyStats, sv: &ServerRow, legends: bool) -> Row {
     r
 }
 
+/// The standard fields of a FRONTEND row as `stats_fill_fe_stats()` fills them (the
+/// Prometheus exporter reads the same ones), indexed by [`F`].
+pub(crate) fn frontend_fields(px: &ProxyStats, fe: &FrontendRow) -> Vec<Field> {
+    frontend_row(px, fe).std
+}
+
+/// A BACKEND row's standard fields (`stats_fill_be_stats()`).
+pub(crate) fn backend_fields(px: &ProxyStats, be: &BackendSide) -> Vec<Field> {
+    backend_row(px, be, false, false).std
+}
+
+/// A server row's standard fields (`stats_fill_sv_stats()`).
+pub(crate) fn server_fields(px: &ProxyStats, sv: &ServerRow) -> Vec<Field> {
+    server_row(px, sv, false).std
+}
+
 /// Statuses past `HCHK_STATUS_L57DATA` carry a response code.
-fn shows_code(status: Option<CheckStatus>) -> bool {
+pub(crate) fn shows_code(status: Option<CheckStatus>) -> bool {
     matches!(
         status,
         Some(CheckStatus::L7Ok | CheckStatus::L7OkC | CheckStatus::L7Sts)
