@@ -25,14 +25,13 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{can_run, sleep_ms, AfterGreeting, Daemon, Ns, Web, HAPROXY};
+use common::{can_run, has_socat, sleep_ms, socat, AfterGreeting, Daemon, Ns, Web, HAPROXY};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -60,25 +59,6 @@ backend other
     load-server-state-from-file none
     server o1 127.0.0.1:8011
 ";
-
-fn socat(path: &Path, command: &str) -> String {
-    let mut child = Command::new("socat")
-        .args(["-t2", "stdio"])
-        .arg(format!("UNIX-CONNECT:{}", path.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{command}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Stderr lines without the pid, the version notices and ha-compat's own notes.
 fn stderr_lines(path: &Path) -> Vec<String> {
@@ -232,17 +212,9 @@ fn dirs(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     (ref_dir, ours_dir, link)
 }
 
-fn have_socat() -> bool {
-    let ok = Command::new("socat").arg("-V").output().is_ok();
-    if !ok {
-        eprintln!("server_state_reference: socat missing (apt-get install socat); skipped");
-    }
-    ok
-}
-
 #[test]
 fn states_survive_a_restart_like_haproxy_2_6() {
-    if !can_run("server_state_reference") || !have_socat() {
+    if !can_run("server_state_reference") || !has_socat("server_state_reference") {
         return;
     }
     let (ref_dir, ours_dir, link) = dirs("hacss");
@@ -344,7 +316,7 @@ fn run_master(program: &Path, dir: &Path) -> Run {
 
 #[test]
 fn states_survive_a_master_reload_like_haproxy_2_6() {
-    if !can_run("server_state_reference") || !have_socat() {
+    if !can_run("server_state_reference") || !has_socat("server_state_reference") {
         return;
     }
     let (ref_dir, ours_dir, link) = dirs("hacssw");
