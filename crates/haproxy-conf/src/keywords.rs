@@ -226,6 +226,8 @@ pub fn all() -> Vec<KeywordRow> {
             "removed: refused like HAProxy"
         } else if REFUSED_GLOBAL.contains(&k) {
             "refused: ha-compat runs no Lua (`feature(LUA)` is false)"
+        } else if crate::server_state::KEYWORDS.contains(&k) {
+            crate::server_state::KEYWORD_STATUS
         } else if HARMLESS_GLOBAL.contains(&k) {
             "kept (HAProxy-internal tuning, no NOTICE)"
         } else {
@@ -280,6 +282,8 @@ pub fn all() -> Vec<KeywordRow> {
             .contains(&k)
         {
             "removed: refused like HAProxy, with its message"
+        } else if crate::server_state::KEYWORDS.contains(&k) {
+            crate::server_state::KEYWORD_STATUS
         } else if k == "tcp-request" {
             "kept (checked: action names, conditions); enforced with the proxy engine"
         } else {

@@ -10,6 +10,8 @@
 //! - [`registry`]: the keywords HAProxy 2.6.12 registers (from `haproxy -dKcfg`).
 //! - [`suggest`]: HAProxy's "did you mean" fingerprints; [`units`]: times and numbers.
 //! - [`errorfile`]: errorfile contents checked as HAProxy checks them.
+//! - [`server_state`]: `server-state-file` read and applied to servers at start
+//!   (`load-server-state-from-file`), pure.
 //! - [`diag`]: HAProxy's message shapes over conf-diag diagnostics.
 //! - [`keywords`]: every HAProxy 2.6 keyword and what ha-compat does with it.
 //! - [`files`]: `-f FILE|DIR` expansion; [`host`]: user/group lookups behind a trait.
@@ -26,6 +28,7 @@ pub mod lexer;
 pub mod model;
 pub mod parse;
 pub mod registry;
+pub mod server_state;
 pub mod suggest;
 pub mod units;
 pub mod version;

@@ -38,6 +38,10 @@ pub struct HaproxyConfig {
     pub http_errors: Vec<HttpErrors>,
     /// peers, resolvers, mailers, ring, cache and program sections, kept as lines.
     pub other_sections: Vec<OtherSection>,
+    /// What `load-server-state-from-file` gives back to servers, read from the state
+    /// files when the configuration was checked ([`crate::server_state::plan`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_state: Vec<crate::server_state::ServerStateApply>,
 }
 
 impl HaproxyConfig {

@@ -1230,7 +1230,7 @@ impl EngineStats {
     ) -> Self {
         let mut proxies = Vec::new();
         let mut admin = Vec::new();
-        let uuids = proxy_uuids(config);
+        let uuids = haproxy_conf::server_state::proxy_uuids(config);
         for (position, proxy) in config.proxies.iter().enumerate() {
             if proxy.disabled {
                 continue;
@@ -1361,41 +1361,6 @@ impl EngineStats {
 /// Each proxy's `uuid` (the stats page's `iid`), in configuration order, as
 /// `check_config_validity()` numbers them: from 1 in order, disabled proxies included,
 /// a proxy without `id` taking the first number from there no `id` line took.
-fn proxy_uuids(config: &HaproxyConfig) -> Vec<u32> {
-    let mut used: std::collections::BTreeSet<u32> =
-        config.proxies.iter().filter_map(|p| p.id).collect();
-    let mut next = 1u32;
-    // A global `stats socket|timeout|maxconn` creates the CLI's `GLOBAL` frontend
-    // first, and it takes the first free number (measured with 2.6.12: `fe` is 2 and
-    // `be` 3 beside a stats socket).
-    let g = &config.global;
-    if !g.stats_sockets.is_empty() || g.stats_timeout.is_some() || g.stats_maxconn.is_some() {
-        while used.contains(&next) {
-            next += 1;
-        }
-        used.insert(next);
-        next += 1;
-    }
-    config
-        .proxies
-        .iter()
-        .map(|p| {
-            let id = match p.id {
-                Some(id) => id,
-                None => {
-                    while used.contains(&next) {
-                        next += 1;
-                    }
-                    used.insert(next);
-                    next
-                }
-            };
-            next += 1;
-            id
-        })
-        .collect()
-}
-
 impl StatsSource for EngineStats {
     fn admin_backend(&self, name: &str) -> Option<usize> {
         match name.strip_prefix('#') {
@@ -1630,6 +1595,7 @@ impl StatsSource for EngineStats {
                         },
                         check: None,
                         disabled_check: None,
+                        health_without_check: state.check_views.get(i).map(|v| v.health),
                         ..ServerRow::default()
                     });
                     let view_of = |(rise, fall): (u32, u32)| {
@@ -1867,7 +1833,36 @@ fn build_backend(
         .name
         .bytes()
         .fold(2_463_534_242u32, |h, b| h.rotate_left(5) ^ u32::from(b));
-    let balancer = Balancer::new(proxy, index_seed)?;
+    let mut balancer = Balancer::new(proxy, index_seed)?;
+    // `load-server-state-from-file`: the states the configuration check read, given
+    // back before anything runs (its lines were printed with the configuration's).
+    let loaded: Vec<Option<&haproxy_conf::server_state::ServerStateApply>> = proxy
+        .servers
+        .iter()
+        .map(|s| {
+            config
+                .server_state
+                .iter()
+                .find(|a| a.backend == proxy.name && a.server == s.name)
+        })
+        .collect();
+    for (i, apply) in loaded.iter().enumerate() {
+        let Some(apply) = apply else { continue };
+        let id = ServerId(i);
+        if apply.maint {
+            let _ = balancer.set_maintenance(id, true, Duration::ZERO);
+        } else if apply.down {
+            let _ = balancer.set_stopped(id, Duration::ZERO);
+        }
+        if apply.drain {
+            let _ = balancer.set_drain(id, true, Duration::ZERO);
+        }
+        if let Some(weight) = apply.uweight {
+            // A static algorithm refuses other weights at run time; HAProxy's loader
+            // sets `uweight` anyway, ours keeps the configured one then.
+            let _ = balancer.set_weight(id, weight, Duration::ZERO);
+        }
+    }
     let mut targets = Vec::new();
     let mut kills = Vec::new();
     for server in &proxy.servers {
@@ -1903,6 +1898,10 @@ fn build_backend(
             continue;
         }
         let (commands_tx, commands) = CheckCommands::channel();
+        if loaded[i].is_some_and(|a| a.check_disabled) {
+            // Read by the task when it starts (`disable health` kept across the reload).
+            let _ = commands_tx.send(CheckCommand::Enable(false));
+        }
         check_commands.push(Some(commands_tx));
         let spec = ProbeSpec::new(server, &proxy.settings, targets[i].address.ip())?;
         checks.push(ServerCheck {
@@ -1916,7 +1915,10 @@ fn build_backend(
             spec,
             log_health_checks,
             first: Duration::ZERO,
-            in_maintenance: server.options.disabled == Some(true) || server.unresolved,
+            in_maintenance: server.options.disabled == Some(true)
+                || server.unresolved
+                || loaded[i].is_some_and(|a| a.maint),
+            loaded_down: loaded[i].is_some_and(|a| a.down),
             commands,
         });
     }
@@ -1926,15 +1928,21 @@ fn build_backend(
         handle: BackendHandle {
             state: Arc::new(Mutex::new(BackendState {
                 balancer,
-                check_disabled: vec![false; targets.len()],
+                check_disabled: loaded
+                    .iter()
+                    .map(|a| a.is_some_and(|a| a.check_disabled))
+                    .collect(),
                 kills,
                 // A server starts with health `rise` (up, down at the first failure);
                 // one in maintenance at 0.
                 check_views: proxy
                     .servers
                     .iter()
-                    .map(|s| CheckView {
-                        health: if s.options.disabled == Some(true) || s.unresolved {
+                    .zip(&loaded)
+                    .map(|(s, loaded)| CheckView {
+                        health: if let Some(a) = loaded {
+                            a.health
+                        } else if s.options.disabled == Some(true) || s.unresolved {
                             0
                         } else {
                             s.options.effective_rise().max(1)

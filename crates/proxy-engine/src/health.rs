@@ -222,6 +222,13 @@ impl HealthCheck {
         }
     }
 
+    /// Starts down with health 0 (a server the state file says is down): it comes up
+    /// after `rise` successful checks, as one a check took down.
+    pub fn start_down(&mut self) {
+        self.health = 0;
+        self.down = true;
+    }
+
     pub fn params(&self) -> &CheckParams {
         &self.params
     }

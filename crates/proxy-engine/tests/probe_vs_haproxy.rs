@@ -587,6 +587,7 @@ fn probes_match_the_real_haproxy() {
                 log_health_checks: true,
                 first: first[&(name.to_string(), s.name.clone())],
                 in_maintenance: false,
+                loaded_down: false,
                 commands: Default::default(),
             });
         }

@@ -654,7 +654,10 @@ impl Parser<'_> {
                         return err::ALERT | err::FATAL;
                     }
                     self.keep_global(line);
-                    if !kw.starts_with("tune.") && !HARMLESS_GLOBAL.contains(&kw.as_str()) {
+                    if !kw.starts_with("tune.")
+                        && !HARMLESS_GLOBAL.contains(&kw.as_str())
+                        && !crate::server_state::KEYWORDS.contains(&kw.as_str())
+                    {
                         self.unmodelled(line, &kw);
                         return 0;
                     }

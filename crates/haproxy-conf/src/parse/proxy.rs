@@ -735,6 +735,34 @@ impl Parser<'_> {
                 );
                 err::ALERT | err::FATAL
             }
+            // Checked as cfgparse-listen.c does; kept as words for `server_state::plan`.
+            "load-server-state-from-file" => {
+                let mut code = 0;
+                if self.warn_if_not_cap(line, false, true, &kw) {
+                    code |= err::WARN;
+                }
+                if !matches!(line.arg(1), "global" | "local" | "none") {
+                    let text = format!(
+                        "'{kw}' expects 'global', 'local' or 'none'. Got '{}'",
+                        line.arg(1)
+                    );
+                    self.alert(line.span, text);
+                    return code | err::ALERT | err::FATAL;
+                }
+                self.keep_proxy(line);
+                code
+            }
+            "server-state-file-name" => {
+                let mut code = 0;
+                if self.warn_if_not_cap(line, false, true, &kw) {
+                    code |= err::WARN;
+                }
+                if self.too_many_args(line, 1) {
+                    return code | err::ALERT | err::FATAL;
+                }
+                self.keep_proxy(line);
+                code
+            }
             other => {
                 if let Some((_, hint)) = REMOVED_REQ_RSP.iter().find(|(k, _)| *k == other) {
                     let text = if matches!(other, "reqpass" | "reqipass") {
@@ -759,7 +787,9 @@ impl Parser<'_> {
                         return err::ALERT | err::FATAL;
                     }
                     self.keep_proxy(line);
-                    self.unmodelled(line, other);
+                    if !crate::server_state::KEYWORDS.contains(&other) {
+                        self.unmodelled(line, other);
+                    }
                     return 0;
                 }
                 let candidates = crate::suggest::haproxy_candidates("listen").iter().copied();

@@ -408,31 +408,27 @@ impl Parser<'_> {
                 code |= err::WARN;
             }
         }
-        if let Some(d) = self
-            .config
-            .global
-            .unmodelled
-            .iter()
-            .find(|d| d.words.first().is_some_and(|w| w == "server-state-file"))
-            .cloned()
-        {
-            let file = d.words.get(1).cloned().unwrap_or_default();
-            let base = self
-                .config
-                .global
-                .unmodelled
-                .iter()
-                .find(|d| d.words.first().is_some_and(|w| w == "server-state-base"))
-                .and_then(|d| d.words.get(1).cloned());
-            let path = match base {
-                Some(b) if !file.starts_with('/') => format!("{}/{file}", b.trim_end_matches('/')),
-                _ => file,
-            };
-            if std::fs::metadata(&path).is_err() {
-                self.check_warn(format!("config: Can't open global server state file '{path}': No such file or directory"));
-                code |= err::WARN;
+        // apply_server_state(): its warnings and what the engine gives back to servers.
+        // fopen() opens a directory; its first fgets() fails: read as empty. At most
+        // 64 MiB is read (`/dev/zero` must not hang the check; HAProxy stops at the
+        // first bad line, which a file of NULs is).
+        let read = |path: &str| {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            let read =
+                std::fs::File::open(path).and_then(|f| f.take(64 << 20).read_to_end(&mut bytes));
+            match read {
+                Err(e) if e.raw_os_error() == Some(21) => Ok(Vec::new()),
+                Err(e) => Err(super::io_reason(&e)),
+                Ok(_) => Ok(bytes),
             }
+        };
+        let (warnings, applied) = crate::server_state::plan(&self.config, &read);
+        for text in warnings {
+            self.check_warn(text);
+            code |= err::WARN;
         }
+        self.config.server_state = applied;
         let master_worker = self.config.global.master_worker;
         for section in self.config.other_sections.clone() {
             if section.kind != OtherSectionKind::Program {

@@ -1032,11 +1032,12 @@ pub fn show_servers_state(
 }
 
 /// A server without `check`: `check.health` stays at `rise` once it is up (HAProxy
-/// initialises it to `rise` when the server starts up).
+/// initialises it to `rise` when the server starts up), or at what the server state
+/// file gave back.
 fn sv_health_without_check(sv: &crate::http::stats::ServerRow) -> u32 {
     match sv.run {
         crate::http::stats::ServerRunState::Stopped => 0,
-        _ => 2,
+        _ => sv.health_without_check.unwrap_or(2),
     }
 }
 

@@ -217,6 +217,10 @@ pub struct ServerRow {
     /// The configured check while `disable health` has turned it off (`check` is then
     /// `None`, as the page shows it); `show servers state` still reports it.
     pub disabled_check: Option<ServerCheck>,
+    /// `check.health` of a server without `check` (`rise` at start, or what the server
+    /// state file gave back); `None` where unknown (`show servers state` then assumes
+    /// `rise` 2).
+    pub health_without_check: Option<u32>,
     /// `slowstart` ramp in percent while [`ServerRunState::Starting`].
     pub throttle: Option<u32>,
     pub lbtot: u64,

@@ -39,6 +39,9 @@ pub struct ServerCheck {
     pub first: Duration,
     /// Starts in maintenance (`disabled`).
     pub in_maintenance: bool,
+    /// The server state file said DOWN (`load-server-state-from-file`): checks start
+    /// from health 0, the server down, until `rise` successes.
+    pub loaded_down: bool,
     /// The stats page's admin actions on the check; the task takes the receiver.
     pub commands: CheckCommands,
 }
@@ -130,6 +133,9 @@ async fn check_loop(
 ) {
     let deadlines = CheckDeadlines::from_params(&check.params);
     let mut machine = HealthCheck::new(check.params.clone(), check.first, check.in_maintenance);
+    if check.loaded_down && !check.in_maintenance {
+        machine.start_down();
+    }
     let seed = (check.key.0 as u64) << 32 | check.key.1 as u64;
     let mut random = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut commands = check.commands.take();
