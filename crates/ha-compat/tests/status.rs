@@ -13,29 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{sleep_ms, AfterGreeting, Daemon, Ns, Web};
+use common::{sleep_ms, veth_ns, AfterGreeting, Daemon, Web};
 
 const VIP: &str = "10.98.0.100";
-
-/// A namespace with `veth0` (10.98.0.1/24, the instance's interface) and its peer, up.
-fn veth_ns(prefix: &str) -> Ns {
-    let ns = Ns::new(prefix);
-    for cmd in [
-        "link add veth0 type veth peer name veth1",
-        "addr add 10.98.0.1/24 dev veth0",
-        "link set veth0 up",
-        "link set veth1 up",
-    ] {
-        let ok = Command::new("ip")
-            .args(["-n", &ns.0])
-            .args(cmd.split(' '))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{cmd}");
-    }
-    ns
-}
 
 /// Removes the test's directory at the end, whatever happens.
 struct TempDir(PathBuf);
@@ -165,20 +145,27 @@ fn python_samples(text: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Whether Debian's `prometheus_client` can be imported (else the test is skipped).
+fn has_prometheus_client() -> bool {
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import prometheus_client"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP status test: needs /usr/bin/python3 with prometheus_client");
+    }
+    ok
+}
+
 #[test]
 fn status_shows_the_vrrp_instance_and_real_haproxys_servers() {
     if !common::can_run("status test") {
         return;
     }
-    let python_ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import prometheus_client"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !python_ok {
-        eprintln!("SKIP status test: needs /usr/bin/python3 with prometheus_client");
+    if !has_prometheus_client() {
         return;
     }
-    let ns = veth_ns("hacstat");
+    let ns = veth_ns("hacstat", "10.98.0.1/24");
     let dir = TempDir(std::env::temp_dir().join(format!("hacstat-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let (keepalived, haproxy_cfg) = write_configs(&dir.0);
@@ -406,15 +393,10 @@ fn the_supervisor_gives_one_status_view_and_one_scrape_target() {
     if !common::can_run("status test") {
         return;
     }
-    let python_ok = Command::new("/usr/bin/python3")
-        .args(["-c", "import prometheus_client"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !python_ok {
-        eprintln!("SKIP status test: needs /usr/bin/python3 with prometheus_client");
+    if !has_prometheus_client() {
         return;
     }
-    let ns = veth_ns("hacstat");
+    let ns = veth_ns("hacstat", "10.98.0.1/24");
     let dir = TempDir(std::env::temp_dir().join(format!("hacstat-sup-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let (keepalived, _) = write_configs(&dir.0);

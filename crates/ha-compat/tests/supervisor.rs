@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{sleep_ms, Daemon, Ns};
+use common::{sleep_ms, veth_ns, Daemon, Ns};
 
 const VIP: &str = "10.99.0.100";
 
@@ -77,27 +77,6 @@ fn sh(ns: &Ns, script: &str) -> (bool, String) {
     )
 }
 
-/// A namespace `PREFIX-PID-N` with `veth0` (10.99.0.1/24, the configs' interface) and its
-/// peer `veth1`, both up; deleted on drop.
-fn veth_ns(prefix: &str) -> Ns {
-    let ns = Ns::new(prefix);
-    for cmd in [
-        "link add veth0 type veth peer name veth1",
-        "addr add 10.99.0.1/24 dev veth0",
-        "link set veth0 up",
-        "link set veth1 up",
-    ] {
-        let ok = Command::new("ip")
-            .args(["-n", &ns.0])
-            .args(cmd.split(' '))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{cmd}");
-    }
-    ns
-}
-
 fn write_configs(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let keepalived = dir.join("keepalived.conf");
@@ -131,7 +110,7 @@ fn supervisor_runs_restarts_cleans_vips_and_stops() {
         eprintln!("SKIP supervisor test: needs root");
         return;
     }
-    let ns = veth_ns("hasup");
+    let ns = veth_ns("hasup", "10.99.0.1/24");
     let dir = std::env::temp_dir().join(format!("ha-compat-supervisor-{}", std::process::id()));
     let (keepalived, haproxy) = write_configs(&dir);
     let log_path = dir.join("supervisor.log");
@@ -337,7 +316,7 @@ fn a_crash_looping_proxy_fails_the_track_script_then_recovers() {
         eprintln!("SKIP supervisor test: needs root");
         return;
     }
-    let ns = veth_ns("hasup2");
+    let ns = veth_ns("hasup2", "10.99.0.1/24");
     let dir = std::env::temp_dir().join(format!("ha-compat-supervisor2-{}", std::process::id()));
     let (keepalived, haproxy) = write_configs(&dir);
     let log_path = dir.join("supervisor.log");
@@ -448,7 +427,7 @@ fn sighup_reloads_both_and_an_invalid_haproxy_cfg_leaves_the_old_one_serving() {
         eprintln!("SKIP supervisor test: needs root");
         return;
     }
-    let ns = veth_ns("hasup3");
+    let ns = veth_ns("hasup3", "10.99.0.1/24");
     let dir = std::env::temp_dir().join(format!("ha-compat-supervisor3-{}", std::process::id()));
     let (keepalived, haproxy) = write_configs(&dir);
     let log_path = dir.join("supervisor.log");
@@ -625,7 +604,7 @@ fn dump_signals_at_the_supervisor_reach_keepalived_only() {
         eprintln!("SKIP supervisor test: needs root");
         return;
     }
-    let ns = veth_ns("hasup4");
+    let ns = veth_ns("hasup4", "10.99.0.1/24");
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("ha-compat-supervisor4-{}", std::process::id()));
     let (keepalived, haproxy) = write_configs(&dir);

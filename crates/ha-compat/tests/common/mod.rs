@@ -243,3 +243,25 @@ pub fn has_socat(test: &str) -> bool {
     }
     ok
 }
+
+/// A namespace `PREFIX-PID-N` with `veth0` (`address`, e.g. `10.99.0.1/24`, the
+/// keepalived configs' interface) and its peer `veth1`, both up; deleted on drop.
+pub fn veth_ns(prefix: &str, address: &str) -> Ns {
+    let ns = Ns::new(prefix);
+    let add = format!("addr add {address} dev veth0");
+    for cmd in [
+        "link add veth0 type veth peer name veth1",
+        add.as_str(),
+        "link set veth0 up",
+        "link set veth1 up",
+    ] {
+        let ok = Command::new("ip")
+            .args(["-n", &ns.0])
+            .args(cmd.split(' '))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    }
+    ns
+}
